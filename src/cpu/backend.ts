@@ -1,0 +1,172 @@
+/**
+ * @file The CPU backend: storages are typed arrays; kernels are rendered JS loops (elementwise)
+ * and hand-written templates (reduce, matmul, im2col, gather, layout copies).
+ */
+import { registerBackend, type Aval, type Backend, type BufView, type MemoryInfo, type Storage } from '../backend.ts';
+import { arrayFor, bytesPerElement, type DType, type TypedArray } from '../dtype.ts';
+import { internal } from '../errors.ts';
+import { E } from '../ops/expr.ts';
+import type { OpDef } from '../ops/registry.ts';
+import { contiguousStrides, numel } from '../shape.ts';
+import { runElementwise, type StridedArray } from './elementwise.ts';
+import { runReduce } from './reduce.ts';
+import { runGather, runScatterAdd } from './indexing.ts';
+import { runFold, runUnfold } from './conv.ts';
+import { matmulInto, type NumArray } from './matmul.ts';
+
+export class CpuStorage implements Storage {
+  readonly device = 'cpu' as const;
+  version = 0;
+  disposed = false;
+  constructor(public data: TypedArray, readonly dtype: DType) {}
+  get size(): number { return this.data.length; }
+}
+
+function arr(v: BufView): StridedArray {
+  const s = v.storage as CpuStorage;
+  if (s.disposed) internal('read of a released CPU storage');
+  return { data: s.data, offset: v.offset, strides: v.strides };
+}
+
+function contiguousOut(shape: readonly number[], dtype: DType): { storage: CpuStorage; view: StridedArray } {
+  const data = arrayFor(dtype, numel(shape));
+  return { storage: new CpuStorage(data, dtype), view: { data, offset: 0, strides: contiguousStrides(shape) } };
+}
+
+const identity = (dtype: DType) => E.input(0, dtype);
+
+/** Copies `src` into the (possibly strided) `dst` elementwise. */
+function copyInto(dst: StridedArray, src: StridedArray, shape: readonly number[], dtype: DType): void {
+  runElementwise(identity(dtype), shape, dst, [src]);
+}
+
+/** Per-batch element offsets of a strided operand broadcast over `batch` dims. */
+function batchOffsets(v: BufView, batch: readonly number[]): Int32Array {
+  const n = numel(batch);
+  const out = new Int32Array(n);
+  const lead = batch.length - (v.shape.length - 2);
+  const pos = new Array<number>(batch.length).fill(0);
+  for (let k = 0; k < n; k++) {
+    let p = v.offset;
+    for (let d = 0; d < batch.length; d++) {
+      const vd = d - lead;
+      if (vd >= 0 && v.shape[vd] !== 1) p += pos[d]! * v.strides[vd]!;
+    }
+    out[k] = p;
+    for (let d = batch.length - 1; d >= 0; d--) {
+      if (++pos[d]! < batch[d]!) break;
+      pos[d] = 0;
+    }
+  }
+  return out;
+}
+
+let bytesInUse = 0;
+let liveStorages = 0;
+const registry = typeof FinalizationRegistry !== 'undefined'
+  ? new FinalizationRegistry<number>((bytes) => { bytesInUse -= bytes; liveStorages--; })
+  : null;
+
+function track(s: CpuStorage): CpuStorage {
+  const bytes = s.data.length * bytesPerElement(s.dtype);
+  bytesInUse += bytes;
+  liveStorages++;
+  registry?.register(s, bytes, s);
+  return s;
+}
+
+export const cpuBackend: Backend = {
+  device: 'cpu',
+  fromArray(data: TypedArray, dtype: DType): Storage {
+    return track(new CpuStorage(data, dtype));
+  },
+  async read(view: BufView): Promise<TypedArray> {
+    return this.readSync(view);
+  },
+  readSync(view: BufView): TypedArray {
+    const { storage, view: out } = contiguousOut(view.shape, view.dtype);
+    copyInto(out, arr(view), view.shape, view.dtype);
+    return storage.data;
+  },
+  assign(dst: BufView, src: BufView): void {
+    copyInto(arr(dst), arr(src), dst.shape, dst.dtype);
+  },
+  release(storage: Storage): void {
+    const s = storage as CpuStorage;
+    if (s.disposed) return;
+    s.disposed = true;
+    registry?.unregister(s);
+    bytesInUse -= s.data.length * bytesPerElement(s.dtype);
+    liveStorages--;
+    s.data = arrayFor(s.dtype, 0);
+  },
+  memory(): MemoryInfo {
+    return { bytesInUse, bytesPooled: 0, storages: liveStorages };
+  },
+  run(op: OpDef, inputs: readonly BufView[], attrs: unknown, out: Aval): Storage {
+    const { storage, view } = contiguousOut(out.shape, out.dtype);
+    const o = storage.data;
+    switch (op.kind) {
+      case 'elementwise': {
+        const expr = op.expr(inputs.map((v, i) => E.input(i, v.dtype)), attrs, out);
+        runElementwise(expr, out.shape, view, inputs.map(arr));
+        break;
+      }
+      case 'reduce': {
+        const x = inputs[0]!;
+        runReduce(op.reduce, arr(x), x.shape, (attrs as { dims: number[] }).dims, o);
+        break;
+      }
+      case 'matmul': {
+        const [a, b] = inputs as [BufView, BufView];
+        const batch = out.shape.slice(0, -2);
+        const M = a.shape[a.shape.length - 2]!, K = a.shape[a.shape.length - 1]!, N = b.shape[b.shape.length - 1]!;
+        const ar = a.strides.length;
+        const br = b.strides.length;
+        matmulInto(
+          o as NumArray, arr(a).data as NumArray, batchOffsets(a, batch), a.strides[ar - 2]!, a.strides[ar - 1]!,
+          arr(b).data as NumArray, batchOffsets(b, batch), b.strides[br - 2]!, b.strides[br - 1]!,
+          numel(batch), M, K, N,
+        );
+        break;
+      }
+      case 'unfold': runUnfold(arr(inputs[0]!), inputs[0]!.shape, attrs as never, o); break;
+      case 'fold': runFold(arr(inputs[0]!), inputs[0]!.shape, attrs as never, o); break;
+      case 'gather': {
+        const [x, idx] = inputs as [BufView, BufView];
+        runGather(arr(x), x.shape, arr(idx), idx.shape, (attrs as { dim: number }).dim, o);
+        break;
+      }
+      case 'scatterAdd': {
+        const [base, idx, src] = inputs as [BufView, BufView, BufView];
+        copyInto(view, arr(base), base.shape, base.dtype);
+        runScatterAdd(o, out.shape, arr(idx), idx.shape, arr(src), (attrs as { dim: number }).dim);
+        break;
+      }
+      case 'cat': {
+        const dim = (attrs as { dim: number }).dim;
+        let at = 0;
+        for (const x of inputs) {
+          copyInto({ ...view, offset: at * view.strides[dim]! }, arr(x), x.shape, out.dtype);
+          at += x.shape[dim]!;
+        }
+        break;
+      }
+      case 'pad': {
+        const { pads, steps, value } = attrs as { pads: [number, number][]; steps: number[]; value: number };
+        if (value !== 0) o.fill(value);
+        const x = inputs[0]!;
+        const offset = pads.reduce((acc, [lo], d) => acc + lo * view.strides[d]!, 0);
+        copyInto({ data: o, offset, strides: view.strides.map((s, d) => s * steps[d]!) }, arr(x), x.shape, out.dtype);
+        break;
+      }
+      case 'copy': copyInto(view, arr(inputs[0]!), out.shape, out.dtype); break;
+      case 'view': internal('view ops run no kernel');
+      // eslint-disable-next-line no-fallthrough
+      default: op satisfies never;
+    }
+    return track(storage);
+  },
+};
+
+registerBackend(cpuBackend);

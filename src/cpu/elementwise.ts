@@ -1,0 +1,99 @@
+/**
+ * @file Elementwise CPU kernels: a JS loop nest generated from an Expr (built once with
+ * `new Function`, cached by expression, rank and operand layout). Operands are strided views
+ * already broadcast to the output shape; dims that are contiguous for every operand are merged
+ * first, and operands that are constant over the loop (scalars) are loaded once.
+ */
+import type { TypedArray } from '../dtype.ts';
+import { exprKey, type Expr } from '../ops/expr.ts';
+import { H, renderJs } from './render.ts';
+
+export interface StridedArray {
+  readonly data: TypedArray;
+  readonly offset: number;
+  readonly strides: readonly number[];
+}
+
+type Kernel = (out: TypedArray, outOff: number, outStrides: readonly number[], ins: readonly TypedArray[],
+  offs: readonly number[], strides: readonly (readonly number[])[], shape: readonly number[], h: typeof H) => void;
+
+const cache = new Map<string, Kernel>();
+
+/** Merges adjacent dims that are contiguous for every operand; drops size-1 dims. */
+export function collapseDims(shape: readonly number[], stridesList: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
+  const dims: number[] = [];
+  shape.forEach((d, i) => { if (d !== 1) dims.push(i); });
+  const outShape: number[] = [];
+  const outStrides: number[][] = stridesList.map(() => []);
+  for (const i of dims) {
+    const last = outShape.length - 1;
+    if (last >= 0 && stridesList.every((s, k) => outStrides[k]![last] === s[i]! * shape[i]!)) {
+      outShape[last]! *= shape[i]!;
+      stridesList.forEach((s, k) => { outStrides[k]![last] = s[i]!; });
+    } else {
+      outShape.push(shape[i]!);
+      stridesList.forEach((s, k) => outStrides[k]!.push(s[i]!));
+    }
+  }
+  return { shape: outShape, strides: outStrides };
+}
+
+function build(expr: Expr, nIn: number, rank: number, hoisted: readonly boolean[]): Kernel {
+  const usesIndex = /index|rand/.test(exprKey(expr));
+  const L: string[] = [];
+  const streamed = [...Array(nIn).keys()].filter((i) => !hoisted[i]);
+  for (let i = 0; i < nIn; i++) L.push(`const A${i} = ins[${i}];`);
+  for (let i = 0; i < nIn; i++) if (hoisted[i]) L.push(`const v${i} = A${i}[offs[${i}]];`);
+  for (let d = 0; d < rank; d++) {
+    L.push(`const n${d} = shape[${d}], os${d} = outStrides[${d}];`);
+    for (const i of streamed) L.push(`const s${i}_${d} = strides[${i}][${d}];`);
+  }
+  L.push(`let po = outOff;`);
+  for (const i of streamed) L.push(`let p${i} = offs[${i}];`);
+  if (usesIndex) L.push('let idx = 0;');
+  const { stmts, value } = renderJs(expr, (i) => (hoisted[i] ? `v${i}` : `A${i}[q${i}_${rank}]`), 'idx');
+  // loop nest: level d keeps cursors q*_d; the innermost body evaluates the expression
+  const open = (d: number): string[] => {
+    const src = d === 0 ? ['po', ...streamed.map((i) => `p${i}`)] : ['qo_' + d, ...streamed.map((i) => `q${i}_${d}`)];
+    const next = ['qo_' + (d + 1), ...streamed.map((i) => `q${i}_${d + 1}`)];
+    const inner = [
+      `let ${next.map((n, k) => `${n} = ${src[k]}`).join(', ')};`,
+      `for (let i${d} = 0; i${d} < n${d}; i${d}++) {`,
+      ...(d === rank - 1
+        ? [...stmts, `out[qo_${rank}] = ${value};`, ...(usesIndex ? ['idx++;'] : [])]
+        : open(d + 1)),
+      `qo_${d + 1} += os${d};`,
+      ...streamed.map((i) => `q${i}_${d + 1} += s${i}_${d};`),
+      '}',
+    ];
+    return inner;
+  };
+  if (rank === 0) {
+    const { stmts: s0, value: v0 } = renderJs(expr, (i) => (hoisted[i] ? `v${i}` : `A${i}[p${i}]`), 'idx');
+    L.push(...s0, `out[po] = ${v0};`);
+  } else {
+    L.push(...open(0));
+  }
+  const body = L.join('\n');
+  return new Function('out', 'outOff', 'outStrides', 'ins', 'offs', 'strides', 'shape', 'H', body) as Kernel;
+}
+
+/** out[view] = expr(inputs) elementwise over `shape`. */
+export function runElementwise(expr: Expr, shape: readonly number[], out: StridedArray, inputs: readonly StridedArray[]): void {
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (n === 0) return;
+  const { shape: cs, strides } = collapseDims(shape, [out.strides, ...inputs.map((x) => x.strides)]);
+  const hoisted = inputs.map((_, i) => strides[i + 1]!.every((s) => s === 0));
+  const key = `${exprKey(expr)}|${cs.length}|${hoisted.map((h) => (h ? 1 : 0)).join('')}`;
+  let k = cache.get(key);
+  if (!k) {
+    k = build(expr, inputs.length, cs.length, hoisted);
+    cache.set(key, k);
+  }
+  k(out.data, out.offset, strides[0]!, inputs.map((x) => x.data), inputs.map((x) => x.offset), strides.slice(1), cs, H);
+}
+
+/** Number of distinct compiled elementwise kernels (for tests and stats). */
+export function elementwiseKernelCount(): number {
+  return cache.size;
+}

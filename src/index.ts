@@ -1,0 +1,33 @@
+/**
+ * @file The public API of tapegrad.
+ * @example
+ * import { tensor } from 'tapegrad';
+ * const x = tensor([1, 2, 3], { requiresGrad: true });
+ * x.pow(2).sum().backward(); // x.grad = [2, 4, 6]
+ */
+import './cpu/backend.ts';
+
+export { Tensor, type NestedArray } from './tensor.ts';
+export type { DType, TypedArray } from './dtype.ts';
+export type { Device, MemoryInfo } from './backend.ts';
+export {
+  TapegradError, ShapeError, DTypeError, DeviceError, AutogradError, IndexError, UseAfterDisposeError, ValueError,
+} from './errors.ts';
+export {
+  tensor, fromTypedArray, zeros, ones, full, zerosLike, onesLike, fullLike, arange, linspace, eye,
+  rand, randn, randint, manualSeed, type CreateOptions,
+} from './creation.ts';
+export { noGrad, enableGrad, isGradEnabled, grad, type BackwardOptions, type GradOptions } from './tape.ts';
+export { getDefaultDevice, setDefaultDevice } from './ops/dispatch.ts';
+export { prims, type PrimName } from './ops/prims.ts';
+export { memory } from './memory.ts';
+export {
+  add, sub, mul, div, pow, remainder, maximum, minimum, neg, abs, sign, exp, log, log1p, expm1, sqrt, rsqrt,
+  square, reciprocal, sin, cos, tanh, sigmoid, relu, leakyRelu, gelu, softplus, erf, floor, ceil, round, trunc,
+  clamp, where, gt, ge, lt, le, eq, ne, logicalAnd, logicalOr, logicalNot, isnan,
+  sum, mean, prod, amax, amin, max, min, argmax, argmin, logsumexp, var, std, softmax, logSoftmax,
+  reshape, view, transpose, t, permute, expand, squeeze, unsqueeze, flatten, narrow, slice, index, cat, stack,
+  split, chunk, pad, indexSelect, gather, scatterAdd, matmul, contiguous, clone, detach, cast,
+  type TensorLike, type IndexSpec, type MaxResult,
+} from './ops/functional.ts';
+export * as nn from './nn/index.ts';

@@ -1,0 +1,90 @@
+/**
+ * @file dispatch(): the one entry point of every primitive. The shape/dtype rule runs first in
+ * every mode; then a backend runs the kernel now (eager) or the active tracer adds a graph node
+ * (jit); either way the tape records a node when gradients are needed.
+ */
+import { getBackend, type Aval, type BufView, type Device } from '../backend.ts';
+import { DeviceError, UseAfterDisposeError, internal } from '../errors.ts';
+import { recordOp } from '../tape.ts';
+import { Tensor } from '../tensor.ts';
+import { fmtShape } from '../shape.ts';
+import type { OpDef } from './registry.ts';
+
+/** What jit installs while tracing: ops become graph nodes instead of kernels. */
+export interface Tracer {
+  record(op: OpDef, inputs: readonly Tensor[], attrs: unknown, aval: Aval, device: Device): Tensor;
+  /** an in-place write `dst ← src` (src already has dst's shape and dtype) */
+  assign(dst: Tensor, src: Tensor): void;
+}
+
+let tracer: Tracer | null = null;
+
+/** Installs (or removes, with null) the active tracer; returns the previous one. */
+export function setTracer(t: Tracer | null): Tracer | null {
+  const prev = tracer;
+  tracer = t;
+  return prev;
+}
+export function activeTracer(): Tracer | null {
+  return tracer;
+}
+
+let defaultDevice: Device = 'cpu';
+/** The device that creation functions use when none is given. */
+export function getDefaultDevice(): Device {
+  return defaultDevice;
+}
+/** Sets the device that creation functions use when none is given. */
+export function setDefaultDevice(d: Device): void {
+  getBackend(d); // fails clearly when the backend is not initialised
+  defaultDevice = d;
+}
+
+export function bufView(t: Tensor): BufView {
+  const storage = t._storage;
+  if (!storage) internal(`tensor of shape ${fmtShape(t.shape)} has no storage`);
+  return { storage, shape: t.shape, strides: t.strides, offset: t.offset, dtype: t.dtype };
+}
+
+/** Strides that read `t` broadcast to `shape` (0 for broadcast dims). */
+export function broadcastView(t: Tensor, shape: readonly number[]): BufView {
+  const lead = shape.length - t.ndim;
+  const strides = shape.map((d, i) => (i < lead ? 0 : t.shape[i - lead] === d ? t.strides[i - lead]! : 0));
+  return { ...bufView(t), shape, strides };
+}
+
+export function checkLive(op: string, t: Tensor): void {
+  if (t._disposed) {
+    throw new UseAfterDisposeError(`${op}: a tensor of shape ${fmtShape(t.shape)} (${t.dtype}, ${t.device}) was used after dispose()`);
+  }
+}
+
+/** Runs primitive `op` on `inputs` (a device is needed only for sources without operands). */
+export function dispatch(op: OpDef, inputs: readonly Tensor[], attrs: unknown, device?: Device): Tensor {
+  for (const t of inputs) checkLive(op.name, t);
+  const dev = inputs[0]?.device ?? device ?? defaultDevice;
+  for (const t of inputs) {
+    if (t.device !== dev) {
+      throw new DeviceError(
+        `${op.name}: operands are on different devices (${inputs.map((x) => `${x.device} ${fmtShape(x.shape)}`).join(', ')}); move them with .to('${dev}') first`,
+      );
+    }
+  }
+  const aval = op.infer(inputs.map((t) => ({ shape: t.shape, dtype: t.dtype })), attrs as never);
+  const out = tracer ? tracer.record(op, inputs, attrs, aval, dev) : runEager(op, inputs, attrs, aval, dev);
+  recordOp(op, inputs, attrs, out);
+  return out;
+}
+
+function runEager(op: OpDef, inputs: readonly Tensor[], attrs: unknown, aval: Aval, device: Device): Tensor {
+  if (op.kind === 'view') {
+    const x = inputs[0]!;
+    const meta = op.view({ shape: x.shape, strides: x.strides, offset: x.offset }, attrs);
+    if (!meta) internal(`${op.name}: view of a non-viewable layout reached dispatch`);
+    return Tensor._fromStorage(x._storage!, meta.shape, meta.strides, meta.offset, aval.dtype, device, x);
+  }
+  const backend = getBackend(device);
+  const views = op.kind === 'elementwise' ? inputs.map((t) => broadcastView(t, aval.shape)) : inputs.map(bufView);
+  const storage = backend.run(op, views, attrs, aval);
+  return Tensor._fromStorage(storage, aval.shape, null, 0, aval.dtype, device, null);
+}

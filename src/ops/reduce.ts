@@ -1,0 +1,54 @@
+/** @file Reduction primitives over a sorted list of dims, with keepdim. */
+import type { Aval } from '../backend.ts';
+import { DTypeError, ShapeError } from '../errors.ts';
+import { fmtShape } from '../shape.ts';
+import type { ReduceAttrs, ReduceKind, ReduceOp, Vjp } from './registry.ts';
+import * as F from './functional.ts';
+
+/** The kept-dims shape: reduced dims become 1. */
+export function keptShape(shape: readonly number[], dims: readonly number[]): number[] {
+  return shape.map((d, i) => (dims.includes(i) ? 1 : d));
+}
+
+function reduceRule(name: string, kind: ReduceKind) {
+  return ([x]: readonly Aval[], { dims, keepdim }: ReduceAttrs): Aval => {
+    const isArg = kind === 'argmax' || kind === 'argmin';
+    if (x!.dtype === 'bool' && kind !== 'sum') throw new DTypeError(`${name}: expected a numeric tensor, got bool`);
+    if ((kind === 'max' || kind === 'min' || isArg) && dims.some((d) => x!.shape[d] === 0)) {
+      throw new ShapeError(`${name}: cannot reduce over an empty dim of a tensor of shape ${fmtShape(x!.shape)} (the operation has no identity)`);
+    }
+    const shape = keepdim ? keptShape(x!.shape, dims) : x!.shape.filter((_, i) => !dims.includes(i));
+    const dtype = isArg ? 'int32' : (kind === 'sum' || kind === 'prod') && x!.dtype === 'bool' ? 'int32' : x!.dtype;
+    return { shape, dtype };
+  };
+}
+
+/** Gradient of a reduction output, reshaped to keepdim form and broadcast back over the input. */
+function expandBack(g: import('../tensor.ts').Tensor, inShape: readonly number[], dims: readonly number[]) {
+  return F.expand(F.reshape(g, keptShape(inShape, dims)), inShape);
+}
+
+const sumVjp: Vjp<ReduceAttrs> = (g, { inAvals, attrs }) => [expandBack(g, inAvals[0]!.shape, attrs.dims)]; // d Σx = Σ dx
+// NOTE: ties share the gradient evenly (PyTorch's full max/amax rule).
+const extremumVjp: Vjp<ReduceAttrs> = (g, { inputs: [x], out, attrs, inAvals }) => {
+  const shape = inAvals[0]!.shape;
+  const mask = F.eq(x!, expandBack(out!, shape, attrs.dims)).to(g.dtype);
+  const count = F.sum(mask, attrs.dims, true);
+  return [F.mul(expandBack(g, shape, attrs.dims), F.div(mask, count))];
+};
+// NOTE: d Πx / dx_i = Πx / x_i; this is NaN where x_i = 0 (PyTorch special-cases zeros; we do not yet).
+const prodVjp: Vjp<ReduceAttrs> = (g, { inputs: [x], out, attrs, inAvals }) => {
+  const shape = inAvals[0]!.shape;
+  return [F.div(F.mul(expandBack(g, shape, attrs.dims), expandBack(out!, shape, attrs.dims)), x!)];
+};
+
+const def = (name: string, reduce: ReduceKind, rest: Partial<ReduceOp> = {}): ReduceOp => ({
+  kind: 'reduce', name, reduce, infer: reduceRule(name, reduce), ...rest,
+});
+
+export const sum = def('sum', 'sum', { vjp: sumVjp });
+export const amax = def('amax', 'max', { save: { inputs: [0], out: true }, vjp: extremumVjp });
+export const amin = def('amin', 'min', { save: { inputs: [0], out: true }, vjp: extremumVjp });
+export const prod = def('prod', 'prod', { save: { inputs: [0], out: true }, vjp: prodVjp });
+export const argmax = def('argmax', 'argmax');
+export const argmin = def('argmin', 'argmin');

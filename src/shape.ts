@@ -1,0 +1,84 @@
+/** @file Shape arithmetic: broadcasting, strides, dim normalisation. */
+import { ShapeError } from './errors.ts';
+
+export type Shape = readonly number[];
+
+export function numel(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function contiguousStrides(shape: Shape): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i]!;
+  }
+  return s;
+}
+
+export function fmtShape(shape: Shape): string {
+  return `[${shape.join(', ')}]`;
+}
+
+export function sameShape(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** Validates a user-given shape: integers ≥ 0. */
+export function checkShape(op: string, shape: Shape): number[] {
+  if (!Array.isArray(shape)) throw new ShapeError(`${op}: expected a shape (array of sizes), got ${String(shape)}`);
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0) {
+      throw new ShapeError(`${op}: invalid size ${d} in shape ${fmtShape(shape)}; sizes must be non-negative integers`);
+    }
+  }
+  return [...shape];
+}
+
+/** NumPy/PyTorch broadcasting of two shapes; throws naming the op and both shapes. */
+export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
+  const rank = Math.max(0, ...shapes.map((s) => s.length));
+  const out = new Array<number>(rank).fill(1);
+  for (const s of shapes) {
+    for (let i = 0; i < s.length; i++) {
+      const oi = rank - s.length + i;
+      const d = s[i]!, o = out[oi]!;
+      if (d === o || d === 1) continue;
+      if (o === 1) out[oi] = d;
+      else {
+        throw new ShapeError(
+          `${op}: shapes ${shapes.map(fmtShape).join(' and ')} cannot be broadcast together ` +
+            `(dim ${oi - rank} is ${o} vs ${d}; sizes must match or be 1)`,
+        );
+      }
+    }
+  }
+  return out;
+}
+
+/** Maps a possibly negative dim into [0, ndim); throws for out-of-range. */
+export function normDim(op: string, dim: number, ndim: number): number {
+  if (!Number.isInteger(dim)) throw new ShapeError(`${op}: dim must be an integer, got ${dim}`);
+  const lo = ndim === 0 ? -1 : -ndim, hi = ndim === 0 ? 0 : ndim - 1;
+  if (dim < lo || dim > hi) {
+    throw new ShapeError(`${op}: dim ${dim} is out of range for a tensor of ${ndim} dims (expected ${lo}..${hi})`);
+  }
+  return dim < 0 ? dim + Math.max(ndim, 1) : dim;
+}
+
+/** Normalises a list of dims (undefined → all), rejecting duplicates; returns them sorted. */
+export function normDims(op: string, dims: number | readonly number[] | undefined | null, ndim: number): number[] {
+  if (dims === undefined || dims === null) return [...Array(ndim).keys()];
+  const list = typeof dims === 'number' ? [dims] : dims;
+  const out = list.map((d) => normDim(op, d, ndim));
+  const seen = new Set<number>();
+  for (let i = 0; i < out.length; i++) {
+    if (seen.has(out[i]!)) throw new ShapeError(`${op}: dim ${list[i]} appears more than once in [${list.join(', ')}]`);
+    seen.add(out[i]!);
+  }
+  // a 0-d tensor reduced over dim 0/-1 has nothing to reduce
+  return out.filter((d) => d < ndim).sort((a, b) => a - b);
+}

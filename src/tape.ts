@@ -1,0 +1,278 @@
+/**
+ * @file Autograd: grad mode, the tape nodes recorded by dispatch(), and the backward engine.
+ * Nodes are owned by the tensors that refer to them; nothing global grows.
+ */
+import type { Aval } from './backend.ts';
+import { AutogradError } from './errors.ts';
+import type { OpDef, VjpCtx } from './ops/registry.ts';
+import { fmtShape, sameShape } from './shape.ts';
+import type { Tensor } from './tensor.ts';
+import * as F from './ops/functional.ts';
+
+let gradEnabled = true;
+
+/** Whether operations are currently recorded for autograd. */
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+function withGradMode<T>(enabled: boolean, fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = enabled;
+  try {
+    const r = fn();
+    if (r instanceof Promise) {
+      throw new TypeError('noGrad/enableGrad callbacks must be synchronous: the mode would not cover code after an await');
+    }
+    return r;
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/** Runs `fn` with gradient recording off (PyTorch's `torch.no_grad()`). */
+export function noGrad<T>(fn: () => T): T {
+  return withGradMode(false, fn);
+}
+/** Runs `fn` with gradient recording on, even inside `noGrad` (PyTorch's `torch.enable_grad()`). */
+export function enableGrad<T>(fn: () => T): T {
+  return withGradMode(true, fn);
+}
+
+type Edge = { readonly node: Node } | { readonly leaf: Tensor };
+
+let nextId = 0;
+
+/** One recorded op application: enough to run its backward rule. */
+export class Node {
+  readonly id = nextId++;
+  saved: (Tensor | undefined)[] | null;
+  savedOut: Tensor | undefined;
+  released = false;
+  /** a non-leaf tensor whose .grad the user asked to keep (retainGrad) */
+  retainTarget: Tensor | null = null;
+  constructor(
+    readonly op: OpDef,
+    readonly attrs: unknown,
+    readonly edges: readonly (Edge | null)[],
+    saved: (Tensor | undefined)[],
+    savedOut: Tensor | undefined,
+    readonly savedVersions: readonly number[],
+    readonly outVersion: number,
+    readonly inAvals: readonly Aval[],
+    readonly outAval: Aval,
+    readonly needsGrad: readonly boolean[],
+  ) {
+    this.saved = saved;
+    this.savedOut = savedOut;
+  }
+  /** PyTorch-style name for printing, e.g. MulBackward. */
+  get name(): string {
+    return this.op.name[0]!.toUpperCase() + this.op.name.slice(1) + 'Backward';
+  }
+}
+
+/** Called by dispatch() after every op: records a node when some operand needs a gradient. */
+export function recordOp(op: OpDef, inputs: readonly Tensor[], attrs: unknown, out: Tensor): void {
+  if (!gradEnabled || !op.vjp) return;
+  const needsGrad = inputs.map((t, i) => t.requiresGrad && !op.nondiff?.includes(i));
+  if (!needsGrad.some(Boolean)) return;
+  const edges = inputs.map((t, i) => (needsGrad[i] ? (t.gradFn ? { node: t.gradFn } : { leaf: t }) : null));
+  const saveIdx = op.save?.inputs ?? [];
+  const saved: (Tensor | undefined)[] = inputs.map((t, i) => (saveIdx.includes(i) ? t : undefined));
+  const versions = saved.map((t) => (t ? t._version : 0));
+  const node = new Node(
+    op, attrs, edges, saved, op.save?.out ? out : undefined, versions, out._version,
+    inputs.map((t) => ({ shape: t.shape, dtype: t.dtype })), { shape: out.shape, dtype: out.dtype }, needsGrad,
+  );
+  out.requiresGrad = true;
+  out.gradFn = node;
+}
+
+/** Sums a gradient of a broadcast result back to an operand's shape (the one place unbroadcast happens). */
+export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
+  if (sameShape(g.shape, shape)) return g;
+  const lead = g.ndim - shape.length;
+  const dims: number[] = [];
+  for (let i = 0; i < g.ndim; i++) {
+    if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) dims.push(i);
+  }
+  const s = dims.length ? F.sum(g, dims, true) : g;
+  return F.reshape(s, shape);
+}
+
+export interface BackwardOptions {
+  /** keep saved tensors so backward can run through the graph again */
+  retainGraph?: boolean;
+  /** record the backward pass itself, for higher-order gradients */
+  createGraph?: boolean;
+}
+
+interface EngineOptions extends BackwardOptions {
+  /** tensors whose gradients are returned instead of accumulated into .grad (autograd.grad) */
+  targets?: readonly Tensor[];
+}
+
+/** Collects the nodes reachable from the roots without recursion. */
+function reachable(roots: readonly Node[]): Node[] {
+  const seen = new Set<Node>(roots);
+  const stack = [...roots];
+  while (stack.length) {
+    const n = stack.pop()!;
+    for (const e of n.edges) {
+      if (e && 'node' in e && !seen.has(e.node)) {
+        seen.add(e.node);
+        stack.push(e.node);
+      }
+    }
+  }
+  return [...seen];
+}
+
+function checkNode(n: Node): void {
+  if (n.released) {
+    throw new AutogradError(
+      `backward: trying to backward through the graph a second time (through '${n.op.name}', output shape ${fmtShape(n.outAval.shape)}); ` +
+        'its saved tensors were released after the first backward. Pass {retainGraph: true} to the first backward if you need to backward twice.',
+    );
+  }
+  const check = (t: Tensor, v: number, what: string) => {
+    if (t._version !== v) {
+      throw new AutogradError(
+        `backward: ${what} of '${n.op.name}' (shape ${fmtShape(t.shape)}, ${t.dtype}) was modified by an in-place operation after it was saved ` +
+          `(version ${v} → ${t._version}); it is needed to compute gradients. Use an out-of-place op or clone() the tensor before modifying it.`,
+      );
+    }
+  };
+  n.saved?.forEach((t, i) => t && check(t, n.savedVersions[i]!, `operand ${i}`));
+  if (n.savedOut) check(n.savedOut, n.outVersion, 'the output');
+}
+
+/**
+ * The backward engine: replays nodes in decreasing id (reverse recording order, a topological
+ * order), accumulating gradients. Returns the gradients of `targets` when given.
+ */
+export function runBackward(
+  roots: readonly (readonly [Tensor, Tensor])[],
+  opts: EngineOptions = {},
+): Map<Tensor, Tensor> {
+  const targets = opts.targets ? new Set(opts.targets) : null;
+  const captured = new Map<Tensor, Tensor>();
+  const targetByNode = new Map<Node, Tensor>();
+  if (opts.targets) for (const t of opts.targets) if (t.gradFn) targetByNode.set(t.gradFn, t);
+
+  const grads = new Map<Node, Tensor>();
+  const leafGrads = new Map<Tensor, Tensor>();
+  const addTo = <K>(m: Map<K, Tensor>, k: K, g: Tensor) => {
+    const prev = m.get(k);
+    m.set(k, prev ? F.add(prev, g) : g);
+  };
+
+  const rootNodes: Node[] = [];
+  for (const [t, g] of roots) {
+    if (t.gradFn) {
+      rootNodes.push(t.gradFn);
+      addTo(grads, t.gradFn, g);
+    } else addTo(leafGrads, t, g);
+  }
+  const nodes = reachable(rootNodes).sort((a, b) => b.id - a.id);
+  // validate everything first, so an error leaves no gradient half-accumulated
+  for (const n of nodes) checkNode(n);
+
+  withGradMode(!!opts.createGraph, () => {
+    for (const n of nodes) {
+      const g = grads.get(n);
+      if (!g) continue;
+      grads.delete(n);
+      if (n.retainTarget && !targets) accumulateLeaf(n.retainTarget, g, !!opts.createGraph);
+      const tgt = targetByNode.get(n);
+      if (tgt) addTo(captured, tgt, g);
+      const ctx: VjpCtx<unknown> = {
+        inputs: n.saved ?? [], out: n.savedOut, attrs: n.attrs,
+        inAvals: n.inAvals, outAval: n.outAval, needsGrad: n.needsGrad,
+      };
+      const inGrads = (n.op.vjp as (g: Tensor, c: VjpCtx<unknown>) => readonly (Tensor | null)[])(g, ctx);
+      n.edges.forEach((e, i) => {
+        let gi = inGrads[i];
+        if (!e || !gi) return;
+        const aval = n.inAvals[i]!;
+        gi = sumToShape(gi, aval.shape);
+        if (gi.dtype !== aval.dtype) gi = F.cast(gi, aval.dtype);
+        if ('node' in e) addTo(grads, e.node, gi);
+        else addTo(leafGrads, e.leaf, gi);
+      });
+    }
+  });
+
+  if (!opts.retainGraph) {
+    for (const n of nodes) {
+      n.saved = null;
+      n.savedOut = undefined;
+      n.released = true;
+    }
+  }
+  for (const [leaf, g] of leafGrads) {
+    if (targets) {
+      if (targets.has(leaf)) addTo(captured, leaf, g);
+    } else accumulateLeaf(leaf, g, !!opts.createGraph);
+  }
+  return captured;
+}
+
+function accumulateLeaf(t: Tensor, g: Tensor, keepGraph: boolean): void {
+  const gg = keepGraph ? g : g.detach();
+  t.grad = t.grad ? (keepGraph ? F.add(t.grad, gg) : withGradMode(false, () => F.add(t.grad!, gg))) : gg;
+}
+
+/** `t.backward(gradient?, opts)`: accumulates d(t)/d(leaf) into every leaf's `.grad`. */
+export function backward(t: Tensor, gradient?: Tensor, opts: BackwardOptions = {}): void {
+  if (!t.requiresGrad) {
+    throw new AutogradError(`backward: the tensor (shape ${fmtShape(t.shape)}) does not require grad and has no gradFn; set requiresGrad on a leaf it depends on`);
+  }
+  let g = gradient;
+  if (!g) {
+    if (t.numel !== 1) {
+      throw new AutogradError(`backward: a gradient can be created implicitly only for a scalar output, but the tensor has shape ${fmtShape(t.shape)}; pass a gradient of that shape, or reduce first (e.g. .sum())`);
+    }
+    g = F.onesLike(t);
+  } else if (!sameShape(g.shape, t.shape)) {
+    throw new AutogradError(`backward: gradient has shape ${fmtShape(g.shape)} but the tensor has shape ${fmtShape(t.shape)}`);
+  }
+  runBackward([[t, g]], opts);
+}
+
+export interface GradOptions extends BackwardOptions {
+  gradOutputs?: readonly (Tensor | undefined)[];
+  /** return null for inputs the outputs do not depend on, instead of throwing */
+  allowUnused?: boolean;
+}
+
+/**
+ * d(outputs)/d(inputs) without touching `.grad` (PyTorch's `torch.autograd.grad`, Theano's `T.grad`).
+ * @example const [dx] = grad(x.pow(2).sum(), [x]); // 2x
+ */
+export function grad(outputs: Tensor | readonly Tensor[], inputs: Tensor | readonly Tensor[], opts: GradOptions = {}): (Tensor | null)[] {
+  const outs = Array.isArray(outputs) ? (outputs as readonly Tensor[]) : [outputs as Tensor];
+  const ins = Array.isArray(inputs) ? (inputs as readonly Tensor[]) : [inputs as Tensor];
+  const roots = outs.map((o, i) => {
+    if (!o.requiresGrad) throw new AutogradError(`grad: output ${i} (shape ${fmtShape(o.shape)}) does not require grad`);
+    let g = opts.gradOutputs?.[i];
+    if (!g) {
+      if (o.numel !== 1) throw new AutogradError(`grad: output ${i} has shape ${fmtShape(o.shape)}; pass gradOutputs for non-scalar outputs`);
+      g = F.onesLike(o);
+    }
+    return [o, g] as const;
+  });
+  ins.forEach((t, i) => {
+    if (!t.requiresGrad) throw new AutogradError(`grad: input ${i} (shape ${fmtShape(t.shape)}) does not require grad`);
+  });
+  const got = runBackward(roots, { ...opts, retainGraph: opts.retainGraph ?? opts.createGraph, targets: ins });
+  return ins.map((t, i) => {
+    const g = got.get(t);
+    if (!g) {
+      if (opts.allowUnused) return null;
+      throw new AutogradError(`grad: input ${i} (shape ${fmtShape(t.shape)}) was not used to compute the outputs; pass {allowUnused: true} to get null for it`);
+    }
+    return g;
+  });
+}

@@ -1,0 +1,320 @@
+/**
+ * @file The Tensor class: a strided view of a backend storage (or a symbolic graph node while
+ * jit traces), with autograd fields. Methods are one-line facades over src/ops/functional.ts.
+ */
+import { getBackend, type Device, type Storage } from './backend.ts';
+import { isFloat, type DType, type TypedArray } from './dtype.ts';
+import { AutogradError, DTypeError, DeviceError, ShapeError, internal } from './errors.ts';
+import { contiguousStrides, fmtShape, numel } from './shape.ts';
+import { backward, type BackwardOptions, type Node } from './tape.ts';
+import { formatTensor } from './format.ts';
+import * as F from './ops/functional.ts';
+import type { TensorLike, IndexSpec, MaxResult } from './ops/functional.ts';
+
+/** A jit graph node, as seen by the Tensor class (defined by src/jit/). */
+export interface SymbolicRef {
+  readonly id: number;
+}
+
+/** Nested arrays of numbers (or booleans) as returned by toArray(). */
+export type NestedArray = number | boolean | NestedArray[];
+
+export class Tensor {
+  /** size of each dim */
+  readonly shape: readonly number[];
+  /** elements to skip per step along each dim (0 for broadcast dims) */
+  readonly strides: readonly number[];
+  /** index of the first element in the storage */
+  readonly offset: number;
+  readonly dtype: DType;
+  readonly device: Device;
+  /** @internal the storage (null for symbolic tensors) */
+  _storage: Storage | null;
+  /** @internal the graph node while tracing (null for concrete tensors) */
+  _sym: SymbolicRef | null;
+  /** @internal the tensor this one is a view of */
+  readonly _base: Tensor | null;
+  /** @internal set by dispose() */
+  _disposed = false;
+  /** @internal version counter for symbolic tensors (concrete ones use their storage's) */
+  _symVersion = 0;
+  /** @internal this tensor is a JS number lifted to a 0-d operand */
+  _scalarValue: number | undefined = undefined;
+
+  private _requiresGrad = false;
+  /** accumulated gradient (leaves, and non-leaves after retainGrad()) */
+  grad: Tensor | null = null;
+  /** the tape node that produced this tensor (null for leaves) */
+  gradFn: Node | null = null;
+
+  /** @internal use the creation functions (tensor, zeros, …) instead */
+  constructor(
+    storage: Storage | null, sym: SymbolicRef | null, shape: readonly number[], strides: readonly number[] | null,
+    offset: number, dtype: DType, device: Device, base: Tensor | null,
+  ) {
+    this._storage = storage;
+    this._sym = sym;
+    this.shape = shape;
+    this.strides = strides ?? contiguousStrides(shape);
+    this.offset = offset;
+    this.dtype = dtype;
+    this.device = device;
+    this._base = base;
+  }
+
+  /** @internal */
+  static _fromStorage(storage: Storage, shape: readonly number[], strides: readonly number[] | null, offset: number, dtype: DType, device: Device, base: Tensor | null): Tensor {
+    return new Tensor(storage, null, shape, strides, offset, dtype, device, base);
+  }
+  /** @internal */
+  static _symbolic(sym: SymbolicRef, shape: readonly number[], dtype: DType, device: Device): Tensor {
+    return new Tensor(null, sym, shape, null, 0, dtype, device, null);
+  }
+
+  get ndim(): number { return this.shape.length; }
+  get numel(): number { return numel(this.shape); }
+  /** true when the elements are laid out densely in row-major order */
+  get isContiguous(): boolean {
+    let expected = 1;
+    for (let i = this.ndim - 1; i >= 0; i--) {
+      const d = this.shape[i]!;
+      if (d !== 1 && this.strides[i] !== expected) return false;
+      expected *= d;
+    }
+    return true;
+  }
+  get isSymbolic(): boolean { return this._sym !== null; }
+  /** true for tensors created by the user (not by a recorded op) */
+  get isLeaf(): boolean { return this.gradFn === null; }
+  /** @internal version counter, shared by all views of one storage */
+  get _version(): number { return this._storage ? this._storage.version : this._symVersion; }
+  /** @internal */
+  _bumpVersion(): void {
+    if (this._storage) this._storage.version++;
+    else this._symVersion++;
+  }
+
+  get requiresGrad(): boolean { return this._requiresGrad; }
+  set requiresGrad(flag: boolean) {
+    if (flag && !isFloat(this.dtype)) {
+      throw new DTypeError(`requiresGrad: only floating-point tensors can require gradients, but this tensor (shape ${fmtShape(this.shape)}) is ${this.dtype}`);
+    }
+    if (!flag && this.gradFn) {
+      throw new AutogradError(`requiresGrad: cannot turn off requiresGrad of a non-leaf tensor (produced by ${this.gradFn.name}); use detach()`);
+    }
+    this._requiresGrad = flag;
+  }
+  /** Sets requiresGrad in place and returns this tensor. */
+  requiresGrad_(flag = true): this {
+    this.requiresGrad = flag;
+    return this;
+  }
+  /** Keeps `.grad` for this non-leaf tensor during backward. */
+  retainGrad(): this {
+    if (!this._requiresGrad) throw new AutogradError(`retainGrad: the tensor (shape ${fmtShape(this.shape)}) does not require grad`);
+    if (this.gradFn) this.gradFn.retainTarget = this;
+    return this;
+  }
+  /** Accumulates gradients of this tensor into the `.grad` of the leaves it depends on. */
+  backward(gradient?: Tensor, opts?: BackwardOptions): void {
+    backward(this, gradient, opts);
+  }
+  /** A tensor sharing storage with this one, cut off from the autograd graph. */
+  detach(): Tensor {
+    return F.detach(this);
+  }
+  /** Detaches in place. */
+  detach_(): this {
+    this.gradFn = null;
+    this._requiresGrad = false;
+    return this;
+  }
+
+  // ---- readback ----
+  private backendForRead(op: string) {
+    if (this._disposed) F.checkLiveTensor(op, this);
+    if (!this._storage) {
+      throw new DeviceError(`${op}: this tensor (shape ${fmtShape(this.shape)}) is symbolic (inside jit tracing) and has no values yet`);
+    }
+    return getBackend(this.device);
+  }
+  /** The values as a contiguous typed array (copy). CPU only; use `await data()` elsewhere. */
+  dataSync(): TypedArray {
+    return this.backendForRead('dataSync').readSync(F.viewOf(this));
+  }
+  /** The values as a contiguous typed array (copy). */
+  async data(): Promise<TypedArray> {
+    return this.backendForRead('data').read(F.viewOf(this));
+  }
+  /** The values as nested arrays. CPU only; use `await toArray()` elsewhere. */
+  toArraySync(): NestedArray {
+    return nest(this.dataSync(), this.shape, this.dtype);
+  }
+  /** The values as nested arrays. */
+  async toArray(): Promise<NestedArray> {
+    return nest(await this.data(), this.shape, this.dtype);
+  }
+  /** The value of a one-element tensor. CPU only; use `await item()` elsewhere. */
+  itemSync(): number {
+    this.checkItem();
+    return this.dataSync()[0]!;
+  }
+  /** The value of a one-element tensor. */
+  async item(): Promise<number> {
+    this.checkItem();
+    return (await this.data())[0]!;
+  }
+  private checkItem() {
+    if (this.numel !== 1) throw new ShapeError(`item: only one-element tensors can be converted to a number, got shape ${fmtShape(this.shape)}`);
+  }
+  /** PyTorch-style printout, e.g. `tensor([0.5000, 0.7311], requiresGrad=true)`. */
+  toString(): string {
+    return formatTensor(this);
+  }
+
+  /** Releases this tensor's memory now; using it afterwards is a UseAfterDisposeError. */
+  dispose(): void {
+    if (this._disposed) return;
+    this._disposed = true;
+    F.releaseTensor(this);
+  }
+
+  // ---- dtype / device ----
+  /** Converts to a dtype or copies to a device (same object if nothing changes). */
+  to(target: DType | Device): Tensor {
+    return F.to(this, target);
+  }
+  /** Copies to another device, awaiting readback where the source device needs it. */
+  toAsync(device: Device): Promise<Tensor> {
+    return F.toAsync(this, device);
+  }
+  float(): Tensor { return F.cast(this, 'float32'); }
+  double(): Tensor { return F.cast(this, 'float64'); }
+  int(): Tensor { return F.cast(this, 'int32'); }
+  bool(): Tensor { return F.cast(this, 'bool'); }
+  contiguous(): Tensor { return F.contiguous(this); }
+  clone(): Tensor { return F.clone(this); }
+
+  // ---- elementwise ----
+  add(o: TensorLike): Tensor { return F.add(this, o); }
+  sub(o: TensorLike): Tensor { return F.sub(this, o); }
+  mul(o: TensorLike): Tensor { return F.mul(this, o); }
+  div(o: TensorLike, opts?: { roundingMode?: 'trunc' | 'floor' }): Tensor { return F.div(this, o, opts); }
+  pow(o: TensorLike): Tensor { return F.pow(this, o); }
+  remainder(o: TensorLike): Tensor { return F.remainder(this, o); }
+  maximum(o: TensorLike): Tensor { return F.maximum(this, o); }
+  minimum(o: TensorLike): Tensor { return F.minimum(this, o); }
+  neg(): Tensor { return F.neg(this); }
+  abs(): Tensor { return F.abs(this); }
+  sign(): Tensor { return F.sign(this); }
+  exp(): Tensor { return F.exp(this); }
+  log(): Tensor { return F.log(this); }
+  log1p(): Tensor { return F.log1p(this); }
+  expm1(): Tensor { return F.expm1(this); }
+  sqrt(): Tensor { return F.sqrt(this); }
+  rsqrt(): Tensor { return F.rsqrt(this); }
+  square(): Tensor { return F.square(this); }
+  reciprocal(): Tensor { return F.reciprocal(this); }
+  sin(): Tensor { return F.sin(this); }
+  cos(): Tensor { return F.cos(this); }
+  tanh(): Tensor { return F.tanh(this); }
+  sigmoid(): Tensor { return F.sigmoid(this); }
+  relu(): Tensor { return F.relu(this); }
+  erf(): Tensor { return F.erf(this); }
+  floor(): Tensor { return F.floor(this); }
+  ceil(): Tensor { return F.ceil(this); }
+  round(): Tensor { return F.round(this); }
+  trunc(): Tensor { return F.trunc(this); }
+  clamp(min?: number | null, max?: number | null): Tensor { return F.clamp(this, min, max); }
+  isnan(): Tensor { return F.isnan(this); }
+  logicalNot(): Tensor { return F.logicalNot(this); }
+  logicalAnd(o: TensorLike): Tensor { return F.logicalAnd(this, o); }
+  logicalOr(o: TensorLike): Tensor { return F.logicalOr(this, o); }
+  gt(o: TensorLike): Tensor { return F.gt(this, o); }
+  ge(o: TensorLike): Tensor { return F.ge(this, o); }
+  lt(o: TensorLike): Tensor { return F.lt(this, o); }
+  le(o: TensorLike): Tensor { return F.le(this, o); }
+  eq(o: TensorLike): Tensor { return F.eq(this, o); }
+  ne(o: TensorLike): Tensor { return F.ne(this, o); }
+  where(cond: Tensor, other: TensorLike): Tensor { return F.where(cond, this, other); }
+
+  // ---- reductions ----
+  sum(dim?: number | readonly number[] | null, keepdim = false): Tensor { return F.sum(this, dim, keepdim); }
+  mean(dim?: number | readonly number[] | null, keepdim = false): Tensor { return F.mean(this, dim, keepdim); }
+  prod(dim?: number | readonly number[] | null, keepdim = false): Tensor { return F.prod(this, dim, keepdim); }
+  amax(dim?: number | readonly number[] | null, keepdim = false): Tensor { return F.amax(this, dim, keepdim); }
+  amin(dim?: number | readonly number[] | null, keepdim = false): Tensor { return F.amin(this, dim, keepdim); }
+  /** max of all elements, or {values, indices} along `dim` */
+  max(): Tensor;
+  max(dim: number, keepdim?: boolean): MaxResult;
+  max(dim?: number, keepdim = false): Tensor | MaxResult { return dim === undefined ? F.max(this) : F.max(this, dim, keepdim); }
+  /** min of all elements, or {values, indices} along `dim` */
+  min(): Tensor;
+  min(dim: number, keepdim?: boolean): MaxResult;
+  min(dim?: number, keepdim = false): Tensor | MaxResult { return dim === undefined ? F.min(this) : F.min(this, dim, keepdim); }
+  argmax(dim?: number | null, keepdim = false): Tensor { return F.argmax(this, dim, keepdim); }
+  argmin(dim?: number | null, keepdim = false): Tensor { return F.argmin(this, dim, keepdim); }
+  logsumexp(dim: number | readonly number[], keepdim = false): Tensor { return F.logsumexp(this, dim, keepdim); }
+  var(dim?: number | readonly number[] | null, opts?: { correction?: number; keepdim?: boolean }): Tensor { return F.var_(this, dim, opts); }
+  std(dim?: number | readonly number[] | null, opts?: { correction?: number; keepdim?: boolean }): Tensor { return F.std(this, dim, opts); }
+  softmax(dim: number): Tensor { return F.softmax(this, dim); }
+  logSoftmax(dim: number): Tensor { return F.logSoftmax(this, dim); }
+
+  // ---- shape ----
+  reshape(...shape: number[] | [readonly number[]]): Tensor { return F.reshape(this, flatArgs(shape)); }
+  view(...shape: number[] | [readonly number[]]): Tensor { return F.view(this, flatArgs(shape)); }
+  transpose(dim0: number, dim1: number): Tensor { return F.transpose(this, dim0, dim1); }
+  /** transpose of a ≤ 2-D tensor */
+  t(): Tensor { return F.t(this); }
+  /** transpose of the last two dims */
+  get mT(): Tensor { return F.transpose(this, -2, -1); }
+  permute(...dims: number[] | [readonly number[]]): Tensor { return F.permute(this, flatArgs(dims)); }
+  expand(...shape: number[] | [readonly number[]]): Tensor { return F.expand(this, flatArgs(shape)); }
+  expandAs(other: Tensor): Tensor { return F.expand(this, other.shape); }
+  squeeze(dim?: number | readonly number[]): Tensor { return F.squeeze(this, dim); }
+  unsqueeze(dim: number): Tensor { return F.unsqueeze(this, dim); }
+  flatten(startDim = 0, endDim = -1): Tensor { return F.flatten(this, startDim, endDim); }
+  narrow(dim: number, start: number, length: number): Tensor { return F.narrow(this, dim, start, length); }
+  /** elements start, start+step, … < end along dim (negative indices count from the end) */
+  slice(dim: number, start?: number | null, end?: number | null, step = 1): Tensor { return F.slice(this, dim, start, end, step); }
+  /** Basic indexing: a number picks (and drops) a dim, [start, end, step?] slices, null keeps a dim. */
+  index(...specs: IndexSpec[]): Tensor { return F.index(this, ...specs); }
+  split(sizeOrSections: number | readonly number[], dim = 0): Tensor[] { return F.split(this, sizeOrSections, dim); }
+  chunk(chunks: number, dim = 0): Tensor[] { return F.chunk(this, chunks, dim); }
+  indexSelect(dim: number, index: Tensor): Tensor { return F.indexSelect(this, dim, index); }
+  gather(dim: number, index: Tensor): Tensor { return F.gather(this, dim, index); }
+  scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor { return F.scatterAdd(this, dim, index, src); }
+  matmul(o: Tensor): Tensor { return F.matmul(this, o); }
+
+  // ---- in place ----
+  add_(o: TensorLike): this { return F.inplace(this, F.add(this, o), 'add_'); }
+  sub_(o: TensorLike): this { return F.inplace(this, F.sub(this, o), 'sub_'); }
+  mul_(o: TensorLike): this { return F.inplace(this, F.mul(this, o), 'mul_'); }
+  div_(o: TensorLike): this { return F.inplace(this, F.div(this, o), 'div_'); }
+  clamp_(min?: number | null, max?: number | null): this { return F.inplace(this, F.clamp(this, min, max), 'clamp_'); }
+  zero_(): this { return F.inplace(this, F.zerosLike(this), 'zero_'); }
+  fill_(v: number): this { return F.inplace(this, F.fullLike(this, v), 'fill_'); }
+  /** Copies `src` (broadcast and cast to this tensor's shape and dtype) into this tensor. */
+  copy_(src: TensorLike): this { return F.inplace(this, F.asOperand(src, this), 'copy_'); }
+}
+
+function flatArgs(args: number[] | [readonly number[]]): readonly number[] {
+  return Array.isArray(args[0]) ? (args[0] as readonly number[]) : (args as number[]);
+}
+
+function nest(data: TypedArray, shape: readonly number[], dtype: DType): NestedArray {
+  const conv = dtype === 'bool' ? (v: number) => v !== 0 : (v: number) => v;
+  if (shape.length === 0) {
+    if (data.length !== 1) internal('0-d readback without one element');
+    return conv(data[0]!);
+  }
+  let pos = 0;
+  const build = (d: number): NestedArray[] => {
+    const n = shape[d]!;
+    const out: NestedArray[] = new Array(n);
+    if (d === shape.length - 1) for (let i = 0; i < n; i++) out[i] = conv(data[pos++]!);
+    else for (let i = 0; i < n; i++) out[i] = build(d + 1);
+    return out;
+  };
+  return build(0);
+}
