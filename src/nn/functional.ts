@@ -1,2 +1,289 @@
-/** @file nn.functional: layers and losses as plain functions of primitives. */
+/**
+ * @file nn.functional: layers, pooling, normalisation and losses as plain functions of
+ * primitives, so they get gradients, tracing and fusion for free.
+ */
+import { isFloat } from '../dtype.ts';
+import { DTypeError, IndexError, ShapeError, ValueError } from '../errors.ts';
+import { fmtShape } from '../shape.ts';
+import type { Tensor } from '../tensor.ts';
+import { rand } from '../creation.ts';
+import { noGrad } from '../tape.ts';
+import * as F from '../ops/functional.ts';
+import { windowOutSize } from '../ops/conv.ts';
+
 export { relu, sigmoid, tanh, softmax, logSoftmax, leakyRelu, gelu, softplus } from '../ops/functional.ts';
+
+export type Reduction = 'mean' | 'sum' | 'none';
+type Pair = number | readonly [number, number];
+const pair = (v: Pair): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
+
+function reduceLoss(op: string, l: Tensor, reduction: Reduction = 'mean'): Tensor {
+  switch (reduction) {
+    case 'mean': return F.mean(l);
+    case 'sum': return F.sum(l);
+    case 'none': return l;
+    default: throw new ValueError(`${op}: unknown reduction '${reduction as string}'; expected 'mean', 'sum' or 'none'`);
+  }
+}
+
+function sameShapeOrThrow(op: string, a: Tensor, b: Tensor, what: string): void {
+  if (a.ndim !== b.ndim || a.shape.some((d, i) => d !== b.shape[i])) {
+    throw new ShapeError(`${op}: input has shape ${fmtShape(a.shape)} but ${what} has shape ${fmtShape(b.shape)}; they must match (no implicit broadcasting in losses)`);
+  }
+}
+
+/** y = x Wᵀ + b, with W of shape [out, in]. */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  const inF = weight.shape[1];
+  if (weight.ndim !== 2 || x.ndim < 1 || x.shape[x.ndim - 1] !== inF) {
+    throw new ShapeError(`linear: input of shape ${fmtShape(x.shape)} does not fit weight of shape ${fmtShape(weight.shape)}; expected input [..., ${inF}] and weight [out, in]`);
+  }
+  const y = F.matmul(x, F.t(weight));
+  return bias ? F.add(y, bias) : y;
+}
+
+export interface Conv2dOptions { stride?: Pair; padding?: Pair; dilation?: Pair; groups?: number }
+
+/**
+ * 2-D convolution (cross-correlation, as PyTorch) of x [N, C, H, W] with weight [O, C/groups, kh, kw],
+ * built on unfold (im2col) and a batched matmul.
+ */
+export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+  const unbatched = x.ndim === 3;
+  if (unbatched) x = F.unsqueeze(x, 0);
+  const g = opts.groups ?? 1;
+  if (x.ndim !== 4 || weight.ndim !== 4) {
+    throw new ShapeError(`conv2d: expected input [N, C, H, W] (or [C, H, W]) and weight [O, C/groups, kh, kw], got ${fmtShape(x.shape)} and ${fmtShape(weight.shape)}`);
+  }
+  const [N, C, H, W] = x.shape as [number, number, number, number];
+  const [O, Cg, kh, kw] = weight.shape as [number, number, number, number];
+  if (!Number.isInteger(g) || g < 1 || C % g !== 0 || O % g !== 0 || Cg * g !== C) {
+    throw new ShapeError(`conv2d: input has ${C} channels and weight ${fmtShape(weight.shape)} with groups=${g}; expected weight.shape[1]·groups = channels (${Cg}·${g} ≠ ${C}) and both divisible by groups`);
+  }
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== O)) throw new ShapeError(`conv2d: bias must have shape [${O}], got ${fmtShape(bias.shape)}`);
+  const stride = pair(opts.stride ?? 1), padding = pair(opts.padding ?? 0), dilation = pair(opts.dilation ?? 1);
+  const oh = windowOutSize('conv2d', H, kh, stride[0], padding[0], dilation[0]);
+  const ow = windowOutSize('conv2d', W, kw, stride[1], padding[1], dilation[1]);
+  const cols = F.unfold(x, { kernel: [kh, kw], stride, padding, dilation, padValue: 0 }); // [N, C·kh·kw, L]
+  const ck = Cg * kh * kw;
+  let y: Tensor;
+  if (g === 1) y = F.matmul(F.reshape(weight, [O, ck]), cols); // [N, O, L]
+  else {
+    const wg = F.reshape(weight, [g, O / g, ck]);
+    y = F.reshape(F.matmul(wg, F.reshape(cols, [N, g, ck, oh * ow])), [N, O, oh * ow]);
+  }
+  y = F.reshape(y, [N, O, oh, ow]);
+  if (bias) y = F.add(y, F.reshape(bias, [1, O, 1, 1]));
+  return unbatched ? F.squeeze(y, 0) : y;
+}
+
+export interface Pool2dOptions { stride?: Pair | null; padding?: Pair; dilation?: Pair }
+
+function windows(op: string, x: Tensor, kernel: Pair, opts: Pool2dOptions, padValue: number) {
+  const unbatched = x.ndim === 3;
+  const x4 = unbatched ? F.unsqueeze(x, 0) : x;
+  if (x4.ndim !== 4) throw new ShapeError(`${op}: expected input [N, C, H, W] or [C, H, W], got ${fmtShape(x.shape)}`);
+  const k = pair(kernel), s = pair(opts.stride ?? kernel), p = pair(opts.padding ?? 0), d = pair(opts.dilation ?? 1);
+  if (p[0] > k[0] / 2 || p[1] > k[1] / 2) throw new ShapeError(`${op}: padding ${fmtShape(p)} must be at most half the kernel size ${fmtShape(k)}`);
+  const [N, C, H, W] = x4.shape as [number, number, number, number];
+  const oh = windowOutSize(op, H, k[0], s[0], p[0], d[0]), ow = windowOutSize(op, W, k[1], s[1], p[1], d[1]);
+  const cols = F.unfold(F.reshape(x4, [N * C, 1, H, W]), { kernel: k, stride: s, padding: p, dilation: d, padValue });
+  const finish = (y: Tensor) => {
+    const r = F.reshape(y, [N, C, oh, ow]);
+    return unbatched ? F.squeeze(r, 0) : r;
+  };
+  return { cols, finish, k };
+}
+
+/** Max over each window (the gradient goes to the window's first maximum, as PyTorch). */
+export function maxPool2d(x: Tensor, kernel: Pair, opts: Pool2dOptions = {}): Tensor {
+  const { cols, finish } = windows('maxPool2d', x, kernel, opts, -Infinity);
+  return finish(F.max(cols, 1).values);
+}
+
+/** Mean over each window (padding counts as zeros, PyTorch's countIncludePad=true). */
+export function avgPool2d(x: Tensor, kernel: Pair, opts: Omit<Pool2dOptions, 'dilation'> = {}): Tensor {
+  const { cols, finish } = windows('avgPool2d', x, kernel, opts, 0);
+  return finish(F.mean(cols, 1));
+}
+
+function checkTargets(op: string, target: Tensor, classes: number): void {
+  if (target.dtype !== 'int32') throw new DTypeError(`${op}: class-index targets must be int32, got ${target.dtype}`);
+  if (target.device !== 'cpu' || target.isSymbolic) return; // the gather kernel checks ranges on other devices
+  const t = target.dataSync();
+  for (let i = 0; i < t.length; i++) {
+    const c = t[i]!;
+    if (c < 0 || c >= classes) throw new IndexError(`${op}: target ${c} at position ${i} is out of range for ${classes} classes (expected 0..${classes - 1})`);
+  }
+}
+
+export interface NllOptions { reduction?: Reduction; weight?: Tensor | null }
+
+/** Negative log-likelihood of class-index targets, given log-probabilities [N, C, ...]. */
+export function nllLoss(logProbs: Tensor, target: Tensor, opts: NllOptions = {}): Tensor {
+  if (logProbs.ndim < 1) throw new ShapeError(`nllLoss: input must have a class dim, got shape ${fmtShape(logProbs.shape)}`);
+  const cdim = logProbs.ndim === 1 ? 0 : 1;
+  const C = logProbs.shape[cdim]!;
+  const expectT = logProbs.shape.filter((_, i) => i !== cdim);
+  if (target.ndim !== expectT.length || target.shape.some((d, i) => d !== expectT[i])) {
+    throw new ShapeError(`nllLoss: input of shape ${fmtShape(logProbs.shape)} needs targets of shape ${fmtShape(expectT)}, got ${fmtShape(target.shape)}`);
+  }
+  checkTargets('nllLoss', target, C);
+  const picked = F.squeeze(F.gather(logProbs, cdim, F.unsqueeze(target, cdim)), cdim);
+  let loss = F.neg(picked);
+  if (opts.weight) {
+    const w = F.indexSelect(opts.weight, 0, F.reshape(target, [-1]));
+    const wr = F.reshape(w, target.shape);
+    loss = F.mul(loss, wr);
+    if ((opts.reduction ?? 'mean') === 'mean') return F.div(F.sum(loss), F.sum(wr));
+  }
+  return reduceLoss('nllLoss', loss, opts.reduction);
+}
+
+export interface CrossEntropyOptions extends NllOptions { labelSmoothing?: number }
+
+/**
+ * Softmax cross-entropy of logits [N, C, ...] against class indices [N, ...] (int32) or class
+ * probabilities of the logits' shape, with optional label smoothing.
+ */
+export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
+  const eps = opts.labelSmoothing ?? 0;
+  if (eps < 0 || eps > 1) throw new ValueError(`crossEntropy: labelSmoothing must be in [0, 1], got ${eps}`);
+  if (!isFloat(logits.dtype)) throw new DTypeError(`crossEntropy: logits must be float, got ${logits.dtype}`);
+  const cdim = logits.ndim === 1 ? 0 : 1;
+  const C = logits.shape[cdim]!;
+  const logp = F.logSoftmax(logits, cdim);
+  if (isFloat(target.dtype)) {
+    sameShapeOrThrow('crossEntropy', logits, target, 'probability target');
+    const t = eps > 0 ? F.add(F.mul(target, 1 - eps), eps / C) : target;
+    return reduceLoss('crossEntropy', F.neg(F.sum(F.mul(t, logp), cdim)), opts.reduction);
+  }
+  checkTargets('crossEntropy', target, C);
+  const nll = nllLoss(logp, target, { reduction: 'none', weight: opts.weight });
+  if (eps === 0) {
+    if (opts.weight && (opts.reduction ?? 'mean') === 'mean') return nllLoss(logp, target, opts);
+    return reduceLoss('crossEntropy', nll, opts.reduction);
+  }
+  // NOTE: label smoothing mixes the one-hot target with the uniform distribution: (1−ε)·nll + ε·mean_c(−log p_c)
+  const smooth = F.neg(F.mean(logp, cdim));
+  return reduceLoss('crossEntropy', F.add(F.mul(nll, 1 - eps), F.mul(smooth, eps)), opts.reduction);
+}
+
+/** −(y log p + (1−y) log(1−p)), logs clamped at −100 as PyTorch does. */
+export function binaryCrossEntropy(p: Tensor, y: Tensor, opts: { reduction?: Reduction; weight?: Tensor | null } = {}): Tensor {
+  sameShapeOrThrow('binaryCrossEntropy', p, y, 'target');
+  const logp = F.clamp(F.log(p), -100), log1mp = F.clamp(F.log(F.rsub(p, 1)), -100);
+  let l = F.neg(F.add(F.mul(y, logp), F.mul(F.rsub(y, 1), log1mp)));
+  if (opts.weight) l = F.mul(l, opts.weight);
+  return reduceLoss('binaryCrossEntropy', l, opts.reduction);
+}
+
+/** Binary cross-entropy on logits, in the overflow-free form max(z,0) − z·y + log(1 + e^{−|z|}). */
+export function binaryCrossEntropyWithLogits(z: Tensor, y: Tensor, opts: { reduction?: Reduction; weight?: Tensor | null; posWeight?: Tensor | null } = {}): Tensor {
+  sameShapeOrThrow('binaryCrossEntropyWithLogits', z, y, 'target');
+  let l: Tensor;
+  if (opts.posWeight) {
+    // (1−y)z + (1 + (pw−1)y)·softplus(−z)
+    const lw = F.add(F.mul(F.sub(opts.posWeight, 1), y), 1);
+    l = F.add(F.mul(F.rsub(y, 1), z), F.mul(lw, F.softplus(F.neg(z))));
+  } else {
+    l = F.add(F.sub(F.relu(z), F.mul(z, y)), F.log1p(F.exp(F.neg(F.abs(z)))));
+  }
+  if (opts.weight) l = F.mul(l, opts.weight);
+  return reduceLoss('binaryCrossEntropyWithLogits', l, opts.reduction);
+}
+
+/** Mean squared error. */
+export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
+  sameShapeOrThrow('mseLoss', input, target, 'target');
+  const d = F.sub(input, target);
+  return reduceLoss('mseLoss', F.mul(d, d), opts.reduction);
+}
+
+/** Mean absolute error. */
+export function l1Loss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
+  sameShapeOrThrow('l1Loss', input, target, 'target');
+  return reduceLoss('l1Loss', F.abs(F.sub(input, target)), opts.reduction);
+}
+
+/** Normalises over the trailing `normalizedShape` dims (biased variance), then scales and shifts. */
+export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+  const k = normalizedShape.length;
+  const tail = x.shape.slice(x.ndim - k);
+  if (k === 0 || k > x.ndim || tail.some((d, i) => d !== normalizedShape[i])) {
+    throw new ShapeError(`layerNorm: input of shape ${fmtShape(x.shape)} does not end with normalizedShape ${fmtShape(normalizedShape)}`);
+  }
+  const dims = [...Array(k).keys()].map((i) => x.ndim - k + i);
+  const mu = F.mean(x, dims, true);
+  const v = F.var(x, dims, { correction: 0, keepdim: true });
+  let y = F.mul(F.sub(x, mu), F.rsqrt(F.add(v, eps)));
+  if (weight) y = F.mul(y, weight);
+  if (bias) y = F.add(y, bias);
+  return y;
+}
+
+export interface BatchNormOptions {
+  weight?: Tensor | null;
+  bias?: Tensor | null;
+  training?: boolean;
+  momentum?: number;
+  eps?: number;
+}
+
+/**
+ * Batch normalisation over every dim but the channel dim 1. In training it uses batch
+ * statistics and updates the running ones in place (unbiased variance, as PyTorch); in eval it
+ * uses the running statistics.
+ */
+export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, opts: BatchNormOptions = {}): Tensor {
+  if (x.ndim < 2) throw new ShapeError(`batchNorm: expected input [N, C, ...], got ${fmtShape(x.shape)}`);
+  const C = x.shape[1]!;
+  const eps = opts.eps ?? 1e-5, momentum = opts.momentum ?? 0.1;
+  const bshape = x.shape.map((d, i) => (i === 1 ? d : 1));
+  const dims = x.shape.map((_, i) => i).filter((i) => i !== 1);
+  for (const [name, t] of [['runningMean', runningMean], ['runningVar', runningVar], ['weight', opts.weight], ['bias', opts.bias]] as const) {
+    if (t && (t.ndim !== 1 || t.shape[0] !== C)) throw new ShapeError(`batchNorm: ${name} must have shape [${C}] for input ${fmtShape(x.shape)}, got ${fmtShape(t.shape)}`);
+  }
+  let mu: Tensor, v: Tensor;
+  const training = opts.training ?? true;
+  if (training || !runningMean || !runningVar) {
+    const n = dims.reduce((a, d) => a * x.shape[d]!, 1);
+    if (training && n <= 1) throw new ValueError(`batchNorm: expected more than 1 value per channel when training, got input ${fmtShape(x.shape)}`);
+    mu = F.mean(x, dims, true);
+    v = F.var(x, dims, { correction: 0, keepdim: true });
+    if (training && runningMean && runningVar) {
+      noGrad(() => {
+        const unbiased = F.mul(F.reshape(v, [C]), n / Math.max(n - 1, 1));
+        runningMean.mul_(1 - momentum).add_(F.mul(F.reshape(mu, [C]), momentum));
+        runningVar.mul_(1 - momentum).add_(F.mul(unbiased, momentum));
+      });
+    }
+  } else {
+    mu = F.reshape(runningMean, bshape);
+    v = F.reshape(runningVar, bshape);
+  }
+  let y = F.mul(F.sub(x, mu), F.rsqrt(F.add(v, eps)));
+  if (opts.weight) y = F.mul(y, F.reshape(opts.weight, bshape));
+  if (opts.bias) y = F.add(y, F.reshape(opts.bias, bshape));
+  return y;
+}
+
+/** Rows of `weight` [num, dim] picked by the int32 indices: output [...indices.shape, dim]. */
+export function embedding(indices: Tensor, weight: Tensor): Tensor {
+  if (weight.ndim !== 2) throw new ShapeError(`embedding: weight must be [numEmbeddings, dim], got ${fmtShape(weight.shape)}`);
+  if (indices.dtype !== 'int32') throw new DTypeError(`embedding: indices must be int32, got ${indices.dtype}`);
+  checkTargets('embedding', indices, weight.shape[0]!);
+  const rows = F.indexSelect(weight, 0, F.reshape(indices, [-1]));
+  return F.reshape(rows, [...indices.shape, weight.shape[1]!]);
+}
+
+/** Zeroes each element with probability p and scales the rest by 1/(1−p) (identity when not training). */
+export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
+  if (!(p >= 0 && p <= 1)) throw new ValueError(`dropout: probability must be in [0, 1], got ${p}`);
+  if (!training || p === 0) return x;
+  if (p === 1) return F.mul(x, 0);
+  const keep = F.ge(rand(x.shape, { device: x.device, dtype: isFloat(x.dtype) ? x.dtype : 'float32' }), p);
+  return F.mul(x, F.mul(F.cast(keep, x.dtype), 1 / (1 - p)));
+}
+
+export { unfold, fold } from '../ops/functional.ts';
