@@ -78,7 +78,8 @@ export function recordOp(op: OpDef, inputs: readonly Tensor[], attrs: unknown, o
   const needsGrad = inputs.map((t, i) => t.requiresGrad && !op.nondiff?.includes(i));
   if (!needsGrad.some(Boolean)) return;
   const edges = inputs.map((t, i) => (needsGrad[i] ? (t.gradFn ? { node: t.gradFn } : { leaf: t }) : null));
-  const saveIdx = op.save?.inputs ?? [];
+  const want = op.save?.inputs ?? [];
+  const saveIdx = typeof want === 'function' ? want(needsGrad) : want;
   const saved: (Tensor | undefined)[] = inputs.map((t, i) => (saveIdx.includes(i) ? t : undefined));
   const versions = saved.map((t) => (t ? t._version : 0));
   const node = new Node(

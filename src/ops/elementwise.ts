@@ -147,12 +147,13 @@ export const add = binary('add', 'add', { infix: '+', vjp: (g) => [g, g] }); // 
 export const sub = binary('sub', 'sub', { infix: '-', vjp: (g) => [g, F.neg(g)] }); // d(a-b) = da - db
 export const mul = binary('mul', 'mul', {
   infix: '*',
-  save: { inputs: [0, 1] },
+  // ā needs b and b̄ needs a
+  save: { inputs: (ng) => [...(ng[1] ? [0] : []), ...(ng[0] ? [1] : [])] },
   vjp: (g, { inputs: [a, b], needsGrad }) => [needsGrad[0] ? F.mul(g, b!) : null, needsGrad[1] ? F.mul(g, a!) : null], // d(ab) = b da + a db
 });
 export const div = binary('div', 'div', {
   infix: '/',
-  save: { inputs: [0, 1] },
+  save: { inputs: (ng) => (ng[1] ? [0, 1] : [1]) },
   // d(a/b) = da/b - a db/b²
   vjp: (g, { inputs: [a, b], needsGrad }) => [
     needsGrad[0] ? F.div(g, b!) : null,

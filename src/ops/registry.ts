@@ -35,8 +35,11 @@ interface OpBase<A> {
   readonly name: string;
   /** shape/dtype rule; throws a named error for bad operands or attributes */
   readonly infer: (inputs: readonly Aval[], attrs: A) => Aval;
-  /** what the backward rule reads: operand indices and/or the output */
-  readonly save?: { readonly inputs?: readonly number[]; readonly out?: boolean };
+  /**
+   * what the backward rule reads: operand indices (or a function of which operands need a
+   * gradient, so e.g. x·3 does not keep x alive) and/or the output
+   */
+  readonly save?: { readonly inputs?: readonly number[] | ((needsGrad: readonly boolean[]) => readonly number[]); readonly out?: boolean };
   /** absent for ops without a gradient (comparisons, argmax, random) */
   readonly vjp?: Vjp<A>;
   /** operands never differentiated (indices, conditions) */

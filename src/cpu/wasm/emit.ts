@@ -49,6 +49,7 @@ export const SimdOp = {
   v128_load64_splat: 0x0a,
   v128_store: 0x0b,
   v128_const: 0x0c,
+  i8x16_shuffle: 0x0d,
   i32x4_add: 0xae,
   i32x4_mul: 0xb5,
   f32x4_add: 0xe4,
@@ -192,6 +193,12 @@ export class FuncBuilder {
   /** A SIMD memory access with alignment exponent `alignLog2` and constant byte `offset`. */
   simdMem(o: SimdOp, alignLog2: number, offset: number): this {
     this.code.byte(0xfd).u32(o).u32(alignLog2).u32(offset);
+    return this;
+  }
+  /** i8x16.shuffle: result byte i = byte `lanes[i]` of the concatenation (first, second operand). */
+  shuffle(lanes: readonly number[]): this {
+    if (lanes.length !== 16) throw new Error('i8x16.shuffle takes 16 lane indices');
+    this.code.byte(0xfd).u32(SimdOp.i8x16_shuffle).bytes(lanes);
     return this;
   }
   v128Zero(): this {

@@ -1,0 +1,177 @@
+import { describe, expect, it } from 'vitest';
+import {
+  AutogradError, DTypeError, enableGrad, grad, isGradEnabled, noGrad, ones, tensor, zeros, randn, manualSeed,
+} from 'tapegrad';
+
+describe('backward and .grad', () => {
+  it('accumulates into leaves across calls, summing over broadcasts', () => {
+    const w = tensor([1, 2, 3], { requiresGrad: true });
+    const b = tensor(0.5, { requiresGrad: true });
+    const y = w.mul(w).add(b).sum(); // d/dw = 2w, d/db = 3
+    y.backward();
+    expect(w.grad!.toArraySync()).toEqual([2, 4, 6]);
+    expect(b.grad!.itemSync()).toBe(3);
+    w.mul(3).sum().backward();
+    expect(w.grad!.toArraySync()).toEqual([5, 7, 9]);
+    expect(w.isLeaf).toBe(true);
+    expect(y.isLeaf).toBe(false);
+  });
+  it('takes an explicit gradient for non-scalar outputs', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    x.mul(x).backward(tensor([1, 10]));
+    expect(x.grad!.toArraySync()).toEqual([2, 40]);
+  });
+  it('retainGrad keeps a non-leaf gradient', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    const h = x.mul(2).retainGrad();
+    h.mul(h).sum().backward();
+    expect(h.grad!.toArraySync()).toEqual([4, 8]);
+    expect(x.grad!.toArraySync()).toEqual([8, 16]);
+  });
+  it('detach cuts the graph; noGrad records nothing; enableGrad re-enables', () => {
+    const x = tensor([3], { requiresGrad: true });
+    expect(x.detach().requiresGrad).toBe(false);
+    const y = noGrad(() => x.mul(2));
+    expect(y.requiresGrad).toBe(false);
+    expect(y.gradFn).toBeNull();
+    noGrad(() => {
+      expect(isGradEnabled()).toBe(false);
+      const z = enableGrad(() => x.mul(2));
+      expect(z.requiresGrad).toBe(true);
+    });
+    expect(isGradEnabled()).toBe(true);
+    expect(() => noGrad((async () => 1) as never)).toThrow(TypeError);
+  });
+  it('shares a gradient between the uses of a tensor (diamond graph)', () => {
+    const x = tensor([2], { requiresGrad: true });
+    const a = x.mul(3), b = x.pow(2);
+    a.mul(b).sum().backward(); // d(3x³)/dx = 9x² = 36
+    expect(x.grad!.itemSync()).toBe(36);
+  });
+});
+
+describe('grad()', () => {
+  it('returns gradients without touching .grad', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    const [g] = grad(x.pow(3).sum(), [x]);
+    expect(g!.toArraySync()).toEqual([3, 12]);
+    expect(x.grad).toBeNull();
+  });
+  it('gradOutputs, several inputs, allowUnused', () => {
+    const x = tensor([1, 2], { requiresGrad: true }), y = tensor([3, 4], { requiresGrad: true });
+    const u = tensor([5], { requiresGrad: true });
+    const [gx, gy, gu] = grad(x.mul(y), [x, y, u], { gradOutputs: [tensor([1, 2])], allowUnused: true });
+    expect(gx!.toArraySync()).toEqual([3, 8]);
+    expect(gy!.toArraySync()).toEqual([1, 4]);
+    expect(gu).toBeNull();
+    expect(() => grad(x.mul(2).sum(), [u])).toThrow(AutogradError);
+  });
+  it('gradients with respect to intermediate tensors', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    const h = x.mul(2);
+    const [gh] = grad(h.pow(2).sum(), [h]);
+    expect(gh!.toArraySync()).toEqual([4, 8]);
+  });
+  it('higher-order: Hessian-vector products of sum(x³), sum(sigmoid(x)·x) and a logistic cost', () => {
+    const x = tensor([0.5, -1, 2], { dtype: 'float64', requiresGrad: true });
+    const v = tensor([1, 0.5, -2], { dtype: 'float64' });
+    // sum(x³): H = diag(6x)
+    const [g1] = grad(x.pow(3).sum(), [x], { createGraph: true });
+    const [hv1] = grad(g1!.mul(v).sum(), [x]);
+    expect(hv1!.toArraySync()).toEqual([3, -3, -24]);
+    // sum(σ(x)x): d/dx = σ + xσ(1−σ); d² = 2σ(1−σ) + xσ(1−σ)(1−2σ)
+    const [g2] = grad(x.sigmoid().mul(x).sum(), [x], { createGraph: true });
+    const [hv2] = grad(g2!.mul(v).sum(), [x]);
+    const xs = [0.5, -1, 2], vs = [1, 0.5, -2];
+    const expected = xs.map((xi, i) => {
+      const s = 1 / (1 + Math.exp(-xi));
+      return (2 * s * (1 - s) + xi * s * (1 - s) * (1 - 2 * s)) * vs[i]!;
+    });
+    (hv2!.toArraySync() as number[]).forEach((h, i) => expect(h).toBeCloseTo(expected[i]!, 12));
+  });
+  it('higher-order on the tutorial logistic-regression cost matches finite differences of the gradient', () => {
+    manualSeed(3);
+    const X = randn([6, 3], { dtype: 'float64' });
+    const Y = tensor([1, 0, 1, 1, 0, 0], { dtype: 'float64' });
+    const cost = (w: typeof X, b: typeof X) => {
+      const p = X.matmul(w).add(b).neg().exp().add(1).reciprocal();
+      const xent = Y.neg().mul(p.log()).sub(Y.neg().add(1).mul(p.neg().add(1).log()));
+      return xent.mean().add(w.pow(2).sum().mul(0.01));
+    };
+    const w0 = [0.3, -0.2, 0.1], v = [0.7, -0.4, 1.1];
+    const gradAt = (wv: number[]) => {
+      const w = tensor(wv, { dtype: 'float64', requiresGrad: true });
+      return grad(cost(w, tensor(0.1, { dtype: 'float64' })), [w])[0]!.toArraySync() as number[];
+    };
+    const w = tensor(w0, { dtype: 'float64', requiresGrad: true });
+    const [g] = grad(cost(w, tensor(0.1, { dtype: 'float64' })), [w], { createGraph: true });
+    const [hv] = grad(g!.mul(tensor(v, { dtype: 'float64' })).sum(), [w]);
+    const eps = 1e-5;
+    const gp = gradAt(w0.map((x, i) => x + eps * v[i]!)), gm = gradAt(w0.map((x, i) => x - eps * v[i]!));
+    (hv!.toArraySync() as number[]).forEach((h, i) => expect(h).toBeCloseTo((gp[i]! - gm[i]!) / (2 * eps), 7));
+  });
+});
+
+describe('autograd errors', () => {
+  it('requiresGrad on an integer tensor is a DTypeError', () => {
+    expect(() => tensor([1], { dtype: 'int32', requiresGrad: true })).toThrow(DTypeError);
+    expect(() => tensor([1], { dtype: 'int32', requiresGrad: true })).toThrow(/int32/);
+  });
+  it('backward on a non-scalar without a gradient names the shape', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    expect(() => x.mul(2).backward()).toThrow(AutogradError);
+    expect(() => x.mul(2).backward()).toThrow(/scalar.*\[2\]/);
+    expect(() => tensor([1]).sum().backward()).toThrow(/does not require grad/);
+  });
+  it('a second backward after buffers were released is an error', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    const y = x.mul(x).sum();
+    y.backward();
+    expect(() => y.backward()).toThrow(/second time/);
+  });
+  it('retainGraph keeps buffers for another backward', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    const y = x.mul(x).sum();
+    y.backward(undefined, { retainGraph: true });
+    y.backward();
+    expect(x.grad!.toArraySync()).toEqual([4, 8]);
+  });
+  it('using a saved tensor modified in place names the op and the tensor, and leaves .grad untouched', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    const h = x.mul(2);
+    const y = h.mul(h).sum();
+    h.add_(1);
+    expect(() => y.backward()).toThrow(AutogradError);
+    expect(() => y.backward()).toThrow(/'mul'.*shape \[2\].*modified by an in-place/);
+    expect(x.grad).toBeNull();
+  });
+  it('in-place on a leaf that requires grad is refused under grad mode, allowed under noGrad', () => {
+    const w = tensor([1, 2], { requiresGrad: true });
+    expect(() => w.add_(1)).toThrow(AutogradError);
+    noGrad(() => w.sub_(tensor([0.5, 0.5])));
+    expect(w.toArraySync()).toEqual([0.5, 1.5]);
+    expect(w.requiresGrad).toBe(true);
+  });
+  it('in-place ops on non-leaves stay differentiable', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    const h = x.add(0);
+    h.mul_(3);
+    h.sum().backward();
+    expect(x.grad!.toArraySync()).toEqual([3, 3]);
+  });
+});
+
+describe('deep graphs', () => {
+  it('backpropagates through 100,000 ops without stack overflow', () => {
+    const x = tensor([1], { requiresGrad: true, dtype: 'float64' });
+    let y = x;
+    for (let i = 0; i < 100_000; i++) y = y.add(1e-6);
+    y.sum().backward();
+    expect(x.grad!.itemSync()).toBe(1);
+  });
+  it('frees nothing globally: a graph dies with its tensors', () => {
+    const x = zeros([2], { requiresGrad: true });
+    const y = x.mul(ones([2]));
+    expect(y.gradFn!.id).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,144 @@
+import { describe, expect, it } from 'vitest';
+import * as tg from 'tapegrad';
+import { tensor, arange, zeros } from 'tapegrad';
+
+const close = (a: unknown, b: number[] | number[][], digits = 4) => {
+  const fa = (Array.isArray(a) ? (a as unknown[]).flat(3) : [a]) as number[];
+  const fb = (b as unknown[]).flat(3) as number[];
+  expect(fa.length).toBe(fb.length);
+  fa.forEach((v, i) => expect(v).toBeCloseTo(fb[i]!, digits));
+};
+
+describe('elementwise', () => {
+  const x = tensor([-2, -0.5, 0, 0.5, 2], { dtype: 'float64' });
+  it('unary functions', () => {
+    const xs = [-2, -0.5, 0, 0.5, 2];
+    close(x.abs().toArraySync(), [xs.map(Math.abs)]);
+    close(x.sign().toArraySync(), [xs.map(Math.sign)]);
+    close(x.exp().toArraySync(), [xs.map(Math.exp)]);
+    close(x.add(3).log().toArraySync(), [xs.map((v) => Math.log(v + 3))]);
+    close(x.add(2.5).log1p().toArraySync(), [xs.map((v) => Math.log1p(v + 2.5))]);
+    close(x.expm1().toArraySync(), [xs.map(Math.expm1)]);
+    close(x.abs().sqrt().toArraySync(), [xs.map((v) => Math.sqrt(Math.abs(v)))]);
+    close(x.add(3).rsqrt().toArraySync(), [xs.map((v) => 1 / Math.sqrt(v + 3))]);
+    close(x.square().toArraySync(), [xs.map((v) => v * v)]);
+    close(x.add(3).reciprocal().toArraySync(), [xs.map((v) => 1 / (v + 3))]);
+    close(x.sin().toArraySync(), [xs.map(Math.sin)]);
+    close(x.cos().toArraySync(), [xs.map(Math.cos)]);
+    close(x.tanh().toArraySync(), [xs.map(Math.tanh)]);
+    close(x.relu().toArraySync(), [[0, 0, 0, 0.5, 2]]);
+    close(tg.leakyRelu(x, 0.1).toArraySync(), [[-0.2, -0.05, 0, 0.5, 2]]);
+    close(x.erf().toArraySync(), [[-0.9953222650189527, -0.5204998778130465, 0, 0.5204998778130465, 0.9953222650189527]], 12);
+    // gelu(x) = x Φ(x)
+    close(tg.gelu(x).toArraySync(), [[-0.0455002639, -0.1542687694, 0, 0.3457312306, 1.9544997361]], 8);
+    close(tg.gelu(x, { approximate: 'tanh' }).toArraySync(), [[-0.0454023, -0.1542859, 0, 0.3457141, 1.9545977]], 6);
+    close(tg.softplus(x).toArraySync(), [xs.map((v) => Math.log1p(Math.exp(v)))], 10);
+    close(tg.softplus(tensor([100])).toArraySync(), [[100]]);
+    close(x.clamp(-1, 1).toArraySync(), [[-1, -0.5, 0, 0.5, 1]]);
+    close(x.clamp(null, 0).toArraySync(), [[-2, -0.5, 0, 0, 0]]);
+    close(tensor([0.5, 1.5, 2.5, -0.5, -1.7]).round().toArraySync(), [[0, 2, 2, -0, -2]]);
+    close(tensor([1.5, -1.5]).floor().toArraySync(), [[1, -2]]);
+    close(tensor([1.5, -1.5]).ceil().toArraySync(), [[2, -1]]);
+    close(tensor([1.5, -1.5]).trunc().toArraySync(), [[1, -1]]);
+  });
+  it('binary functions, comparisons and where', () => {
+    const a = tensor([1, 5, 3]), b = tensor([4, 2, 3]);
+    expect(a.maximum(b).toArraySync()).toEqual([4, 5, 3]);
+    expect(a.minimum(b).toArraySync()).toEqual([1, 2, 3]);
+    expect(a.gt(b).toArraySync()).toEqual([false, true, false]);
+    expect(a.ge(b).toArraySync()).toEqual([false, true, true]);
+    expect(a.lt(b).toArraySync()).toEqual([true, false, false]);
+    expect(a.le(b).toArraySync()).toEqual([true, false, true]);
+    expect(a.eq(b).toArraySync()).toEqual([false, false, true]);
+    expect(a.ne(b).toArraySync()).toEqual([true, true, false]);
+    expect(tg.where(a.gt(b), a, b).toArraySync()).toEqual([4, 5, 3]);
+    expect(tg.where(a.gt(2), a, 0).toArraySync()).toEqual([0, 5, 3]);
+    expect(a.pow(b).toArraySync()).toEqual([1, 25, 27]);
+    expect(tensor([2], { dtype: 'int32' }).pow(10).toArraySync()).toEqual([1024]);
+    expect(tensor([-7, 7], { dtype: 'int32' }).remainder(3).toArraySync()).toEqual([2, 1]);
+    expect(tensor([-7.5, 7.5]).remainder(2).toArraySync()).toEqual([0.5, 1.5]);
+    expect(tensor([[1], [2]]).add(tensor([10, 20])).toArraySync()).toEqual([[11, 21], [12, 22]]);
+    expect(tensor([5]).sub(tensor([[1], [2]])).toArraySync()).toEqual([[4], [3]]);
+    expect(tg.logicalAnd(a.gt(1), b.gt(2)).toArraySync()).toEqual([false, false, true]);
+    expect(tg.logicalOr(a.gt(4), b.gt(3)).toArraySync()).toEqual([true, true, false]);
+    expect(a.gt(2).logicalNot().toArraySync()).toEqual([true, false, false]);
+    expect(tensor([2 ** 30], { dtype: 'int32' }).mul(4).toArraySync()).toEqual([0]); // int32 wraps like PyTorch's int32
+  });
+});
+
+describe('reductions', () => {
+  const x = arange(24).reshape(2, 3, 4).double();
+  it('sum/mean/prod over none, one, several and negative dims, with keepdim', () => {
+    expect(x.sum().itemSync()).toBe(276);
+    expect(x.sum(0).toArraySync()).toEqual([[12, 14, 16, 18], [20, 22, 24, 26], [28, 30, 32, 34]]);
+    expect(x.sum(-1).toArraySync()).toEqual([[6, 22, 38], [54, 70, 86]]);
+    expect(x.sum([0, 2]).toArraySync()).toEqual([60, 92, 124]);
+    expect(x.sum([0, 2], true).shape).toEqual([1, 3, 1]);
+    expect(x.mean(1).toArraySync()).toEqual([[4, 5, 6, 7], [16, 17, 18, 19]]);
+    expect(tensor([[1, 2], [3, 4]]).prod(1).toArraySync()).toEqual([2, 12]);
+    expect(tensor([true, true, false]).sum().itemSync()).toBe(2);
+    expect(tensor([true, true, false]).sum().dtype).toBe('int32');
+  });
+  it('max/min: full, along a dim with indices, amax over several dims', () => {
+    const y = tensor([[1, 7, 3], [9, 2, 9]]);
+    expect(y.max().itemSync()).toBe(9);
+    expect(y.min().itemSync()).toBe(1);
+    const m = y.max(1);
+    expect(m.values.toArraySync()).toEqual([7, 9]);
+    expect(m.indices.toArraySync()).toEqual([1, 0]);
+    expect(m.indices.dtype).toBe('int32');
+    const mk = y.min(0, true);
+    expect(mk.values.toArraySync()).toEqual([[1, 2, 3]]);
+    expect(mk.indices.toArraySync()).toEqual([[0, 1, 0]]);
+    expect(x.amax([1, 2]).toArraySync()).toEqual([11, 23]);
+    expect(y.argmax().itemSync()).toBe(3);
+    expect(y.argmin(1).toArraySync()).toEqual([0, 1]);
+    expect(y.argmax(0, true).toArraySync()).toEqual([[1, 0, 1]]);
+  });
+  it('var and std are unbiased by default; correction 0 is biased', () => {
+    const v = tensor([1, 2, 3, 4], { dtype: 'float64' });
+    expect(v.var().itemSync()).toBeCloseTo(5 / 3, 12);
+    expect(v.var(null, { correction: 0 }).itemSync()).toBeCloseTo(1.25, 12);
+    expect(v.std().itemSync()).toBeCloseTo(Math.sqrt(5 / 3), 12);
+    expect(x.var(-1).toArraySync()).toEqual([[5 / 3, 5 / 3, 5 / 3], [5 / 3, 5 / 3, 5 / 3]].map((r) => r.map((q) => q)));
+  });
+  it('logsumexp, softmax, logSoftmax', () => {
+    const l = tensor([[1, 2, 3]], { dtype: 'float64' });
+    expect(l.logsumexp(1).itemSync()).toBeCloseTo(Math.log(Math.exp(1) + Math.exp(2) + Math.exp(3)), 12);
+    const sm = tg.softmax(l, -1).toArraySync() as number[][];
+    const z = Math.exp(1) + Math.exp(2) + Math.exp(3);
+    sm[0]!.forEach((p, i) => expect(p).toBeCloseTo(Math.exp(i + 1) / z, 12));
+    (tg.logSoftmax(l, 1).toArraySync() as number[][])[0]!.forEach((p, i) => expect(p).toBeCloseTo(i + 1 - Math.log(z), 12));
+  });
+});
+
+describe('shape and indexing ops', () => {
+  it('pad in PyTorch order, with value and negative pads', () => {
+    const x = tensor([[1, 2], [3, 4]]);
+    expect(tg.pad(x, [1, 0]).toArraySync()).toEqual([[0, 1, 2], [0, 3, 4]]);
+    expect(tg.pad(x, [0, 1, 1, 0], 9).toArraySync()).toEqual([[9, 9, 9], [1, 2, 9], [3, 4, 9]]);
+    expect(tg.pad(x, [-1, 1]).toArraySync()).toEqual([[2, 0], [4, 0]]);
+  });
+  it('gather, scatterAdd, indexSelect', () => {
+    const x = tensor([[1, 2, 3], [4, 5, 6]]);
+    const idx = tensor([[2, 0], [1, 1]], { dtype: 'int32' });
+    expect(x.gather(1, idx).toArraySync()).toEqual([[3, 1], [5, 5]]);
+    expect(zeros([2, 3]).scatterAdd(1, idx, tensor([[1, 2], [3, 4]])).toArraySync()).toEqual([[2, 0, 1], [0, 7, 0]]);
+    expect(x.indexSelect(1, tensor([2, 2, 0], { dtype: 'int32' })).toArraySync()).toEqual([[3, 3, 1], [6, 6, 4]]);
+    expect(x.indexSelect(0, tensor([1], { dtype: 'int32' })).toArraySync()).toEqual([[4, 5, 6]]);
+  });
+  it('matmul for 1-D, 2-D, batched and broadcast operands', () => {
+    const v = tensor([1, 2]), m = tensor([[1, 2], [3, 4]]);
+    expect(v.matmul(v).itemSync()).toBe(5);
+    expect(v.matmul(m).toArraySync()).toEqual([7, 10]);
+    expect(m.matmul(v).toArraySync()).toEqual([5, 11]);
+    expect(m.matmul(m).toArraySync()).toEqual([[7, 10], [15, 22]]);
+    const b = arange(8).reshape(2, 2, 2).float();
+    expect(b.matmul(m).toArraySync()).toEqual([[[3, 4], [11, 16]], [[19, 28], [27, 40]]]);
+    expect(m.matmul(b).shape).toEqual([2, 2, 2]);
+    expect(zeros([3, 1, 2, 5]).matmul(zeros([4, 5, 6])).shape).toEqual([3, 4, 2, 6]);
+    expect(tensor([[1, 2]], { dtype: 'int32' }).matmul(tensor([[3], [4]], { dtype: 'int32' })).toArraySync()).toEqual([[11]]);
+    // transposed operands without copies
+    expect(m.t().matmul(m.t()).toArraySync()).toEqual([[7, 15], [10, 22]]);
+  });
+});
