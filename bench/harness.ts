@@ -56,6 +56,11 @@ export interface MlpRunnable extends Runnable {
   /** 469 for 60,000 examples at batch 128. */
   stepsPerEpoch: number;
   /**
+   * Back to the initial weights and the first batch (keeping compiled code), so that a full epoch
+   * after reset() ends on the same loss in every library: a cross-check of the implementations.
+   */
+  reset(): void;
+  /**
    * Runs `k` consecutive steps (continuing where the last call stopped, wrapping at the epoch end),
    * uploading each batch from host memory, and reads back only the final loss, which it returns.
    */
@@ -146,8 +151,19 @@ function fmtRatio(x: number | null): string {
   return `${x >= 10 ? x.toFixed(0) : x >= 1 ? x.toFixed(1) : x.toFixed(2)}×`;
 }
 
-/** The table as Markdown (aligned, so it reads well in a terminal too). */
-export function formatTable(rows: Row[]): string {
+/** Rows grouped by workload (in order of first appearance), tapegrad rows first in each group. */
+export function groupRows(rows: Row[]): Row[] {
+  const order = new Map<string, number>();
+  for (const r of rows) if (!order.has(r.workload)) order.set(r.workload, order.size);
+  return rows
+    .map((r, i) => ({ r, i }))
+    .sort((a, b) => order.get(a.r.workload)! - order.get(b.r.workload)! || Number(isOurs(b.r.library)) - Number(isOurs(a.r.library)) || a.i - b.i)
+    .map((x) => x.r);
+}
+
+/** The table as Markdown (aligned, so it reads well in a terminal too), grouped by workload. */
+export function formatTable(rows: Row[], opts: { group?: boolean } = {}): string {
+  if (opts.group ?? true) rows = groupRows(rows);
   const best = bestOurs(rows);
   const header = ['workload', 'library', 'figure', `tapegrad ×`, 'note'];
   const body = rows.map((r) => {
@@ -168,8 +184,8 @@ export function formatTable(rows: Row[]): string {
  * Prints workload, library, figure with unit, and for peer rows how many times faster the best
  * tapegrad row of the same workload is (peerTime/ourTime or ourGflops/peerGflops).
  */
-export function printTable(rows: Row[]): void {
-  console.log(formatTable(rows));
+export function printTable(rows: Row[], opts: { group?: boolean } = {}): void {
+  console.log(formatTable(rows, opts));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -198,17 +214,22 @@ function errMsg(e: unknown): string {
   return m.split('\n')[0]!.slice(0, 90);
 }
 
-/** Adaptive timing: one probe call decides how many runs fit a reasonable budget. */
+/**
+ * Adaptive timing: the first call (compilation, allocation) is discarded and the second one sizes
+ * the run count to about `budgetS` seconds, between 2 and 50 timed calls.
+ */
 async function timeAdaptive(r: Runnable, quick: boolean, budgetS = quick ? 1 : 2.5): Promise<Timing> {
+  await r.run(); // first call: compile / allocate; also where a failure shows up
   const t0 = performance.now();
-  await r.run(); // first call: compile / allocate; also detects failure
-  const first = performance.now() - t0;
-  if (first > 1500) {
-    // slow workload (e.g. tfjs-cpu LeNet ~2.6 s): one more warm-up, then 2 timed runs
-    return timeIt(() => r.run(), { warmup: quick ? 0 : 1, minRuns: 2, minSeconds: 0, maxRuns: 2 });
+  await r.run();
+  const probe = performance.now() - t0;
+  if (probe > 1000) {
+    // slow workload (e.g. tfjs-cpu LeNet ~2.6 s/step): 2 timed calls (quick: 1)
+    const n = quick ? 1 : 2;
+    return timeIt(() => r.run(), { warmup: 0, minRuns: n, minSeconds: 0, maxRuns: n });
   }
-  const runs = Math.max(3, Math.min(50, Math.floor((budgetS * 1000) / Math.max(first, 1))));
-  return timeIt(() => r.run(), { warmup: first > 300 ? 1 : 3, minRuns: Math.min(runs, 5), minSeconds: budgetS, maxRuns: runs });
+  const runs = Math.max(3, Math.min(50, Math.floor((budgetS * 1000) / Math.max(probe, 0.05))));
+  return timeIt(() => r.run(), { warmup: probe > 200 ? 0 : 2, minRuns: Math.min(runs, 5), minSeconds: budgetS, maxRuns: runs });
 }
 
 function log(verbose: boolean, msg: string) {
@@ -258,6 +279,7 @@ export async function measureSuite(suite: Suite, opts: MeasureOpts = {}): Promis
       const fullUnder = opts.fullEpochUnderS ?? (quick ? 0 : 12);
       const estS = (t.medianMs * m.stepsPerEpoch) / 1000;
       if (estS < fullUnder) {
+        m.reset();
         const t0 = performance.now();
         const loss = await m.runSteps(m.stepsPerEpoch);
         const s = (performance.now() - t0) / 1000;

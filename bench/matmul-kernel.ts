@@ -33,6 +33,8 @@ const shapes: Shape[] = [
   { name: 'MLP dX [128,128]@[784,128]ᵀ', M: 128, K: 128, N: 784, transposeA: false, transposeB: true },
   { name: 'MLP fwd2 [128,128]@[128,10]', M: 128, K: 128, N: 10, transposeA: false, transposeB: false },
   { name: 'MLP dW2 [128,128]ᵀ@[128,10]', M: 128, K: 128, N: 10, transposeA: true, transposeB: false },
+  { name: 'MLP dH [128,10]@[128,10]ᵀ', M: 128, K: 10, N: 128, transposeA: false, transposeB: true },
+  { name: 'gemv [1,784]@[784,128]', M: 1, K: 784, N: 128, transposeA: false, transposeB: false },
 ];
 
 function median(fn: () => void, minMs: number): number {

@@ -64,7 +64,11 @@ async function run(): Promise<Row[]> {
     const ts = performance.now();
     rows.push(...(await measureSuite(s, opts)));
     process.stderr.write(`  ${s.library}: ${((performance.now() - ts) / 1000).toFixed(1)} s\n`);
-    if (isTf && tfNumTensors() !== before) process.stderr.write(`  warning: ${s.library} leaked ${tfNumTensors() - before} tensors\n`);
+    const failed = rows.some((r) => r.library === s.library && r.figure == null);
+    if (isTf && tfNumTensors() !== before) {
+      const why = failed ? ' (tfjs keeps the tensors its tape saved when a step fails)' : '';
+      process.stderr.write(`  warning: ${s.library} left ${tfNumTensors() - before} tensors${why}\n`);
+    }
   }
 
   if (device === 'cpu' && jaxThreads > 1) {

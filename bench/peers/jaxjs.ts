@@ -98,11 +98,11 @@ function trainer(
   data: MnistLike,
   batch: number,
   xShape: (m: number) => number[],
-  params0: Params,
+  initParams: () => Params,
   step: StepFn,
   close: () => void,
 ): MlpRunnable {
-  let params = params0;
+  let params = initParams();
   let cursor = 0;
   const one = (): Arr => {
     const [s, e] = batchRange(data, batch, cursor++);
@@ -114,6 +114,11 @@ function trainer(
   };
   return {
     stepsPerEpoch: stepsPerEpoch(data, batch),
+    reset() {
+      tree.dispose(params);
+      params = initParams();
+      cursor = 0;
+    },
     run: async () => (await one().data())[0]!,
     async runSteps(k: number) {
       let loss: Arr | null = null;
@@ -160,7 +165,7 @@ function maybeJit(step: StepFn, useJit: boolean): { step: StepFn; close: () => v
 export async function jaxMlp(device: JaxDevice, useJit: boolean, data: MnistLike = loadMnistTrain()): Promise<MlpRunnable> {
   await need(device);
   const w = mlpWeights();
-  const p: Params = { ...lin(w.fc1, 'l1'), ...lin(w.fc2, 'l2') };
+  const p = (): Params => ({ ...lin(w.fc1, 'l1'), ...lin(w.fc2, 'l2') });
   const loss = (p: Params, x: Arr, y: Arr): Arr => {
     const h = nn.relu(np.matmul(x, p.l1w!).add(p.l1b!));
     return xent(np.matmul(h, p.l2w!).add(p.l2b!), y);
@@ -181,7 +186,7 @@ function maxPool2(x: Arr): Arr {
 export async function jaxLenet(device: JaxDevice, useJit: boolean, data: MnistLike = loadMnistTrain()): Promise<Runnable> {
   await need(device);
   const w = lenetWeights();
-  const p: Params = {
+  const p = (): Params => ({
     c1w: np.array(w.conv1.weight, { shape: [6, 1, 5, 5] }),
     c1b: np.array(w.conv1.bias, { shape: [1, 6, 1, 1] }),
     c2w: np.array(w.conv2.weight, { shape: [16, 6, 5, 5] }),
@@ -189,7 +194,7 @@ export async function jaxLenet(device: JaxDevice, useJit: boolean, data: MnistLi
     ...lin(w.fc1, 'f1'),
     ...lin(w.fc2, 'f2'),
     ...lin(w.fc3, 'f3'),
-  };
+  });
   const loss = (p: Params, x: Arr, y: Arr): Arr => {
     let h = nn.relu(lax.conv(x, p.c1w!, [1, 1], [[2, 2], [2, 2]]).add(p.c1b!));
     h = maxPool2(h);

@@ -64,6 +64,7 @@ export function installNodeWorkerShim(threads: number): boolean {
     Object.defineProperty(globalThis, 'navigator', { value: nav, configurable: true, writable: true });
   }
   Object.defineProperty(nav, 'hardwareConcurrency', { value: threads, configurable: true });
+  if (typeof nav.userAgent !== 'string') Object.defineProperty(nav, 'userAgent', { value: `Node.js/${process.version}`, configurable: true });
   if (typeof g.Worker !== 'undefined') return false;
   g.Worker = ShimWorker;
   return true;

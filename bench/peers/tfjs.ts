@@ -139,7 +139,15 @@ function dense(l: Linear): { w: tf.Variable; b: tf.Variable } {
 
 /** A variable whose initial tensor is disposed (tf.variable keeps its own reference to the data). */
 function variable(init: () => tf.Tensor): tf.Variable {
-  return tf.tidy(() => tf.variable(init()));
+  const v = tf.tidy(() => tf.variable(init()));
+  initOf.set(v, init);
+  return v;
+}
+const initOf = new WeakMap<tf.Variable, () => tf.Tensor>();
+
+/** Restores the initial values of `vars`. */
+function resetVariables(vars: tf.Variable[]): void {
+  for (const v of vars) tf.tidy(() => v.assign(initOf.get(v)!()));
 }
 
 /** Uploads batch rows [s, e) as NHWC images or flat rows, plus one-hot float labels. */
@@ -170,6 +178,8 @@ function trainer(
     const [s, e] = batchRange(data, batch, cursor++);
     const [x, y] = uploadBatch(data, s, e, images);
     try {
+      // minimize() tidies the step itself; only the cost survives. (When a kernel is missing, as
+      // for LeNet on tfjs-wasm, tfjs leaks the tensors its tape saved: about 34 per failed step.)
       return opt.minimize(() => lossFn(x, y), returnCost, vars);
     } finally {
       x.dispose();
@@ -178,6 +188,10 @@ function trainer(
   };
   return {
     stepsPerEpoch: steps,
+    reset() {
+      resetVariables(vars);
+      cursor = 0;
+    },
     async run() {
       const cost = step(true)!;
       const v = (await cost.data())[0]!;

@@ -26,9 +26,11 @@ async function probe(): Promise<WebGPUStatus> {
   const adapter = await gpu.requestAdapter();
   if (!adapter) return { ok: false, detail: 'no WebGPU adapter (Dawn found none: install Mesa lavapipe / a Vulkan driver)' };
   Object.assign(globalThis, mod.globals);
-  const nav = (g.navigator ?? {}) as { gpu?: GPU };
-  // Node 21+ defines `navigator` as a getter on globalThis; Node 20 has none.
+  const nav = (g.navigator ?? {}) as { gpu?: GPU; userAgent?: string };
+  // Node 21+ defines `navigator` as a getter on globalThis; Node 20 has none. jax-js's WebGPU
+  // backend reads navigator.userAgent (browser-specific tuning), so give it one.
   if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: nav, configurable: true, writable: true });
+  if (typeof nav.userAgent !== 'string') Object.defineProperty(nav, 'userAgent', { value: `Node.js/${process.version}`, configurable: true });
   Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true, writable: true });
   return { ok: true, detail: describe(adapter) };
 }

@@ -5,7 +5,7 @@
 import { registerBackend, type Aval, type Backend, type BufView, type MemoryInfo, type Storage } from '../backend.ts';
 import { arrayFor, bytesPerElement, type DType, type TypedArray } from '../dtype.ts';
 import { internal } from '../errors.ts';
-import { E } from '../ops/expr.ts';
+import { E, type Expr } from '../ops/expr.ts';
 import type { OpDef } from '../ops/registry.ts';
 import { contiguousStrides, numel } from '../shape.ts';
 import { runElementwise, type StridedArray } from './elementwise.ts';
@@ -34,6 +34,18 @@ function contiguousOut(shape: readonly number[], dtype: DType): { storage: CpuSt
 }
 
 const identity = (dtype: DType) => E.input(0, dtype);
+
+/**
+ * An operand's expression. Single values that are small integers are inlined as constants, so
+ * x**2 renders as x*x and x*2 folds; there are few such values, so kernels stay few.
+ */
+function operandExpr(v: BufView, i: number): Expr {
+  if (v.storage.size === 1 && v.dtype !== 'bool') {
+    const c = (v.storage as CpuStorage).data[0]!;
+    if (Number.isInteger(c) && Math.abs(c) <= 64) return E.const(c, v.dtype);
+  }
+  return E.input(i, v.dtype);
+}
 
 /** Copies `src` into the (possibly strided) `dst` elementwise. */
 function copyInto(dst: StridedArray, src: StridedArray, shape: readonly number[], dtype: DType): void {
@@ -84,6 +96,12 @@ export const cpuBackend: Backend = {
     return this.readSync(view);
   },
   readSync(view: BufView): TypedArray {
+    const n = numel(view.shape);
+    const strides = contiguousStrides(view.shape);
+    if (view.shape.every((d, i) => d === 1 || view.strides[i] === strides[i])) {
+      const src = arr(view).data;
+      return src.slice(view.offset, view.offset + n); // dense: one memcpy
+    }
     const { storage, view: out } = contiguousOut(view.shape, view.dtype);
     copyInto(out, arr(view), view.shape, view.dtype);
     return storage.data;
@@ -108,7 +126,7 @@ export const cpuBackend: Backend = {
     const o = storage.data;
     switch (op.kind) {
       case 'elementwise': {
-        const expr = op.expr(inputs.map((v, i) => E.input(i, v.dtype)), attrs, out);
+        const expr = op.expr(inputs.map((v, i) => operandExpr(v, i)), attrs, out);
         runElementwise(expr, out.shape, view, inputs.map(arr));
         break;
       }

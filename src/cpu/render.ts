@@ -93,6 +93,23 @@ export function renderJs(root: Expr, load: (i: number) => string, index: string)
     }
     return s;
   };
+  // x**k for a small integer constant k by repeated squaring (much faster than Math.pow)
+  const powByMultiplication = (a: string, k: number): string => {
+    if (k === 0) return '1';
+    const base = `t${names.size + stmts.length}_p`;
+    stmts.push(`const ${base} = ${a};`);
+    let result = '', sq = base, n = Math.abs(k), i = 0;
+    while (n > 0) {
+      if (n & 1) result = result ? `(${result} * ${sq})` : sq;
+      n >>= 1;
+      if (n > 0) {
+        const next = `${base}${++i}`;
+        stmts.push(`const ${next} = ${sq} * ${sq};`);
+        sq = next;
+      }
+    }
+    return k < 0 ? `(1 / ${result})` : result;
+  };
   const build = (e: Expr): string => {
     switch (e.k) {
       case 'in': return load(e.i);
@@ -150,7 +167,11 @@ export function renderJs(root: Expr, load: (i: number) => string, index: string)
           case 'sub': return int ? `((${a} - ${b}) | 0)` : `(${a} - ${b})`;
           case 'mul': return int ? `Math.imul(${a}, ${b})` : `(${a} * ${b})`;
           case 'div': return int ? `H.idiv(${a}, ${b})` : `(${a} / ${b})`;
-          case 'pow': return int ? `H.ipow(${a}, ${b})` : `Math.pow(${a}, ${b})`;
+          case 'pow': {
+            const k = e.b.k === 'const' ? e.b.v : NaN;
+            if (!int && Number.isInteger(k) && Math.abs(k) <= 64) return powByMultiplication(a, k);
+            return int ? `H.ipow(${a}, ${b})` : `Math.pow(${a}, ${b})`;
+          }
           case 'max': return `Math.max(${a}, ${b})`;
           case 'min': return `Math.min(${a}, ${b})`;
           case 'mod': return int ? `H.imod(${a}, ${b})` : `H.fmod(${a}, ${b})`;
