@@ -31,3 +31,7 @@ export {
   type TensorLike, type IndexSpec, type MaxResult,
 } from './ops/functional.ts';
 export * as nn from './nn/index.ts';
+export {
+  TensorDataset, DataLoader, Generator, datasets, defaultCollate,
+  type Dataset, type DataLoaderOptions, type Collated, type GeneratorState, type MnistDataset, type MnistOptions,
+} from './data/index.ts';

@@ -11,7 +11,14 @@ import * as F from '../ops/functional.ts';
 import type { Dataset } from './dataset.ts';
 import { Generator } from './generator.ts';
 
-export interface DataLoaderOptions<T> {
+/** The batch type `defaultCollate` makes from samples of type T: every tensor, number or boolean leaf becomes a Tensor. */
+export type Collated<T> = T extends Tensor ? Tensor
+  : T extends number | boolean ? Tensor
+  : T extends readonly unknown[] ? { -readonly [K in keyof T]: Collated<T[K]> }
+  : T extends object ? { [K in keyof T]: Collated<T[K]> }
+  : never;
+
+export interface DataLoaderOptions<T, B = Collated<T>> {
   /** samples per batch (default 1, as PyTorch) */
   batchSize?: number;
   /** a new random order every epoch (default false) */
@@ -23,7 +30,7 @@ export interface DataLoaderOptions<T> {
   /** shorthand for `generator: new Generator(seed)`; ignored when `generator` is given */
   seed?: number;
   /** turns a list of samples into a batch (default: `defaultCollate`); unused by TensorDataset's fast path */
-  collateFn?: (samples: T[]) => T;
+  collateFn?: (samples: T[]) => B;
 }
 
 /**
@@ -31,21 +38,21 @@ export interface DataLoaderOptions<T> {
  * tensor (int32 when all are integers, else float32), booleans a bool tensor; arrays and plain
  * objects are collated field by field.
  */
-export function defaultCollate<T>(samples: readonly T[]): T {
+export function defaultCollate<T>(samples: readonly T[]): Collated<T> {
   const first = samples[0];
-  if (first instanceof Tensor) return F.stack(samples as readonly Tensor[], 0) as T;
+  if (first instanceof Tensor) return F.stack(samples as readonly Tensor[], 0) as Collated<T>;
   if (typeof first === 'number') {
     const nums = samples as readonly number[];
-    return tensor([...nums], { dtype: nums.every(Number.isInteger) ? 'int32' : 'float32' }) as T;
+    return tensor([...nums], { dtype: nums.every(Number.isInteger) ? 'int32' : 'float32' }) as Collated<T>;
   }
-  if (typeof first === 'boolean') return tensor([...(samples as readonly boolean[])]) as T;
+  if (typeof first === 'boolean') return tensor([...(samples as readonly boolean[])]) as Collated<T>;
   if (Array.isArray(first)) {
-    return first.map((_, k) => defaultCollate(samples.map((s) => (s as unknown[])[k]))) as T;
+    return first.map((_, k) => defaultCollate(samples.map((s) => (s as unknown[])[k]))) as Collated<T>;
   }
   if (first !== null && typeof first === 'object') {
     const out: Record<string, unknown> = {};
     for (const key of Object.keys(first)) out[key] = defaultCollate(samples.map((s) => (s as Record<string, unknown>)[key]));
-    return out as T;
+    return out as Collated<T>;
   }
   throw new ValueError(`defaultCollate: cannot collate samples of type ${first === null ? 'null' : typeof first}; pass a collateFn`);
 }
@@ -56,16 +63,16 @@ export function defaultCollate<T>(samples: readonly T[]): T {
  * const loader = new DataLoader(new TensorDataset(x, y), { batchSize: 64, shuffle: true, seed: 0 });
  * for (const [xb, yb] of loader) { ... } // loader.length batches per epoch
  */
-export class DataLoader<T> implements Iterable<T> {
-  readonly dataset: Dataset<T>;
+export class DataLoader<T, B = Collated<T>> implements Iterable<B> {
+  readonly dataset: Dataset<T, B>;
   readonly batchSize: number;
   readonly shuffle: boolean;
   readonly dropLast: boolean;
   /** the generator that draws shuffle orders; null means a fresh one per epoch from tapegrad's seed stream */
   readonly generator: Generator | null;
-  private readonly collateFn: (samples: T[]) => T;
+  private readonly collateFn: (samples: T[]) => B;
 
-  constructor(dataset: Dataset<T>, opts: DataLoaderOptions<T> = {}) {
+  constructor(dataset: Dataset<T, B>, opts: DataLoaderOptions<T, B> = {}) {
     if (dataset === null || typeof dataset !== 'object' || typeof dataset.get !== 'function' || !Number.isInteger(dataset.length) || dataset.length < 0) {
       throw new ValueError('DataLoader: expected a dataset with a non-negative integer `length` and a `get(index)` method (e.g. a TensorDataset)');
     }
@@ -81,7 +88,7 @@ export class DataLoader<T> implements Iterable<T> {
     this.shuffle = opts.shuffle ?? false;
     this.dropLast = opts.dropLast ?? false;
     this.generator = opts.generator ?? (opts.seed !== undefined ? new Generator(opts.seed) : null);
-    this.collateFn = opts.collateFn ?? defaultCollate;
+    this.collateFn = opts.collateFn ?? (defaultCollate as unknown as (samples: T[]) => B);
   }
 
   /** Number of batches in one epoch. */
@@ -107,7 +114,7 @@ export class DataLoader<T> implements Iterable<T> {
     return out;
   }
 
-  *[Symbol.iterator](): IterableIterator<T> {
+  *[Symbol.iterator](): IterableIterator<B> {
     const ds = this.dataset;
     for (const idx of this.batchIndices()) {
       if (ds.getBatch) yield ds.getBatch(idx);

@@ -14,10 +14,10 @@ import * as F from '../ops/functional.ts';
  * What `DataLoader` reads: a length and random access by index (PyTorch's map-style dataset).
  * `getBatch` is an optional fast path that returns a whole batch at once, already collated.
  */
-export interface Dataset<T> {
+export interface Dataset<T, B = T> {
   readonly length: number;
   get(index: number): T;
-  getBatch?(indices: Int32Array): T;
+  getBatch?(indices: Int32Array): B;
 }
 
 /** True when `indices` is start, start+1, start+2, … (a slice of the dataset). */

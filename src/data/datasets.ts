@@ -24,7 +24,13 @@ async function loadNodeModule(what: string): Promise<MnistFilesModule> {
   if (!isNode()) {
     throw new ValueError(`${what} reads the MNIST files from disk and runs only in Node.js; in a browser, fetch the IDX files yourself and build tensors with fromTypedArray`);
   }
-  return (await import(/* @vite-ignore */ /* webpackIgnore: true */ MNIST_FILES)) as MnistFilesModule;
+  try {
+    return (await import(/* @vite-ignore */ /* webpackIgnore: true */ MNIST_FILES)) as MnistFilesModule;
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new ValueError(`${what}: cannot load its Node-only file reader ${MNIST_FILES} next to src/data/datasets.ts (${why}); ` +
+      `if tapegrad was bundled, keep src/data/mnist-files.ts, idx.ts and idx-node.ts beside the bundle or import tapegrad unbundled`, { cause: e });
+  }
 }
 
 export interface MnistOptions {
