@@ -31,6 +31,12 @@ export {
   type TensorLike, type IndexSpec, type MaxResult,
 } from './ops/functional.ts';
 export * as nn from './nn/index.ts';
+export * as optim from './optim/index.ts';
+export {
+  save, load, loadWithMetadata, saveToBytes, loadFromBytes, loadFromBytesWithMetadata,
+  type TensorDict, type SaveOptions, type LoadOptions, type LoadedTensors,
+} from './io/serialization.ts';
+export { FormatError } from './io/errors.ts';
 export {
   TensorDataset, DataLoader, Generator, datasets, defaultCollate,
   type Dataset, type DataLoaderOptions, type Collated, type GeneratorState, type MnistDataset, type MnistOptions,

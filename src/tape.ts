@@ -221,8 +221,14 @@ export function runBackward(
 }
 
 function accumulateLeaf(t: Tensor, g: Tensor, keepGraph: boolean): void {
-  const gg = keepGraph ? g : g.detach();
-  t.grad = t.grad ? (keepGraph ? F.add(t.grad, gg) : withGradMode(false, () => F.add(t.grad!, gg))) : gg;
+  if (keepGraph) {
+    t.grad = t.grad ? F.add(t.grad, g) : g;
+    return;
+  }
+  // NOTE: a rule may hand the same tensor to several operands (d(a+b) = [g, g]) or pass the
+  // caller's gradient through; each leaf gets its own storage so in-place edits of one .grad
+  // (optimizers, clipping) never change another.
+  t.grad = withGradMode(false, () => (t.grad ? F.add(t.grad, g) : F.clone(g.detach())));
 }
 
 /** `t.backward(gradient?, opts)`: accumulates d(t)/d(leaf) into every leaf's `.grad`. */

@@ -175,3 +175,18 @@ describe('deep graphs', () => {
     expect(y.gradFn!.id).toBeGreaterThan(0);
   });
 });
+
+describe('leaf gradients', () => {
+  it('each leaf owns its .grad storage, even when a rule hands the same tensor to two operands', () => {
+    const a = tensor([1, 2], { requiresGrad: true }), b = tensor([3, 4], { requiresGrad: true });
+    a.add(b).sum().backward();
+    a.grad!.mul_(2);
+    expect(a.grad!.toArraySync()).toEqual([2, 2]);
+    expect(b.grad!.toArraySync()).toEqual([1, 1]);
+    const g = tensor([5, 6]);
+    const c = tensor([0, 0], { requiresGrad: true });
+    c.add(0).backward(g);
+    c.grad!.zero_();
+    expect(g.toArraySync()).toEqual([5, 6]);
+  });
+});

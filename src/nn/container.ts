@@ -1,0 +1,122 @@
+/**
+ * @file Containers: Sequential (layers applied in order) and ModuleList (an indexable list of
+ * submodules with no forward of its own).
+ * @example
+ * const model = new Sequential(new Linear(784, 128), new ReLU(), new Linear(128, 10));
+ * model[0]; // the first Linear; parameters are named '0.weight', '0.bias', '2.weight', …
+ */
+import { ValueError } from '../errors.ts';
+import type { Tensor } from '../tensor.ts';
+import { Module, type AnyModule } from './module.ts';
+
+/** A module that maps one tensor to one tensor, as Sequential chains them. */
+export type TensorModule = Module<[Tensor], Tensor>;
+
+function checkIndex(op: string, i: number, n: number): number {
+  if (!Number.isInteger(i) || i < -n || i >= n) throw new ValueError(`${op}: index ${i} is out of range for ${n} modules`);
+  return i < 0 ? i + n : i;
+}
+
+function checkModule(op: string, m: unknown, where: string): void {
+  if (!(m instanceof Module)) throw new ValueError(`${op}: ${where} is ${m === null ? 'null' : typeof m}, expected a Module`);
+}
+
+/**
+ * Applies its layers in order. Built from layers (named '0', '1', …) or from an object of named
+ * layers; `seq[i]` and `seq.at(i)` index it, `append`/`add` extend it.
+ */
+export class Sequential extends Module<[Tensor], Tensor> {
+  [index: number]: TensorModule;
+
+  constructor(...layers: TensorModule[] | [Record<string, TensorModule>]) {
+    super();
+    const first = layers[0];
+    if (layers.length === 1 && first !== undefined && !(first instanceof Module) && typeof first === 'object') {
+      for (const [k, m] of Object.entries(first)) {
+        checkModule('Sequential', m, `layer ${JSON.stringify(k)}`);
+        this.registerModule(k, m);
+      }
+    } else {
+      (layers as unknown[]).forEach((m, i) => {
+        checkModule('Sequential', m, `argument ${i}`);
+        this.registerModule(String(i), m as TensorModule);
+      });
+    }
+  }
+
+  /** The layers in order. */
+  layers(): TensorModule[] {
+    return this.children() as TensorModule[];
+  }
+
+  /** Number of layers. */
+  get length(): number {
+    return this.namedChildren().length;
+  }
+
+  /** The layer at position `i` (negative counts from the end). */
+  at(i: number): TensorModule {
+    const ls = this.layers();
+    return ls[checkIndex('Sequential.at', i, ls.length)]!;
+  }
+
+  /** Appends a layer, named by its position. */
+  append(layer: TensorModule): this {
+    checkModule('Sequential.append', layer, 'the layer');
+    this.registerModule(String(this.length), layer);
+    return this;
+  }
+
+  /** Same as `append` (Keras's name). */
+  add(layer: TensorModule): this {
+    return this.append(layer);
+  }
+
+  /** A new Sequential of layers [start, end), sharing the layer objects. */
+  slice(start?: number, end?: number): Sequential {
+    return new Sequential(...this.layers().slice(start, end));
+  }
+
+  [Symbol.iterator](): Iterator<TensorModule> {
+    return this.layers()[Symbol.iterator]();
+  }
+
+  forward(x: Tensor): Tensor {
+    for (const layer of this.layers()) x = layer.call(x);
+    return x;
+  }
+}
+
+/** A list of submodules, registered under '0', '1', …; it has no forward of its own. */
+export class ModuleList<M extends AnyModule = AnyModule> extends Module<never[], never> {
+  [index: number]: M;
+
+  constructor(modules: Iterable<M> = []) {
+    super();
+    for (const m of modules) this.append(m);
+  }
+
+  get length(): number {
+    return this.namedChildren().length;
+  }
+
+  /** The module at position `i` (negative counts from the end). */
+  at(i: number): M {
+    const ms = this.children() as M[];
+    return ms[checkIndex('ModuleList.at', i, ms.length)]!;
+  }
+
+  append(module: M): this {
+    checkModule('ModuleList.append', module, 'the module');
+    this.registerModule(String(this.length), module);
+    return this;
+  }
+
+  [Symbol.iterator](): Iterator<M> {
+    return (this.children() as M[])[Symbol.iterator]();
+  }
+
+  forward(): never {
+    throw new ValueError('ModuleList has no forward; iterate over it and call its modules');
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * @file Flatten: merges dims startDim..endDim (by default every dim but the batch dim).
+ * @example new Flatten().call(randn([64, 16, 4, 4])).shape; // [64, 256]
+ */
+import type { Tensor } from '../tensor.ts';
+import { Module } from './module.ts';
+
+/** Merges dims startDim..endDim into one (default 1..−1: keeps the batch dim). */
+export class Flatten extends Module {
+  readonly startDim: number;
+  readonly endDim: number;
+
+  constructor(startDim = 1, endDim = -1) {
+    super();
+    this.startDim = startDim;
+    this.endDim = endDim;
+  }
+
+  override extraRepr(): string {
+    return `startDim=${this.startDim}, endDim=${this.endDim}`;
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.guard(() => x.flatten(this.startDim, this.endDim));
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * @file Loss modules over nn.functional's losses: forward(input, target).
+ * @example
+ * const lossFn = new CrossEntropyLoss();
+ * const loss = lossFn.call(logits, labels); // logits [N, C], labels [N] int32
+ */
+import type { Tensor } from '../tensor.ts';
+import * as F from './functional.ts';
+import { Module } from './module.ts';
+
+type Reduction = F.Reduction;
+
+abstract class Loss extends Module<[Tensor, Tensor], Tensor> {
+  readonly reduction: Reduction;
+  constructor(opts: { reduction?: Reduction }) {
+    super();
+    this.reduction = opts.reduction ?? 'mean';
+  }
+  override extraRepr(): string {
+    return this.reduction === 'mean' ? '' : `reduction='${this.reduction}'`;
+  }
+}
+
+/** Mean squared error. */
+export class MSELoss extends Loss {
+  constructor(opts: { reduction?: Reduction } = {}) { super(opts); }
+  forward(input: Tensor, target: Tensor): Tensor {
+    return F.mseLoss(input, target, { reduction: this.reduction });
+  }
+}
+
+/** Mean absolute error. */
+export class L1Loss extends Loss {
+  constructor(opts: { reduction?: Reduction } = {}) { super(opts); }
+  forward(input: Tensor, target: Tensor): Tensor {
+    return F.l1Loss(input, target, { reduction: this.reduction });
+  }
+}
+
+/** Softmax cross-entropy of logits against class indices (int32) or class probabilities. */
+export class CrossEntropyLoss extends Loss {
+  declare weight: Tensor | null;
+  readonly labelSmoothing: number;
+  constructor(opts: { reduction?: Reduction; weight?: Tensor | null; labelSmoothing?: number } = {}) {
+    super(opts);
+    this.labelSmoothing = opts.labelSmoothing ?? 0;
+    this.registerBuffer('weight', opts.weight ?? null);
+  }
+  forward(input: Tensor, target: Tensor): Tensor {
+    return F.crossEntropy(input, target, { reduction: this.reduction, weight: this.weight, labelSmoothing: this.labelSmoothing });
+  }
+}
+
+/** Negative log-likelihood of class indices, given log-probabilities. */
+export class NLLLoss extends Loss {
+  declare weight: Tensor | null;
+  constructor(opts: { reduction?: Reduction; weight?: Tensor | null } = {}) {
+    super(opts);
+    this.registerBuffer('weight', opts.weight ?? null);
+  }
+  forward(input: Tensor, target: Tensor): Tensor {
+    return F.nllLoss(input, target, { reduction: this.reduction, weight: this.weight });
+  }
+}
+
+/** Binary cross-entropy of probabilities. */
+export class BCELoss extends Loss {
+  declare weight: Tensor | null;
+  constructor(opts: { reduction?: Reduction; weight?: Tensor | null } = {}) {
+    super(opts);
+    this.registerBuffer('weight', opts.weight ?? null);
+  }
+  forward(input: Tensor, target: Tensor): Tensor {
+    return F.binaryCrossEntropy(input, target, { reduction: this.reduction, weight: this.weight });
+  }
+}
+
+/** Binary cross-entropy of logits (numerically stable). */
+export class BCEWithLogitsLoss extends Loss {
+  declare weight: Tensor | null;
+  declare posWeight: Tensor | null;
+  constructor(opts: { reduction?: Reduction; weight?: Tensor | null; posWeight?: Tensor | null } = {}) {
+    super(opts);
+    this.registerBuffer('weight', opts.weight ?? null);
+    this.registerBuffer('posWeight', opts.posWeight ?? null);
+  }
+  forward(input: Tensor, target: Tensor): Tensor {
+    return F.binaryCrossEntropyWithLogits(input, target, { reduction: this.reduction, weight: this.weight, posWeight: this.posWeight });
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * @file Adam (L2 weight decay, optional AMSGrad) and AdamW (decoupled weight decay), PyTorch's rules.
+ * @example const opt = new Adam(model.parameters(), { lr: 1e-3 });
+ */
+import { zeros, zerosLike } from '../creation.ts';
+import { ValueError } from '../errors.ts';
+import type { Tensor } from '../tensor.ts';
+import { checkOption, Optimizer, type ParamGroup, type ParamsInput, type ParamState } from './optimizer.ts';
+
+export interface AdamOptions {
+  /** learning rate (default 1e-3) */
+  lr: number;
+  /** decay rates (β₁, β₂) of the first and second moment averages (default [0.9, 0.999]) */
+  betas: readonly [number, number];
+  /** added to the denominator (default 1e-8) */
+  eps: number;
+  /** Adam: L2 penalty added to the gradient (default 0); AdamW: decoupled decay (default 1e-2) */
+  weightDecay: number;
+  /** use the maximum of past second moments (AMSGrad) */
+  amsgrad: boolean;
+  /** ascend instead of descend */
+  maximize: boolean;
+}
+
+function validateAdam(name: string, o: AdamOptions): void {
+  checkOption(name, 'lr', o.lr, 0);
+  checkOption(name, 'eps', o.eps, 0);
+  checkOption(name, 'weightDecay', o.weightDecay, 0);
+  if (!Array.isArray(o.betas) || o.betas.length !== 2) throw new ValueError(`${name}: betas must be a pair [β₁, β₂], got ${JSON.stringify(o.betas)}`);
+  checkOption(name, 'betas[0]', o.betas[0], 0, 1);
+  checkOption(name, 'betas[1]', o.betas[1], 0, 1);
+}
+
+/**
+ * The shared Adam step. The step count is a tensor, and the bias corrections 1 − βᵗ are computed
+ * on the device as −expm1(t·ln β), which stays accurate in float32 for small t.
+ */
+function adamUpdate(p: Tensor, grad: Tensor, s: ParamState, g: ParamGroup<AdamOptions>, decoupled: boolean): void {
+  const [b1, b2] = g.betas;
+  if (!s.step) {
+    s.step = zeros([], { dtype: p.dtype, device: p.device });
+    s.expAvg = zerosLike(p);
+    s.expAvgSq = zerosLike(p);
+    if (g.amsgrad) s.maxExpAvgSq = zerosLike(p);
+  }
+  let d = g.maximize ? grad.neg() : grad;
+  if (g.weightDecay !== 0) {
+    if (decoupled) p.mul_(1 - g.lr * g.weightDecay);
+    else d = d.add(p.mul(g.weightDecay));
+  }
+  const t = s.step.add_(1);
+  const m = s.expAvg!.mul_(b1).add_(d.mul(1 - b1));
+  const v = s.expAvgSq!.mul_(b2).add_(d.mul(d).mul(1 - b2));
+  const bc1 = t.mul(Math.log(b1)).expm1().neg();
+  const bc2 = t.mul(Math.log(b2)).expm1().neg();
+  let vUsed = v;
+  if (g.amsgrad) {
+    const vmax = (s.maxExpAvgSq ??= zerosLike(p));
+    vUsed = vmax.copy_(vmax.maximum(v));
+  }
+  const denom = vUsed.sqrt().div(bc2.sqrt()).add(g.eps);
+  p.sub_(m.div(denom).mul(bc1.reciprocal().mul(g.lr)));
+}
+
+/**
+ * Adam. Per parameter, with g its gradient and t the step count:
+ *   g ← g + λ·p                              (weightDecay λ, an L2 penalty)
+ *   m ← β₁·m + (1 − β₁)·g;  v ← β₂·v + (1 − β₂)·g²
+ *   m̂ = m / (1 − β₁ᵗ);  v̂ = v / (1 − β₂ᵗ)   (AMSGrad: v̂ from max of all v so far)
+ *   p ← p − lr·m̂ / (√v̂ + ε)
+ */
+export class Adam extends Optimizer<AdamOptions> {
+  constructor(params: ParamsInput<AdamOptions>, opts: Partial<AdamOptions> = {}) {
+    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, ...opts });
+  }
+  protected validate(o: AdamOptions): void {
+    validateAdam('Adam', o);
+  }
+  protected update(p: Tensor, grad: Tensor, s: ParamState, g: ParamGroup<AdamOptions>): void {
+    adamUpdate(p, grad, s, g, false);
+  }
+}
+
+/**
+ * AdamW: Adam with decoupled weight decay: first p ← p·(1 − lr·λ), then the Adam step on the
+ * raw gradient. weightDecay defaults to 1e-2.
+ */
+export class AdamW extends Optimizer<AdamOptions> {
+  constructor(params: ParamsInput<AdamOptions>, opts: Partial<AdamOptions> = {}) {
+    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, maximize: false, ...opts });
+  }
+  protected validate(o: AdamOptions): void {
+    validateAdam('AdamW', o);
+  }
+  protected update(p: Tensor, grad: Tensor, s: ParamState, g: ParamGroup<AdamOptions>): void {
+    adamUpdate(p, grad, s, g, true);
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * @file Learning-rate schedulers: StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LambdaLR.
+ * Each sets every group's lr from the group's initial lr and the epoch count (PyTorch's closed
+ * forms); call `step()` once per epoch, after the optimizer's steps.
+ * @example
+ * const sched = new StepLR(opt, { stepSize: 30, gamma: 0.1 });
+ * for (let epoch = 0; epoch < 90; epoch++) { train(); sched.step(); }
+ */
+import { ValueError } from '../errors.ts';
+import { checkOption, type BaseOptions, type Optimizer } from './optimizer.ts';
+
+/** A snapshot of a scheduler (restore it with loadStateDict). */
+export interface SchedulerStateDict {
+  lastEpoch: number;
+  baseLrs: number[];
+  lastLr: number[];
+}
+
+export abstract class LRScheduler {
+  readonly optimizer: Optimizer<BaseOptions>;
+  /** the initial lr of each group */
+  baseLrs: number[];
+  /** the number of step() calls (0 right after construction) */
+  lastEpoch: number;
+  private lastLr: number[] = [];
+
+  /**
+   * @param lastEpoch the epoch to resume after (−1 to start; then each group's lr is saved as its
+   *   `initialLr`, which resuming needs)
+   */
+  constructor(optimizer: Optimizer<BaseOptions>, lastEpoch = -1) {
+    const name = this.constructor.name;
+    if (!Number.isInteger(lastEpoch) || lastEpoch < -1) throw new ValueError(`${name}: lastEpoch must be an integer ≥ −1, got ${lastEpoch}`);
+    this.optimizer = optimizer;
+    for (const [i, g] of optimizer.paramGroups.entries()) {
+      if (lastEpoch === -1) g.initialLr = g.lr;
+      else if (g.initialLr === undefined) throw new ValueError(`${name}: resuming at lastEpoch ${lastEpoch} needs 'initialLr' in parameter group ${i}`);
+    }
+    this.baseLrs = optimizer.paramGroups.map((g) => g.initialLr!);
+    this.lastEpoch = lastEpoch;
+  }
+
+  /** Finishes construction (subclasses call it after setting their fields): applies epoch lastEpoch + 1. */
+  protected init(): void {
+    this.step();
+  }
+
+  /** The lr of a group at `epoch`, given its initial lr. */
+  protected abstract lrAt(epoch: number, baseLr: number, group: number): number;
+
+  /** Advances one epoch and sets each group's lr. */
+  step(): void {
+    this.lastEpoch++;
+    this.lastLr = this.optimizer.paramGroups.map((g, i) => {
+      g.lr = this.lrAt(this.lastEpoch, this.baseLrs[i]!, i);
+      return g.lr;
+    });
+  }
+
+  /** The lrs the last step() set, one per group. */
+  getLastLr(): number[] {
+    return [...this.lastLr];
+  }
+
+  stateDict(): SchedulerStateDict {
+    return { lastEpoch: this.lastEpoch, baseLrs: [...this.baseLrs], lastLr: [...this.lastLr] };
+  }
+
+  loadStateDict(sd: SchedulerStateDict): void {
+    if (!sd || !Number.isInteger(sd.lastEpoch) || !Array.isArray(sd.baseLrs) || sd.baseLrs.length !== this.optimizer.paramGroups.length) {
+      throw new ValueError(`${this.constructor.name}.loadStateDict: expected {lastEpoch, baseLrs, lastLr} with one base lr per parameter group (${this.optimizer.paramGroups.length})`);
+    }
+    this.lastEpoch = sd.lastEpoch;
+    this.baseLrs = [...sd.baseLrs];
+    this.lastLr = [...(sd.lastLr ?? [])];
+  }
+}
+
+/** lr = initialLr · γ^⌊epoch / stepSize⌋. */
+export class StepLR extends LRScheduler {
+  readonly stepSize: number;
+  readonly gamma: number;
+  constructor(optimizer: Optimizer<BaseOptions>, opts: { stepSize: number; gamma?: number; lastEpoch?: number }) {
+    super(optimizer, opts.lastEpoch);
+    if (!Number.isInteger(opts.stepSize) || opts.stepSize < 1) throw new ValueError(`StepLR: stepSize must be an integer ≥ 1, got ${opts.stepSize}`);
+    this.stepSize = opts.stepSize;
+    this.gamma = opts.gamma ?? 0.1;
+    checkOption('StepLR', 'gamma', this.gamma, 0);
+    this.init();
+  }
+  protected lrAt(epoch: number, base: number): number {
+    return base * this.gamma ** Math.floor(epoch / this.stepSize);
+  }
+}
+
+/** lr = initialLr · γ^(number of milestones ≤ epoch). */
+export class MultiStepLR extends LRScheduler {
+  readonly milestones: readonly number[];
+  readonly gamma: number;
+  constructor(optimizer: Optimizer<BaseOptions>, opts: { milestones: readonly number[]; gamma?: number; lastEpoch?: number }) {
+    super(optimizer, opts.lastEpoch);
+    if (!Array.isArray(opts.milestones) || !opts.milestones.every((m) => Number.isInteger(m) && m >= 0)) {
+      throw new ValueError(`MultiStepLR: milestones must be non-negative integers, got ${JSON.stringify(opts.milestones)}`);
+    }
+    this.milestones = [...opts.milestones].sort((a, b) => a - b);
+    this.gamma = opts.gamma ?? 0.1;
+    checkOption('MultiStepLR', 'gamma', this.gamma, 0);
+    this.init();
+  }
+  protected lrAt(epoch: number, base: number): number {
+    return base * this.gamma ** this.milestones.filter((m) => m <= epoch).length;
+  }
+}
+
+/** lr = initialLr · γ^epoch. */
+export class ExponentialLR extends LRScheduler {
+  readonly gamma: number;
+  constructor(optimizer: Optimizer<BaseOptions>, opts: { gamma: number; lastEpoch?: number }) {
+    super(optimizer, opts.lastEpoch);
+    this.gamma = opts.gamma;
+    checkOption('ExponentialLR', 'gamma', this.gamma, 0);
+    this.init();
+  }
+  protected lrAt(epoch: number, base: number): number {
+    return base * this.gamma ** epoch;
+  }
+}
+
+/** lr = etaMin + (initialLr − etaMin)·(1 + cos(π·epoch / tMax)) / 2. */
+export class CosineAnnealingLR extends LRScheduler {
+  readonly tMax: number;
+  readonly etaMin: number;
+  constructor(optimizer: Optimizer<BaseOptions>, opts: { tMax: number; etaMin?: number; lastEpoch?: number }) {
+    super(optimizer, opts.lastEpoch);
+    if (!Number.isInteger(opts.tMax) || opts.tMax < 1) throw new ValueError(`CosineAnnealingLR: tMax must be an integer ≥ 1, got ${opts.tMax}`);
+    this.tMax = opts.tMax;
+    this.etaMin = opts.etaMin ?? 0;
+    checkOption('CosineAnnealingLR', 'etaMin', this.etaMin, 0);
+    this.init();
+  }
+  protected lrAt(epoch: number, base: number): number {
+    return this.etaMin + ((base - this.etaMin) * (1 + Math.cos((Math.PI * epoch) / this.tMax))) / 2;
+  }
+}
+
+/** lr = initialLr · f(epoch), with one f for all groups or one per group. */
+export class LambdaLR extends LRScheduler {
+  private readonly fns: ((epoch: number) => number)[];
+  constructor(optimizer: Optimizer<BaseOptions>, opts: { lrLambda: ((epoch: number) => number) | ((epoch: number) => number)[]; lastEpoch?: number }) {
+    super(optimizer, opts.lastEpoch);
+    const n = optimizer.paramGroups.length;
+    const fns = Array.isArray(opts.lrLambda) ? opts.lrLambda : Array.from({ length: n }, () => opts.lrLambda as (e: number) => number);
+    if (fns.length !== n || !fns.every((f) => typeof f === 'function')) throw new ValueError(`LambdaLR: expected one function or ${n} functions (one per group)`);
+    this.fns = fns;
+    this.init();
+  }
+  protected lrAt(epoch: number, base: number, group: number): number {
+    return base * this.fns[group]!(epoch);
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * @file Optimizer: the base class of SGD, RMSprop, Adam and AdamW. It holds parameter groups
+ * (each with its own options), per-parameter state tensors, and `stateDict`/`loadStateDict`.
+ * Updates are in-place tensor ops under noGrad (no host readback), so they run on every device and
+ * trace under jit as writes to parameters and state.
+ * @example
+ * const opt = new SGD([
+ *   { params: model.features.parameters() },
+ *   { params: model.head.parameters(), lr: 0.1 },
+ * ], { lr: 0.01, momentum: 0.9 });
+ * opt.zeroGrad(); loss.backward(); opt.step();
+ */
+import { zerosLike } from '../creation.ts';
+import { isFloat } from '../dtype.ts';
+import { ValueError } from '../errors.ts';
+import { enableGrad, noGrad } from '../tape.ts';
+import { Tensor } from '../tensor.ts';
+import { fmtShape, sameShape } from '../shape.ts';
+
+/** Options every optimizer has. */
+export interface BaseOptions {
+  lr: number;
+}
+
+/** A parameter group as the optimizer keeps it: the parameters and every option filled in. */
+export type ParamGroup<O extends BaseOptions> = O & {
+  params: Tensor[];
+  /** the lr when a scheduler first saw this group */
+  initialLr?: number;
+};
+
+/** A group as given to the constructor: parameters plus options overriding the defaults. */
+export type ParamGroupInput<O extends BaseOptions> = Partial<O> & { params: Iterable<Tensor> };
+
+/** What the constructor takes: parameters (e.g. `model.parameters()`), or groups of them. */
+export type ParamsInput<O extends BaseOptions> = Iterable<Tensor> | readonly ParamGroupInput<O>[];
+
+/** One parameter's state, e.g. `{step, expAvg, expAvgSq}` for Adam. */
+export type ParamState = Record<string, Tensor>;
+
+/** A snapshot of an optimizer: state by parameter index, and each group's options with the indices of its parameters. */
+export interface OptimizerStateDict {
+  state: Record<number, ParamState>;
+  paramGroups: (Record<string, unknown> & { params: number[] })[];
+}
+
+const isGroupList = (x: unknown): x is readonly ParamGroupInput<BaseOptions>[] =>
+  Array.isArray(x) && x.length > 0 && x.every((g) => typeof g === 'object' && g !== null && !(g instanceof Tensor) && 'params' in g);
+
+/** Checks a number option: finite and ≥ min (and < max when given). */
+export function checkOption(opt: string, name: string, v: unknown, min: number, maxExclusive?: number): void {
+  if (typeof v !== 'number' || !(v >= min) || !Number.isFinite(v) || (maxExclusive !== undefined && !(v < maxExclusive))) {
+    const range = maxExclusive !== undefined ? `in [${min}, ${maxExclusive})` : `≥ ${min}`;
+    throw new ValueError(`${opt}: ${name} must be a number ${range}, got ${String(v)}`);
+  }
+}
+
+export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
+  /** the options a group gets when it does not set them */
+  readonly defaults: O;
+  readonly paramGroups: ParamGroup<O>[] = [];
+  /** per-parameter state tensors, created on the first step */
+  readonly state = new Map<Tensor, ParamState>();
+
+  constructor(params: ParamsInput<O>, defaults: O) {
+    this.defaults = { ...defaults };
+    this.validate(this.defaults);
+    const groups: readonly ParamGroupInput<O>[] = isGroupList(params)
+      ? (params as readonly ParamGroupInput<O>[])
+      : [{ params: params as Iterable<Tensor> } as ParamGroupInput<O>];
+    if (groups.length === 0) throw new ValueError(`${this.constructor.name}: got an empty list of parameter groups`);
+    for (const g of groups) this.addParamGroup(g);
+  }
+
+  /** Checks a full set of options (throws ValueError naming the optimizer and the option). */
+  protected abstract validate(opts: O): void;
+
+  /** Adds a group of parameters with its own options (for fine-tuning, per-layer learning rates…). */
+  addParamGroup(group: ParamGroupInput<O>): void {
+    const name = this.constructor.name;
+    if (typeof group !== 'object' || group === null || !('params' in group)) throw new ValueError(`${name}: a parameter group must be an object with a 'params' list`);
+    const params = group.params instanceof Tensor ? [group.params] : [...group.params];
+    if (params.length === 0) throw new ValueError(`${name}: got an empty parameter list (did the model register its Parameters?)`);
+    const seen = new Set(this.paramGroups.flatMap((g) => g.params));
+    params.forEach((p, i) => {
+      if (!(p instanceof Tensor)) throw new ValueError(`${name}: parameter ${i} is ${p === null ? 'null' : typeof p}, expected a Tensor`);
+      if (!isFloat(p.dtype)) throw new ValueError(`${name}: parameter ${i} (shape ${fmtShape(p.shape)}) is ${p.dtype}; only floating-point tensors can be optimized`);
+      if (!p.isLeaf) throw new ValueError(`${name}: parameter ${i} (shape ${fmtShape(p.shape)}) is not a leaf tensor (it has a gradFn); optimize the leaves it comes from`);
+      if (seen.has(p)) throw new ValueError(`${name}: parameter ${i} (shape ${fmtShape(p.shape)}) appears more than once (in this group or an earlier one)`);
+      seen.add(p);
+    });
+    const { params: _omit, ...opts } = group;
+    void _omit;
+    const full = { ...this.defaults, ...opts } as O;
+    this.validate(full);
+    this.paramGroups.push({ ...full, params } as ParamGroup<O>);
+  }
+
+  /** Clears the gradients of every parameter: to null (default, as PyTorch), or to zeros. */
+  zeroGrad(setToNone = true): void {
+    for (const g of this.paramGroups) {
+      for (const p of g.params) {
+        if (!p.grad) continue;
+        // NOTE: never zero_() in place: one gradient tensor can be shared by several leaves
+        p.grad = setToNone ? null : zerosLike(p.grad);
+      }
+    }
+  }
+
+  /**
+   * Updates every parameter that has a gradient. With a closure (which should zero the grads,
+   * compute the loss, call backward and return the loss), runs it first and returns its loss.
+   */
+  step(closure?: () => Tensor): Tensor | undefined {
+    const loss = closure ? enableGrad(closure) : undefined;
+    noGrad(() => {
+      for (const group of this.paramGroups) {
+        for (const p of group.params) {
+          if (!p.grad) continue;
+          let st = this.state.get(p);
+          if (!st) this.state.set(p, (st = {}));
+          this.update(p, p.grad, st, group);
+        }
+      }
+    });
+    return loss;
+  }
+
+  /** One parameter's update (called under noGrad). */
+  protected abstract update(p: Tensor, grad: Tensor, state: ParamState, group: ParamGroup<O>): void;
+
+  /** The state (by parameter index across groups, as PyTorch) and each group's options. */
+  stateDict(): OptimizerStateDict {
+    const index = new Map<Tensor, number>();
+    const paramGroups = this.paramGroups.map((g) => {
+      const { params, ...opts } = g;
+      return { ...opts, params: params.map((p) => (index.has(p) ? index.get(p)! : (index.set(p, index.size), index.size - 1))) };
+    });
+    const state: Record<number, ParamState> = {};
+    for (const [p, st] of this.state) {
+      const i = index.get(p);
+      if (i !== undefined) state[i] = { ...st };
+    }
+    return { state, paramGroups };
+  }
+
+  /**
+   * Restores options and state from `stateDict()` output. The groups must have the same sizes;
+   * state tensors are copied to each parameter's device (and float ones to its dtype).
+   */
+  loadStateDict(sd: OptimizerStateDict): void {
+    const name = this.constructor.name;
+    if (!sd || !Array.isArray(sd.paramGroups) || typeof sd.state !== 'object') throw new ValueError(`${name}.loadStateDict: expected {state, paramGroups}`);
+    if (sd.paramGroups.length !== this.paramGroups.length) {
+      throw new ValueError(`${name}.loadStateDict: the state dict has ${sd.paramGroups.length} parameter groups, the optimizer has ${this.paramGroups.length}`);
+    }
+    const byIndex = new Map<number, Tensor>();
+    sd.paramGroups.forEach((g, gi) => {
+      const mine = this.paramGroups[gi]!;
+      if (!Array.isArray(g.params) || g.params.length !== mine.params.length) {
+        throw new ValueError(`${name}.loadStateDict: group ${gi} has ${Array.isArray(g.params) ? g.params.length : 'no'} parameters in the state dict, ${mine.params.length} in the optimizer`);
+      }
+      g.params.forEach((idx, j) => byIndex.set(idx, mine.params[j]!));
+    });
+    const newState = new Map<Tensor, ParamState>();
+    for (const [k, st] of Object.entries(sd.state)) {
+      const p = byIndex.get(Number(k));
+      if (!p) throw new ValueError(`${name}.loadStateDict: state for parameter index ${k}, which no group lists`);
+      const out: ParamState = {};
+      for (const [sk, t] of Object.entries(st)) {
+        if (!(t instanceof Tensor)) throw new ValueError(`${name}.loadStateDict: state ${JSON.stringify(sk)} of parameter ${k} is not a Tensor`);
+        if (t.ndim > 0 && !sameShape(t.shape, p.shape)) {
+          throw new ValueError(`${name}.loadStateDict: state ${JSON.stringify(sk)} of parameter ${k} has shape ${fmtShape(t.shape)}, the parameter has ${fmtShape(p.shape)}`);
+        }
+        out[sk] = noGrad(() => {
+          const moved = t.device === p.device ? t : t.to(p.device);
+          return (isFloat(moved.dtype) ? moved.to(p.dtype) : moved).clone();
+        });
+      }
+      newState.set(p, out);
+    }
+    const merged = sd.paramGroups.map((g, gi) => {
+      const { params: _p, ...opts } = g;
+      void _p;
+      const mine = this.paramGroups[gi]!;
+      const m = { ...mine, ...opts, params: mine.params } as ParamGroup<O>;
+      this.validate(m);
+      return m;
+    });
+    merged.forEach((m, gi) => (this.paramGroups[gi] = m));
+    this.state.clear();
+    for (const [p, st] of newState) this.state.set(p, st);
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * @file SGD with momentum, dampening, Nesterov momentum and weight decay (PyTorch's rule).
+ * @example const opt = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
+ */
+import { ValueError } from '../errors.ts';
+import type { Tensor } from '../tensor.ts';
+import { checkOption, Optimizer, type ParamGroup, type ParamsInput, type ParamState } from './optimizer.ts';
+
+export interface SGDOptions {
+  /** learning rate (default 1e-3) */
+  lr: number;
+  /** momentum factor μ (default 0) */
+  momentum: number;
+  /** dampening τ of the momentum (default 0) */
+  dampening: number;
+  /** Nesterov momentum (needs momentum > 0 and dampening 0) */
+  nesterov: boolean;
+  /** L2 penalty λ added to the gradient (default 0) */
+  weightDecay: number;
+  /** ascend instead of descend */
+  maximize: boolean;
+}
+
+/**
+ * Stochastic gradient descent. Per parameter, with g its gradient:
+ *   g ← g + λ·p                              (weightDecay λ)
+ *   b ← g on the first step, else μ·b + (1 − τ)·g   (momentum μ, dampening τ)
+ *   g ← g + μ·b (Nesterov) or g ← b
+ *   p ← p − lr·g
+ */
+export class SGD extends Optimizer<SGDOptions> {
+  constructor(params: ParamsInput<SGDOptions>, opts: Partial<SGDOptions> = {}) {
+    super(params, { lr: 1e-3, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, maximize: false, ...opts });
+  }
+
+  protected validate(o: SGDOptions): void {
+    checkOption('SGD', 'lr', o.lr, 0);
+    checkOption('SGD', 'momentum', o.momentum, 0);
+    checkOption('SGD', 'dampening', o.dampening, -Infinity);
+    checkOption('SGD', 'weightDecay', o.weightDecay, 0);
+    if (o.nesterov && (o.momentum <= 0 || o.dampening !== 0)) {
+      throw new ValueError(`SGD: Nesterov momentum needs momentum > 0 and dampening 0, got momentum=${o.momentum}, dampening=${o.dampening}`);
+    }
+  }
+
+  protected update(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<SGDOptions>): void {
+    let d = g.maximize ? grad.neg() : grad;
+    if (g.weightDecay !== 0) d = d.add(p.mul(g.weightDecay));
+    if (g.momentum !== 0) {
+      let buf = state.momentumBuffer;
+      if (!buf) buf = state.momentumBuffer = d.clone();
+      else buf.mul_(g.momentum).add_(d.mul(1 - g.dampening));
+      d = g.nesterov ? d.add(buf.mul(g.momentum)) : buf;
+    }
+    p.sub_(d.mul(g.lr));
+  }
+}
