@@ -21,6 +21,7 @@ export { noGrad, enableGrad, isGradEnabled, grad, type BackwardOptions, type Gra
 export { getDefaultDevice, setDefaultDevice } from './ops/dispatch.ts';
 export { prims, type PrimName } from './ops/prims.ts';
 export { memory } from './memory.ts';
+export { scope, keep } from './scope.ts';
 export {
   add, sub, mul, div, pow, remainder, maximum, minimum, neg, abs, sign, exp, log, log1p, expm1, sqrt, rsqrt,
   square, reciprocal, sin, cos, tanh, sigmoid, relu, leakyRelu, gelu, softplus, erf, floor, ceil, round, trunc,
@@ -41,3 +42,4 @@ export {
   TensorDataset, DataLoader, Generator, datasets, defaultCollate,
   type Dataset, type DataLoaderOptions, type Collated, type GeneratorState, type MnistDataset, type MnistOptions,
 } from './data/index.ts';
+export * as keras from './keras/index.ts';

@@ -42,8 +42,22 @@ export class Tensor {
   _scalarValue: number | undefined = undefined;
 
   private _requiresGrad = false;
+  /** @internal the stored gradient (read and write `grad` instead) */
+  _grad: Tensor | null = null;
+  /** @internal set by jit while tracing: sees every `.grad` read and write */
+  static _gradHook: ((t: Tensor, write: boolean) => void) | null = null;
+  /** @internal set by scope(): sees every concrete tensor created and every gradient stored */
+  static _scopeHooks: { created(t: Tensor): void; gradSet(g: Tensor): void } | null = null;
   /** accumulated gradient (leaves, and non-leaves after retainGrad()) */
-  grad: Tensor | null = null;
+  get grad(): Tensor | null {
+    if (Tensor._gradHook) Tensor._gradHook(this, false);
+    return this._grad;
+  }
+  set grad(g: Tensor | null) {
+    if (Tensor._gradHook) Tensor._gradHook(this, true);
+    if (g && Tensor._scopeHooks) Tensor._scopeHooks.gradSet(g);
+    this._grad = g;
+  }
   /** the tape node that produced this tensor (null for leaves) */
   gradFn: Node | null = null;
 
@@ -64,7 +78,9 @@ export class Tensor {
 
   /** @internal */
   static _fromStorage(storage: Storage, shape: readonly number[], strides: readonly number[] | null, offset: number, dtype: DType, device: Device, base: Tensor | null): Tensor {
-    return new Tensor(storage, null, shape, strides, offset, dtype, device, base);
+    const t = new Tensor(storage, null, shape, strides, offset, dtype, device, base);
+    if (Tensor._scopeHooks) Tensor._scopeHooks.created(t);
+    return t;
   }
   /** @internal */
   static _symbolic(sym: SymbolicRef, shape: readonly number[], dtype: DType, device: Device): Tensor {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  DataLoader, Generator, ShapeError, TensorDataset, ValueError, arange, datasets, manualSeed, tensor, type Tensor,
+  DataLoader, Generator, ShapeError, TensorDataset, ValueError, arange, datasets, manualSeed, memory, tensor, type Tensor,
 } from '../src/index.ts';
 import { DatasetNotFoundError } from '../src/io/errors.ts';
 
@@ -160,6 +160,18 @@ describe('DataLoader', () => {
       for (const [xb] of new DataLoader(new TensorDataset(x, y), { batchSize: 4, shuffle, seed: 0 })) xb.fill_(-1);
       expect(rowsOf(x)).toEqual([0, 1, 2, 3, 4, 5]);
     }
+  });
+
+  it('leaves nothing behind once the batches are disposed', () => {
+    const ds = new TensorDataset(...toyData(100));
+    const before = memory().storages;
+    for (const shuffle of [false, true]) {
+      for (const [x, y] of new DataLoader(ds, { batchSize: 16, shuffle, seed: 2 })) {
+        x.dispose();
+        y.dispose();
+      }
+    }
+    expect(memory().storages).toBeLessThanOrEqual(before);
   });
 
   it('collates a plain dataset by stacking samples', () => {

@@ -82,7 +82,7 @@ export class TensorDataset<T extends Tensor[] = Tensor[]> implements Dataset<T> 
     const range = isRange(indices);
     return noGrad(() => {
       const idx = new Map<Device, Tensor>();
-      return this.tensors.map((t) => {
+      const batch = this.tensors.map((t) => {
         if (range) return F.clone(F.narrow(t, 0, indices[0]!, indices.length));
         let it = idx.get(t.device);
         if (!it) {
@@ -91,6 +91,8 @@ export class TensorDataset<T extends Tensor[] = Tensor[]> implements Dataset<T> 
         }
         return F.indexSelect(t, 0, it);
       }) as T;
+      for (const it of idx.values()) it.dispose(); // free now rather than at the next garbage collection
+      return batch;
     });
   }
 }

@@ -39,5 +39,9 @@ export const scatterAdd: TemplateOp<'scatterAdd', AxisAttrs> = {
   },
   save: { inputs: [1] },
   // out = base + scatter(src) ⇒ basē = g, src̄ = gather(g, idx)
-  vjp: (g, { inputs: [, idx], attrs: { dim } }) => [g, null, F.gather(g, dim, idx!)],
+  // src may be larger than the index; its entries beyond the index's extent are never read (zero gradient)
+  vjp: (g, { inputs: [, idx], attrs: { dim }, inAvals }) => {
+    const gs = F.gather(g, dim, idx!), ss = inAvals[2]!.shape;
+    return [g, null, F.padStrided(gs, ss.map((d, i) => [0, d - gs.shape[i]!] as const), ss.map(() => 1), 0)];
+  },
 };
