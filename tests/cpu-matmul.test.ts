@@ -149,8 +149,15 @@ describe.each(kernels)('%s', (_name, kernel) => {
       [3, 5, 3, 4],
       [1, 4, 4, 4],
       [1, 70, 70, 70],
+      // row / column vectors (the JS kernel's unpacked paths)
+      [1, 1, 300, 50],
+      [2, 1, 40, 70],
+      [1, 70, 70, 1],
+      [3, 1, 5, 100],
     ];
-    dims.forEach((d, i) => check(kernel, ctor, 1000 + i, d));
+    dims.forEach((d, i) => {
+      for (let s = 0; s < 3; s++) check(kernel, ctor, 1000 + 10 * i + s, d);
+    });
   });
 
   it.each(ctors.map((c) => [c.name, c] as const))('K = 0 gives zeros, %s', (_n, ctor) => {

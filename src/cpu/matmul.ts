@@ -2,11 +2,13 @@
  * CPU matrix multiplication kernels on typed arrays (no Tensor class).
  *
  * `matmulInto` picks the fastest available implementation:
- *  - the WebAssembly SIMD kernel (`./wasm/gemm.ts`, a module generated at run time by a tiny
- *    emitter, 4×8 f32x4 register tile) when the engine supports WebAssembly SIMD and the product
- *    is large enough to amortize packing into linear memory;
- *  - otherwise the plain-JS kernel `matmulIntoJs` (4×4 register tile held in local variables);
- *  - a direct strided triple loop for tiny products, where packing costs more than it saves.
+ *  - the WebAssembly SIMD kernel (`./wasm/gemm.ts`: a ~2 KiB module generated at run time by the
+ *    tiny emitter in `./wasm/emit.ts`, 4×8 f32x4 register tile, ~60 GFLOP/s on one core of the
+ *    project machine) when the engine supports WebAssembly SIMD (every current browser, Node ≥ 16);
+ *  - otherwise the plain-JS kernel `matmulIntoJs`: cache-blocked, operands packed into reused
+ *    scratch panels, 4×4 register tile held in local variables (~5–6 GFLOP/s);
+ *  - direct strided loops for tiny products and row/column vectors, where packing and tile
+ *    padding cost more than they save.
  *
  * Numerics (documented contract):
  *  - Float64Array: all arithmetic in double precision (JS kernel: double accumulators; wasm:
@@ -19,10 +21,12 @@
  *  - Int32Array: exact two's-complement int32 arithmetic with wraparound (Math.imul / i32x4.mul,
  *    additions mod 2^32), i.e. the same result as C int32 code, independent of summation order.
  *
- * Operands are strided views; see `matmulInto`. Packing copies every operand panel into a
- * contiguous scratch buffer, so transposed and broadcast (stride 0) operands cost nothing extra.
- * Scratch buffers are module-level and reused across calls (the functions are not reentrant,
- * which is fine in single-threaded JS).
+ * Operands are strided views; see `matmulInto`. Both kernels copy operands into contiguous
+ * scratch (packed panels, or wasm linear memory) first, so transposed and broadcast (stride 0)
+ * operands cost about the same as row-major ones. Scratch buffers are module-level, grown on
+ * demand and reused across calls; the wasm linear memory never shrinks, so it stays at the size
+ * the largest product needed (about 4·(M·K + K·N + M·N) bytes for float32). The functions are not
+ * reentrant, which is fine in single-threaded JS.
  */
 import { WasmGemm, wasmSimdSupported } from './wasm/gemm.ts';
 import type { WasmDtype } from './wasm/gemm-kernel.ts';
@@ -43,11 +47,17 @@ const NR = 4;
 const MC = 128;
 const KC = 256;
 const NC = 2048;
-/** Below this many multiply-adds (M*N*K), the direct triple loop beats packing. */
-const SMALL_MNK = 4096;
+/**
+ * Up to this many multiply-adds (M*N*K) the direct triple loop beats the packed JS kernel
+ * (measured: 4³ 0.12 µs direct vs 0.5 µs packed; 8³ 0.6 vs 0.3; 16³ 4.5 vs 1.8).
+ */
+const SMALL_MNK = 256;
+/** Below this many multiply-adds the wasm kernel's fixed cost (~0.3 µs) exceeds the direct loop's. */
+const WASM_MIN_MNK = 512;
 
-const fA = new Float64Array(MC * KC);
-const fB = new Float64Array(KC * NC);
+// Packed-panel scratch, grown on demand and reused across calls.
+let fA = new Float64Array(0);
+let fB = new Float64Array(0);
 let iA = new Int32Array(0);
 let iB = new Int32Array(0);
 const edge = new Float64Array(MR * NR);
@@ -148,7 +158,14 @@ function microI(
   }
 }
 
-/** Direct strided triple loop, for tiny products. */
+let rowF = new Float64Array(0);
+let rowI = new Int32Array(0);
+
+/**
+ * Direct strided loops without packing, for tiny and skinny products: dot products over k when
+ * N is 1 or the product is tiny, else (a row vector times a matrix, typically) row updates
+ * out[m, :] += A[m, k] * B[k, :] into a double (or int32) scratch row, which reads B along rows.
+ */
 function matmulDirect(
   out: NumArray,
   a: NumArray,
@@ -165,17 +182,38 @@ function matmulDirect(
   N: number,
 ): void {
   const isInt = out instanceof Int32Array;
+  const dot = N === 1 || M * N * K <= SMALL_MNK;
+  if (!dot && isInt && rowI.length < N) rowI = new Int32Array(N);
+  if (!dot && !isInt && rowF.length < N) rowF = new Float64Array(N);
   let o = 0;
   for (let bi = 0; bi < batch; bi++) {
     const aOff = aOffsets[bi]!, bOff = bOffsets[bi]!;
     for (let m = 0; m < M; m++) {
       const ar = aOff + m * ars;
-      for (let n = 0; n < N; n++) {
-        let s = 0;
-        let ai = ar, bj = bOff + n * bcs;
-        if (isInt) for (let k = 0; k < K; k++, ai += acs, bj += brs) s = (s + Math.imul(a[ai]!, b[bj]!)) | 0;
-        else for (let k = 0; k < K; k++, ai += acs, bj += brs) s += a[ai]! * b[bj]!;
-        out[o++] = s;
+      if (dot) {
+        for (let n = 0; n < N; n++) {
+          let s = 0;
+          let ai = ar, bj = bOff + n * bcs;
+          if (isInt) for (let k = 0; k < K; k++, ai += acs, bj += brs) s = (s + Math.imul(a[ai]!, b[bj]!)) | 0;
+          else for (let k = 0; k < K; k++, ai += acs, bj += brs) s += a[ai]! * b[bj]!;
+          out[o++] = s;
+        }
+      } else if (isInt) {
+        const row = rowI;
+        row.fill(0, 0, N);
+        for (let k = 0; k < K; k++) {
+          const av = a[ar + k * acs]!;
+          for (let n = 0, bj = bOff + k * brs; n < N; n++, bj += bcs) row[n] = (row[n]! + Math.imul(av, b[bj]!)) | 0;
+        }
+        for (let n = 0; n < N; n++) out[o++] = row[n]!;
+      } else {
+        const row = rowF;
+        row.fill(0, 0, N);
+        for (let k = 0; k < K; k++) {
+          const av = a[ar + k * acs]!;
+          for (let n = 0, bj = bOff + k * brs; n < N; n++, bj += bcs) row[n] = row[n]! + av * b[bj]!;
+        }
+        for (let n = 0; n < N; n++) out[o++] = row[n]!;
       }
     }
   }
@@ -207,14 +245,20 @@ export function matmulIntoJs(
     out.fill(0, 0, total);
     return;
   }
-  if (M * N * K <= SMALL_MNK) {
+  // Skinny products (a row or column vector) waste 3/4 of the 4×4 tile: the direct loop is faster.
+  if (M * N * K <= SMALL_MNK || M === 1 || N === 1) {
     matmulDirect(out, a, aOffsets, aRowStride, aColStride, b, bOffsets, bRowStride, bColStride, batch, M, K, N);
     return;
   }
   const isInt = out instanceof Int32Array;
-  if (isInt && iA.length === 0) {
-    iA = new Int32Array(MC * KC);
-    iB = new Int32Array(KC * NC);
+  const aNeed = Math.ceil(Math.min(MC, M) / MR) * MR * Math.min(KC, K);
+  const bNeed = Math.ceil(Math.min(NC, N) / NR) * NR * Math.min(KC, K);
+  if (isInt) {
+    if (iA.length < aNeed) iA = new Int32Array(aNeed);
+    if (iB.length < bNeed) iB = new Int32Array(bNeed);
+  } else {
+    if (fA.length < aNeed) fA = new Float64Array(aNeed);
+    if (fB.length < bNeed) fB = new Float64Array(bNeed);
   }
   const pA = isInt ? iA : fA;
   const pB = isInt ? iB : fB;
@@ -251,12 +295,25 @@ export function matmulIntoJs(
 // ---------------------------------------------------------------------------------------------
 // WebAssembly SIMD kernel and dispatch
 
-const wasmAvailable = wasmSimdSupported();
+let wasmAvailable = wasmSimdSupported();
 let impl: MatmulImpl = wasmAvailable ? 'wasm' : 'js';
 const wasmKernels: Partial<Record<WasmDtype, WasmGemm>> = {};
 
-function wasmKernel(dtype: WasmDtype): WasmGemm {
-  return (wasmKernels[dtype] ??= new WasmGemm(dtype));
+/**
+ * The wasm kernel for `dtype`, compiled on first use; null (and wasm disabled from then on) if
+ * compiling fails, e.g. under a Content-Security-Policy without 'wasm-unsafe-eval'.
+ */
+function wasmKernel(dtype: WasmDtype): WasmGemm | null {
+  let k = wasmKernels[dtype];
+  if (!k && wasmAvailable) {
+    try {
+      k = wasmKernels[dtype] = new WasmGemm(dtype);
+    } catch {
+      wasmAvailable = false;
+      impl = 'js';
+    }
+  }
+  return k ?? null;
 }
 
 /** The implementation `matmulInto` uses for non-tiny products. */
@@ -275,7 +332,10 @@ export function setMatmulImpl(choice: MatmulImpl): MatmulImpl {
   return prev;
 }
 
-/** WebAssembly implementation of `matmulInto` (same contract); throws if SIMD is unavailable. */
+/**
+ * WebAssembly implementation of `matmulInto` (same contract). Falls back to `matmulIntoJs` when
+ * WebAssembly SIMD is unavailable or linear memory cannot grow to hold the operands.
+ */
 export function matmulIntoWasm(
   out: NumArray,
   a: NumArray,
@@ -298,7 +358,10 @@ export function matmulIntoWasm(
     return;
   }
   const dtype: WasmDtype = out instanceof Float32Array ? 'f32' : out instanceof Float64Array ? 'f64' : 'i32';
-  wasmKernel(dtype).run(out, a, aOffsets, aRowStride, aColStride, b, bOffsets, bRowStride, bColStride, batch, M, K, N);
+  const kernel = wasmKernel(dtype);
+  if (!kernel?.run(out, a, aOffsets, aRowStride, aColStride, b, bOffsets, bRowStride, bColStride, batch, M, K, N)) {
+    matmulIntoJs(out, a, aOffsets, aRowStride, aColStride, b, bOffsets, bRowStride, bColStride, batch, M, K, N);
+  }
 }
 
 /**
@@ -306,8 +369,8 @@ export function matmulIntoWasm(
  * into `out` (length >= batch*M*N, same array type as the inputs). Operands are strided views:
  * A[b, m, k] = a[aOffsets[b] + m*aRowStride + k*aColStride], likewise B with
  * bOffsets/bRowStride/bColStride. Strides may be any non-negative integers (0 for broadcast;
- * transposed operands have aRowStride = 1). K = 0 writes zeros. See the module comment for the
- * numerics of each array type.
+ * transposed operands have aRowStride = 1). K = 0 writes zeros. `out` must not overlap `a` or
+ * `b`. See the module comment for the numerics of each array type.
  */
 export function matmulInto(
   out: NumArray,
@@ -324,7 +387,7 @@ export function matmulInto(
   K: number,
   N: number,
 ): void {
-  if (impl === 'wasm' && M * N * K > SMALL_MNK) {
+  if (impl === 'wasm' && M * N * K > WASM_MIN_MNK && M * N > 1) {
     matmulIntoWasm(out, a, aOffsets, aRowStride, aColStride, b, bOffsets, bRowStride, bColStride, batch, M, K, N);
   } else {
     matmulIntoJs(out, a, aOffsets, aRowStride, aColStride, b, bOffsets, bRowStride, bColStride, batch, M, K, N);

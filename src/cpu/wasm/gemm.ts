@@ -68,25 +68,15 @@ type GemmFn = (
 type PackBFn = (src: number, ldb: number, dst: number, kc: number, nPanels: number) => void;
 type PackBTFn = (src: number, ldb: number, dst: number, kc: number, kcMain: number, nPanels: number) => void;
 
-/** How B reaches the kernel. */
-const enum BMode {
-  /** Copied whole, row-major (unit column stride), packed by wasm v128 copies. */
-  Rows,
-  /** Copied whole, column-major (unit row stride), packed by wasm register transposes. */
-  Cols,
-  /** Packed per block in JS. */
-  Packed,
-}
-
-/** How A reaches the kernel. */
-const enum AMode {
-  /** Copied in place, row-major (unit column stride): gemmR. */
-  Rows,
-  /** Copied in place, column-major (unit row stride): gemmC. */
-  Cols,
-  /** Packed per block in JS: gemmC on packed panels. */
-  Packed,
-}
+/**
+ * How an operand reaches the kernel. A: Rows = copied whole, read in place row-major (gemmR);
+ * Cols = copied whole, read in place column-major (gemmC); Packed = packed per block in JS
+ * (gemmC on packed panels). B: Rows = copied whole, packed by wasm v128 copies; Cols = copied
+ * whole, packed by wasm register transposes; Packed = packed per block in JS.
+ */
+const Mode = { Rows: 0, Cols: 1, Packed: 2 } as const;
+const AMode = Mode;
+const BMode = Mode;
 
 export class WasmGemm {
   readonly es: number;
@@ -117,15 +107,32 @@ export class WasmGemm {
     return this.dtype === 'f32' ? new Float32Array(buf) : this.dtype === 'f64' ? new Float64Array(buf) : new Int32Array(buf);
   }
 
-  /** Makes sure linear memory holds `bytes` bytes and returns an up-to-date view of it. */
-  private ensure(bytes: number): View {
+  /**
+   * Makes sure linear memory holds `bytes` bytes and returns an up-to-date view of it, or null
+   * when memory cannot grow that far (the engine's limit, 2–4 GiB, or out of memory).
+   */
+  private ensure(bytes: number): View | null {
     const have = this.mem.buffer.byteLength;
-    if (bytes > have) this.mem.grow(Math.ceil((bytes - have) / PAGE));
+    if (bytes > have) {
+      try {
+        this.mem.grow(Math.ceil((bytes - have) / PAGE));
+      } catch {
+        return null;
+      }
+    }
     if (this.view.buffer !== this.mem.buffer) this.view = this.makeView();
     return this.view;
   }
 
-  /** Same contract as `matmulInto` in ../matmul.ts; requires K > 0, M > 0, N > 0. */
+  /** Bytes of linear memory currently held (it never shrinks; shared by all dtypes). */
+  memoryBytes(): number {
+    return this.mem.buffer.byteLength;
+  }
+
+  /**
+   * Same contract as `matmulInto` in ../matmul.ts; requires K > 0, M > 0, N > 0. Returns false,
+   * having done nothing, when linear memory cannot hold the operands (the caller falls back).
+   */
   run(
     out: Num,
     a: Num,
@@ -140,7 +147,7 @@ export class WasmGemm {
     M: number,
     K: number,
     N: number,
-  ): void {
+  ): boolean {
     const { MR, NR, MC, KC, NC } = this.cfg;
     const es = this.es;
     const al = 16 / es; // elements per 16 bytes: region alignment
@@ -179,6 +186,7 @@ export class WasmGemm {
     const cE = roundUp(bE + kcMax * ncMaxPad + slack, al);
     const endE = cE + Mpad * ncMaxPad + slack;
     const view = this.ensure(endE * es);
+    if (!view) return false;
     const gemm = aMode === AMode.Rows ? this.gemmR : this.gemmC;
 
     let lastA = -1;
@@ -229,6 +237,7 @@ export class WasmGemm {
         copyOut(out, outBase + jc, N, view, cE, ncPad, M, nc);
       }
     }
+    return true;
   }
 }
 
