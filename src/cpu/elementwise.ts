@@ -7,6 +7,7 @@
 import type { TypedArray } from '../dtype.ts';
 import { exprKey, type Expr } from '../ops/expr.ts';
 import { H, renderJs } from './render.ts';
+import { runWasmElementwise } from './wasm/elementwise.ts';
 
 export interface StridedArray {
   readonly data: TypedArray;
@@ -84,7 +85,26 @@ export function runElementwise(expr: Expr, shape: readonly number[], out: Stride
   if (n === 0) return;
   const { shape: cs, strides } = collapseDims(shape, [out.strides, ...inputs.map((x) => x.strides)]);
   const hoisted = inputs.map((_, i) => strides[i + 1]!.every((s) => s === 0));
-  const key = `${exprKey(expr)}|${cs.length}|${hoisted.map((h) => (h ? 1 : 0)).join('')}`;
+  if (cs.length === 1 && strides[0]![0] === 1) {
+    // a plain copy or fill of one run: memmove / fill
+    if (expr.k === 'const') {
+      out.data.fill(expr.dtype === 'bool' ? (expr.v ? 1 : 0) : expr.v, out.offset, out.offset + n);
+      return;
+    }
+    if (expr.k === 'in') {
+      const x = inputs[expr.i]!;
+      const s = strides[expr.i + 1]![0];
+      if (x.data.constructor === out.data.constructor && (s === 1 || s === 0)) {
+        if (s === 1) out.data.set(x.data.subarray(x.offset, x.offset + n) as never, out.offset);
+        else out.data.fill(x.data[x.offset]!, out.offset, out.offset + n);
+        return;
+      }
+    }
+  }
+  const ek = exprKey(expr);
+  // float32 runs of WASM_ELEMENTWISE_MIN (1024) elements or more: WebAssembly SIMD (./wasm/elementwise.ts)
+  if (cs.length === 1 && runWasmElementwise(expr, ek, cs, strides, out, inputs, hoisted)) return;
+  const key = `${ek}|${cs.length}|${hoisted.map((h) => (h ? 1 : 0)).join('')}`;
   let k = cache.get(key);
   if (!k) {
     k = build(expr, inputs.length, cs.length, hoisted);

@@ -68,7 +68,7 @@ export function literal(v: number, dtype: DType): string {
   if (Number.isNaN(v)) return 'NaN';
   if (v === Infinity) return 'Infinity';
   if (v === -Infinity) return '-Infinity';
-  if (Object.is(v, -0)) return '-0';
+  if (Object.is(v, -0)) return '(-0)'; // parenthesised: -x of it must not render as --0
   const x = dtype === 'float32' ? Math.fround(v) : dtype === 'int32' ? v | 0 : dtype === 'bool' ? (v ? 1 : 0) : v;
   return x < 0 ? `(${x})` : String(x);
 }
@@ -153,7 +153,7 @@ export function renderJs(root: Expr, load: (i: number) => string, index: string)
           case 'ceil': return `Math.ceil(${a})`;
           case 'trunc': return `Math.trunc(${a})`;
           case 'round': return `H.rint(${a})`;
-          case 'not': return `(${a} ? 0 : 1)`;
+          case 'not': return `(${a} !== 0 ? 0 : 1)`; // NaN is truthy, as bool(nan) in PyTorch
           case 'isnan': return `(${a} !== ${a} ? 1 : 0)`;
           default: return op satisfies never;
         }

@@ -264,3 +264,51 @@ export function emitModule(spec: ModuleSpec): Uint8Array {
 
   return out.toBytes();
 }
+
+/**
+ * More opcodes behind the 0xfd (SIMD) prefix, used by the elementwise renderer
+ * (`elementwise.ts`); an extension of `SimdOp` with the same encoding: the prefix byte, then the
+ * opcode as a u32 LEB128 (`writer.byte(0xfd).u32(op)`).
+ */
+export const SimdOpExt = {
+  i32x4_splat: 0x11,
+  f32x4_splat: 0x13,
+  f64x2_splat: 0x14,
+  i32x4_eq: 0x37,
+  i32x4_gt_s: 0x3b,
+  f32x4_eq: 0x41,
+  f32x4_ne: 0x42,
+  f32x4_lt: 0x43,
+  f32x4_gt: 0x44,
+  f32x4_le: 0x45,
+  f32x4_ge: 0x46,
+  v128_not: 0x4d,
+  v128_and: 0x4e,
+  v128_andnot: 0x4f,
+  v128_or: 0x50,
+  v128_xor: 0x51,
+  v128_bitselect: 0x52,
+  f32x4_demote_f64x2_zero: 0x5e,
+  f64x2_promote_low_f32x4: 0x5f,
+  f32x4_ceil: 0x67,
+  f32x4_floor: 0x68,
+  f32x4_trunc: 0x69,
+  f32x4_nearest: 0x6a,
+  i32x4_shl: 0xab,
+  i32x4_shr_s: 0xac,
+  i32x4_shr_u: 0xad,
+  i32x4_sub: 0xb1,
+  f32x4_abs: 0xe0,
+  f32x4_neg: 0xe1,
+  f32x4_sqrt: 0xe3,
+  f32x4_sub: 0xe5,
+  f32x4_div: 0xe7,
+  f32x4_min: 0xe8,
+  f32x4_max: 0xe9,
+  f32x4_pmin: 0xea,
+  f32x4_pmax: 0xeb,
+  f64x2_div: 0xf3,
+  i32x4_trunc_sat_f32x4_s: 0xf8,
+  f32x4_convert_i32x4_s: 0xfa,
+} as const;
+export type SimdOpExt = (typeof SimdOpExt)[keyof typeof SimdOpExt];

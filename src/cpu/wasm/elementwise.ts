@@ -1,0 +1,719 @@
+/**
+ * WebAssembly SIMD renderer for float32 elementwise expressions (f32x4 lanes, 128-bit SIMD only:
+ * no relaxed SIMD, so no fused multiply-add).
+ *
+ * `runElementwise` (../elementwise.ts) hands an expression here when, after dim collapsing, the
+ * loop is one dimension with unit strides for the output and every streamed operand, the output
+ * and every operand the expression reads are float32, and there are at least
+ * `WASM_ELEMENTWISE_MIN` elements. Operands that are constant over the loop (scalars, stride 0)
+ * are passed as f32 parameters and splatted. Anything this renderer does not support makes
+ * `compileWasmElementwise` return null and the JS kernel runs instead.
+ *
+ * Driver: operands live in JS typed arrays, so each chunk of `CHUNK` elements is copied into the
+ * module's linear memory (`TypedArray.prototype.set`, a memcpy), the kernel runs over it, and the
+ * result is copied back out. One slot of CHUNK floats per distinct streamed operand; the result
+ * overwrites the first slot (each vector is read before it is written). One `WebAssembly.Memory`
+ * is shared by all elementwise modules; it grows to the largest number of slots used and is
+ * reused. Tails (n % 4 ≠ 0) compute whole vectors over stale slot contents and copy only the
+ * valid lanes back.
+ *
+ * Kernels: one module per (expression, which operands are scalars), compiled synchronously
+ * (`new WebAssembly.Module`: modules are ~0.5–3 KiB, well under the 4 KiB browsers allow on the
+ * main thread; ~0.2–0.4 ms each) and cached. Every intermediate value lives in a v128 local (V8
+ * turns locals into SSA values, so this costs nothing once optimized); constants are materialized
+ * once before the loop. V8 first runs a new module with its baseline compiler and tiers up to
+ * the optimizing one in the background after a few calls (about 2× faster for exp-like ops).
+ *
+ * Numerics. Each operation rounds to float32 (as PyTorch's float32 kernels and the WGSL backend
+ * do), whereas the JS kernel evaluates the whole expression in double and rounds once at the end;
+ * so fused chains can differ by a few ulps, and intermediate overflow/underflow follows float32.
+ * Per operation, against the JS kernel (Math.* in double, rounded to float32):
+ *  - exact (bit for bit): neg abs sqrt recip floor ceil trunc round relu sign add sub mul div
+ *    max min comparisons where cast and/or/xor/not isnan, pow by a small integer constant
+ *    (evaluated in f64x2 like the JS kernel, then rounded once). Truthiness follows the JS
+ *    renderer: where/and/or treat NaN as false, not and cast-to-bool treat it as true;
+ *  - max ulp distance over 16.7 M float32 bit patterns spread over the whole range (every 257th):
+ *    exp 1, expm1 1, log 1, rsqrt 1, log1p 2, sigmoid 2, tanh 2 (denormal results included);
+ *  - IEEE special cases as Math.*: NaN propagates, exp(±Inf) = Inf/0, log(0) = −Inf,
+ *    log(x<0) = NaN, sigmoid(±Inf) = 1/0, tanh(±Inf) = ±1, tanh/expm1/log1p/sqrt keep −0,
+ *    relu(NaN) = NaN, relu(−0) = +0, max/min propagate NaN and order −0 < +0 (WebAssembly's
+ *    f32x4.max/min are IEEE 754-2019 maximum/minimum, which is exactly Math.max/min).
+ * Math: exp(x) = 2^k·e^r with k = round(x·log2 e) (by the 1.5·2^23 trick, which also yields k as
+ * an integer), r = x − k·ln2 in two parts (ln2_hi has trailing zero bits so k·ln2_hi is exact),
+ * e^r by a degree-6 polynomial interpolating it at Chebyshev nodes of |r| ≤ 0.35 (error < 3e-9;
+ * coefficients computed at load by `chebyshevFit`), 2^k built in the exponent field as two factors
+ * 2^(k>>1)·2^(k−(k>>1)) so results from 2^-149 (denormal) up to overflow (+Inf) come out right
+ * after clamping x to [−104, 89]. expm1 uses the same reduction, expm1(r) = r + r²·q(r) (q of
+ * degree 5, fitted the same way) and s·expm1(r) + (s − 1), or e^r·2^k once k > 25. sigmoid = n/(1 + e) with
+ * e = exp(−|x|) and n = e for x < 0, 1 otherwise (never overflows; exact at ±Inf). tanh|x| =
+ * −t/(2 + t) with t = expm1(−2|x|), sign copied from x. log: x = m·2^e with m in [√½, √2),
+ * f = m − 1, s = f/(2 + f), log(1+f) = f − (f²/2 − s·(f²/2 + R(s²))) with R the atanh series;
+ * denormals are pre-scaled by 2^23. log1p(x) = log(u)·x/(u − 1), u = 1 + x (exact when u = 1).
+ */
+import type { StridedArray } from '../elementwise.ts';
+import type { DType } from '../../dtype.ts';
+import { exprKey, type Expr } from '../../ops/expr.ts';
+import { ByteWriter, emitModule, FuncBuilder, Op, SimdOp, SimdOpExt as X, ValType } from './emit.ts';
+
+/** Default fewest elements worth the copies and the call (measured: see bench/elementwise-kernel.ts). */
+export const WASM_ELEMENTWISE_MIN = 1024;
+let minElements = WASM_ELEMENTWISE_MIN;
+/** Sets the fewest elements for which the wasm path is taken (tests, benchmarks); returns the previous value. */
+export function setWasmElementwiseMin(n: number): number {
+  const prev = minElements;
+  minElements = n;
+  return prev;
+}
+/** Elements per chunk (each operand slot is CHUNK*4 bytes of linear memory). */
+const CHUNK = 16384;
+const PAGE = 65536;
+
+// ---------------------------------------------------------------------------------------------
+// Feature detection and switch
+
+let simd: boolean | undefined;
+/** True when this engine compiles WebAssembly SIMD (v128) code; checked once. */
+export function wasmElementwiseSupported(): boolean {
+  if (simd === undefined) {
+    try {
+      const f = new FuncBuilder([ValType.i32], []);
+      const g = new Gen(f);
+      const a = g.splatF(1.5);
+      g.store(0, g.bin(X.f32x4_pmax, g.un(X.f32x4_nearest, a), a));
+      simd = typeof WebAssembly === 'object' && WebAssembly.validate(g.finish() as BufferSource);
+    } catch {
+      simd = false;
+    }
+  }
+  return simd;
+}
+
+let enabled: boolean | undefined;
+/** Turns the WebAssembly elementwise path on or off (off: every kernel runs as JS); returns the previous state. */
+export function setWasmElementwise(on: boolean): boolean {
+  const prev = wasmElementwiseEnabled();
+  enabled = on && wasmElementwiseSupported();
+  return prev;
+}
+/** Whether `runElementwise` may use the WebAssembly path. */
+export function wasmElementwiseEnabled(): boolean {
+  enabled ??= wasmElementwiseSupported();
+  return enabled;
+}
+
+const stats = { runs: 0, kernels: 0, unsupported: 0, failed: 0 };
+/**
+ * Counters: wasm elementwise runs, compiled modules, expressions left to JS as unsupported, modules
+ * the engine failed to compile (should stay 0), and the bytes of linear memory held.
+ */
+export function wasmElementwiseStats(): { runs: number; kernels: number; unsupported: number; failed: number; memoryBytes: number } {
+  return { ...stats, memoryBytes: mem?.buffer.byteLength ?? 0 };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Code generation
+
+type V = number; // a v128 local
+const { i32, f32, v128 } = ValType;
+
+class Unsupported extends Error {}
+const unsupported = (why: string): never => {
+  throw new Unsupported(why);
+};
+
+const f32Bits = (x: number): number => {
+  const b = new Float32Array([x]);
+  return new Int32Array(b.buffer)[0]!;
+};
+
+/**
+ * Emits one kernel function `(nBytes, base0…, outBase, scalar0…)`: a loop over byte offsets
+ * 0, 16, …, < nBytes. Values are v128 locals; `pro` is the code before the loop (constants and
+ * splats), `body` the loop body.
+ */
+class Gen {
+  readonly pro = new ByteWriter();
+  readonly body = new ByteWriter();
+  readonly i: number;
+  private readonly consts = new Map<string, V>();
+
+  constructor(readonly f: FuncBuilder) {
+    this.i = f.local(i32);
+  }
+
+  private simd(w: ByteWriter, o: number): void {
+    w.byte(0xfd).u32(o);
+  }
+  private get(i: number): void {
+    this.body.byte(Op.local_get).u32(i);
+  }
+  private set(w: ByteWriter, i: number): void {
+    w.byte(Op.local_set).u32(i);
+  }
+
+  /** A v128 constant from 4 i32 lanes (hoisted before the loop, deduplicated). */
+  constI(lanes: readonly number[]): V {
+    const key = lanes.join(',');
+    let l = this.consts.get(key);
+    if (l === undefined) {
+      l = this.f.local(v128);
+      this.simd(this.pro, SimdOp.v128_const);
+      for (const x of lanes) for (let b = 0; b < 4; b++) this.pro.byte((x >>> (8 * b)) & 0xff);
+      this.set(this.pro, l);
+      this.consts.set(key, l);
+    }
+    return l;
+  }
+  splatF(x: number): V {
+    const b = f32Bits(x);
+    return this.constI([b, b, b, b]);
+  }
+  splatI(x: number): V {
+    return this.constI([x, x, x, x]);
+  }
+  /** A function parameter (f32) splatted once before the loop. */
+  splatParam(p: number): V {
+    const l = this.f.local(v128);
+    this.pro.byte(Op.local_get).u32(p);
+    this.simd(this.pro, X.f32x4_splat);
+    this.set(this.pro, l);
+    return l;
+  }
+
+  private fresh(): V {
+    const l = this.f.local(v128);
+    this.set(this.body, l);
+    return l;
+  }
+  un(o: number, a: V): V {
+    this.get(a);
+    this.simd(this.body, o);
+    return this.fresh();
+  }
+  bin(o: number, a: V, b: V): V {
+    this.get(a);
+    this.get(b);
+    this.simd(this.body, o);
+    return this.fresh();
+  }
+  /** v128.bitselect: lanes of `a` where `mask` bits are set, else `b`. */
+  sel(a: V, b: V, mask: V): V {
+    this.get(a);
+    this.get(b);
+    this.get(mask);
+    this.simd(this.body, X.v128_bitselect);
+    return this.fresh();
+  }
+  /** i32x4 shift by a constant. */
+  shift(o: number, a: V, by: number): V {
+    this.get(a);
+    this.body.byte(Op.i32_const).s32(by);
+    this.simd(this.body, o);
+    return this.fresh();
+  }
+  i8shuffle(a: V, b: V, lanes: readonly number[]): V {
+    this.get(a);
+    this.get(b);
+    this.simd(this.body, SimdOp.i8x16_shuffle);
+    this.body.bytes(lanes);
+    return this.fresh();
+  }
+  /** v128.load from `base` (an i32 parameter) + i. */
+  load(base: number): V {
+    this.get(base);
+    this.get(this.i);
+    this.body.byte(Op.i32_add);
+    this.simd(this.body, SimdOp.v128_load);
+    this.body.u32(4).u32(0);
+    return this.fresh();
+  }
+  store(base: number, v: V): void {
+    this.get(base);
+    this.get(this.i);
+    this.body.byte(Op.i32_add);
+    this.get(v);
+    this.simd(this.body, SimdOp.v128_store);
+    this.body.u32(4).u32(0);
+  }
+
+  // float helpers
+  add(a: V, b: V): V { return this.bin(SimdOp.f32x4_add, a, b); }
+  sub(a: V, b: V): V { return this.bin(X.f32x4_sub, a, b); }
+  mul(a: V, b: V): V { return this.bin(SimdOp.f32x4_mul, a, b); }
+  div(a: V, b: V): V { return this.bin(X.f32x4_div, a, b); }
+  and(a: V, b: V): V { return this.bin(X.v128_and, a, b); }
+  or(a: V, b: V): V { return this.bin(X.v128_or, a, b); }
+  /** p(r) = c[0]·r^(n−1) + … + c[n−1] by Horner. */
+  horner(r: V, c: readonly number[]): V {
+    let p = this.splatF(c[0]!);
+    for (let j = 1; j < c.length; j++) p = this.add(this.mul(p, r), this.splatF(c[j]!));
+    return p;
+  }
+
+  /** Wraps the body in the loop (parameter 0 is the byte count, ≥ 16) and assembles the module. */
+  finish(): Uint8Array {
+    const c = this.f.code;
+    c.bytes(this.pro.toBytes());
+    c.byte(Op.loop).byte(0x40);
+    c.bytes(this.body.toBytes());
+    // i += 16; continue while i < nBytes (parameter 0)
+    c.byte(Op.local_get).u32(this.i).byte(Op.i32_const).s32(16).byte(Op.i32_add).byte(Op.local_tee).u32(this.i);
+    c.byte(Op.local_get).u32(0).byte(Op.i32_lt_u).byte(Op.br_if).u32(0);
+    c.byte(Op.end);
+    return emitModule({ memoryImport: { module: 'env', name: 'mem', minPages: 1 }, funcs: [{ name: 'run', fn: this.f }] });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Vector math
+
+const LOG2E = Math.LOG2E;
+/** ln 2 split: LN2_HI has 15 significant bits, so k·LN2_HI is exact for |k| < 512. */
+const LN2_HI = 0.693145751953125;
+const LN2_LO = Math.fround(Math.LN2 - LN2_HI);
+/** 1.5·2^23: adding it rounds to an integer (ties to even) and leaves it in the low mantissa bits. */
+const MAGIC = 12582912;
+const MAGIC_BITS = 0x4b400000;
+const SIGN = 0x80000000 | 0;
+const INF_BITS = 0x7f800000;
+const QNAN_BITS = 0x7fc00000;
+/**
+ * Coefficients (highest degree first, for Horner) of the polynomial of degree `deg` that
+ * interpolates f at the Chebyshev nodes of [−h, h]: within a small factor of the minimax
+ * polynomial. Solved here in double (Vandermonde system, Gaussian elimination with pivoting).
+ */
+function chebyshevFit(f: (x: number) => number, h: number, deg: number): number[] {
+  const m = deg + 1;
+  const A: number[][] = [];
+  for (let j = 0; j < m; j++) {
+    const x = h * Math.cos(((2 * j + 1) * Math.PI) / (2 * m));
+    A.push([...Array.from({ length: m }, (_, p) => x ** p), f(x)]);
+  }
+  for (let col = 0; col < m; col++) {
+    let piv = col;
+    for (let r = col + 1; r < m; r++) if (Math.abs(A[r]![col]!) > Math.abs(A[piv]![col]!)) piv = r;
+    [A[col], A[piv]] = [A[piv]!, A[col]!];
+    for (let r = 0; r < m; r++) {
+      if (r === col) continue;
+      const q = A[r]![col]! / A[col]![col]!;
+      for (let k = col; k <= m; k++) A[r]![k]! -= q * A[col]![k]!;
+    }
+  }
+  return Array.from({ length: m }, (_, p) => A[p]![m]! / A[p]![p]!).reverse();
+}
+/** |r| ≤ ln2/2 after reduction, plus slack for k rounded from float32 x·log2 e. */
+const R_MAX = 0.35;
+/** e^r, degree 6 (interpolation error < 3e-9, below float32 rounding). */
+const EXP_POLY = chebyshevFit(Math.exp, R_MAX, 6);
+/** (e^r − 1 − r)/r², degree 5, so expm1(r) = r + r²·q(r). */
+const EXPM1_POLY = chebyshevFit((r) => (Math.expm1(r) - r) / (r * r), R_MAX, 5);
+const LOG_POLY = [2 / 9, 2 / 7, 2 / 5, 2 / 3]; // next term 2z⁵/11: < 2e-9 relative
+
+/** Range reduction x = k·ln2 + r (x already clamped): k as i32 lanes and float lanes, r. */
+function reduce(g: Gen, x: V): { k: V; kf: V; r: V } {
+  const t = g.add(g.mul(x, g.splatF(LOG2E)), g.splatF(MAGIC));
+  const kf = g.sub(t, g.splatF(MAGIC));
+  const k = g.bin(X.i32x4_sub, t, g.splatI(MAGIC_BITS));
+  const r = g.sub(g.sub(x, g.mul(kf, g.splatF(LN2_HI))), g.mul(kf, g.splatF(LN2_LO)));
+  return { k, kf, r };
+}
+/** 2^k for i32 lanes k in [−126, 127]. */
+function pow2(g: Gen, k: V): V {
+  return g.shift(X.i32x4_shl, g.bin(SimdOp.i32x4_add, k, g.splatI(127)), 23);
+}
+/** v·2^k for k in [−150, 128] as two exactly representable factors (one final rounding). */
+function scale(g: Gen, v: V, k: V): V {
+  const k1 = g.shift(X.i32x4_shr_s, k, 1);
+  const k2 = g.bin(X.i32x4_sub, k, k1);
+  return g.mul(g.mul(v, pow2(g, k1)), pow2(g, k2));
+}
+/** Clamps to [lo, hi]; NaN passes through (pmin/pmax return the first operand when unordered). */
+function clamp(g: Gen, x: V, lo: number, hi: number): V {
+  return g.bin(X.f32x4_pmax, g.bin(X.f32x4_pmin, x, g.splatF(hi)), g.splatF(lo));
+}
+
+/** e^x; `nonPositive`: x is known to be ≤ 0 or NaN (no upper clamp needed). */
+function vexp(g: Gen, x: V, nonPositive = false): V {
+  const xc = nonPositive ? g.bin(X.f32x4_pmax, x, g.splatF(-104)) : clamp(g, x, -104, 89);
+  const { k, r } = reduce(g, xc);
+  return scale(g, g.horner(r, EXP_POLY), k);
+}
+
+/** expm1 of r (|r| ≤ ~ln2/2): r + r²·q(r). */
+function expm1Poly(g: Gen, r: V): V {
+  return g.add(r, g.mul(g.mul(r, r), g.horner(r, EXPM1_POLY)));
+}
+
+/** expm1(x) for x ≤ 0 clamped to ≥ −40 (k in [−58, 0]): s·expm1(r) + (s − 1). */
+function expm1Small(g: Gen, xc: V): V {
+  const { k, r } = reduce(g, xc);
+  const em = expm1Poly(g, r);
+  const s = pow2(g, k);
+  return g.add(g.mul(s, em), g.sub(s, g.splatF(1)));
+}
+
+function vexpm1(g: Gen, x: V): V {
+  const xc = clamp(g, x, -40, 89);
+  const { k, r } = reduce(g, xc);
+  const em = expm1Poly(g, r);
+  // k ≤ 25: s − 1 is exact (or off by 1 at 2^25, < ½ ulp of the result); lanes with larger k
+  // compute garbage here (s may be Inf) and take `big` below
+  const s = pow2(g, k);
+  const small = g.add(g.mul(s, em), g.sub(s, g.splatF(1)));
+  // k > 25: the −1 is below ½ ulp; e^r·2^k with the two-factor scale (overflows to +Inf)
+  const big = scale(g, g.add(em, g.splatF(1)), k);
+  const res = g.sel(big, small, g.bin(X.i32x4_gt_s, k, g.splatI(25)));
+  return g.sel(x, res, g.bin(X.f32x4_eq, x, g.splatF(0))); // expm1(±0) = ±0
+}
+
+function vsigmoid(g: Gen, x: V): V {
+  const e = vexp(g, g.or(x, g.splatI(SIGN)), true); // e^−|x|
+  const num = g.sel(e, g.splatF(1), g.bin(X.f32x4_lt, x, g.splatF(0)));
+  return g.div(num, g.add(e, g.splatF(1)));
+}
+
+function vtanh(g: Gen, x: V): V {
+  const z = g.bin(X.f32x4_pmax, g.mul(g.un(X.f32x4_abs, x), g.splatF(-2)), g.splatF(-40));
+  const t = expm1Small(g, z); // in [−1, 0]
+  const th = g.un(X.f32x4_abs, g.div(t, g.add(t, g.splatF(2)))); // |tanh x|; abs turns −0 into +0
+  return g.or(th, g.and(x, g.splatI(SIGN)));
+}
+
+function vlog(g: Gen, x: V): V {
+  // denormals: scale by 2^23 and subtract 23 from the exponent
+  const den = g.bin(X.f32x4_lt, x, g.splatF(2 ** -126));
+  const xs = g.sel(g.mul(x, g.splatF(2 ** 23)), x, den);
+  const eAdj = g.and(den, g.splatI(23));
+  const SQRT_HALF_BITS = 0x3f3504f3;
+  const ix = g.bin(X.i32x4_sub, xs, g.splatI(SQRT_HALF_BITS));
+  const e = g.bin(X.i32x4_sub, g.shift(X.i32x4_shr_s, ix, 23), eAdj);
+  const m = g.bin(SimdOp.i32x4_add, g.and(ix, g.splatI(0x007fffff)), g.splatI(SQRT_HALF_BITS));
+  const f = g.sub(m, g.splatF(1));
+  const s = g.div(f, g.add(f, g.splatF(2)));
+  const z = g.mul(s, s);
+  const R = g.mul(z, g.horner(z, LOG_POLY));
+  const hfsq = g.mul(g.mul(f, f), g.splatF(0.5));
+  const ef = g.un(X.f32x4_convert_i32x4_s, e);
+  // e·ln2_hi − ((hfsq − (s·(hfsq + R) + e·ln2_lo)) − f)
+  const inner = g.add(g.mul(s, g.add(hfsq, R)), g.mul(ef, g.splatF(LN2_LO)));
+  const res = g.sub(g.mul(ef, g.splatF(LN2_HI)), g.sub(g.sub(hfsq, inner), f));
+  // x outside (0, Inf): log(±0) = −Inf, log(Inf) = Inf, log(x < 0) = NaN, NaN stays NaN
+  const ok = g.and(g.bin(X.f32x4_gt, x, g.splatF(0)), g.bin(X.f32x4_lt, x, g.splatI(INF_BITS)));
+  const negNan = g.or(x, g.and(g.bin(X.f32x4_lt, x, g.splatF(0)), g.splatI(QNAN_BITS)));
+  const special = g.sel(g.splatF(-Infinity), negNan, g.bin(X.f32x4_eq, x, g.splatF(0)));
+  return g.sel(res, special, ok);
+}
+
+function vlog1p(g: Gen, x: V): V {
+  const u = g.add(x, g.splatF(1));
+  const um1 = g.sub(u, g.splatF(1));
+  const res = g.mul(vlog(g, u), g.div(x, um1));
+  const keep = g.or(g.bin(X.f32x4_eq, um1, g.splatF(0)), g.bin(X.f32x4_eq, x, g.splatI(INF_BITS)));
+  return g.sel(x, res, keep);
+}
+
+/** x^k for an integer k, |k| ≤ 64, in f64x2 (as the JS kernel does), rounded once to float32. */
+function vpowi(g: Gen, x: V, k: number): V {
+  if (k === 0) return g.splatF(1);
+  const half = (v: V): V => {
+    let result: V | undefined;
+    let sq = v;
+    for (let n = Math.abs(k); n > 0; n >>= 1) {
+      if (n & 1) result = result === undefined ? sq : g.bin(SimdOp.f64x2_mul, result, sq);
+      if (n > 1) sq = g.bin(SimdOp.f64x2_mul, sq, sq);
+    }
+    if (k < 0) result = g.bin(X.f64x2_div, g.constI([0, 0x3ff00000, 0, 0x3ff00000]), result!);
+    return g.un(X.f32x4_demote_f64x2_zero, result!);
+  };
+  const lo = half(g.un(X.f64x2_promote_low_f32x4, x));
+  const hiLanes = g.i8shuffle(x, x, [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]);
+  const hi = half(g.un(X.f64x2_promote_low_f32x4, hiLanes));
+  return g.i8shuffle(lo, hi, [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Expressions
+
+const UNARY: Partial<Record<string, (g: Gen, x: V) => V>> = {
+  neg: (g, x) => g.un(X.f32x4_neg, x),
+  abs: (g, x) => g.un(X.f32x4_abs, x),
+  sqrt: (g, x) => g.un(X.f32x4_sqrt, x),
+  rsqrt: (g, x) => g.div(g.splatF(1), g.un(X.f32x4_sqrt, x)),
+  recip: (g, x) => g.div(g.splatF(1), x),
+  floor: (g, x) => g.un(X.f32x4_floor, x),
+  ceil: (g, x) => g.un(X.f32x4_ceil, x),
+  trunc: (g, x) => g.un(X.f32x4_trunc, x),
+  round: (g, x) => g.un(X.f32x4_nearest, x), // ties to even, like H.rint
+  // x <= 0 ? 0 : x  (NaN stays NaN, −0 becomes +0)
+  relu: (g, x) => g.bin(X.v128_andnot, x, g.bin(X.f32x4_le, x, g.splatF(0))),
+  // Math.sign: ±1, ±0 and NaN kept
+  sign: (g, x) => g.sel(g.or(g.splatF(1), g.and(x, g.splatI(SIGN))), x, g.bin(X.f32x4_gt, g.un(X.f32x4_abs, x), g.splatF(0))),
+  exp: vexp,
+  expm1: vexpm1,
+  log: vlog,
+  log1p: vlog1p,
+  sigmoid: vsigmoid,
+  tanh: vtanh,
+};
+
+const ARITH: Partial<Record<string, number>> = {
+  add: SimdOp.f32x4_add, sub: X.f32x4_sub, mul: SimdOp.f32x4_mul, div: X.f32x4_div,
+  max: X.f32x4_max, min: X.f32x4_min,
+};
+const COMPARE: Partial<Record<string, number>> = {
+  lt: X.f32x4_lt, le: X.f32x4_le, gt: X.f32x4_gt, ge: X.f32x4_ge, eq: X.f32x4_eq, ne: X.f32x4_ne,
+};
+
+interface Compiled {
+  bytes: Uint8Array;
+  /** Input indices read per element (in parameter order), and those passed as f32 scalars. */
+  streamed: number[];
+  scalars: number[];
+}
+
+/** Renders `expr` (output float32) as a kernel module, or throws Unsupported. */
+function compile(expr: Expr, hoisted: readonly boolean[]): Compiled {
+  if (expr.dtype !== 'float32') unsupported('output dtype');
+  const refs = new Set<number>();
+  const visit = (e: Expr): void => {
+    switch (e.k) {
+      case 'in': refs.add(e.i); break;
+      case 'un': case 'cast': visit(e.a); break;
+      case 'bin': visit(e.a); visit(e.b); break;
+      case 'where': visit(e.c); visit(e.a); visit(e.b); break;
+      default: break;
+    }
+  };
+  visit(expr);
+  const sorted = [...refs].sort((a, b) => a - b);
+  const streamed = sorted.filter((i) => !hoisted[i]);
+  const scalars = sorted.filter((i) => hoisted[i]);
+  const params = [i32, ...streamed.map(() => i32), i32, ...scalars.map(() => f32)];
+  const f = new FuncBuilder(params, []);
+  const g = new Gen(f);
+  const outParam = 1 + streamed.length;
+  const inputs = new Map<number, V>();
+  scalars.forEach((i, j) => inputs.set(i, g.splatParam(outParam + 1 + j)));
+
+  const memo = new Map<Expr, V>();
+  /**
+   * A constant as float32 lanes. The JS kernel renders float32 constants rounded to float32 but
+   * int32 ones as v|0 and float64 ones unrounded: those only when float32 holds them exactly.
+   */
+  const constF = (e: Expr & { k: 'const' }): V => {
+    const v = e.dtype === 'bool' ? (e.v ? 1 : 0) : e.v;
+    if (e.dtype === 'int32' && (v | 0) !== v) unsupported('const');
+    if (e.dtype !== 'float32' && v === v && Math.fround(v) !== v) unsupported('const');
+    return g.splatF(Math.fround(v));
+  };
+  const isBool = (d: DType) => d === 'bool';
+  /** The node's value: float32 lanes, or an all-ones/all-zeros mask for bool. */
+  const val = (e: Expr): V => {
+    let v = memo.get(e);
+    if (v === undefined) {
+      v = build(e);
+      memo.set(e, v);
+    }
+    return v;
+  };
+  /** As a number (bool → 1.0 / 0.0). */
+  const num = (e: Expr): V => {
+    if (e.k === 'const') return constF(e);
+    if (isBool(e.dtype)) return g.and(val(e), g.splatF(1));
+    if (e.dtype !== 'float32') unsupported(e.dtype);
+    return val(e);
+  };
+  /** JS truthiness as a mask (floats: nonzero and not NaN). */
+  const truthy = (e: Expr): V => {
+    if (e.k === 'const') return g.splatI(e.v && e.v === e.v ? -1 : 0);
+    if (isBool(e.dtype)) return val(e);
+    if (e.dtype !== 'float32') unsupported(e.dtype);
+    return g.bin(X.f32x4_gt, g.un(X.f32x4_abs, val(e)), g.splatF(0));
+  };
+  const floatOperand = (e: Expr): V => {
+    if (e.k !== 'const' && e.dtype !== 'float32') unsupported(`${e.dtype} operand`);
+    return num(e);
+  };
+  const build = (e: Expr): V => {
+    switch (e.k) {
+      case 'in': {
+        if (e.dtype !== 'float32') unsupported('input dtype');
+        let v = inputs.get(e.i);
+        if (v === undefined) {
+          v = g.load(1 + streamed.indexOf(e.i));
+          inputs.set(e.i, v);
+        }
+        return v;
+      }
+      case 'const':
+        return e.dtype === 'bool' ? truthy(e) : constF(e);
+      case 'cast':
+        if (e.dtype === 'float32') return num(e.a.k === 'const' ? e.a : e.a.dtype === 'bool' ? e.a : unsupported('cast'));
+        if (e.dtype === 'bool') {
+          // JS: a !== 0 (NaN → true)
+          if (e.a.k === 'const') return g.splatI(e.a.v !== 0 ? -1 : 0);
+          if (e.a.dtype !== 'float32') unsupported('cast');
+          return g.bin(X.f32x4_ne, val(e.a), g.splatF(0));
+        }
+        return unsupported('cast');
+      case 'where': {
+        const c = truthy(e.c);
+        if (e.dtype === 'bool') return g.sel(truthy(e.a), truthy(e.b), c);
+        if (e.dtype !== 'float32') unsupported('where dtype');
+        return g.sel(num(e.a), num(e.b), c);
+      }
+      case 'un': {
+        if (e.op === 'not') {
+          // JS: a !== 0 ? 0 : 1 (NaN counts as true, as bool(nan) in PyTorch)
+          if (e.a.k === 'const') return g.splatI(e.a.v !== 0 ? 0 : -1);
+          if (isBool(e.a.dtype)) return g.un(X.v128_not, val(e.a));
+          return g.bin(X.f32x4_eq, floatOperand(e.a), g.splatF(0));
+        }
+        if (e.op === 'isnan') {
+          if (isBool(e.a.dtype)) return g.splatI(0);
+          const a = floatOperand(e.a);
+          return g.bin(X.f32x4_ne, a, a);
+        }
+        const fn = UNARY[e.op];
+        if (!fn || e.dtype !== 'float32' || e.a.dtype !== 'float32') return unsupported(e.op);
+        return fn(g, floatOperand(e.a));
+      }
+      case 'bin': {
+        const op = e.op;
+        const cmp = COMPARE[op];
+        if (cmp !== undefined) return g.bin(cmp, num(e.a), num(e.b));
+        if (op === 'and' || op === 'or') return g.bin(op === 'and' ? X.v128_and : X.v128_or, truthy(e.a), truthy(e.b));
+        if (op === 'xor') {
+          // JS: a !== b
+          if (isBool(e.a.dtype) && isBool(e.b.dtype)) return g.bin(X.v128_xor, truthy(e.a), truthy(e.b));
+          return g.bin(X.f32x4_ne, num(e.a), num(e.b));
+        }
+        if (e.dtype !== 'float32' || e.a.dtype !== 'float32') return unsupported(op);
+        if (op === 'pow') {
+          const k = e.b.k === 'const' ? e.b.v : NaN;
+          if (Number.isInteger(k) && Math.abs(k) <= 64) return vpowi(g, floatOperand(e.a), k);
+          return unsupported('pow');
+        }
+        const o = ARITH[op];
+        if (o === undefined) return unsupported(op);
+        return g.bin(o, floatOperand(e.a), floatOperand(e.b));
+      }
+      default:
+        return unsupported(e.k);
+    }
+  };
+  const result = num(expr);
+  g.store(outParam, result);
+  return { bytes: g.finish(), streamed, scalars };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Driver
+
+interface Kernel {
+  run: (...args: number[]) => void;
+  streamed: number[];
+  scalars: number[];
+}
+
+const kernels = new Map<string, Kernel | null>();
+let mem: WebAssembly.Memory | undefined;
+let view = new Float32Array(0);
+
+function memory(): WebAssembly.Memory {
+  mem ??= new WebAssembly.Memory({ initial: 1 });
+  return mem;
+}
+
+/** Makes linear memory at least `bytes` long; false when it cannot grow. */
+function ensure(bytes: number): boolean {
+  const m = memory();
+  const have = m.buffer.byteLength;
+  if (bytes > have) {
+    try {
+      m.grow(Math.ceil((bytes - have) / PAGE));
+    } catch {
+      return false;
+    }
+  }
+  if (view.buffer !== m.buffer) view = new Float32Array(m.buffer);
+  return true;
+}
+
+/** The kernel module for `expr` with these scalar operands, or null when it cannot be rendered. */
+export function compileWasmElementwise(expr: Expr, hoisted: readonly boolean[], key = exprKey(expr)): Kernel | null {
+  const cacheKey = `${key}|${hoisted.map((h) => (h ? 1 : 0)).join('')}`;
+  let k = kernels.get(cacheKey);
+  if (k !== undefined) return k;
+  k = null;
+  try {
+    const c = compile(expr, hoisted);
+    const module = new WebAssembly.Module(c.bytes as BufferSource);
+    const instance = new WebAssembly.Instance(module, { env: { mem: memory() } });
+    k = { run: instance.exports.run as Kernel['run'], streamed: c.streamed, scalars: c.scalars };
+    stats.kernels++;
+  } catch (e) {
+    // Unsupported: an op or dtype this renderer leaves to JS; anything else (an engine that
+    // rejects the module) also falls back, and is counted apart
+    if (e instanceof Unsupported) stats.unsupported++;
+    else stats.failed++;
+  }
+  kernels.set(cacheKey, k);
+  return k;
+}
+
+/**
+ * out[i] = expr(inputs)[i] for i < n, where (after dim collapsing) the output and every streamed
+ * input are unit-stride runs and `hoisted` inputs are scalars (`strides` lists the output's
+ * collapsed strides first). Returns false, having done nothing, when the wasm path does not apply
+ * (disabled, unsupported expression or dtype, other strides, too small).
+ */
+export function runWasmElementwise(
+  expr: Expr,
+  key: string,
+  shape: readonly number[],
+  strides: readonly (readonly number[])[],
+  out: StridedArray,
+  inputs: readonly StridedArray[],
+  hoisted: readonly boolean[],
+): boolean {
+  if (shape.length !== 1 || !wasmElementwiseEnabled()) return false;
+  const n = shape[0]!;
+  if (n < minElements || strides[0]![0] !== 1 || !(out.data instanceof Float32Array)) return false;
+  const k = compileWasmElementwise(expr, hoisted, key);
+  if (!k) return false;
+  for (const i of k.streamed) if (strides[i + 1]![0] !== 1 || !(inputs[i]!.data instanceof Float32Array)) return false;
+  for (const i of k.scalars) if (!(inputs[i]!.data instanceof Float32Array)) return false;
+
+  // one slot per distinct streamed operand (same array and offset → same slot)
+  const slotStride = Math.min(CHUNK, Math.ceil(n / 16) * 16); // floats, 64-byte aligned
+  const slotSrc: Float32Array[] = [];
+  const slotOff: number[] = [];
+  const args: number[] = [0];
+  for (const i of k.streamed) {
+    const x = inputs[i]!;
+    let s = slotSrc.findIndex((d, j) => d === x.data && slotOff[j] === x.offset);
+    if (s < 0) {
+      s = slotSrc.length;
+      slotSrc.push(x.data as Float32Array);
+      slotOff.push(x.offset);
+    }
+    args.push(s * slotStride * 4);
+  }
+  args.push(0); // the result overwrites slot 0
+  for (const i of k.scalars) args.push(inputs[i]!.data[inputs[i]!.offset]!);
+  if (!ensure(Math.max(1, slotSrc.length) * slotStride * 4)) return false;
+
+  const o = out.data;
+  const run = k.run;
+  const v = view;
+  for (let s = 0; s < n; s += CHUNK) {
+    const len = Math.min(CHUNK, n - s);
+    for (let j = 0; j < slotSrc.length; j++) v.set(slotSrc[j]!.subarray(slotOff[j]! + s, slotOff[j]! + s + len), j * slotStride);
+    args[0] = ((len + 3) >> 2) << 4;
+    run.apply(null, args);
+    o.set(v.subarray(0, len), out.offset + s);
+  }
+  stats.runs++;
+  return true;
+}

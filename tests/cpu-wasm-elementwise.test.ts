@@ -1,0 +1,387 @@
+/**
+ * The WebAssembly SIMD elementwise path (src/cpu/wasm/elementwise.ts) against the JS kernel it
+ * replaces (the same runElementwise call with the wasm path switched off).
+ *
+ * Tolerances: the "exact" ops must match bit for bit (NaN for NaN, and the sign of zero);
+ * exp, expm1, log, log1p, sigmoid, tanh and rsqrt within 2 ulp of the JS kernel (Math.* in double,
+ * rounded to float32), NaN/±Inf/±0 exactly; fused expressions within 8 ulp or 1e-5 × the largest
+ * operand (each wasm operation rounds to float32, the JS kernel rounds once at the end).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { tensor } from 'tapegrad';
+import { runElementwise, type StridedArray } from '../src/cpu/elementwise.ts';
+import { E, type Expr, type UnaryExprOp } from '../src/ops/expr.ts';
+import {
+  compileWasmElementwise,
+  setWasmElementwise,
+  setWasmElementwiseMin,
+  WASM_ELEMENTWISE_MIN,
+  wasmElementwiseEnabled,
+  wasmElementwiseStats,
+  wasmElementwiseSupported,
+} from '../src/cpu/wasm/elementwise.ts';
+import { rng } from './helpers/rng.ts';
+
+const F32_MAX = 3.4028234663852886e38;
+const SPECIALS = [
+  NaN, Infinity, -Infinity, 0, -0, 1, -1, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 3, -3, 2 ** -149, -(2 ** -149), 2 ** -126,
+  -(2 ** -126), 1e-40, -1e-40, 1e-30, F32_MAX, -F32_MAX, 1e30, -1e30, 88.72, 88.73, 89, 100, -87.33, -87.34, -88,
+  -100, -103.3, -103.9, -104, -120, 1e-8, -1e-8, 1e-4, 0.3466, -0.3466, 0.55, 9, -9, 20, -20, 16777216, 16777217,
+  -0.999999, 0.999999, 1.0000001, 1e-7, -1e-7,
+].map(Math.fround);
+
+/** NaN, ±Inf and ±0 only (for fused expressions, where float32 intermediates may overflow). */
+const IEEE = [NaN, Infinity, -Infinity, 0, -0];
+
+/**
+ * n float32 values: specials, small and wide uniform ranges, and raw bit patterns (denormals, huge,
+ * NaN); with `range`, uniform in it plus 5% of `specials`.
+ */
+function values(n: number, seed: number, range?: [number, number], specials = SPECIALS): Float32Array {
+  const r = rng(seed);
+  const out = new Float32Array(n);
+  const bits = new Uint32Array(out.buffer);
+  for (let i = 0; i < n; i++) {
+    const u = r.next();
+    if (range) out[i] = u < 0.05 ? specials[r.int(0, specials.length - 1)]! : r.uniform(range[0], range[1]);
+    else if (u < 0.15) out[i] = SPECIALS[r.int(0, SPECIALS.length - 1)]!;
+    else if (u < 0.45) out[i] = r.uniform(-10, 10);
+    else if (u < 0.6) out[i] = r.uniform(-120, 120);
+    else if (u < 0.7) out[i] = r.uniform(-1e-3, 1e-3);
+    else bits[i] = Math.floor(r.next() * 2 ** 32) >>> 0;
+  }
+  return out;
+}
+
+/** An operand: a streamed array (optionally at an offset) or a scalar broadcast with stride 0. */
+type Operand = Float32Array | { scalar: number } | { data: Float32Array; offset: number };
+
+function strided(op: Operand): StridedArray {
+  if (op instanceof Float32Array) return { data: op, offset: 0, strides: [1] };
+  if ('scalar' in op) return { data: new Float32Array([op.scalar]), offset: 0, strides: [0] };
+  return { data: op.data, offset: op.offset, strides: [1] };
+}
+
+/** Runs `expr` over n elements with the wasm path on or off; reports whether wasm ran it. */
+function run(expr: Expr, n: number, ops: readonly Operand[], wasm: boolean, outOffset = 0): { out: Float32Array; usedWasm: boolean } {
+  setWasmElementwise(wasm);
+  const before = wasmElementwiseStats().runs;
+  const buf = new Float32Array(n + outOffset + 3).fill(12345);
+  runElementwise(expr, [n], { data: buf, offset: outOffset, strides: [1] }, ops.map(strided));
+  // nothing outside the output range may be touched
+  for (let i = 0; i < outOffset; i++) expect(buf[i]).toBe(12345);
+  for (let i = n + outOffset; i < buf.length; i++) expect(buf[i]).toBe(12345);
+  return { out: buf.subarray(outOffset, outOffset + n), usedWasm: wasmElementwiseStats().runs > before };
+}
+
+const ordered = (v: number): number => {
+  const q = new Int32Array(new Float32Array([v]).buffer)[0]!;
+  return q < 0 ? -(q & 0x7fffffff) : q;
+};
+/** Distance in float32 ulps; Infinity when one is NaN and the other is not, or zeros differ in sign. */
+function ulps(a: number, b: number): number {
+  if (a !== a || b !== b) return a !== a && b !== b ? 0 : Infinity;
+  if (a === b) return Object.is(a, b) ? 0 : Infinity;
+  if (!Number.isFinite(a) || !Number.isFinite(b)) return Infinity;
+  return Math.abs(ordered(a) - ordered(b));
+}
+
+/**
+ * Compares wasm against JS; returns the largest ulp distance. Fails on a distance over `tol` ulps
+ * unless both are finite and |wasm − JS| ≤ absTol · max(1, largest |operand|) (for fused
+ * expressions, where cancellation magnifies float32 rounding of intermediates).
+ */
+function compare(expr: Expr, n: number, ops: readonly Operand[], tol: number, absTol = 0, outOffset = 0): number {
+  const w = run(expr, n, ops, true, outOffset);
+  expect(w.usedWasm).toBe(true);
+  const j = run(expr, n, ops, false, outOffset);
+  expect(j.usedWasm).toBe(false);
+  let worst = 0;
+  const arg = (o: Operand, i: number): number => (o instanceof Float32Array ? o[i]! : 'scalar' in o ? o.scalar : o.data[o.offset + i]!);
+  for (let i = 0; i < n; i++) {
+    const a = w.out[i]!, b = j.out[i]!;
+    let d = ulps(a, b);
+    if (d > tol && absTol > 0 && Number.isFinite(a) && Number.isFinite(b)) {
+      const scale = Math.max(1, ...ops.map((o) => Math.abs(arg(o, i))).filter(Number.isFinite));
+      if (Math.abs(a - b) <= absTol * scale) d = 0;
+    }
+    if (d > tol) {
+      const args = ops.map((o) => arg(o, i));
+      expect.fail(`element ${i}: inputs ${args.join(', ')}: wasm ${a}, JS ${b} (${d} ulp > ${tol})`);
+    }
+    worst = Math.max(worst, d);
+  }
+  return worst;
+}
+
+const x0 = E.input(0, 'float32');
+const x1 = E.input(1, 'float32');
+const x2 = E.input(2, 'float32');
+const c = (v: number) => E.const(v, 'float32');
+const asF = (e: Expr) => E.cast(e, 'float32');
+const N = 20003; // two chunks (16384 + 3619), n % 4 = 3
+
+afterEach(() => {
+  setWasmElementwise(true);
+  setWasmElementwiseMin(WASM_ELEMENTWISE_MIN);
+});
+
+describe.runIf(wasmElementwiseSupported())('wasm elementwise: single ops', () => {
+  const a = values(N, 1);
+  const b = values(N, 2);
+
+  it('is on by default where WebAssembly SIMD exists', () => {
+    expect(wasmElementwiseEnabled()).toBe(true);
+  });
+
+  const exactUnary: UnaryExprOp[] = ['neg', 'abs', 'sqrt', 'recip', 'floor', 'ceil', 'trunc', 'round', 'relu', 'sign'];
+  for (const op of exactUnary) {
+    it(`${op}: bit-exact`, () => {
+      expect(compare(E.un(op, x0), N, [a], 0)).toBe(0);
+    });
+  }
+
+  const transcendental: UnaryExprOp[] = ['exp', 'expm1', 'log', 'log1p', 'sigmoid', 'tanh', 'rsqrt'];
+  for (const op of transcendental) {
+    it(`${op}: within 2 ulp, special values exact`, () => {
+      compare(E.un(op, x0), N, [a], 2);
+      compare(E.un(op, x0), N, [values(N, 7, [-30, 30])], 2);
+    });
+  }
+
+  it('transcendental special cases match Math.* exactly', () => {
+    const xs = new Float32Array([NaN, Infinity, -Infinity, 0, -0, 2 ** -149, -(2 ** -149), 89, -104, 1e30, -1e30, -1e-30]);
+    const n = xs.length;
+    setWasmElementwiseMin(1);
+    const get = (op: UnaryExprOp) => Array.from(run(E.un(op, x0), n, [xs], true).out);
+    const f32 = (f: (v: number) => number) => Array.from(xs, (v) => Math.fround(f(v)));
+    expect(get('exp')).toEqual(f32(Math.exp));
+    expect(get('log')).toEqual(f32(Math.log));
+    expect(get('expm1')).toEqual(f32(Math.expm1));
+    expect(get('log1p')).toEqual(f32(Math.log1p));
+    expect(get('tanh')).toEqual(f32(Math.tanh));
+    expect(get('sqrt')).toEqual(f32(Math.sqrt));
+    expect(get('sigmoid')).toEqual(f32((v) => 1 / (1 + Math.exp(-v))));
+    expect(get('relu')).toEqual(f32((v) => (v <= 0 ? 0 : v)));
+    // toEqual treats −0 and +0 as different: check the zeros explicitly too
+    expect(Object.is(get('tanh')[4], -0)).toBe(true);
+    expect(Object.is(get('expm1')[4], -0)).toBe(true);
+    expect(Object.is(get('log1p')[4], -0)).toBe(true);
+    expect(Object.is(get('relu')[4], 0)).toBe(true);
+    expect(get('exp')[5]).toBe(1); // e^(2^-149)
+    expect(get('exp')[8]).toBe(0);
+    expect(get('exp')[7]).toBe(Infinity);
+  });
+
+  for (const op of ['add', 'sub', 'mul', 'div', 'max', 'min'] as const) {
+    it(`${op}: bit-exact, NaN propagates`, () => {
+      expect(compare(E.bin(op, x0, x1), N, [a, b], 0)).toBe(0);
+      expect(compare(E.bin(op, x0, x0), N, [a], 0)).toBe(0);
+    });
+  }
+
+  it('max/min order −0 < +0 and propagate NaN like Math.max/min', () => {
+    const p = new Float32Array([0, -0, NaN, 1, -Infinity, NaN]);
+    const q = new Float32Array([-0, 0, 1, NaN, NaN, NaN]);
+    setWasmElementwiseMin(1);
+    const mx = run(E.bin('max', x0, x1), 6, [p, q], true).out;
+    const mn = run(E.bin('min', x0, x1), 6, [p, q], true).out;
+    for (let i = 0; i < 6; i++) {
+      expect(Object.is(mx[i], Math.fround(Math.max(p[i]!, q[i]!)))).toBe(true);
+      expect(Object.is(mn[i], Math.fround(Math.min(p[i]!, q[i]!)))).toBe(true);
+    }
+  });
+
+  for (const op of ['lt', 'le', 'gt', 'ge', 'eq', 'ne'] as const) {
+    it(`${op}: as a float mask and inside where`, () => {
+      expect(compare(asF(E.bin(op, x0, x1)), N, [a, b], 0)).toBe(0);
+      expect(compare(E.where(E.bin(op, x0, x1), x0, x1), N, [a, b], 0)).toBe(0);
+    });
+  }
+
+  it('logical ops, not, isnan, casts to and from bool, truthiness of floats', () => {
+    const gt0 = E.bin('gt', x0, c(0));
+    const lt1 = E.bin('lt', x1, c(1));
+    for (const e of [
+      asF(E.bin('and', gt0, lt1)), asF(E.bin('or', gt0, lt1)), asF(E.bin('xor', gt0, lt1)), asF(E.un('not', gt0)),
+      asF(E.un('isnan', x0)), asF(E.un('not', x0)), asF(E.cast(x0, 'bool')), asF(E.bin('and', x0, x1)),
+      asF(E.bin('or', x0, gt0)), asF(E.bin('xor', x0, x1)), E.where(x0, x1, c(-1)), asF(E.bin('lt', gt0, x1)),
+      E.where(E.cast(x0, 'bool'), x1, c(2)), asF(E.where(gt0, lt1, E.const(1, 'bool'))),
+    ]) {
+      expect(compare(e, N, [a, b], 0)).toBe(0);
+    }
+  });
+
+  it('pow by a small integer constant: bit-exact (evaluated in double like the JS kernel)', () => {
+    for (const k of [0, 1, 2, 3, 4, 5, 7, 10, 13, 64, -1, -2, -3, -10]) {
+      expect(compare(E.bin('pow', x0, c(k)), N, [a], 0)).toBe(0);
+    }
+  });
+});
+
+describe.runIf(wasmElementwiseSupported())('wasm elementwise: expressions, operands, sizes', () => {
+  const a = values(N, 3);
+  const b = values(N, 4);
+  const m = values(N, 5, [-20, 20], IEEE);
+  const p = values(N, 6, [-5, 5], IEEE);
+
+  it('fused expressions', () => {
+    const cases: Expr[] = [
+      E.bin('add', x0, E.bin('pow', x0, c(10))), // a + a**10
+      E.bin('mul', E.un('sigmoid', x0), E.bin('sub', c(1), E.un('sigmoid', x0))), // sigmoid'
+      E.where(E.bin('gt', x0, c(0)), x1, c(0)), // relu backward
+      E.where(E.bin('gt', x0, c(0)), x0, E.bin('mul', x0, c(0.01))), // leaky relu
+      E.bin('mul', x0, E.un('sigmoid', x0)), // silu
+      E.bin('sub', x0, E.bin('mul', c(0.1), x1)), // SGD step
+      E.un('log', E.bin('add', E.un('exp', x0), c(1))), // softplus
+      E.bin('mul', E.bin('mul', c(0.5), x0), E.bin('add', c(1), E.un('tanh', E.bin('mul', c(0.7978845608), E.bin('add', x0, E.bin('mul', c(0.044715), E.bin('pow', x0, c(3)))))))),
+      E.bin('max', E.bin('min', x0, c(6)), c(0)), // relu6
+      E.un('exp', E.bin('sub', x0, E.bin('mul', x1, c(0.25)))),
+    ];
+    for (const e of cases) compare(e, N, [p, m], 8, 1e-5);
+    const shared = E.un('exp', x0); // a shared subexpression (one DAG node used twice)
+    compare(E.bin('div', shared, E.bin('add', shared, c(1))), N, [m], 8, 1e-5);
+    compare(E.bin('add', E.un('relu', x0), E.bin('mul', x1, x0)), N, [m, p], 8, 1e-5);
+  });
+
+  it('scalar operands (stride 0) are splatted, NaN and ±Inf included', () => {
+    for (const s of [0.1, -3, 0, -0, NaN, Infinity, 2 ** -140, 1e30]) {
+      compare(E.bin('add', x0, x1), N, [a, { scalar: s }], 0);
+      compare(E.bin('mul', x1, x0), N, [a, { scalar: s }], 0);
+      compare(E.bin('max', x0, x1), N, [a, { scalar: s }], 0);
+      compare(asF(E.bin('lt', x0, x1)), N, [a, { scalar: s }], 0);
+      compare(E.bin('sub', x0, E.bin('mul', x1, x2)), N, [m, { scalar: s }, p], 2, 1e-5);
+    }
+    compare(E.un('sigmoid', x0), N, [{ scalar: 1.5 }], 2); // every operand a scalar
+  });
+
+  it('operands at offsets, repeated and overlapping operands, output at an offset', () => {
+    compare(E.bin('mul', x0, x1), N - 7, [{ data: a, offset: 5 }, { data: a, offset: 5 }], 0);
+    compare(E.bin('sub', x0, x1), N - 7, [{ data: a, offset: 7 }, { data: a, offset: 0 }], 0);
+    compare(E.bin('add', x0, x1), N, [a, a], 0, 0, 3);
+    compare(E.un('exp', x0), N - 1, [{ data: a, offset: 1 }], 2, 0, 5);
+  });
+
+  it('sizes around the threshold, tails with n % 4 != 0, several chunks', () => {
+    const big = values(3 * 16384 + 14, 9);
+    for (const n of [WASM_ELEMENTWISE_MIN, WASM_ELEMENTWISE_MIN + 1, WASM_ELEMENTWISE_MIN + 2, WASM_ELEMENTWISE_MIN + 3, 16383, 16384, 16385, 2 * 16384 + 6, 3 * 16384 + 11]) {
+      compare(E.un('tanh', x0), n, [big], 2);
+      compare(E.bin('add', x0, x1), n, [big, { data: big, offset: 3 }], 0);
+    }
+    // below the threshold the JS kernel runs
+    expect(run(E.un('exp', x0), WASM_ELEMENTWISE_MIN - 1, [big], true).usedWasm).toBe(false);
+    // tiny sizes, when forced
+    setWasmElementwiseMin(1);
+    for (let n = 2; n <= 9; n++) compare(E.un('sigmoid', x0), n, [big], 2); // (n = 1 collapses to rank 0: JS)
+  });
+
+  it('falls back to the JS kernel for what it does not render', () => {
+    setWasmElementwiseMin(1);
+    const i0 = E.input(0, 'int32');
+    const f0 = E.input(0, 'float64');
+    const cases: [Expr, StridedArray[]][] = [
+      [E.un('erf', x0), [strided(a)]],
+      [E.un('sin', x0), [strided(a)]],
+      [E.bin('mod', x0, c(3)), [strided(a)]],
+      [E.bin('pow', x0, x1), [strided(a), strided(b)]], // general pow
+      [E.bin('pow', x0, c(0.5)), [strided(a)]],
+      [E.bin('add', x0, E.rand(7)), [strided(a)]],
+      [E.bin('add', x0, E.cast(E.index(), 'float32')), [strided(a)]],
+      [E.cast(i0, 'float32'), [{ data: new Int32Array(N).fill(3), offset: 0, strides: [1] }]],
+      [E.cast(f0, 'float32'), [{ data: new Float64Array(N).fill(0.1), offset: 0, strides: [1] }]],
+      [E.cast(E.cast(x0, 'int32'), 'float32'), [strided(a)]],
+      // an int32 constant float32 cannot hold (the JS kernel compares in double)
+      [asF(E.bin('lt', x0, E.const(16777217, 'int32'))), [strided(a)]],
+    ];
+    for (const [e, ins] of cases) {
+      const outs = [true, false].map((on) => {
+        setWasmElementwise(on);
+        const before = wasmElementwiseStats().runs;
+        const out = new Float32Array(N);
+        runElementwise(e, [N], { data: out, offset: 0, strides: [1] }, ins);
+        expect(wasmElementwiseStats().runs).toBe(before);
+        return out;
+      });
+      expect(outs[0]).toEqual(outs[1]);
+    }
+    // non-float32 outputs and non-unit strides stay in JS too
+    expect(compileWasmElementwise(E.bin('lt', x0, x1), [false, false])).toBeNull();
+    setWasmElementwise(true);
+    const before = wasmElementwiseStats().runs;
+    const out = new Float32Array(N >> 1);
+    runElementwise(E.un('exp', x0), [N >> 1], { data: out, offset: 0, strides: [1] }, [{ data: a, offset: 0, strides: [2] }]);
+    expect(wasmElementwiseStats().runs).toBe(before);
+    expect(Array.from(out.subarray(0, 50))).toEqual(Array.from({ length: 50 }, (_, i) => Math.fround(Math.exp(a[2 * i]!))));
+  });
+
+  it('rank > 1 views that collapse to one unit-stride run use the wasm path', () => {
+    setWasmElementwise(true);
+    const before = wasmElementwiseStats().runs;
+    const out = new Float32Array(100 * 60);
+    runElementwise(E.un('sigmoid', x0), [100, 60], { data: out, offset: 0, strides: [60, 1] }, [{ data: a, offset: 0, strides: [60, 1] }]);
+    expect(wasmElementwiseStats().runs).toBe(before + 1);
+  });
+
+  it('keeps linear memory small (chunked) and compiles one module per expression', () => {
+    const big = values(200_000, 11, [-50, 50], IEEE);
+    const e = E.bin('add', E.un('exp', x0), E.bin('mul', x1, x2));
+    compare(e, big.length - 2, [big, { data: big, offset: 1 }, { data: big, offset: 2 }], 8, 1e-5);
+    const { kernels, memoryBytes, failed } = wasmElementwiseStats();
+    expect(failed).toBe(0);
+    expect(memoryBytes).toBeLessThanOrEqual(4 * 65536);
+    compare(e, big.length - 5, [big, { data: big, offset: 1 }, { data: big, offset: 2 }], 8, 1e-5);
+    expect(wasmElementwiseStats().kernels).toBe(kernels);
+  });
+
+  it('setWasmElementwise(false) switches the path off', () => {
+    expect(setWasmElementwise(false)).toBe(true);
+    expect(wasmElementwiseEnabled()).toBe(false);
+    expect(run(E.un('exp', x0), N, [a], false).usedWasm).toBe(false);
+  });
+
+  it('tensor ops use it end to end (x.sigmoid(), x + x**10, relu, SGD-style update)', () => {
+    const xs = values(10_000, 12, [-8, 8]);
+    const t = tensor(xs);
+    const g = tensor(values(10_000, 13, [-1, 1]));
+    const results = [true, false].map((on) => {
+      setWasmElementwise(on);
+      const before = wasmElementwiseStats().runs;
+      const r = [t.sigmoid(), t.add(t.pow(10)), t.relu().mul(g), t.sub(g.mul(0.1))].map((y) => y.dataSync() as Float32Array);
+      expect(wasmElementwiseStats().runs - before).toBe(on ? 7 : 0);
+      return r;
+    });
+    for (let i = 0; i < xs.length; i++) expect(ulps(results[0]![0]![i]!, results[1]![0]![i]!)).toBeLessThanOrEqual(2);
+    for (let k = 1; k < 4; k++) expect(results[0]![k]).toEqual(results[1]![k]);
+  });
+});
+
+describe('runElementwise: copies and fills of one run', () => {
+  it('copy (memmove, overlapping included) and broadcast fill for every dtype; constants', () => {
+    for (const [dtype, Ctor] of [['float32', Float32Array], ['float64', Float64Array], ['int32', Int32Array], ['bool', Uint8Array]] as const) {
+      const src = new Ctor(40).map((_, i) => (dtype === 'bool' ? i % 2 : i * 3 - 7));
+      const out = new Ctor(45);
+      runElementwise(E.input(0, dtype), [4, 9], { data: out, offset: 2, strides: [9, 1] }, [{ data: src, offset: 3, strides: [9, 1] }]);
+      expect(Array.from(out.subarray(2, 38))).toEqual(Array.from(src.subarray(3, 39)));
+      expect(out[0]).toBe(0);
+      expect(out[38]).toBe(0);
+      // overlapping source and destination (shift right by one within the same array)
+      const buf = new Ctor(20).map((_, i) => (dtype === 'bool' ? i % 2 : i));
+      const expected = Array.from(buf);
+      for (let i = 19; i >= 1; i--) expected[i] = expected[i - 1]!;
+      runElementwise(E.input(0, dtype), [19], { data: buf, offset: 1, strides: [1] }, [{ data: buf, offset: 0, strides: [1] }]);
+      expect(Array.from(buf)).toEqual(expected);
+      // a stride-0 operand fills
+      runElementwise(E.input(0, dtype), [10], { data: out, offset: 0, strides: [1] }, [{ data: src, offset: 5, strides: [0] }]);
+      expect(Array.from(out.subarray(0, 10))).toEqual(new Array(10).fill(src[5]));
+    }
+    const f = new Float32Array(8);
+    runElementwise(E.const(0.1, 'float32'), [8], { data: f, offset: 0, strides: [1] }, []);
+    expect(Array.from(f)).toEqual(new Array(8).fill(Math.fround(0.1)));
+    const b = new Uint8Array(8);
+    runElementwise(E.const(2, 'bool'), [8], { data: b, offset: 0, strides: [1] }, []);
+    expect(Array.from(b)).toEqual(new Array(8).fill(1));
+    const i32 = new Int32Array(8);
+    runElementwise(E.const(-2.7, 'int32'), [8], { data: i32, offset: 0, strides: [1] }, []);
+    expect(Array.from(i32)).toEqual(new Array(8).fill(-2));
+  });
+});
