@@ -164,9 +164,14 @@ export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyO
     if (opts.weight && (opts.reduction ?? 'mean') === 'mean') return nllLoss(logp, target, opts);
     return reduceLoss('crossEntropy', nll, opts.reduction);
   }
-  // NOTE: label smoothing mixes the one-hot target with the uniform distribution: (1−ε)·nll + ε·mean_c(−log p_c)
-  const smooth = F.neg(F.mean(logp, cdim));
-  return reduceLoss('crossEntropy', F.add(F.mul(nll, 1 - eps), F.mul(smooth, eps)), opts.reduction);
+  // NOTE: label smoothing mixes the one-hot target with the uniform distribution:
+  // (1−ε)·nll + (ε/C)·Σ_c w_c·(−log p_c). As in PyTorch the smoothing term is class-weighted too, and
+  // with a weight the 'mean' reduction divides both terms by Σ weight[target].
+  const w = opts.weight;
+  const wc = w ? F.mul(logp, F.reshape(w, logits.shape.map((d, i) => (i === cdim ? d : 1)))) : logp;
+  const per = F.add(F.mul(nll, 1 - eps), F.mul(F.neg(F.sum(wc, cdim)), eps / C));
+  if (w && (opts.reduction ?? 'mean') === 'mean') return F.div(F.sum(per), F.sum(F.indexSelect(w, 0, F.reshape(target, [-1]))));
+  return reduceLoss('crossEntropy', per, opts.reduction);
 }
 
 /** −(y log p + (1−y) log(1−p)), logs clamped at −100 as PyTorch does. */
@@ -187,7 +192,10 @@ export function binaryCrossEntropyWithLogits(z: Tensor, y: Tensor, opts: { reduc
     const lw = F.add(F.mul(F.sub(opts.posWeight, 1), y), 1);
     l = F.add(F.mul(F.rsub(y, 1), z), F.mul(lw, F.softplus(F.neg(z))));
   } else {
-    l = F.add(F.sub(F.relu(z), F.mul(z, y)), F.log1p(F.exp(F.neg(F.abs(z)))));
+    // NOTE: max(z, 0) and −|z| share one where() so their kinks at 0 cancel in the gradient too
+    // (relu'(0) = abs'(0) = 0 would give ∂l/∂z = −y at z = 0 instead of ½ − y)
+    const pos = F.gt(z, 0);
+    l = F.add(F.sub(F.where(pos, z, 0), F.mul(z, y)), F.log1p(F.exp(F.where(pos, F.neg(z), z))));
   }
   if (opts.weight) l = F.mul(l, opts.weight);
   return reduceLoss('binaryCrossEntropyWithLogits', l, opts.reduction);

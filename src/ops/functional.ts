@@ -133,8 +133,9 @@ export function detach(x: Tensor): Tensor {
 }
 
 /** The in-place write behind add_, mul_, copy_, …: `value` (already computed) replaces x's elements. */
-export function inplace<T extends Tensor>(x: T, value: Tensor, op: string): T {
+export function inplace<T extends Tensor>(x: T, value: Tensor, op: string, temporary = false): T {
   checkLive(op, x);
+  const computed = value;
   if (x.requiresGrad && x.isLeaf && isGradEnabled()) {
     throw new AutogradError(`${op}: a leaf tensor that requires grad (shape ${fmtShape(x.shape)}) cannot be modified in place while gradients are recorded; wrap the update in noGrad(() => …)`);
   }
@@ -157,6 +158,11 @@ export function inplace<T extends Tensor>(x: T, value: Tensor, op: string): T {
   if (value.requiresGrad && isGradEnabled()) {
     x.gradFn = value.gradFn;
     (x as Tensor).requiresGrad = true;
+  }
+  // NOTE: `temporary` values were computed by the in-place method itself (add_, mul_, …): nothing
+  // else can refer to them, so without autograd their memory goes back now, not at the next GC
+  if (temporary && !tracer && !value.requiresGrad) {
+    for (const t of new Set([computed, value])) if (t !== x && t._storage && t._storage !== x._storage) t.dispose();
   }
   return x;
 }
@@ -303,8 +309,11 @@ export function gelu(x: Tensor, opts: { approximate?: 'none' | 'tanh' } = {}): T
 export function softplus(x: Tensor, opts: { beta?: number; threshold?: number } = {}): Tensor {
   const beta = opts.beta ?? 1, threshold = opts.threshold ?? 20;
   const bx = mul(x, beta);
-  // NOTE: log1p(exp(-|z|)) + max(z, 0) is the overflow-free form; the threshold matches PyTorch's switch
-  const stable = div(add(log1p(exp(neg(abs(bx)))), relu(bx)), beta);
+  // NOTE: log1p(exp(-|z|)) + max(z, 0) is the overflow-free form; the threshold matches PyTorch's switch.
+  // |z| and max(z, 0) are written with one where() so their kinks at 0 cancel in the gradient too
+  // (abs'(0) = relu'(0) = 0 would give softplus'(0) = 0 instead of σ(0) = ½).
+  const pos = gt(bx, 0);
+  const stable = div(add(log1p(exp(where(pos, neg(bx), bx))), where(pos, bx, 0)), beta);
   return where(gt(bx, threshold), x, stable);
 }
 /** Limits values to [min, max]; the gradient is 1 inside the range (bounds included) and 0 outside. */
