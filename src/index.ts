@@ -43,3 +43,7 @@ export {
   type Dataset, type DataLoaderOptions, type Collated, type GeneratorState, type MnistDataset, type MnistOptions,
 } from './data/index.ts';
 export * as keras from './keras/index.ts';
+export {
+  jit, warmup, T, fn, shared, pp, ppGraph, toDot, Var,
+  type Jitted, type JitOptions, type JitStats, type Lowering, type TheanoFunction,
+} from './jit/index.ts';

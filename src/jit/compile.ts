@@ -1,0 +1,108 @@
+/**
+ * @file The pass pipeline: trace → fold/simplify/CSE (to a fixpoint) → DCE → fuse → plan → codegen,
+ * recording the graph and its node count after every pass for introspection.
+ */
+import { getBackend, type Device } from '../backend.ts';
+import type { Graph } from './graph.ts';
+import { fold } from './passes/fold.ts';
+import { simplify, type SimplifyOptions } from './passes/simplify.ts';
+import { cse } from './passes/cse.ts';
+import { dce } from './passes/dce.ts';
+import { defaultFuseOptions, type FuseOptions } from './passes/fuse.ts';
+import { plan, type BufferPlan } from './passes/plan.ts';
+import { lower, type Lowered } from './lower.ts';
+import { cpuProgram } from './exec/cpu.ts';
+import { genericProgram } from './exec/generic.ts';
+import type { Program } from './exec/program.ts';
+
+export interface CompileOptions {
+  /** constant folding (default true) */
+  fold?: boolean;
+  /** algebraic simplification; options pick rules (default true) */
+  simplify?: boolean | SimplifyOptions;
+  /** common-subexpression elimination (default true) */
+  cse?: boolean;
+  /** dead-code elimination (default true) */
+  dce?: boolean;
+  /** kernel fusion (default true) */
+  fuse?: boolean;
+  /** in-place buffer reuse and direct state updates (default true) */
+  inPlace?: boolean;
+  /** 'auto': the CPU's own executor on cpu, the backend-neutral one elsewhere */
+  executor?: 'auto' | 'generic';
+}
+
+/** A snapshot of the graph after one pass. */
+export interface PassRecord {
+  readonly name: string;
+  /** op nodes (inputs and states not counted) */
+  readonly nodes: number;
+  readonly ms: number;
+  readonly graph: Graph;
+  /** rewrite rules that fired (simplify only) */
+  readonly fired?: readonly string[];
+}
+
+export interface Compiled {
+  readonly passes: PassRecord[];
+  /** the optimized graph the kernels compute */
+  readonly graph: Graph;
+  readonly lowered: Lowered;
+  readonly plan: BufferPlan;
+  readonly program: Program;
+}
+
+/** Runs the graph passes (no lowering). */
+export function optimize(g: Graph, opts: CompileOptions = {}): { graph: Graph; passes: PassRecord[] } {
+  const passes: PassRecord[] = [{ name: 'trace', nodes: g.opCount, ms: 0, graph: g }];
+  const run = (name: string, f: (x: Graph) => Graph, fired?: string[]) => {
+    const t0 = performance.now();
+    g = f(g);
+    passes.push({ name, nodes: g.opCount, ms: performance.now() - t0, graph: g, ...(fired ? { fired } : {}) });
+  };
+  const simp = opts.simplify ?? true;
+  for (let round = 0; round < 4; round++) {
+    const start = passes.length;
+    const beforeCount = g.opCount;
+    if (opts.fold ?? true) run('fold', fold);
+    if (simp) {
+      const fired: string[] = [];
+      const so: SimplifyOptions = { ...(typeof simp === 'object' ? simp : {}), onFire: (r) => fired.push(r) };
+      run('simplify', (x) => simplify(x, so), fired);
+    }
+    if (opts.cse ?? true) run('cse', cse);
+    if (opts.dce ?? true) run('dce', dce);
+    // a fixpoint: nothing fired and the node count held
+    const fired = passes.slice(start).some((p) => (p.fired?.length ?? 0) > 0);
+    if (!fired && g.opCount === beforeCount) break;
+  }
+  return { graph: g, passes };
+}
+
+/** The fusion limits of a device. */
+export function fuseOptionsFor(device: Device, enabled: boolean, generic: boolean): FuseOptions {
+  if (device === 'cpu' && !generic) return { ...defaultFuseOptions, enabled };
+  const b = getBackend(device) as { ctx?: { limits?: { maxStorageBuffersPerShaderStage?: number } } };
+  const stor = b.ctx?.limits?.maxStorageBuffersPerShaderStage ?? (device === 'cpu' ? 65 : 8);
+  // one binding is the output
+  return { enabled, reducePrologue: false, maxInputs: Math.max(2, stor - 1), matmulEpilogue: false };
+}
+
+/** Optimizes, lowers, plans and generates code for `g` on `device`. */
+export function compileGraph(g: Graph, device: Device, opts: CompileOptions = {}): Compiled {
+  const { graph, passes } = optimize(g, opts);
+  const generic = opts.executor === 'generic' || device !== 'cpu';
+  const t0 = performance.now();
+  const lowered = lower(graph, { fuse: fuseOptionsFor(device, opts.fuse ?? true, generic) });
+  const t1 = performance.now();
+  const p = plan(lowered, { inPlace: !generic && (opts.inPlace ?? true) });
+  const t2 = performance.now();
+  const program = generic ? genericProgram(lowered, p, device) : cpuProgram(lowered, p);
+  const t3 = performance.now();
+  passes.push(
+    { name: 'fuse', nodes: lowered.kernels.length, ms: t1 - t0, graph },
+    { name: 'plan', nodes: p.slots.filter((s) => s.kind === 'temp').length, ms: t2 - t1, graph },
+    { name: 'codegen', nodes: program.kernels.length, ms: t3 - t2, graph },
+  );
+  return { passes, graph, lowered, plan: p, program };
+}

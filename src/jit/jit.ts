@@ -1,0 +1,313 @@
+/**
+ * @file `jit(fn)`: a function with fn's signature that traces `fn` once per input signature
+ * (shapes, dtypes, device, static arguments, grad mode), optimizes and compiles the graph, and
+ * runs the compiled plan on later calls. A new signature retraces — never a silent reuse — and
+ * repeated retracing warns, naming what changed.
+ *
+ * The first call of a signature runs `fn` eagerly (as tinygrad's TinyJit does), so state a
+ * function creates lazily on its first step — optimizer moments, `.grad` — exists as concrete
+ * tensors when the second call traces; pass `{eagerFirstCall: false}` to trace at once.
+ * JavaScript control flow and JS numbers are fixed at trace time, as in JAX.
+ *
+ * @example
+ * const step = jit((x: Tensor, y: Tensor) => {
+ *   opt.zeroGrad();
+ *   const loss = F.crossEntropy(model.forward(x), y);
+ *   loss.backward();
+ *   opt.step();
+ *   return loss;
+ * });
+ * for (const [x, y] of loader) console.log(await step(x, y).item());
+ */
+import type { Device } from '../backend.ts';
+import { zeros } from '../creation.ts';
+import { DeviceError, ValueError } from '../errors.ts';
+import { activeTracer } from '../ops/dispatch.ts';
+import { fmtShape, sameShape } from '../shape.ts';
+import { enableGrad, grad as tapeGrad, isGradEnabled, noGrad, recordOp } from '../tape.ts';
+import { zerosLike } from '../creation.ts';
+import type { OpDef } from '../ops/registry.ts';
+import type { Tensor } from '../tensor.ts';
+import { compileGraph, type CompileOptions, type Compiled, type PassRecord } from './compile.ts';
+import type { KernelInfo } from './exec/program.ts';
+import type { Graph } from './graph.ts';
+import { ppGraph } from './pp.ts';
+import { drawSeeds, traceFunction, type Binding, type TraceResult } from './trace.ts';
+import { describeChange, flatten, type LeafSig } from './tree.ts';
+
+export interface JitOptions extends CompileOptions {
+  /** name used in messages (default: the function's name) */
+  name?: string;
+  /** run the first call of each signature eagerly and trace on the second (default true) */
+  eagerFirstCall?: boolean;
+  /** warn once a function has been traced more than this many times (default 5) */
+  warnAfter?: number;
+  /** where warnings go (default console.warn) */
+  onWarn?: (message: string) => void;
+  /** names of the tensor arguments in printed graphs (default: their paths, args[0]…) */
+  argNames?: readonly (string | undefined)[];
+}
+
+/** What `lower()` reports about one compiled signature. */
+export interface Lowering {
+  /** node counts after every pass: trace, fold, simplify, cse, dce…, then kernels (fuse), temporaries (plan) */
+  readonly passes: readonly { name: string; nodes: number; ms: number; fired?: readonly string[] }[];
+  /** the graph after the named pass (default: the optimized one) */
+  graph(pass?: string): Graph;
+  /** `ppGraph` of the graph after the named pass */
+  text(pass?: string): string;
+  readonly kernels: readonly KernelInfo[];
+  /** kernels launched per call, update copies included */
+  readonly launches: number;
+  /** bytes of temporary buffers the compiled plan holds */
+  readonly tempBytes: number;
+  readonly device: string;
+  /** Times every kernel of this compiled signature from now on (CPU); `profile()` reads the totals. */
+  setProfiling(on: boolean): void;
+  profile(): { label: string; kind: string; calls: number; ms: number }[];
+}
+
+export interface JitStats {
+  /** calls so far */
+  calls: number;
+  /** traces so far (each new signature, or a changed `.grad` the function reads) */
+  traces: number;
+  /** calls that ran eagerly (first call of a signature) */
+  eagerCalls: number;
+  /** compiled signatures held */
+  entries: number;
+  /** the most recent compilation */
+  last: Lowering | null;
+}
+
+export type Jitted<A extends unknown[], R> = ((...args: A) => R) & {
+  /** Traces and compiles for these arguments (if needed) and reports passes, graphs and kernels, without running. */
+  lower(...args: A): Lowering;
+  /** Compiles for these arguments without running (a trace with `eagerFirstCall` ignored). */
+  warmup(...args: A): void;
+  readonly stats: JitStats;
+  /** Drops every compiled signature and its buffers. */
+  dispose(): void;
+};
+
+interface Entry {
+  readonly key: string;
+  readonly sigs: LeafSig[];
+  readonly trace: TraceResult;
+  readonly compiled: Compiled;
+  readonly gradBufs: Map<number, Tensor>;
+  readonly lowering: Lowering;
+}
+
+function makeLowering(c: Compiled): Lowering {
+  const byName = (pass?: string): PassRecord => {
+    if (!pass) return c.passes.filter((p) => p.name !== 'fuse' && p.name !== 'plan' && p.name !== 'codegen').at(-1)!;
+    const hit = c.passes.filter((p) => p.name === pass).at(-1);
+    if (!hit) throw new Error(`jit: no pass named '${pass}' (passes: ${[...new Set(c.passes.map((p) => p.name))].join(', ')})`);
+    return hit;
+  };
+  return {
+    passes: c.passes.map((p) => ({ name: p.name, nodes: p.nodes, ms: p.ms, ...(p.fired ? { fired: p.fired } : {}) })),
+    graph: (pass) => byName(pass).graph,
+    text: (pass) => ppGraph(byName(pass).graph),
+    kernels: c.program.kernels,
+    launches: c.program.launches,
+    tempBytes: c.program.tempBytes,
+    device: c.program.device,
+    setProfiling: (on) => c.program.setProfiling(on),
+    profile: () => c.program.profile(),
+  };
+}
+
+const describeTensor = (t: { dtype: string; shape: readonly number[]; device: string }) => `${t.dtype}${fmtShape(t.shape)} on ${t.device}`;
+
+/** Compiles `fn` (see the file comment). */
+export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOptions = {}): Jitted<A, R> {
+  const name = opts.name ?? (fn.name || 'fn');
+  const cache = new Map<string, Entry[]>();
+  const seen = new Set<string>();
+  const stats: JitStats = { calls: 0, traces: 0, eagerCalls: 0, entries: 0, last: null };
+  let lastSigs: LeafSig[] | null = null;
+  let nextWarn = opts.warnAfter ?? 5;
+  const warn = opts.onWarn ?? ((m: string) => console.warn(m));
+
+  const keyOf = (args: readonly unknown[]) => {
+    const flat = flatten(args, 'args');
+    const key = `${isGradEnabled() ? 'grad' : 'nograd'}|${flat.sigs.map((s) => `${s.path}:${s.desc}`).join('|')}`;
+    return { flat, key };
+  };
+
+  /** Does every state binding (and every `.grad` the trace read) still look as it did? */
+  const usable = (e: Entry): boolean => {
+    for (const gd of e.trace.guards) {
+      const g = gd.owner._grad;
+      if (gd.expect === null ? g !== null : !g || g.dtype !== gd.expect.dtype || g.device !== gd.expect.device || !sameShape(g.shape, gd.expect.shape)) return false;
+    }
+    for (const s of e.compiled.graph.states) {
+      const b = s.binding as Binding;
+      if (b.kind !== 'ref') continue;
+      const t = b.tensor;
+      if (t._disposed || !t._storage || t.dtype !== s.dtype || t.device !== s.device || !sameShape(t.shape, s.shape)) return false;
+    }
+    return true;
+  };
+
+  const compile = (args: readonly unknown[], key: string, sigs: LeafSig[]): Entry => {
+    stats.traces++;
+    if (lastSigs && stats.traces > nextWarn) {
+      warn(`jit(${name}): traced ${stats.traces} times; the last retrace happened because ${describeChange(lastSigs, sigs)}. ` +
+        'Each new signature (shapes, dtypes, devices, non-tensor arguments, grad mode) compiles again; pass values that change per call as tensors.');
+      nextWarn *= 2;
+    }
+    lastSigs = sigs;
+    const trace = traceFunction(fn as (...a: unknown[]) => unknown, args, isGradEnabled(), opts.argNames);
+    const device: Device = trace.graph.nodes.find((n) => n.device)?.device ?? 'cpu';
+    const compiled = compileGraph(trace.graph, device, opts);
+    const entry: Entry = { key, sigs, trace, compiled, gradBufs: new Map(), lowering: makeLowering(compiled) };
+    let list = cache.get(key);
+    if (!list) cache.set(key, (list = []));
+    list.push(entry);
+    stats.entries++;
+    stats.last = entry.lowering;
+    return entry;
+  };
+
+  const find = (key: string): Entry | undefined => cache.get(key)?.find(usable);
+
+  const run = (e: Entry, args: readonly unknown[], tensors: readonly Tensor[], fresh: boolean): R => {
+    const g = e.compiled.graph;
+    g.inputs.forEach((n, i) => {
+      const t = tensors[i]!;
+      if (t._disposed) throw new DeviceError(`jit(${name}): argument ${n.name ?? i} (${describeTensor(t)}) was used after dispose()`);
+    });
+    const states = g.states.map((s): Tensor => {
+      const b = s.binding as Binding;
+      switch (b.kind) {
+        case 'ref': return b.tensor;
+        case 'grad': return b.owner._grad!;
+        case 'argGrad': return tensors[b.arg]!._grad!;
+        case 'gradBuf': {
+          let buf = e.gradBufs.get(s.index);
+          if (!buf || buf._disposed) e.gradBufs.set(s.index, (buf = noGrad(() => zeros(s.shape, { dtype: s.dtype, device: s.device }))));
+          return buf;
+        }
+        default: return b satisfies never;
+      }
+    });
+    if (g.updates.length) checkAliasing(e, tensors, states);
+    // the call that traced already drew its seeds from the stream (as eager would): use those
+    const outs = e.compiled.program.run(tensors, states, fresh ? new Map() : drawSeeds(e.trace.seeds));
+    for (const a of e.trace.gradActions) {
+      switch (a.kind) {
+        case 'set': a.owner.grad = a.value; break;
+        case 'buf': a.owner.grad = states[a.state]!; break;
+        case 'argOut': tensors[a.arg]!.grad = outs[a.output]!; break;
+        default: a satisfies never;
+      }
+    }
+    const leaves = e.trace.outSpecs.map((s) => (s.kind === 'node' ? outs[s.output]! : s.kind === 'arg' ? tensors[s.arg]! : s.tensor));
+    if (isGradEnabled()) attachGrad(e, args, tensors, leaves as Tensor[]);
+    return e.trace.unflatten(leaves) as R;
+  };
+
+  /**
+   * Makes the outputs of a pure compiled call differentiable from outside: each gets a tape node
+   * whose backward runs a compiled vector-Jacobian product (the function traced again with
+   * `grad` inside; the forward is recomputed there). Functions with in-place updates or `.grad`
+   * writes are steps, not functions: their outputs are left as they are.
+   */
+  const attachGrad = (e: Entry, args: readonly unknown[], tensors: readonly Tensor[], leaves: readonly Tensor[]) => {
+    if (e.compiled.graph.updates.length || e.trace.gradActions.length) return;
+    const params = e.compiled.graph.states.flatMap((s) => {
+      const b = s.binding as Binding;
+      return b.kind === 'ref' && b.tensor.requiresGrad ? [b.tensor] : [];
+    });
+    const diffArgs = tensors.filter((t) => t.requiresGrad);
+    if (!diffArgs.length && !params.length) return;
+    const inputs = [...diffArgs, ...params];
+    e.trace.outSpecs.forEach((s, i) => {
+      if (s.kind !== 'node') return;
+      const out = leaves[i]!;
+      if (out.dtype !== 'float32' && out.dtype !== 'float64') return;
+      const op = {
+        kind: 'copy', name: `jit(${name})`, infer: () => ({ shape: out.shape, dtype: out.dtype }),
+        save: { inputs: inputs.map((_, j) => j) },
+        vjp: (g: Tensor) => enableGrad(() => vjpOf(e)(args, i, g)),
+      } as unknown as OpDef;
+      recordOp(op, inputs, {}, out);
+    });
+  };
+  const vjps = new WeakMap<Entry, Jitted<[readonly unknown[], number, Tensor], Tensor[]>>();
+  const vjpOf = (e: Entry) => {
+    let v = vjps.get(e);
+    if (!v) {
+      v = jit((argv: readonly unknown[], i: number, g: Tensor): Tensor[] => {
+        const placeholders = flatten(argv, 'args').tensors;
+        const outT = flatten(fn(...(argv as A)), 'result', false).tensors;
+        const params = e.compiled.graph.states.flatMap((s) => {
+          const b = s.binding as Binding;
+          return b.kind === 'ref' && b.tensor.requiresGrad ? [b.tensor] : [];
+        });
+        const targets = [...placeholders.filter((t) => t.requiresGrad), ...params];
+        return tapeGrad([outT[i]!], targets, { gradOutputs: [g], allowUnused: true }).map((gr, j) => gr ?? zerosLike(targets[j]!));
+      }, { ...opts, name: `vjp(${name})`, eagerFirstCall: false });
+      vjps.set(e, v);
+    }
+    return v;
+  };
+
+  /** Writes in place are planned per tensor: two bindings of one storage, one of them written, would race. */
+  const checkAliasing = (e: Entry, tensors: readonly Tensor[], states: readonly Tensor[]) => {
+    const g = e.compiled.graph;
+    const bound = [...g.inputs.map((n, i) => [n, tensors[i]!] as const), ...g.states.map((n, i) => [n, states[i]!] as const)];
+    const written = new Set(g.updates.map((u) => u.target));
+    const owner = new Map<unknown, (typeof bound)[number][0]>();
+    const what = (x: (typeof bound)[number][0]) => (x.kind === 'input' ? `argument ${x.name ?? x.index}` : `state ${x.name ?? x.index}`);
+    for (const [n, t] of bound) {
+      const m = owner.get(t._storage);
+      if (m === undefined) owner.set(t._storage, n);
+      else if (written.has(n) || written.has(m)) {
+        const [w, r] = written.has(m) ? [m, n] : [n, m];
+        throw new ValueError(`jit(${name}): ${what(w)} is written in place but shares memory with ${what(r)}; pass distinct tensors (clone() one of them)`);
+      }
+    }
+  };
+
+  const jitted = ((...args: A): R => {
+    if (activeTracer()) return fn(...args); // nested inside another trace: inline
+    stats.calls++;
+    const { flat, key } = keyOf(args);
+    let e = find(key);
+    let fresh = false;
+    if (!e) {
+      if ((opts.eagerFirstCall ?? true) && !seen.has(key) && !cache.has(key)) {
+        seen.add(key);
+        stats.eagerCalls++;
+        return fn(...args);
+      }
+      e = compile(args, key, flat.sigs);
+      fresh = true;
+    }
+    return run(e, args, flat.tensors, fresh);
+  }) as Jitted<A, R>;
+
+  const lowerFor = (args: A): Lowering => {
+    const { flat, key } = keyOf(args);
+    return (find(key) ?? compile(args, key, flat.sigs)).lowering;
+  };
+  Object.defineProperty(jitted, 'name', { value: `jit(${name})` });
+  jitted.lower = (...args: A) => lowerFor(args);
+  jitted.warmup = (...args: A) => void lowerFor(args);
+  Object.defineProperty(jitted, 'stats', { get: () => stats });
+  jitted.dispose = () => {
+    for (const list of cache.values()) for (const e of list) e.compiled.program.dispose();
+    cache.clear();
+    stats.entries = 0;
+  };
+  return jitted;
+}
+
+/** Compiles `f` for `args` without running it (`f.warmup(...args)`). */
+export function warmup<A extends unknown[], R>(f: Jitted<A, R>, ...args: A): void {
+  f.warmup(...args);
+}

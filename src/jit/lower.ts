@@ -1,0 +1,332 @@
+/**
+ * @file Lowering: turns an optimized graph and its fusion decision into a list of kernels over
+ * buffers. A fused elementwise kernel is one scalar `Expr` (the same type every backend's
+ * elementwise renderer takes, just bigger) over strided loads; views are folded into the load
+ * strides with the op records' own `view` rules. Reductions take a prologue `Expr`; matmul and the
+ * other templates read strided buffers.
+ */
+import { internal } from '../errors.ts';
+import { E, type Expr } from '../ops/expr.ts';
+import { prims } from '../ops/prims.ts';
+import type { OpDef, ReduceAttrs, ReduceKind, ReduceOp, ViewMeta, ViewOp } from '../ops/registry.ts';
+import { contiguousStrides, sameShape } from '../shape.ts';
+import type { DType } from '../dtype.ts';
+import { canon, constValue, type GNode, type Graph } from './graph.ts';
+import { fuse, isConstNode, isElementwise, isView, usesIndex, type FuseOptions, type Fusion } from './passes/fuse.ts';
+
+/** A strided read of a buffer (a value), in the kernel's index space. */
+export interface Load {
+  readonly value: number;
+  readonly view: ViewMeta;
+}
+
+interface KernelBase {
+  /** the graph node this kernel computes */
+  readonly node: GNode;
+  /** the value it writes (contiguous) */
+  readonly out: number;
+  readonly loads: readonly Load[];
+}
+export interface ElementwiseKernel extends KernelBase {
+  readonly kind: 'elementwise';
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+  readonly expr: Expr;
+  /** graph nodes computed inline by this kernel (for stats) */
+  readonly fused: number;
+}
+export interface ReduceKernel extends KernelBase {
+  readonly kind: 'reduce';
+  readonly reduce: ReduceKind;
+  readonly inShape: readonly number[];
+  readonly dims: readonly number[];
+  readonly dtype: DType;
+  /** the reduced value per input element (a prologue over the loads) */
+  readonly expr: Expr;
+  readonly fused: number;
+}
+export interface MatmulKernel extends KernelBase {
+  readonly kind: 'matmul';
+  /** the matmul node (`node` is the epilogue's root when there is one) */
+  readonly mm: GNode;
+  /**
+   * an elementwise epilogue applied over the product in place: `expr` reads the product as
+   * load 0 (value −1, the kernel's own output) and its other operands from `loads`
+   */
+  readonly epilogue?: { readonly expr: Expr; readonly loads: readonly Load[]; readonly fused: number };
+}
+
+/** Every buffer a kernel reads (epilogue operands included; not its own output). */
+export function kernelReads(k: Kernel): readonly Load[] {
+  return k.kind === 'matmul' && k.epilogue ? [...k.loads, ...k.epilogue.loads.filter((l) => l.value >= 0)] : k.loads;
+}
+/** A random source: redrawn from the global seed stream at every call. */
+export interface RandKernel extends KernelBase {
+  readonly kind: 'rand';
+  readonly seed: number;
+}
+/** Any other template op (gather, scatterAdd, unfold, fold, cat, pad, argmax…), run as is. */
+export interface OpKernel extends KernelBase {
+  readonly kind: 'op';
+  readonly op: OpDef;
+}
+export type Kernel = ElementwiseKernel | ReduceKernel | MatmulKernel | RandKernel | OpKernel;
+
+export interface Value {
+  readonly id: number;
+  readonly node: GNode;
+  /** where the buffer comes from */
+  readonly source: { kind: 'input'; index: number } | { kind: 'state'; index: number } | { kind: 'kernel'; kernel: number };
+  readonly dtype: DType;
+  readonly numel: number;
+}
+
+export interface Lowered {
+  readonly graph: Graph;
+  readonly values: Value[];
+  readonly kernels: Kernel[];
+  /** value of each graph output */
+  readonly outputs: number[];
+  /** target value (an input or state) ← source value (kernel-made) */
+  readonly updates: { target: number; source: number }[];
+  readonly fusion: Fusion;
+}
+
+export interface LowerOptions {
+  readonly fuse: FuseOptions;
+}
+
+interface Step {
+  readonly op: ViewOp<unknown>;
+  readonly attrs: unknown;
+  /** the node whose value the step reads */
+  readonly src: GNode;
+}
+
+class Retry extends Error {
+  constructor(readonly node: GNode) {
+    super('retry');
+  }
+}
+
+const contiguousMeta = (shape: readonly number[]): ViewMeta => ({ shape: [...shape], strides: contiguousStrides(shape), offset: 0 });
+
+/**
+ * x ** n for a small integer constant n as repeated squaring (Math.pow is an order of magnitude
+ * slower). NOTE: float64 results may differ from Math.pow in the last bit; float32 ones (rounded
+ * after) practically never do.
+ */
+function powExpr(n: GNode, [x, e]: readonly Expr[]): Expr | null {
+  const k = constValue(n.inputs[1]!);
+  if (k === undefined || !Number.isInteger(k) || Math.abs(k) > 32 || k === 0 || (n.dtype !== 'float32' && n.dtype !== 'float64')) return null;
+  void e;
+  let result: Expr | null = null;
+  let base = x!;
+  for (let m = Math.abs(k); m > 0; m >>= 1) {
+    if (m & 1) result = result ? E.bin('mul', result, base) : base;
+    if (m > 1) base = E.bin('mul', base, base);
+  }
+  return k < 0 ? E.bin('div', E.const(1, n.dtype), result!) : result!;
+}
+
+/** Lowers `g` to kernels, re-running fusion until every view chain and input count fits. */
+export function lower(g: Graph, opts: LowerOptions): Lowered {
+  const forced = new Set<GNode>();
+  for (let attempt = 0; attempt < 10_000; attempt++) {
+    const fusion = fuse(g, opts.fuse, forced);
+    try {
+      return build(g, fusion, opts);
+    } catch (e) {
+      if (!(e instanceof Retry)) throw e;
+      if (forced.has(e.node)) internal(`jit: lowering cannot place node #${e.node.id} (${e.node.opName})`);
+      forced.add(e.node);
+    }
+  }
+  internal('jit: lowering did not converge');
+}
+
+function build(g: Graph, fusion: Fusion, opts: LowerOptions): Lowered {
+  const values: Value[] = [];
+  const valueOf = new Map<GNode, number>();
+  const kernels: Kernel[] = [];
+  const mat = fusion.materialized;
+
+  const newValue = (node: GNode, source: Value['source']): number => {
+    const id = values.length;
+    values.push({ id, node, source, dtype: node.dtype, numel: node.numel });
+    return id;
+  };
+  for (const n of g.inputs) valueOf.set(n, newValue(n, { kind: 'input', index: n.index }));
+  for (const n of g.states) valueOf.set(n, newValue(n, { kind: 'state', index: n.index }));
+
+  const epilogueOf = new Map<GNode, GNode>();
+  for (const [m, r] of fusion.epilogue) epilogueOf.set(r, m);
+
+  /** A kernel being built: its loads (deduplicated) and expression cache. */
+  class Ctx {
+    readonly loads: Load[] = [];
+    /** a matmul computed by this kernel (epilogue): read as load 0, the output itself */
+    self: GNode | null = null;
+    private readonly loadKeys = new Map<string, number>();
+    private readonly memo = new Map<string, Expr>();
+    fused = 0;
+    load(value: number, view: ViewMeta, dtype: DType): Expr {
+      const key = `${value}|${view.shape}|${view.strides}|${view.offset}`;
+      let i = this.loadKeys.get(key);
+      if (i === undefined) {
+        i = this.loads.length;
+        this.loads.push({ value, view });
+        this.loadKeys.set(key, i);
+        if (this.loads.length > opts.fuse.maxInputs && new Set(this.loads.map((l) => l.value)).size > opts.fuse.maxInputs) throw new Retry(this.widest());
+      }
+      return E.input(i, dtype);
+    }
+    /** the fused producer to cut when a kernel reads too many buffers */
+    lastFused: GNode | null = null;
+    private widest(): GNode {
+      if (!this.lastFused) internal('jit: a single op reads more buffers than the device allows');
+      return this.lastFused;
+    }
+    /** n's value seen through `chain` (steps from n outward) */
+    expr(n: GNode, chain: readonly Step[]): Expr {
+      const key = `${n.id}|${chain.map((s) => `${s.op.name}${canon(s.attrs)}`).join('/')}`;
+      const hit = this.memo.get(key);
+      if (hit) return hit;
+      let e: Expr;
+      const c = constValue(n);
+      if (n === this.self) {
+        // the product, read element for element where it is written
+        if (chain.length) throw new Retry(n);
+        e = E.input(0, n.dtype);
+      } else if (c !== undefined && !mat.has(n)) e = E.const(c, n.dtype);
+      else if (mat.has(n)) e = this.load(valueFor(n), applyChain(n, chain), n.dtype);
+      else if (isView(n)) e = this.expr(n.inputs[0]!, [{ op: n.op as ViewOp<unknown>, attrs: n.attrs, src: n.inputs[0]! }, ...chain]);
+      else if (isElementwise(n) && fusion.groupOf.has(n)) {
+        this.fused++;
+        this.lastFused = n;
+        e = this.compute(n, chain);
+      } else internal(`jit: node #${n.id} (${n.opName}) is neither materialized nor fusible`);
+      this.memo.set(key, e);
+      return e;
+    }
+    /** the expression computing elementwise node n (its operands broadcast to its shape) */
+    compute(n: GNode, chain: readonly Step[]): Expr {
+      if (n.op?.kind !== 'elementwise') internal('jit: compute on a non-elementwise node');
+      const ins = n.inputs.map((i) =>
+        this.expr(i, sameShape(i.shape, n.shape) ? chain : [{ op: prims.expand as ViewOp<unknown>, attrs: { shape: [...n.shape] }, src: i }, ...chain]),
+      );
+      const e = n.op === prims.pow ? powExpr(n, ins) ?? n.op.expr(ins, n.attrs as never, n.aval) : n.op.expr(ins, n.attrs as never, n.aval);
+      return e;
+    }
+  }
+
+  function applyChain(n: GNode, chain: readonly Step[]): ViewMeta {
+    let meta = contiguousMeta(n.shape);
+    for (const s of chain) {
+      const next = s.op.view(meta, s.attrs);
+      if (!next) throw new Retry(s.src);
+      meta = next;
+    }
+    return meta;
+  }
+
+  function valueFor(n: GNode): number {
+    const v = valueOf.get(n);
+    if (v !== undefined) return v;
+    return emit(n);
+  }
+
+  /** Emits the kernel computing materialized node n (after its operands' kernels). */
+  function emit(n: GNode): number {
+    if (!mat.has(n) || n.kind !== 'op') internal(`jit: emit of unmaterialized node #${n.id}`);
+    const op = n.op!;
+    const reserve = () => {
+      const out = newValue(n, { kind: 'kernel', kernel: -1 });
+      valueOf.set(n, out);
+      return out;
+    };
+    const push = (kernel: Kernel) => {
+      (values[kernel.out] as { source: Value['source'] }).source = { kind: 'kernel', kernel: kernels.length };
+      kernels.push(kernel);
+      return kernel.out;
+    };
+    if (op === prims.randUniform) {
+      return push({ kind: 'rand', node: n, out: reserve(), loads: [], seed: (n.attrs as { seed: number }).seed });
+    }
+    const mm = epilogueOf.get(n);
+    if (mm) {
+      const ctx = new Ctx();
+      ctx.self = mm;
+      ctx.loads.push({ value: -1, view: contiguousMeta(n.shape) });
+      const expr = ctx.compute(n, []);
+      const loads = mm.inputs.map((i) => bufferLoad(i, []));
+      return push({ kind: 'matmul', node: n, mm, out: reserve(), loads, epilogue: { expr, loads: ctx.loads, fused: ctx.fused + 1 } });
+    }
+    if (isElementwise(n) || isConstNode(n) || isView(n)) {
+      const ctx = new Ctx();
+      const expr = isView(n)
+        ? ctx.expr(n.inputs[0]!, [{ op: op as ViewOp<unknown>, attrs: n.attrs, src: n.inputs[0]! }])
+        : isConstNode(n) ? E.const(constValue(n)!, n.dtype)
+          : ctx.compute(n, []);
+      if (usesIndex(n) && n.op !== prims.arange) internal(`jit: index source ${n.opName} without a kernel rule`);
+      return push({ kind: 'elementwise', node: n, out: reserve(), loads: ctx.loads, shape: n.shape, dtype: n.dtype, expr, fused: ctx.fused });
+    }
+    if (op.kind === 'reduce') {
+      const x = n.inputs[0]!;
+      const ctx = new Ctx();
+      const expr = ctx.expr(x, []);
+      const { dims } = n.attrs as ReduceAttrs;
+      return push({
+        kind: 'reduce', node: n, out: reserve(), loads: ctx.loads, reduce: (op as ReduceOp).reduce, inShape: x.shape, dims, dtype: n.dtype, expr, fused: ctx.fused,
+      });
+    }
+    // templates read whole buffers (through views)
+    const loads = n.inputs.map((i) => bufferLoad(i, []));
+    if (op === prims.matmul) return push({ kind: 'matmul', node: n, mm: n, out: reserve(), loads });
+    return push({ kind: 'op', node: n, out: reserve(), loads, op });
+  }
+
+  /** A load of node n's buffer seen through `chain` (n must be materialized or a view of one). */
+  function bufferLoad(n: GNode, chain: readonly Step[]): Load {
+    if (mat.has(n)) return { value: valueFor(n), view: applyChain(n, chain) };
+    if (isView(n)) return bufferLoad(n.inputs[0]!, [{ op: n.op as ViewOp<unknown>, attrs: n.attrs, src: n.inputs[0]! }, ...chain]);
+    throw new Retry(n);
+  }
+
+  // emit kernels in topological order (operands first, via valueFor's recursion)
+  for (const n of g.nodes) if (n.kind === 'op' && mat.has(n) && !fusion.epilogue.has(n)) valueFor(n);
+
+  /** A kernel-made copy of an input or state (outputs and update values must be fresh buffers). */
+  const copyOf = (n: GNode): number => {
+    const out = values.length;
+    values.push({ id: out, node: n, source: { kind: 'kernel', kernel: kernels.length }, dtype: n.dtype, numel: n.numel });
+    kernels.push({
+      kind: 'elementwise', node: n, out, loads: [{ value: valueOf.get(n)!, view: contiguousMeta(n.shape) }], shape: n.shape, dtype: n.dtype, expr: E.input(0, n.dtype), fused: 0,
+    });
+    return out;
+  };
+  const copies = new Map<GNode, number>();
+  const fresh = (n: GNode): number => {
+    const v = valueOf.get(n)!;
+    if (values[v]!.source.kind === 'kernel') return v;
+    let c = copies.get(n);
+    if (c === undefined) copies.set(n, (c = copyOf(n)));
+    return c;
+  };
+  // copies of external values go before every kernel that could overwrite them: move them first
+  const outputs = g.outputs.map(fresh);
+  const updates = g.updates.map((u) => ({ target: valueOf.get(u.target)!, source: fresh(u.value) }));
+  if (copies.size) hoistCopies(values, kernels, new Set(copies.values()));
+  return { graph: g, values, kernels, outputs, updates, fusion };
+}
+
+/** Moves copy kernels (of inputs/states) to the front, renumbering kernel indices. */
+function hoistCopies(values: Value[], kernels: Kernel[], copyValues: Set<number>): void {
+  const first = kernels.filter((k) => copyValues.has(k.out));
+  const rest = kernels.filter((k) => !copyValues.has(k.out));
+  kernels.length = 0;
+  kernels.push(...first, ...rest);
+  kernels.forEach((k, i) => {
+    (values[k.out] as { source: Value['source'] }).source = { kind: 'kernel', kernel: i };
+  });
+}

@@ -1,0 +1,140 @@
+/**
+ * @file Fusion: decides which nodes get a buffer of their own (kernel roots) and which are
+ * computed inline inside a consumer's kernel. Elementwise chains and broadcasts fuse into their
+ * consumer — another elementwise kernel, or a reduction (as a prologue evaluated per input
+ * element) — when every consumer lies in that one kernel and the producer has as many elements
+ * as the kernel iterates over (so nothing is recomputed). Views are never materialized unless they
+ * are outputs; kernels read them as strided loads. Outputs, update values, non-elementwise ops and
+ * index-dependent sources (arange, rand) are roots. A matmul whose every consumer is elementwise of
+ * its shape in one kernel runs that kernel as its epilogue (bias + ReLU after a linear layer).
+ */
+import { prims } from '../../ops/prims.ts';
+import type { ReduceOp } from '../../ops/registry.ts';
+import { exprKey } from '../../ops/expr.ts';
+import type { GNode, Graph } from '../graph.ts';
+
+export interface FuseOptions {
+  /** false: every op node is a kernel (no fusion) */
+  readonly enabled: boolean;
+  /** elementwise producers may fuse into sum/prod/max/min reductions */
+  readonly reducePrologue: boolean;
+  /** the most distinct buffers one kernel may read (WebGPU: storage buffers per stage − 1) */
+  readonly maxInputs: number;
+  /** an elementwise consumer of a matmul may run as its epilogue, over the product in place */
+  readonly matmulEpilogue: boolean;
+}
+
+export const defaultFuseOptions: FuseOptions = { enabled: true, reducePrologue: true, maxInputs: 64, matmulEpilogue: true };
+
+export interface Fusion {
+  /** nodes that get a buffer: inputs, states and kernel roots, in topological order */
+  readonly materialized: Set<GNode>;
+  /** fused elementwise node → the root of the kernel that computes it inline */
+  readonly groupOf: Map<GNode, GNode>;
+  /** matmul → the elementwise root computed as its epilogue (the product gets no buffer of its own) */
+  readonly epilogue: Map<GNode, GNode>;
+}
+
+export const isView = (n: GNode): boolean => n.op?.kind === 'view';
+export const isConstNode = (n: GNode): boolean => n.op === prims.full;
+export const isElementwise = (n: GNode): boolean => n.op?.kind === 'elementwise' && n.op !== prims.full;
+
+const indexSources = new Map<string, boolean>();
+/** Elementwise sources whose value depends on the element's position (arange, rand). */
+export function usesIndex(n: GNode): boolean {
+  if (n.op?.kind !== 'elementwise' || n.inputs.length > 0 || n.op === prims.full) return false;
+  let v = indexSources.get(n.op.name);
+  if (v === undefined) {
+    const key = exprKey(n.op.expr([], n.attrs as never, n.aval));
+    v = /index|rand/.test(key);
+    indexSources.set(n.op.name, v);
+  }
+  return v;
+}
+
+const PROLOGUE_REDUCTIONS: ReadonlySet<string> = new Set(['sum', 'prod', 'max', 'min']);
+
+/** Does kernel root `r` read its operands through a scalar expression (so producers can fuse)? */
+export function acceptsFusion(r: GNode, opts: FuseOptions): boolean {
+  if (isElementwise(r) || isView(r) || isConstNode(r)) return !usesIndex(r);
+  if (r.op?.kind === 'reduce') return opts.reducePrologue && PROLOGUE_REDUCTIONS.has((r.op as ReduceOp).reduce);
+  return false;
+}
+
+/** How many elements a kernel rooted at `r` iterates over. */
+export function iterNumel(r: GNode): number {
+  return r.op?.kind === 'reduce' ? r.inputs[0]!.numel : r.numel;
+}
+
+/**
+ * The fusion decision for a graph. `forced` names nodes that must be roots (the lowering adds
+ * to it when a view chain cannot be expressed as strides, or a kernel reads too many buffers).
+ */
+export function fuse(g: Graph, opts: FuseOptions = defaultFuseOptions, forced: ReadonlySet<GNode> = new Set()): Fusion {
+  const users = g.users();
+  const pinned = new Set<GNode>([...g.outputs, ...g.updates.map((u) => u.value), ...forced]);
+  const materialized = new Set<GNode>();
+  const groupOf = new Map<GNode, GNode>();
+
+  /** kernel roots that read `n` (through unmaterialized views), and whether one needs a buffer */
+  const consumers = (n: GNode, roots: Set<GNode>, acc: { needsBuf: boolean }) => {
+    for (const u of users.get(n) ?? []) {
+      if (!materialized.has(u) && isView(u)) consumers(u, roots, acc);
+      else if (materialized.has(u)) {
+        if (acceptsFusion(u, opts)) roots.add(u);
+        else acc.needsBuf = true;
+      } else {
+        const r = groupOf.get(u);
+        if (r) roots.add(r);
+        else acc.needsBuf = true;
+      }
+    }
+  };
+
+  for (let i = g.nodes.length - 1; i >= 0; i--) {
+    const n = g.nodes[i]!;
+    if (n.kind !== 'op' || pinned.has(n)) {
+      materialized.add(n);
+      continue;
+    }
+    if (isView(n)) continue;
+    const roots = new Set<GNode>();
+    const acc = { needsBuf: false };
+    consumers(n, roots, acc);
+    if (isConstNode(n)) {
+      if (acc.needsBuf) materialized.add(n);
+      continue;
+    }
+    if (!isElementwise(n) || usesIndex(n) || !opts.enabled || acc.needsBuf || roots.size !== 1) {
+      materialized.add(n);
+      continue;
+    }
+    const root = [...roots][0]!;
+    if (iterNumel(root) !== n.numel) {
+      materialized.add(n);
+      continue;
+    }
+    groupOf.set(n, root);
+  }
+
+  // matmul epilogues: every consumer of the product is an elementwise op of its shape in one
+  // kernel rooted at an elementwise node of the same size (bias + ReLU after a linear layer)
+  const epilogue = new Map<GNode, GNode>();
+  if (opts.enabled && opts.matmulEpilogue) {
+    for (const m of g.nodes) {
+      if (m.op !== prims.matmul || pinned.has(m)) continue;
+      const us = users.get(m) ?? [];
+      let root: GNode | null = null;
+      const ok = us.length > 0 && us.every((u) => {
+        if (!isElementwise(u) || u.numel !== m.numel || u.shape.length !== m.shape.length || u.shape.some((d, i) => d !== m.shape[i])) return false;
+        const r = materialized.has(u) ? u : groupOf.get(u);
+        if (!r || (root && r !== root)) return false;
+        root = r;
+        return true;
+      });
+      const r = root as GNode | null;
+      if (ok && r && isElementwise(r) && !usesIndex(r) && r.numel === m.numel && ![...epilogue.values()].includes(r)) epilogue.set(m, r);
+    }
+  }
+  return { materialized, groupOf, epilogue };
+}

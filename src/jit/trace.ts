@@ -1,0 +1,389 @@
+/**
+ * @file Tracing: while `fn` runs with symbolic tensors, every primitive that dispatch() sees
+ * becomes a graph node. Concrete tensors the function reads (parameters, optimizer state, `.grad`)
+ * become state inputs bound by reference at every call; in-place writes to them, to arguments,
+ * and final `.grad` values become updates applied after the compiled graph ran, all computed from
+ * pre-update values.
+ */
+import type { Device, Storage } from '../backend.ts';
+import { nextSeed } from '../creation.ts';
+import { AutogradError, DeviceError, ShapeError, internal } from '../errors.ts';
+import { setTracer, type Tracer } from '../ops/dispatch.ts';
+import { prims } from '../ops/prims.ts';
+import type { OpDef } from '../ops/registry.ts';
+import { fmtShape, sameShape } from '../shape.ts';
+import type { Node } from '../tape.ts';
+import { Tensor } from '../tensor.ts';
+import { Graph, GNode, type Update } from './graph.ts';
+import { flatten } from './tree.ts';
+
+/** How a state input is bound at every call. */
+export type Binding =
+  /** this tensor, by reference (parameters, optimizer state, constants created while tracing) */
+  | { readonly kind: 'ref'; readonly tensor: Tensor }
+  /** `owner.grad` at call time (a gradient the function reads) */
+  | { readonly kind: 'grad'; readonly owner: Tensor }
+  /** a gradient buffer the compiled function owns; `owner.grad` is set to it after each call */
+  | { readonly kind: 'gradBuf'; readonly owner: Tensor }
+  /** `.grad` of the i-th tensor argument at call time */
+  | { readonly kind: 'argGrad'; readonly arg: number };
+
+/** What becomes of a tensor leaf of the result. */
+export type OutSpec =
+  | { readonly kind: 'node'; readonly output: number }
+  | { readonly kind: 'arg'; readonly arg: number }
+  | { readonly kind: 'ref'; readonly tensor: Tensor };
+
+/** What happens to `.grad` of a tensor after each call. */
+export type GradAction =
+  | { readonly kind: 'set'; readonly owner: Tensor; readonly value: Tensor | null }
+  /** owner.grad ← the buffer bound to state `state` (kind gradBuf) */
+  | { readonly kind: 'buf'; readonly owner: Tensor; readonly state: number }
+  /** args[arg].grad ← output `output` (a fresh tensor per call) */
+  | { readonly kind: 'argOut'; readonly arg: number; readonly output: number }
+  /** args[arg].grad was written in place (bound by an argGrad state): nothing to set */;
+
+/** A condition on `.grad` the trace depended on (it read it); checked before reusing the trace. */
+export interface Guard {
+  readonly owner: Tensor;
+  /** null: the gradient was null; else its dtype/shape/device */
+  readonly expect: { readonly shape: readonly number[]; readonly dtype: string; readonly device: Device } | null;
+}
+
+export interface TraceResult {
+  readonly graph: Graph;
+  readonly outSpecs: OutSpec[];
+  readonly unflatten: (leaves: readonly unknown[]) => unknown;
+  readonly gradActions: GradAction[];
+  readonly guards: Guard[];
+  /** trace-time seeds of every random source, in trace order (redrawn at each call) */
+  readonly seeds: number[];
+}
+
+/** Names given to tensors (shared variables, parameters) for printing. */
+const tensorNames = new WeakMap<Tensor, string>();
+/** Names a tensor in printed graphs. */
+export function setTensorName(t: Tensor, name: string): void {
+  tensorNames.set(t, name);
+}
+export function tensorName(t: Tensor): string | undefined {
+  return tensorNames.get(t);
+}
+
+interface StateEntry {
+  readonly node: GNode;
+  current: GNode;
+  written: boolean;
+  readonly viewKey: string;
+  readonly tensors: Tensor[];
+}
+
+interface GradSlot {
+  readonly owner: Tensor;
+  /** the value before the trace (restored after it) */
+  readonly before: Tensor | null;
+  /** the value the trace started from (for placeholders: a state bound to the argument's grad) */
+  initial: Tensor | null;
+  /** the trace read the initial value (so it depends on it) */
+  read: boolean;
+}
+
+const viewKeyOf = (t: Tensor) => `${t.dtype}|${t.shape.join(',')}|${t.strides.join(',')}|${t.offset}`;
+
+export function isGNode(x: unknown): x is GNode {
+  return x instanceof GNode;
+}
+
+/** The tracer installed while `fn` runs. */
+export class TraceContext implements Tracer {
+  readonly graph = new Graph();
+  device: Device | null = null;
+  private readonly stateOf = new Map<Tensor, StateEntry>();
+  private readonly byStorage = new Map<Storage, StateEntry[]>();
+  private readonly slots = new Map<Tensor, GradSlot>();
+  private readonly gradOwner = new Map<Tensor, Tensor>();
+  /** placeholder tensor → argument index */
+  readonly placeholders = new Map<Tensor, number>();
+  private readonly placeholderNodes: GNode[] = [];
+  private readonly realArgs: readonly Tensor[];
+  private readonly touched = new Map<Tensor, { gradFn: Node | null; requiresGrad: boolean }>();
+  readonly seeds: number[] = [];
+
+  constructor(args: readonly Tensor[], paths: readonly string[], gradEnabled: boolean) {
+    this.realArgs = args;
+    args.forEach((a, i) => {
+      const n = this.graph.addInput({ shape: a.shape, dtype: a.dtype }, a.device, paths[i]);
+      this.noteDevice(a.device, `argument ${paths[i]} (${a.dtype}${fmtShape(a.shape)})`);
+      const x = Tensor._symbolic(n, a.shape, a.dtype, a.device);
+      if (a.requiresGrad && gradEnabled) x.requiresGrad = true;
+      this.placeholders.set(x, i);
+      this.placeholderNodes.push(n);
+    });
+  }
+
+  /** The placeholder tensors, in argument order. */
+  get placeholderTensors(): Tensor[] {
+    return [...this.placeholders.keys()];
+  }
+
+  private deviceSource = '';
+  private noteDevice(d: Device, what = 'an op') {
+    if (this.device === null) {
+      this.device = d;
+      this.deviceSource = what;
+    } else if (this.device !== d) {
+      throw new DeviceError(
+        `jit: ${what} is on ${d}, but ${this.deviceSource} is on ${this.device}; a compiled function runs on one device — move its arguments and the tensors it reads (parameters, state) to one device with .to()`,
+      );
+    }
+  }
+
+  /** The graph node a tensor stands for right now. */
+  nodeOf(t: Tensor): GNode {
+    if (t._sym) {
+      const n = t._sym;
+      if (!isGNode(n) || n.graph !== this.graph) {
+        throw new AutogradError(
+          `jit: a symbolic tensor (shape ${fmtShape(t.shape)}) from ${isGNode(n) && n.graph.closed ? 'an earlier, finished' : 'another'} trace was used. ` +
+            'This happens when a tensor created inside a jit function is kept outside it (in a JS object, array or closure) and used later; ' +
+            'keep such state in tensors that exist before the first call and update them in place (copy_, add_, …).',
+        );
+      }
+      return n;
+    }
+    if (t._scalarValue !== undefined && t.ndim === 0) return this.graph.constant(t._scalarValue, t.dtype, t.device);
+    return this.entryOf(t).current;
+  }
+
+  private entryOf(t: Tensor): StateEntry {
+    const hit = this.stateOf.get(t);
+    if (hit) return hit;
+    if (!t._storage || t._disposed) throw new AutogradError(`jit: a disposed tensor (shape ${fmtShape(t.shape)}) was read while tracing`);
+    this.noteDevice(t.device, `a tensor the function reads (${tensorName(t) ?? 'a parameter or state'}, ${t.dtype}${fmtShape(t.shape)})`);
+    const key = viewKeyOf(t);
+    const list = this.byStorage.get(t._storage) ?? [];
+    let e = list.find((x) => x.viewKey === key);
+    if (!e) {
+      const owner = this.gradOwner.get(t);
+      const binding: Binding = owner ? { kind: 'grad', owner } : { kind: 'ref', tensor: t };
+      const name = owner ? `${this.nameOf(owner)}.grad` : tensorName(t);
+      const node = this.graph.addState({ shape: t.shape, dtype: t.dtype }, t.device, binding, name);
+      e = { node, current: node, written: false, viewKey: key, tensors: [] };
+      list.push(e);
+      this.byStorage.set(t._storage, list);
+    }
+    e.tensors.push(t);
+    this.stateOf.set(t, e);
+    this.touch(t);
+    return e;
+  }
+
+  /** A printing name for a tensor: its given name, its state's name, or s<i>. */
+  private nameOf(t: Tensor): string {
+    const e = this.stateOf.get(t);
+    return tensorName(t) ?? e?.node.name ?? (e ? `s${e.node.index}` : `t${this.graph.states.length}`);
+  }
+
+  private touch(t: Tensor) {
+    if (!this.touched.has(t)) this.touched.set(t, { gradFn: t.gradFn, requiresGrad: t.requiresGrad });
+  }
+
+  record(op: OpDef, inputs: readonly Tensor[], attrs: unknown, aval: { shape: readonly number[]; dtype: Tensor['dtype'] }, device: Device): Tensor {
+    const ins = inputs.map((t) => this.nodeOf(t));
+    this.noteDevice(device);
+    if (op === prims.randUniform) this.seeds.push((attrs as { seed: number }).seed);
+    const n = this.graph.add(op, ins, attrs, device, aval);
+    return Tensor._symbolic(n, aval.shape, aval.dtype, device);
+  }
+
+  assign(dst: Tensor, src: Tensor): void {
+    const v = this.nodeOf(src);
+    if (dst._sym) {
+      const n = this.nodeOf(dst);
+      if (n.op?.kind === 'view') {
+        throw new AutogradError(
+          `jit: in-place write to a view (${n.op.name}, shape ${fmtShape(dst.shape)}) of another tensor inside a traced function is not supported; ` +
+            'write to the base tensor, or use an out-of-place op',
+        );
+      }
+      dst._sym = v;
+      dst._bumpVersion();
+      return;
+    }
+    const e = this.entryOf(dst);
+    if (!sameShape(v.shape, dst.shape) || v.dtype !== dst.dtype) internal('jit: in-place value does not match its destination');
+    e.current = v;
+    e.written = true;
+    dst._bumpVersion();
+  }
+
+  /** Tensor._gradHook while tracing. */
+  readonly onGrad = (t: Tensor, write: boolean): void => {
+    let slot = this.slots.get(t);
+    if (!slot) {
+      const arg = this.placeholders.get(t);
+      if (t._sym && arg === undefined) return; // a tensor of this trace: nothing to carry over
+      slot = { owner: t, before: t._grad, initial: t._grad, read: false };
+      this.slots.set(t, slot);
+      if (arg !== undefined) {
+        const real = this.realArgs[arg]!;
+        const g = real._grad;
+        if (g) {
+          const n = this.graph.addState({ shape: g.shape, dtype: g.dtype }, g.device, { kind: 'argGrad', arg } satisfies Binding, `${this.placeholderNodes[arg]!.name ?? `in${arg}`}.grad`);
+          t._grad = slot.initial = Tensor._symbolic(n, g.shape, g.dtype, g.device);
+        }
+      } else if (t._grad && !t._grad._sym) {
+        this.gradOwner.set(t._grad, t);
+      }
+    }
+    if (!write && t._grad === slot.initial) slot.read = true;
+  };
+
+  /** Builds the result: outputs, updates, gradient actions, guards; restores what tracing changed. */
+  finish(result: unknown): TraceResult {
+    const g = this.graph;
+    const outSpecs: OutSpec[] = [];
+    const flat = flatten(result, 'result', false);
+    for (const t of flat.tensors) {
+      const arg = this.placeholders.get(t);
+      if (arg !== undefined) outSpecs.push({ kind: 'arg', arg });
+      else if (!t._sym) outSpecs.push({ kind: 'ref', tensor: t });
+      else {
+        outSpecs.push({ kind: 'node', output: g.outputs.length });
+        g.outputs.push(this.nodeOf(t));
+      }
+    }
+
+    const updates = new Map<GNode, GNode>();
+    for (const list of this.byStorage.values()) {
+      for (const e of list) if (e.written && e.current !== e.node) updates.set(e.node, e.current);
+      if (list.length > 1 && list.some((e) => e.written)) {
+        const t = list[0]!.tensors[0]!;
+        throw new AutogradError(
+          `jit: the function writes in place to a tensor (shape ${fmtShape(t.shape)}) whose storage it also reads through another view; ` +
+            'write and read through the same tensor inside a compiled function',
+        );
+      }
+    }
+    for (const [x, i] of this.placeholders) {
+      const cur = x._sym as GNode;
+      if (cur !== this.placeholderNodes[i]) updates.set(this.placeholderNodes[i]!, this.nodeOf(x));
+    }
+
+    const gradActions: GradAction[] = [];
+    const guards: Guard[] = [];
+    for (const slot of this.slots.values()) {
+      const owner = slot.owner;
+      const fin = owner._grad;
+      owner._grad = slot.before;
+      const arg = this.placeholders.get(owner);
+      if (arg === undefined && slot.read) {
+        const b = slot.before;
+        guards.push({ owner, expect: b ? { shape: b.shape, dtype: b.dtype, device: b.device } : null });
+      }
+      if (fin === slot.initial) continue;
+      if (fin === null || !fin._sym) {
+        if (arg === undefined) gradActions.push({ kind: 'set', owner, value: fin });
+        else if (fin !== null) {
+          // a concrete tensor assigned as an argument's gradient: hand it out as an output
+          gradActions.push({ kind: 'argOut', arg, output: g.outputs.length });
+          g.outputs.push(this.nodeOf(fin));
+        }
+        continue;
+      }
+      const value = this.nodeOf(fin);
+      if (!sameShape(value.shape, owner.shape)) {
+        throw new ShapeError(`jit: the gradient assigned to a tensor of shape ${fmtShape(owner.shape)} has shape ${fmtShape(value.shape)}`);
+      }
+      if (arg !== undefined) {
+        const init = slot.initial;
+        if (init && slot.read && init._sym) updates.set(init._sym as GNode, value);
+        else {
+          gradActions.push({ kind: 'argOut', arg, output: g.outputs.length });
+          g.outputs.push(value);
+        }
+        continue;
+      }
+      const init = slot.initial;
+      if (init && slot.read) {
+        // the function read owner.grad: write the new value into it in place
+        const e = this.entryOf(init);
+        updates.set(e.node, value);
+      } else {
+        const n = g.addState({ shape: value.shape, dtype: value.dtype }, value.device, { kind: 'gradBuf', owner } satisfies Binding, `${this.nameOf(owner)}.grad`);
+        updates.set(n, value);
+        gradActions.push({ kind: 'buf', owner, state: n.index });
+      }
+    }
+
+    for (const [t, s] of this.touched) {
+      t.gradFn = s.gradFn;
+      if (t.requiresGrad !== s.requiresGrad) t.requiresGrad = s.requiresGrad;
+    }
+    g.updates = [...updates].map(([target, value]): Update => ({ target, value }));
+    for (const u of g.updates) {
+      if (!sameShape(u.target.shape, u.value.shape) || u.target.dtype !== u.value.dtype) {
+        throw new ShapeError(
+          `jit: the update of ${u.target.name ?? `state ${u.target.index}`} (${u.target.dtype}${fmtShape(u.target.shape)}) has a value of ${u.value.dtype}${fmtShape(u.value.shape)}`,
+        );
+      }
+    }
+    return { graph: g, outSpecs, unflatten: flat.unflatten, gradActions, guards, seeds: this.seeds };
+  }
+
+  /** Puts back `.grad` and autograd fields after a failed trace. */
+  abort(): void {
+    for (const slot of this.slots.values()) slot.owner._grad = slot.before;
+    for (const [t, s] of this.touched) {
+      t.gradFn = s.gradFn;
+      if (t.requiresGrad !== s.requiresGrad) t.requiresGrad = s.requiresGrad;
+    }
+  }
+}
+
+/**
+ * Runs `fn` on symbolic placeholders for `args` (the tensor leaves of its arguments) and returns
+ * the traced graph with everything needed to run it in place of `fn`.
+ */
+export function traceFunction(
+  fn: (...a: unknown[]) => unknown,
+  argValues: readonly unknown[],
+  gradEnabled: boolean,
+  names?: readonly (string | undefined)[],
+): TraceResult {
+  const flat = flatten(argValues, 'args');
+  const ctx = new TraceContext(flat.tensors, flat.paths.map((p, i) => names?.[i] ?? p), gradEnabled);
+  const symArgs = flat.unflatten(ctx.placeholderTensors) as unknown[];
+  const prevTracer = setTracer(ctx);
+  const prevHook = Tensor._gradHook;
+  Tensor._gradHook = ctx.onGrad;
+  let result: unknown;
+  try {
+    result = fn(...symArgs);
+    if (result instanceof Promise) throw new TypeError('jit: the function must be synchronous (it returned a Promise)');
+  } catch (e) {
+    Tensor._gradHook = prevHook;
+    setTracer(prevTracer);
+    ctx.abort();
+    ctx.graph.closed = true;
+    throw e;
+  }
+  Tensor._gradHook = prevHook;
+  setTracer(prevTracer);
+  try {
+    return ctx.finish(result);
+  } catch (e) {
+    ctx.abort();
+    throw e;
+  } finally {
+    ctx.graph.closed = true;
+  }
+}
+
+/** Fresh seeds for one call, in the trace's order (so jit consumes the random stream as eager does). */
+export function drawSeeds(seeds: readonly number[]): Map<number, number> {
+  const m = new Map<number, number>();
+  for (const s of seeds) m.set(s, nextSeed());
+  return m;
+}
+

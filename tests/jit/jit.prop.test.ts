@@ -1,0 +1,158 @@
+/**
+ * @file Property tests: jit(f)(x) equals f(x) — values and gradients — on random programs (random
+ * DAGs of elementwise, reduction, view and matmul ops on random shapes), with the CPU executor,
+ * with fusion off, and with the backend-neutral executor WebGPU uses.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Tensor, tensor, grad, matmul } from '../../src/index.ts';
+import * as F from '../../src/ops/functional.ts';
+import { jit, type JitOptions } from '../../src/jit/index.ts';
+
+type Step = readonly [number, number, number];
+interface Program { readonly shapes: readonly (readonly number[])[]; readonly steps: readonly Step[]; readonly outs: number }
+
+const OPS = 24;
+
+/** Runs a program: every step appends one tensor built from earlier ones; the last `outs` are returned. */
+function run(p: Program, inputs: readonly Tensor[]): Tensor[] {
+  const pool: Tensor[] = [...inputs];
+  const pick = (i: number) => pool[i % pool.length]!;
+  const sameShape = (a: Tensor, i: number): Tensor | number => {
+    const c = pool.filter((t) => t.shape.length === a.shape.length && t.shape.every((d, k) => d === a.shape[k]));
+    return c.length > 1 ? c[i % c.length]! : 0.5 + (i % 7) / 4;
+  };
+  for (const [code, p1, p2] of p.steps) {
+    const a = pick(p1);
+    const nd = a.ndim;
+    const dim = nd ? p2 % nd : 0;
+    let out: Tensor;
+    switch (code % OPS) {
+      case 0: out = a.neg(); break;
+      case 1: out = a.tanh().exp(); break;
+      case 2: out = a.sin(); break;
+      case 3: out = a.sigmoid(); break;
+      case 4: out = a.relu().add(a.mul(0.1)); break;
+      case 5: out = a.abs().add(1).log(); break;
+      case 6: out = a.mul(a).add(0.5).sqrt(); break;
+      case 7: out = F.add(a, sameShape(a, p2)); break;
+      case 8: out = F.mul(a, sameShape(a, p2)); break;
+      case 9: out = F.sub(sameShape(a, p2), a); break;
+      case 10: { const b = sameShape(a, p2); out = a.div(typeof b === 'number' ? b : b.abs().add(1)); break; }
+      case 11: out = F.maximum(a, sameShape(a, p2)); break;
+      case 12: out = nd ? a.sum(dim, (p2 >> 3) % 2 === 1) : a.mul(2); break;
+      case 13: out = nd ? a.amax(dim, true) : a.exp(); break;
+      case 14: out = nd ? a.mean(dim, (p2 >> 2) % 2 === 0) : a.mean(); break;
+      case 15: out = nd >= 2 ? a.transpose(dim, (dim + 1) % nd) : a.reshape(a.numel, 1); break;
+      case 16: out = a.reshape(-1).reshape(...a.shape, 1).squeeze(-1); break;
+      case 17: { const d = a.shape.findIndex((s) => s > 1); out = d >= 0 ? a.narrow(d, p2 % 2, a.shape[d]! - 1) : a.add(1); break; }
+      case 18: out = nd === 2 ? (p2 % 2 ? matmul(a, a.t()) : matmul(a.t(), a)) : nd === 1 ? matmul(a.unsqueeze(0), a.unsqueeze(1)).squeeze() : a.mul(a); break;
+      case 19: out = nd ? a.sub(a.sum(dim, true).mul(0.25)) : a.sub(0.25); break;
+      case 20: out = F.where(a.gt(0), a, a.mul(0.1)); break;
+      case 21: out = a.unsqueeze(0).expand(2, ...a.shape).mul(1.5); break;
+      case 22: out = a.pow(2 + (p2 % 2)); break;
+      case 23: out = nd ? (p2 % 2 ? a.softmax(-1) : a.logSoftmax(-1)) : a.tanh(); break;
+      default: throw new Error('unreachable');
+    }
+    pool.push(out);
+  }
+  return pool.slice(-p.outs);
+}
+
+const shapeArb = fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 0, maxLength: 3 });
+const programArb: fc.Arbitrary<Program> = fc.record({
+  shapes: fc.array(shapeArb, { minLength: 1, maxLength: 3 }),
+  steps: fc.array(fc.tuple(fc.nat(OPS * 4), fc.nat(1000), fc.nat(1000)), { minLength: 1, maxLength: 10 }),
+  outs: fc.integer({ min: 1, max: 2 }),
+});
+
+let seed = 11;
+const rnd = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+const inputsFor = (p: Program, dtype: 'float32' | 'float64') =>
+  p.shapes.map((s) => tensor(Array.from({ length: s.reduce((a, b) => a * b, 1) }, rnd), { dtype, shape: s }).reshape(s));
+
+function expectClose(got: readonly Tensor[], want: readonly Tensor[], tol: number): void {
+  expect(got.length).toBe(want.length);
+  got.forEach((g, i) => {
+    const w = want[i]!;
+    expect(g.shape).toEqual(w.shape);
+    const a = g.dataSync(), b = w.dataSync();
+    for (let k = 0; k < a.length; k++) {
+      const x = a[k]!, y = b[k]!;
+      if (Number.isNaN(y)) expect(Number.isNaN(x)).toBe(true);
+      else expect(Math.abs(x - y)).toBeLessThanOrEqual(tol * (1 + Math.abs(y)));
+    }
+  });
+}
+
+const settings = { numRuns: Number(process.env.JIT_PROP_RUNS ?? 60), seed: Number(process.env.JIT_PROP_SEED ?? 5), endOnFailure: true } as const;
+
+describe('jit(f)(x) equals f(x) on random programs', () => {
+  const configs: [string, JitOptions, number][] = [
+    ['CPU executor (fused)', {}, 1e-5],
+    ['fusion off', { fuse: false }, 1e-5],
+    ['backend-neutral executor (as on WebGPU)', { executor: 'generic' }, 1e-5],
+    ['no graph passes', { fold: false, simplify: false, cse: false }, 1e-5],
+  ];
+  for (const [name, opts, tol] of configs) {
+    it(`values: ${name}`, () => {
+      fc.assert(fc.property(programArb, (p) => {
+        const xs = inputsFor(p, 'float32');
+        const f = (...a: Tensor[]) => run(p, a);
+        expectClose(jit(f, { ...opts, eagerFirstCall: false })(...xs), f(...xs), tol);
+      }), settings);
+    });
+  }
+
+  it('gradients (float64): grad of a weighted sum of the outputs w.r.t. every input', () => {
+    fc.assert(fc.property(programArb, (p) => {
+      const xs = inputsFor(p, 'float64').map((t) => t.requiresGrad_());
+      const f = (...a: Tensor[]) => {
+        const outs = run(p, a);
+        const loss = outs.map((o, i) => o.mul(1 + i).sum()).reduce((s, t) => s.add(t));
+        const gs = grad(loss, a, { allowUnused: true }).map((g, i) => g ?? F.zerosLike(a[i]!));
+        return [loss, ...gs];
+      };
+      expectClose(jit(f, { eagerFirstCall: false })(...xs), f(...xs), 1e-10);
+    }), { ...settings, numRuns: Math.ceil(settings.numRuns / 1.5) });
+  });
+
+  it('gradients through a compiled function from outside (its outputs carry a tape node)', () => {
+    fc.assert(fc.property(programArb, (p) => {
+      seed = 7;
+      const xe = inputsFor(p, 'float64').map((t) => t.requiresGrad_());
+      seed = 7;
+      const xj = inputsFor(p, 'float64').map((t) => t.requiresGrad_());
+      const f = (...a: Tensor[]) => run(p, a);
+      const loss = (outs: Tensor[]) => outs.filter((o) => o.requiresGrad).map((o, i) => o.mul(1 + i).sum()).reduce((s, t) => s.add(t), F.zeros([], { dtype: 'float64' }));
+      const le = loss(f(...xe)), lj = loss(jit(f, { eagerFirstCall: false })(...xj));
+      if (!le.requiresGrad) return;
+      le.backward();
+      lj.backward();
+      xe.forEach((x, i) => {
+        if (x.grad) expectClose([xj[i]!.grad!], [x.grad], 1e-10);
+      });
+    }), { ...settings, numRuns: Math.ceil(settings.numRuns / 2) });
+  });
+
+  it('backward() inside the traced function fills .grad of the arguments like eager', () => {
+    fc.assert(fc.property(programArb, (p) => {
+      const mk = () => inputsFor(p, 'float64').map((t) => t.requiresGrad_());
+      seed = 99;
+      const xe = mk();
+      seed = 99;
+      const xj = mk();
+      const f = (...a: Tensor[]) => {
+        const loss = run(p, a).map((o) => o.sum()).reduce((s, t) => s.add(t));
+        loss.backward();
+        return loss;
+      };
+      const le = f(...xe), lj = jit(f, { eagerFirstCall: false })(...xj);
+      expectClose([lj], [le], 1e-10);
+      xe.forEach((x, i) => {
+        if (x.grad) expectClose([xj[i]!.grad!], [x.grad], 1e-10);
+        else expect(xj[i]!.grad).toBeNull();
+      });
+    }), { ...settings, numRuns: Math.ceil(settings.numRuns / 2) });
+  });
+});
