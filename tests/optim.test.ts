@@ -426,3 +426,19 @@ describe('clipGradNorm_ / clipGradValue_', () => {
     expect(clipGradNorm_([new Parameter(tensor([1]))], 1).itemSync()).toBe(0);
   });
 });
+
+describe('optimizer state and scope()', () => {
+  it('state created by a step inside scope() survives the scope', async () => {
+    const { scope, tensor, optim } = await import('tapegrad');
+    const w = tensor([1, 2], { requiresGrad: true });
+    const opt = new optim.Adam([w], { lr: 0.1 });
+    for (let i = 0; i < 3; i++) {
+      scope(() => {
+        opt.zeroGrad();
+        w.mul(w).sum().backward();
+        opt.step();
+      });
+    }
+    expect((w.toArraySync() as number[]).every((v) => v < 2)).toBe(true);
+  });
+});

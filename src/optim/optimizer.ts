@@ -15,6 +15,7 @@ import { isFloat } from '../dtype.ts';
 import { ValueError } from '../errors.ts';
 import { enableGrad, noGrad } from '../tape.ts';
 import { Tensor } from '../tensor.ts';
+import { keep } from '../scope.ts';
 import { fmtShape, sameShape } from '../shape.ts';
 
 /** Options every optimizer has. */
@@ -120,6 +121,8 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
           let st = this.state.get(p);
           if (!st) this.state.set(p, (st = {}));
           this.update(p, p.grad, st, group);
+          // state lives as long as the optimizer, even when created inside a scope()
+          for (const t of Object.values(st)) if (t instanceof Tensor) keep(t);
         }
       }
     });
