@@ -18,6 +18,8 @@ import { jaxSuite, measureJaxThreaded, useJaxDevice } from './peers/jaxjs.ts';
 import { tfjsSuite, tfNumTensors, useTfBackend } from './peers/tfjs.ts';
 import { ensureWebGPU } from './peers/webgpu-node.ts';
 import { tapegradSuite } from './tapegrad.ts';
+import { tapegradWebgpuSuite } from './gpu.ts';
+import { initWebGPU } from '../src/index.ts';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -49,7 +51,8 @@ async function run(): Promise<Row[]> {
       for (const lib of ['tfjs-webgpu', 'jax-js webgpu', 'jax-js webgpu jit']) skipped.push([lib, gpu.detail]);
     } else {
       process.stderr.write(`WebGPU adapter: ${gpu.detail}\n`);
-      suites.push(tapegradSuite('webgpu'));
+      await initWebGPU(); // uses the navigator.gpu (Dawn) that ensureWebGPU() installed
+      suites.push(tapegradWebgpuSuite());
       if (peers.includes('tfjs')) suites.push(tfjsSuite('webgpu'));
       if (peers.includes('jax')) suites.push(jaxSuite('webgpu', false), jaxSuite('webgpu', true));
     }

@@ -53,8 +53,12 @@ export interface Backend {
   readSync(view: BufView): TypedArray;
   /** Runs a non-view primitive; inputs of elementwise ops arrive broadcast to the output shape. */
   run(op: OpDef, inputs: readonly BufView[], attrs: unknown, out: Aval): Storage;
-  /** dst ← src elementwise (same shape; src already cast to dst's dtype); used by in-place ops. */
-  assign(dst: BufView, src: BufView): void;
+  /**
+   * dst ← src elementwise (same shape; src already cast to dst's dtype); used by in-place ops.
+   * `move`: src is a temporary its caller releases right after, so a backend may take over its
+   * memory instead of copying (when both cover their whole storages).
+   */
+  assign(dst: BufView, src: BufView, move?: boolean): void;
   /** Releases a storage now (the tensor that owned it must not be used again). */
   release(storage: Storage): void;
   memory(): MemoryInfo;

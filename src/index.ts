@@ -23,6 +23,10 @@ export { prims, type PrimName } from './ops/prims.ts';
 export { memory } from './memory.ts';
 export { scope, keep } from './scope.ts';
 export {
+  initWebGPU, isWebGPUReady, webgpuStats, webgpuPipelineKeys, reclaimWebGPUMemory, syncWebGPU, destroyWebGPU,
+  type InitWebGPUOptions, type WebGPUInfo,
+} from './gpu/index.ts';
+export {
   add, sub, mul, div, pow, remainder, maximum, minimum, neg, abs, sign, exp, log, log1p, expm1, sqrt, rsqrt,
   square, reciprocal, sin, cos, tanh, sigmoid, relu, leakyRelu, gelu, softplus, erf, floor, ceil, round, trunc,
   clamp, where, gt, ge, lt, le, eq, ne, logicalAnd, logicalOr, logicalNot, isnan,

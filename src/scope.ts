@@ -18,7 +18,8 @@ import type { Node } from './tape.ts';
 
 interface Frame {
   readonly created: Tensor[];
-  readonly grads: Tensor[];
+  /** tensors whose .grad was set in the scope (their current gradient escapes) */
+  readonly gradOwners: Tensor[];
 }
 
 const frames: Frame[] = [];
@@ -28,8 +29,8 @@ const hooks = {
   created(t: Tensor): void {
     frames[frames.length - 1]?.created.push(t);
   },
-  gradSet(g: Tensor): void {
-    frames[frames.length - 1]?.grads.push(g);
+  gradSet(owner: Tensor): void {
+    frames[frames.length - 1]?.gradOwners.push(owner);
   },
 };
 
@@ -79,7 +80,8 @@ function collectSaved(roots: Iterable<Tensor>, out: Set<Tensor>): void {
 function release(frame: Frame, result: unknown): void {
   const keepSet = new Set<Tensor>();
   collectTensors(result, keepSet);
-  for (const g of frame.grads) keepSet.add(g);
+  // gradients still stored in .grad when the scope ends (one set to null inside it is released)
+  for (const o of frame.gradOwners) if (o._grad) keepSet.add(o._grad);
   for (const t of frame.created) if (keptForever.has(t)) keepSet.add(t);
   collectSaved([...keepSet], keepSet);
   const keptStorages = new Set(Array.from(keepSet, (t) => t._storage));
@@ -99,21 +101,22 @@ function release(frame: Frame, result: unknown): void {
       t.dispose();
     } else t._disposed = true;
   }
-  if (parent) parent.grads.push(...frame.grads);
+  if (parent) parent.gradOwners.push(...frame.gradOwners);
 }
 
 /**
  * Runs `fn` and disposes every tensor it created that does not escape: the return value (searched
- * through arrays, plain objects, Maps and Sets), tensors passed to `keep()`, gradients stored into
- * `.grad`, and tensors saved by the autograd graph of those. `fn` must be synchronous: a function
- * that returns a Promise is a TypeError (dispose manually across `await`).
+ * through arrays, plain objects, Maps and Sets), tensors passed to `keep()`, gradients still stored
+ * in a `.grad` when the scope ends, and tensors saved by the autograd graph of those. `fn` must
+ * be synchronous: a function that returns a Promise is a TypeError (dispose manually across
+ * `await`).
  */
 export function scope<T>(fn: () => T): T {
   if (typeof fn !== 'function') throw new TypeError('scope: expected a function');
   if (fn.constructor?.name === 'AsyncFunction') {
     throw new TypeError('scope() callbacks must be synchronous: tensors created after an await would escape the scope; dispose manually across await');
   }
-  const frame: Frame = { created: [], grads: [] };
+  const frame: Frame = { created: [], gradOwners: [] };
   frames.push(frame);
   Tensor._scopeHooks = hooks;
   let result: T | undefined;

@@ -47,7 +47,7 @@ export class Tensor {
   /** @internal set by jit while tracing: sees every `.grad` read and write */
   static _gradHook: ((t: Tensor, write: boolean) => void) | null = null;
   /** @internal set by scope(): sees every concrete tensor created and every gradient stored */
-  static _scopeHooks: { created(t: Tensor): void; gradSet(g: Tensor): void } | null = null;
+  static _scopeHooks: { created(t: Tensor): void; gradSet(owner: Tensor, g: Tensor): void } | null = null;
   /** accumulated gradient (leaves, and non-leaves after retainGrad()) */
   get grad(): Tensor | null {
     if (Tensor._gradHook) Tensor._gradHook(this, false);
@@ -55,7 +55,7 @@ export class Tensor {
   }
   set grad(g: Tensor | null) {
     if (Tensor._gradHook) Tensor._gradHook(this, true);
-    if (g && Tensor._scopeHooks) Tensor._scopeHooks.gradSet(g);
+    if (g && Tensor._scopeHooks) Tensor._scopeHooks.gradSet(this, g);
     this._grad = g;
   }
   /** the tape node that produced this tensor (null for leaves) */
@@ -303,13 +303,13 @@ export class Tensor {
   matmul(o: Tensor): Tensor { return F.matmul(this, o); }
 
   // ---- in place ----
-  add_(o: TensorLike): this { return F.inplace(this, F.add(this, o), 'add_'); }
-  sub_(o: TensorLike): this { return F.inplace(this, F.sub(this, o), 'sub_'); }
-  mul_(o: TensorLike): this { return F.inplace(this, F.mul(this, o), 'mul_'); }
-  div_(o: TensorLike): this { return F.inplace(this, F.div(this, o), 'div_'); }
-  clamp_(min?: number | null, max?: number | null): this { return F.inplace(this, F.clamp(this, min, max), 'clamp_'); }
-  zero_(): this { return F.inplace(this, F.zerosLike(this), 'zero_'); }
-  fill_(v: number): this { return F.inplace(this, F.fullLike(this, v), 'fill_'); }
+  add_(o: TensorLike): this { return F.inplace(this, F.add(this, o), 'add_', true); }
+  sub_(o: TensorLike): this { return F.inplace(this, F.sub(this, o), 'sub_', true); }
+  mul_(o: TensorLike): this { return F.inplace(this, F.mul(this, o), 'mul_', true); }
+  div_(o: TensorLike): this { return F.inplace(this, F.div(this, o), 'div_', true); }
+  clamp_(min?: number | null, max?: number | null): this { return F.inplace(this, F.clamp(this, min, max), 'clamp_', true); }
+  zero_(): this { return F.inplace(this, F.zerosLike(this), 'zero_', true); }
+  fill_(v: number): this { return F.inplace(this, F.fullLike(this, v), 'fill_', true); }
   /** Copies `src` (broadcast and cast to this tensor's shape and dtype) into this tensor. */
   copy_(src: TensorLike): this { return F.inplace(this, F.asOperand(src, this), 'copy_'); }
 }

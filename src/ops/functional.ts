@@ -152,7 +152,8 @@ export function inplace<T extends Tensor>(x: T, value: Tensor, op: string, tempo
   if (tracer) tracer.assign(x, value);
   else {
     if (x.isSymbolic) throw new AutogradError(`${op}: symbolic tensor written outside tracing`);
-    getBackend(x.device).assign(bufView(x), bufView(expand(value, x.shape)));
+    const move = temporary && !value.requiresGrad && value !== x && value._storage !== x._storage;
+    getBackend(x.device).assign(bufView(x), bufView(expand(value, x.shape)), move);
     x._bumpVersion();
   }
   if (value.requiresGrad && isGradEnabled()) {

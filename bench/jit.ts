@@ -1,0 +1,246 @@
+// jit rows: tapegrad eager, tapegrad jit and jax-js jit on the same device, on the workloads where
+// a compiler has something to do — W4 the logistic written as a formula and a + a**10 over 1M
+// values, W2 the MLP training step, W3 the LeNet training step — plus kernel launches per MLP step.
+//
+//   npx tsx bench/jit.ts [--device cpu|webgpu] [--quick] [--no-peers] [--no-table] [--only mlp,lenet,logistic,powerSum] [--json FILE]
+//
+// First eager and jit alternately, run after run (paired ratios; fair on a busy machine), then the
+// harness's table with jax-js's jit beside them.
+//
+// The tapegrad jit suite is also exported (`tapegradJitSuite`) for the main `npm run bench` table.
+
+import { writeFileSync } from 'node:fs';
+import { exp, fromTypedArray, noGrad, nn, reciprocal, Tensor, type Device } from '../src/index.ts';
+import { getBackend } from '../src/backend.ts';
+import { jit, type Jitted } from '../src/jit/index.ts';
+import { measureSuite, printTable, W, type MeasureOpts, type MlpRunnable, type Row, type Runnable, type Suite } from './harness.ts';
+import {
+  batchRange, lenetWeights, loadMnistTrain, logisticInput, LENET_BATCH, LENET_LR, LR, MLP_BATCH, mlpWeights,
+  stepsPerEpoch, type Conv, type Linear, type MnistLike,
+} from './peers/data.ts';
+import { jaxSuite, useJaxDevice } from './peers/jaxjs.ts';
+import { ensureWebGPU } from './peers/webgpu-node.ts';
+import { tapegradSuite } from './tapegrad.ts';
+
+const F = nn.functional;
+
+/** Initial values of the parameters, for reset() (read from the host arrays: WebGPU has no sync readback). */
+const initOf = new WeakMap<Tensor, Float32Array>();
+function param(data: Float32Array, shape: number[], device: Device): Tensor {
+  const t = fromTypedArray(data.slice(), shape, 'float32', device).requiresGrad_();
+  initOf.set(t, data.slice());
+  return t;
+}
+const linearParams = (l: Linear, d: Device) => [param(l.weight, [l.outF, l.inF], d), param(l.bias, [l.outF], d)] as const;
+const convParams = (c: Conv, d: Device) => [param(c.weight, [c.outC, c.inC, c.k, c.k], d), param(c.bias, [c.outC], d)] as const;
+
+/** The logistic as the tutorial writes it: 1/(1+exp(-x)). */
+const logisticFormula = (x: Tensor) => reciprocal(exp(x.neg()).add(1));
+const powerSum = (x: Tensor) => x.add(x.pow(10));
+
+/** One SGD step, as a user writes it; `useJit` compiles the whole step (forward, backward, update). */
+function sgdStep(params: Tensor[], lr: number, loss: (x: Tensor, y: Tensor) => Tensor, useJit: boolean) {
+  const body = (x: Tensor, y: Tensor): Tensor => {
+    for (const p of params) p.grad = null;
+    const l = loss(x, y);
+    l.backward();
+    noGrad(() => { for (const p of params) p.sub_(p.grad!.mul(lr)); });
+    return l;
+  };
+  return useJit ? jit(body, { name: 'sgdStep' }) : body;
+}
+
+/** The harness's training protocol over a (possibly jitted) step. */
+function trainer(device: Device, data: MnistLike, batch: number, images: boolean, params: Tensor[], step: (x: Tensor, y: Tensor) => Tensor): MlpRunnable & { step: typeof step } {
+  const init = params.map((p) => initOf.get(p)!);
+  let cursor = 0;
+  const one = (): Tensor => {
+    const [s, e] = batchRange(data, batch, cursor++);
+    const m = e - s;
+    const x = fromTypedArray(data.images.slice(s * 784, e * 784), images ? [m, 1, 28, 28] : [m, 784], 'float32', device);
+    const y = fromTypedArray(data.labels.slice(s, e), [m], 'int32', device);
+    return step(x, y);
+  };
+  return {
+    step,
+    stepsPerEpoch: stepsPerEpoch(data, batch),
+    reset() {
+      noGrad(() => params.forEach((p, i) => p.copy_(fromTypedArray(init[i]!.slice() as Float32Array, p.shape, 'float32', device))));
+      cursor = 0;
+    },
+    async run() { return one().item(); },
+    async runSteps(k: number) {
+      let l: Tensor | null = null;
+      for (let i = 0; i < k; i++) l = one();
+      return l ? l.item() : NaN;
+    },
+    dispose() {},
+  };
+}
+
+function mlpTrainer(device: Device, useJit: boolean) {
+  const w = mlpWeights();
+  const [w1, b1] = linearParams(w.fc1, device), [w2, b2] = linearParams(w.fc2, device);
+  const params = [w1, b1, w2, b2];
+  const step = sgdStep(params, LR, (x, y) => F.crossEntropy(F.linear(F.relu(F.linear(x, w1, b1)), w2, b2), y), useJit);
+  return trainer(device, loadMnistTrain(), MLP_BATCH, false, params, step);
+}
+
+function lenetTrainer(device: Device, useJit: boolean) {
+  const w = lenetWeights();
+  const [c1, cb1] = convParams(w.conv1, device), [c2, cb2] = convParams(w.conv2, device);
+  const [f1, fb1] = linearParams(w.fc1, device), [f2, fb2] = linearParams(w.fc2, device), [f3, fb3] = linearParams(w.fc3, device);
+  const params = [c1, cb1, c2, cb2, f1, fb1, f2, fb2, f3, fb3];
+  const step = sgdStep(params, LENET_LR, (x, y) => {
+    let h = F.maxPool2d(F.relu(F.conv2d(x, c1, cb1, { padding: 2 })), 2);
+    h = F.maxPool2d(F.relu(F.conv2d(h, c2, cb2)), 2);
+    let z = h.flatten(1);
+    z = F.relu(F.linear(z, f1, fb1));
+    z = F.relu(F.linear(z, f2, fb2));
+    return F.crossEntropy(F.linear(z, f3, fb3), y);
+  }, useJit);
+  return trainer(device, loadMnistTrain(), LENET_BATCH, true, params, step);
+}
+
+function elementwise(device: Device, f: (x: Tensor) => Tensor): Runnable {
+  const x = fromTypedArray(logisticInput(), [logisticInput().length], 'float32', device);
+  return { run: () => f(x).data(), dispose() {} };
+}
+
+/** tapegrad with every workload's step compiled by `jit`. */
+export function tapegradJitSuite(device: Device = 'cpu', label = `tapegrad ${device} jit`): Suite {
+  return {
+    library: label,
+    mlp: async () => mlpTrainer(device, true),
+    lenet: async () => lenetTrainer(device, true),
+    logistic: async () => elementwise(device, jit(logisticFormula)),
+    powerSum: async () => elementwise(device, jit(powerSum)),
+  };
+}
+
+/** tapegrad eager with the logistic written as the formula (what the jit compiles), for the fusion ratio. */
+function eagerFormulaSuite(device: Device): Suite {
+  return { library: `tapegrad ${device} (formula)`, logistic: async () => elementwise(device, logisticFormula) };
+}
+
+/** Kernels one eager step launches (backend.run and in-place assigns), and one compiled step. */
+async function launchesPerStep(device: Device): Promise<{ eager: number; jit: number }> {
+  const backend = getBackend(device) as unknown as Record<string, (...a: unknown[]) => unknown>;
+  const count = async (t: MlpRunnable) => {
+    await t.run();
+    await t.run();
+    const orig = { run: backend.run!, assign: backend.assign! };
+    let n = 0;
+    backend.run = (...a: unknown[]) => (n++, orig.run.apply(backend, a));
+    backend.assign = (...a: unknown[]) => (n++, orig.assign.apply(backend, a));
+    try {
+      await t.run();
+    } finally {
+      backend.run = orig.run;
+      backend.assign = orig.assign;
+    }
+    return n;
+  };
+  const eager = await count(mlpTrainer(device, false));
+  const j = mlpTrainer(device, true);
+  await count(j);
+  const stats = (j.step as Jitted<[Tensor, Tensor], Tensor>).stats;
+  // the CPU executor runs kernels itself (not through backend.run): report the plan's count
+  return { eager, jit: device === 'cpu' ? stats.last!.launches : await count(j) };
+}
+
+/**
+ * Eager and jit timed alternately, call after call, so load on a shared machine hits both alike;
+ * returns median times and the median of the per-round ratios.
+ */
+async function interleaved(label: string, eager: Runnable, jitted: Runnable, rounds: number): Promise<string> {
+  for (let i = 0; i < 3; i++) {
+    await eager.run();
+    await jitted.run();
+  }
+  const te: number[] = [], tj: number[] = [], ratios: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    let t0 = performance.now();
+    await eager.run();
+    const e = performance.now() - t0;
+    t0 = performance.now();
+    await jitted.run();
+    const j = performance.now() - t0;
+    te.push(e);
+    tj.push(j);
+    ratios.push(e / j);
+  }
+  const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
+  return `  ${label.padEnd(34)} eager ${med(te).toFixed(2).padStart(8)} ms   jit ${med(tj).toFixed(2).padStart(8)} ms   jit speed-up ${med(ratios).toFixed(2)}× (median of ${rounds} paired runs)`;
+}
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+async function main() {
+  const device = (arg('device') ?? 'cpu') as Device;
+  const quick = process.argv.includes('--quick');
+  const noPeers = process.argv.includes('--no-peers');
+  const only = arg('only')?.split(',') ?? ['mlp', 'lenet', 'logistic', 'powerSum'];
+  const opts: MeasureOpts = { quick, only, fullEpochUnderS: 0, epochSubsetS: quick ? 1 : 2 };
+  if (device === 'webgpu') {
+    const gpu = await ensureWebGPU();
+    if (!gpu.ok) {
+      console.log(`WebGPU unavailable: ${gpu.detail}`);
+      process.exit(0);
+    }
+    const { initWebGPU } = await import('../src/index.ts');
+    await initWebGPU();
+  }
+  // paired, interleaved runs: the fairest eager-vs-jit ratio on a busy machine
+  const rounds = quick ? 15 : 41;
+  console.log(`eager vs jit, interleaved on ${device}:`);
+  if (only.includes('logistic')) {
+    console.log(await interleaved('W4 logistic 1/(1+exp(-x)), 1M', elementwise(device, logisticFormula), elementwise(device, jit(logisticFormula)), rounds));
+    console.log(await interleaved('W4 logistic, eager x.sigmoid()', elementwise(device, (x) => x.sigmoid()), elementwise(device, jit(logisticFormula)), rounds));
+  }
+  if (only.includes('powerSum')) console.log(await interleaved('W4b a + a**10, 1M', elementwise(device, powerSum), elementwise(device, jit(powerSum)), rounds));
+  if (only.includes('mlp')) console.log(await interleaved('W2 MLP step (batch 128)', mlpTrainer(device, false), mlpTrainer(device, true), rounds));
+  if (only.includes('lenet')) console.log(await interleaved('W3 LeNet step (batch 64)', lenetTrainer(device, false), lenetTrainer(device, true), Math.ceil(rounds / 3)));
+  if (only.includes('mlp')) {
+    const l = await launchesPerStep(device);
+    console.log(`  kernel launches per MLP step: eager ${l.eager}, jit ${l.jit}`);
+  }
+  if (process.argv.includes('--no-table')) process.exit(0);
+  console.log('');
+
+  const rows: Row[] = [];
+  const eager = tapegradSuite(device);
+  const suites: Suite[] = [
+    { library: `tapegrad ${device} eager`, mlp: eager.mlp, lenet: eager.lenet, logistic: eager.logistic, powerSum: eager.powerSum },
+    eagerFormulaSuite(device),
+    tapegradJitSuite(device),
+  ];
+  if (!noPeers) {
+    const jd = device === 'webgpu' ? 'webgpu' : 'wasm';
+    const why = await useJaxDevice(jd);
+    if (why == null) suites.push(jaxSuite(jd, true));
+    else process.stderr.write(`jax-js ${jd} skipped: ${why}\n`);
+  }
+  for (const s of suites) rows.push(...(await measureSuite(s, opts)));
+  printTable(rows);
+
+  const fig = (w: string, lib: string) => rows.find((r) => r.workload === w && r.library === lib)?.figure ?? null;
+  const ratio = (w: string, a: string, b: string) => {
+    const x = fig(w, a), y = fig(w, b);
+    return x != null && y != null ? (x / y).toFixed(2) + '×' : '—';
+  };
+  const e = `tapegrad ${device} eager`, jt = `tapegrad ${device} jit`, jx = `jax-js ${device === 'webgpu' ? 'webgpu' : 'wasm'} jit`;
+  console.log('\njit speed-up over eager (time eager / time jit) and over jax-js jit:');
+  console.log(`  W4 logistic: vs eager formula ${ratio(W.logistic, `tapegrad ${device} (formula)`, jt)}, vs eager sigmoid primitive ${ratio(W.logistic, e, jt)}, vs jax-js jit ${ratio(W.logistic, jx, jt)}`);
+  console.log(`  W4b a + a**10: vs eager ${ratio(W.powerSum, e, jt)}, vs jax-js jit ${ratio(W.powerSum, jx, jt)}`);
+  console.log(`  W2 MLP step: vs eager ${ratio(W.mlpStep, e, jt)}, vs jax-js jit ${ratio(W.mlpStep, jx, jt)}`);
+  console.log(`  W3 LeNet step: vs eager ${ratio(W.lenet, e, jt)}, vs jax-js jit ${ratio(W.lenet, jx, jt)}`);
+  const json = arg('json');
+  if (json) writeFileSync(json, JSON.stringify(rows, null, 2));
+  process.exit(0);
+}
+
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\//, ''))) await main();

@@ -1,0 +1,125 @@
+/**
+ * @file Elementwise kernels: one WGSL shader per expression structure, rendered from the same
+ * Expr the CPU renders. Operands are strided views broadcast to the output shape (dims merged
+ * where every operand is contiguous across them, as on the CPU); operands known to be constant
+ * are read from uniforms instead of buffers; the output may be strided too (in-place writes,
+ * cat, pad). The shader depends on the structure of the expression, the collapsed rank, the
+ * dtypes and which operands are broadcast scalars — never on sizes, strides or constants.
+ */
+import { collapseDims } from '../../cpu/elementwise.ts';
+import type { DType } from '../../dtype.ts';
+import type { Expr } from '../../ops/expr.ts';
+import type { GpuBuf, Runtime } from '../runtime.ts';
+import { constBits, constExpr, constNodes, helperSource, loadAs, renderWgsl, storageType, storeAs, structureKey, uslot } from '../wgsl.ts';
+import { declarations, dot, elementGrid, ENTRY_CLOSE, entryLoop, fastDiv, pushShape, Uniforms, unravel } from './common.ts';
+
+/** A strided view of a buffer (element offset and strides over the kernel's output shape). */
+export interface BufOperand {
+  readonly buf: GpuBuf;
+  readonly offset: number;
+  readonly strides: readonly number[];
+  readonly dtype: DType;
+}
+/** An operand whose every element equals `value`. */
+export interface ConstOperand {
+  readonly value: number;
+  readonly dtype: DType;
+}
+export type EwOperand = BufOperand | ConstOperand;
+
+export const isConst = (o: EwOperand): o is ConstOperand => 'value' in o;
+
+/** Replaces constant operands by const nodes and renumbers the buffer operands. */
+function substitute(root: Expr, operands: readonly EwOperand[]): { expr: Expr; bufs: BufOperand[] } {
+  const renumber = new Map<number, number>();
+  const bufs: BufOperand[] = [];
+  operands.forEach((o, i) => {
+    if (!isConst(o)) {
+      renumber.set(i, bufs.length);
+      bufs.push(o);
+    }
+  });
+  if (bufs.length === operands.length) return { expr: root, bufs };
+  const memo = new Map<Expr, Expr>();
+  const go = (e: Expr): Expr => {
+    const m = memo.get(e);
+    if (m) return m;
+    let r: Expr;
+    switch (e.k) {
+      case 'in': {
+        const o = operands[e.i]!;
+        r = isConst(o) ? { k: 'const', v: o.value, dtype: e.dtype } : { k: 'in', i: renumber.get(e.i)!, dtype: e.dtype };
+        break;
+      }
+      case 'un': r = { ...e, a: go(e.a) }; break;
+      case 'cast': r = { ...e, a: go(e.a) }; break;
+      case 'bin': r = { ...e, a: go(e.a), b: go(e.b) }; break;
+      case 'where': r = { ...e, c: go(e.c), a: go(e.a), b: go(e.b) }; break;
+      case 'const': case 'rand': case 'index': r = e; break;
+      default: return e satisfies never;
+    }
+    memo.set(e, r);
+    return r;
+  };
+  return { expr: go(root), bufs };
+}
+
+/**
+ * out[view] = expr(operands) over `shape`. `out` is a strided view of a buffer of dtype
+ * `outDtype`; `op` names the primitive for error messages.
+ */
+export function runElementwise(
+  rt: Runtime, op: string, root: Expr, shape: readonly number[], out: BufOperand, operands: readonly EwOperand[],
+): void {
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (n === 0) return;
+  const { expr, bufs } = substitute(root, operands);
+  const { shape: cs, strides } = collapseDims(shape, [out.strides, ...bufs.map((b) => b.strides)]);
+  const rank = cs.length;
+  const scalar = bufs.map((_, i) => strides[i + 1]!.every((s) => s === 0));
+  const consts = constNodes(expr);
+  const { wg, per } = elementGrid(rt.ctx.limits, rt.ctx.adapter.isSoftware, n);
+
+  // uniform layout: n | shape[rank] | out off, strides[rank] | per operand: off (+ strides) | constants
+  const u = new Uniforms();
+  u.push(n, per);
+  const fast = rank >= 2 && fastDiv(n);
+  const shapeSlot = pushShape(u, cs, fast);
+  const outSlot = u.push(out.offset, ...strides[0]!);
+  const opSlots = bufs.map((b, i) => (scalar[i] ? u.push(b.offset) : u.push(b.offset, ...strides[i + 1]!)));
+  const constSlot = u.push(...consts.map(constBits));
+
+  const key = `ew:${structureKey(expr)}>${out.dtype}:r${rank}${fast ? 'f' : ''}:${scalar.map((s) => (s ? 's' : 'v')).join('')}:wg${wg}`;
+  const kernel = rt.kernel(key, () => {
+    const S = (k: number) => uslot(k);
+    const slotOf = new Map(consts.map((c, i) => [c, constSlot + i] as const));
+    const helpers = new Set<string>(fast ? ['tg_divmod'] : []);
+    const { stmts, value } = renderWgsl(expr, {
+      load: (i) => `${loadAs(bufs[i]!.dtype, `A${i}[p${i}]`)}`,
+      constant: (e) => constExpr(e, slotOf.get(e)!),
+      index: 'gid',
+      helpers,
+      op,
+    });
+    const body = [
+      `if (gid >= ${S(0)}) { return; }`,
+      ...unravel('gid', rank, shapeSlot, 'i', S, fast),
+      `let po = ${dot(S(outSlot), rank, 'i', outSlot + 1, S)};`,
+      ...bufs.map((_, i) => `let p${i} = ${scalar[i] ? S(opSlots[i]!) : dot(S(opSlots[i]!), rank, 'i', opSlots[i]! + 1, S)};`),
+      ...stmts,
+      `O[po] = ${storeAs(out.dtype, value)};`,
+    ];
+    const code = [
+      declarations(u.length, [
+        { name: 'O', kind: 'rw', type: storageType(out.dtype, op) },
+        ...bufs.map((b, i) => ({ name: `A${i}`, kind: 'read' as const, type: storageType(b.dtype, op) })),
+      ]),
+      helperSource(helpers),
+      entryLoop(wg, S(1)),
+      ...body.map((l) => '  ' + l),
+      ENTRY_CLOSE,
+    ].join('\n');
+    return { code, bindings: ['rw', ...bufs.map(() => 'read' as const)], uniformSlots: u.length };
+  });
+  rt.dispatch(kernel, [out.buf, ...bufs.map((b) => b.buf)], u.toArray(), Math.ceil(n / (wg * per)));
+}

@@ -1,0 +1,93 @@
+/**
+ * @file Releasing GPU buffers of storages the program can no longer reach, so an eager loop in
+ * which the user frees nothing stays bounded (DESIGN.md §2, FACTS.md "GPU memory and the GC").
+ *
+ * Each storage that owns a buffer gets a record holding the buffer and a WeakRef to the storage.
+ * A storage is unreachable once no tensor refers to it (tape nodes drop their saved tensors after
+ * backward). Two paths return its buffer to the pool:
+ * - at every readback, after the await (a macrotask boundary, so WeakRefs created by the caller's
+ *   synchronous code no longer pin their targets), the records are swept; when more than
+ *   `gcThresholdBytes` were allocated since the last collection and a forced collection is
+ *   available (Node: v8 --expose-gc at run time), a full GC runs first;
+ * - a FinalizationRegistry as the safety net (browsers, loops that never read back).
+ * The sweep is synchronous and deterministic in what it frees: only unreachable storages.
+ */
+import type { GpuBuf } from './runtime.ts';
+
+export interface ReclaimRecord {
+  readonly ref: WeakRef<object>;
+  readonly buf: GpuBuf;
+  live: boolean;
+}
+
+export class Reclaimer {
+  private readonly records = new Set<ReclaimRecord>();
+  private readonly registry: FinalizationRegistry<ReclaimRecord> | null;
+  /** bytes of buffers handed to storages since the last forced collection */
+  bytesSinceGc = 0;
+  readonly stats = { forcedGcs: 0, sweeps: 0, reclaimed: 0, reclaimedBytes: 0, gcMs: 0 };
+
+  constructor(
+    private readonly free: (buf: GpuBuf) => void,
+    readonly forceGc: (() => void) | null,
+    public gcThresholdBytes: number,
+  ) {
+    this.registry = typeof FinalizationRegistry === 'function'
+      ? new FinalizationRegistry<ReclaimRecord>((rec) => this.reclaim(rec))
+      : null;
+  }
+
+  /** Starts watching `owner`; its buffer is freed once `owner` is unreachable. */
+  track(owner: object, buf: GpuBuf, fresh = true): ReclaimRecord {
+    const rec: ReclaimRecord = { ref: new WeakRef(owner), buf, live: true };
+    this.records.add(rec);
+    this.registry?.register(owner, rec, rec);
+    if (fresh) this.bytesSinceGc += buf.bytes;
+    return rec;
+  }
+
+  /** Stops watching (the owner released its buffer itself). */
+  untrack(rec: ReclaimRecord): void {
+    if (!rec.live) return;
+    rec.live = false;
+    this.records.delete(rec);
+    this.registry?.unregister(rec);
+  }
+
+  get tracked(): number {
+    return this.records.size;
+  }
+
+  private reclaim(rec: ReclaimRecord): void {
+    if (!rec.live) return;
+    rec.live = false;
+    this.records.delete(rec);
+    this.stats.reclaimed++;
+    this.stats.reclaimedBytes += rec.buf.bytes;
+    this.free(rec.buf);
+  }
+
+  /** Frees the buffers of every owner the garbage collector has already cleared. */
+  sweep(): void {
+    this.stats.sweeps++;
+    for (const rec of this.records) if (rec.ref.deref() === undefined) this.reclaim(rec);
+  }
+
+  /**
+   * Called where the program has yielded to the event loop (after a readback): runs a full
+   * collection when `gcThresholdBytes` were handed to storages since the last one, then sweeps.
+   * NOTE: only a full collection helps: V8's scavenges keep WeakRef targets alive (measured: a
+   * minor GC at every readback of an MLP loop reclaimed nothing), and a full one costs ~10–60 ms
+   * even on a 10 MB heap (2 loaded cores), hence a threshold in the hundred-megabyte range.
+   */
+  atYield(force = false): void {
+    if (this.forceGc && (force || this.bytesSinceGc >= this.gcThresholdBytes)) {
+      const t0 = performance.now();
+      this.forceGc();
+      this.stats.gcMs += performance.now() - t0;
+      this.stats.forcedGcs++;
+      this.bytesSinceGc = 0;
+    }
+    this.sweep();
+  }
+}

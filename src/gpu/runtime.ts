@@ -1,0 +1,380 @@
+/**
+ * @file The WebGPU runtime: a size-bucketed buffer pool, the pipeline cache, uniform slots, and
+ * command batching. Compute calls are synchronous: each kernel is recorded into an open compute
+ * pass and submitted in batches; only readback awaits.
+ *
+ * Ordering rules this file guarantees:
+ * - a pooled buffer may be handed out again while commands that used it are still unsubmitted:
+ *   commands run in recording order, so earlier readers finish before later writers;
+ * - `queue.writeBuffer` runs before the unsubmitted batch, so writing a buffer that the current
+ *   batch uses first submits the batch;
+ * - buffers are destroyed only when no unsubmitted command refers to them.
+ */
+import { DeviceError, internal } from '../errors.ts';
+import type { GpuContext } from './device.ts';
+
+export const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 } as const;
+const MAP_MODE_READ = 0x1;
+const SHADER_STAGE_COMPUTE = 0x4;
+
+/** A pooled storage buffer. */
+export interface GpuBuf {
+  readonly buffer: GPUBuffer;
+  /** capacity in bytes (the bucket size) */
+  readonly bytes: number;
+  /** id of the last batch whose commands use this buffer */
+  lastBatch: number;
+  /** set while the buffer sits in the pool */
+  pooled: boolean;
+}
+
+/** Binding kinds after the uniform block at binding 0. */
+export type BindingKind = 'read' | 'rw';
+
+/** What a kernel template produces on a cache miss. */
+export interface KernelSource {
+  readonly code: string;
+  /** storage bindings 1..n in order */
+  readonly bindings: readonly BindingKind[];
+  /** number of 32-bit uniform slots (binding 0), rounded up to vec4s by the template */
+  readonly uniformSlots: number;
+}
+
+export interface Kernel {
+  readonly key: string;
+  readonly pipeline: GPUComputePipeline;
+  readonly layout: GPUBindGroupLayout;
+  readonly bindings: readonly BindingKind[];
+  readonly uniformBytes: number;
+  readonly code: string;
+}
+
+/** Round a byte size up to its pool bucket: powers of two up to 4 KiB, then 8 buckets per octave. */
+export function bucketBytes(bytes: number): number {
+  const b = Math.max(16, Math.ceil(bytes / 16) * 16);
+  if (b <= 4096) return 2 ** Math.ceil(Math.log2(b));
+  const p = 2 ** Math.floor(Math.log2(b));
+  const step = p / 8;
+  return Math.ceil(b / step) * step;
+}
+
+export interface RuntimeOptions {
+  /** bytes the pool may hold for reuse before it destroys released buffers (default 256 MiB) */
+  poolCapBytes?: number;
+  /** kernels recorded before a batch is submitted (default 16: early submits let the GPU start while JS records) */
+  batchSize?: number;
+  /** matmul kernel: register-tiled (CPU adapters), workgroup-memory tiled (GPUs), or by adapter */
+  matmul?: 'auto' | 'register' | 'workgroup';
+}
+
+const UNIFORM_CHUNK = 64 * 1024;
+
+interface UniformChunk {
+  buffer: GPUBuffer;
+  data: Uint32Array;
+  used: number;
+}
+
+export class Runtime {
+  readonly device: GPUDevice;
+  /** the id of the batch being recorded (not yet submitted) */
+  batch = 1;
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private inBatch = 0;
+  private endScope: (() => void) | null = null;
+  private readonly free = new Map<number, GpuBuf[]>();
+  private readonly staging = new Map<number, GPUBuffer[]>();
+  private readonly toDestroy: GPUBuffer[] = [];
+  private readonly kernels = new Map<string, Kernel>();
+  private readonly layouts = new Map<string, GPUBindGroupLayout>();
+  private readonly chunks: UniformChunk[] = [];
+  private chunkIdx = 0;
+  private readonly align: number;
+  readonly poolCapBytes: number;
+  readonly batchSize: number;
+  /** bytes held by buffers handed out (in use by storages or temporaries) */
+  bytesInUse = 0;
+  /** bytes held by the pool for reuse */
+  bytesPooled = 0;
+  /** bytes of GPU buffers ever created */
+  bytesCreated = 0;
+  readonly stats = { dispatches: 0, submits: 0, pipelines: 0, buffersCreated: 0, readbacks: 0 };
+  /** a flag buffer kernels set when they meet an out-of-range index (see indexing kernels) */
+  readonly flags: GpuBuf;
+  /** which matmul template to use (see kernels/matmul.ts) */
+  matmulVariant: 'auto' | 'register' | 'workgroup';
+
+  constructor(readonly ctx: GpuContext, opts: RuntimeOptions = {}) {
+    this.device = ctx.device;
+    this.align = Math.max(16, ctx.limits.minUniformBufferOffsetAlignment);
+    this.poolCapBytes = opts.poolCapBytes ?? 256 * 1024 * 1024;
+    this.batchSize = opts.batchSize ?? 16;
+    this.matmulVariant = opts.matmul ?? 'auto';
+    this.flags = this.acquire(16);
+    this.device.queue.writeBuffer(this.flags.buffer, 0, new Uint32Array(4));
+  }
+
+  // ------------------------------------------------------------------ buffers
+
+  /** A storage buffer of at least `bytes` bytes, from the pool when one of its bucket is free. */
+  acquire(bytes: number): GpuBuf {
+    const size = bucketBytes(bytes);
+    if (size > this.ctx.limits.maxStorageBufferBindingSize) {
+      throw new DeviceError(`webgpu: a tensor of ${bytes} bytes exceeds this adapter's maxStorageBufferBindingSize (${this.ctx.limits.maxStorageBufferBindingSize} bytes); split the work or use the CPU`);
+    }
+    const list = this.free.get(size);
+    let b = list?.pop();
+    if (b) {
+      this.bytesPooled -= size;
+      b.pooled = false;
+    } else {
+      const buffer = this.device.createBuffer({ size, usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST });
+      b = { buffer, bytes: size, lastBatch: 0, pooled: false };
+      this.bytesCreated += size;
+      this.stats.buffersCreated++;
+    }
+    this.bytesInUse += size;
+    return b;
+  }
+
+  /** Returns a buffer to the pool (or destroys it when the pool is full). */
+  release(b: GpuBuf): void {
+    if (b.pooled) internal('webgpu buffer released twice');
+    this.bytesInUse -= b.bytes;
+    if (this.bytesPooled + b.bytes > this.poolCapBytes) {
+      this.bytesCreated -= b.bytes;
+      if (b.lastBatch === this.batch && this.encoder) this.toDestroy.push(b.buffer);
+      else b.buffer.destroy();
+      return;
+    }
+    b.pooled = true;
+    this.bytesPooled += b.bytes;
+    let list = this.free.get(b.bytes);
+    if (!list) this.free.set(b.bytes, (list = []));
+    list.push(b);
+  }
+
+  /** Destroys every pooled buffer (after submitting pending work). */
+  trimPool(): void {
+    this.flush();
+    for (const list of this.free.values()) for (const b of list) { b.buffer.destroy(); this.bytesCreated -= b.bytes; }
+    this.free.clear();
+    this.bytesPooled = 0;
+  }
+
+  /** Writes host data into a buffer, submitting first when the current batch uses it. */
+  write(b: GpuBuf, data: ArrayBufferView, byteOffset = 0): void {
+    if (b.lastBatch === this.batch && this.encoder) this.flush();
+    this.device.queue.writeBuffer(b.buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  // ------------------------------------------------------------------ kernels
+
+  /** The compiled kernel for `key`, building its source with `build` on a miss. */
+  kernel(key: string, build: () => KernelSource): Kernel {
+    const hit = this.kernels.get(key);
+    if (hit) return hit;
+    const src = build();
+    const stor = this.ctx.limits.maxStorageBuffersPerShaderStage;
+    if (src.bindings.length > stor) {
+      internal(`kernel ${key} binds ${src.bindings.length} storage buffers; this adapter allows ${stor}`);
+    }
+    const layoutKey = src.bindings.join(',');
+    let layout = this.layouts.get(layoutKey);
+    if (!layout) {
+      layout = this.device.createBindGroupLayout({
+        entries: [
+          { binding: 0, visibility: SHADER_STAGE_COMPUTE, buffer: { type: 'uniform' } },
+          ...src.bindings.map((k, i) => ({
+            binding: i + 1, visibility: SHADER_STAGE_COMPUTE,
+            buffer: { type: (k === 'read' ? 'read-only-storage' : 'storage') as GPUBufferBindingType },
+          })),
+        ],
+      });
+      this.layouts.set(layoutKey, layout);
+    }
+    const end = this.ctx.scoped(() => `compiling kernel '${key}':\n${numbered(src.code)}`);
+    const module = this.device.createShaderModule({ code: src.code });
+    const pipeline = this.device.createComputePipeline({
+      layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint: 'main' },
+    });
+    end();
+    const uniformBytes = Math.max(16, Math.ceil(src.uniformSlots / 4) * 16);
+    const k: Kernel = { key, pipeline, layout, bindings: src.bindings, uniformBytes, code: src.code };
+    this.kernels.set(key, k);
+    this.stats.pipelines++;
+    return k;
+  }
+
+  /** Number of distinct compiled pipelines. */
+  get pipelineCount(): number {
+    return this.kernels.size;
+  }
+  /** Keys of the compiled pipelines (for tests and introspection). */
+  pipelineKeys(): string[] {
+    return [...this.kernels.keys()];
+  }
+
+  /**
+   * Records one dispatch of `count` workgroups (split over x/y when larger than the per-dimension
+   * limit; shaders recover the linear index as wid.y·nwg.x + wid.x and guard against overshoot).
+   */
+  dispatch(k: Kernel, buffers: readonly GpuBuf[], uniforms: Uint32Array, count: number): void {
+    if (count <= 0) return;
+    this.ctx.checkAlive('webgpu');
+    if (buffers.length !== k.bindings.length) internal(`kernel ${k.key}: ${buffers.length} buffers for ${k.bindings.length} bindings`);
+    const pass = this.openPass();
+    const { chunk, offset } = this.uniformSlot(k.uniformBytes);
+    chunk.data.set(uniforms.subarray(0, k.uniformBytes / 4), offset / 4);
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: chunk.buffer, offset, size: k.uniformBytes } }];
+    for (let i = 0; i < buffers.length; i++) {
+      const b = buffers[i]!;
+      if (b.pooled) internal(`kernel ${k.key}: binding ${i + 1} is a released buffer`);
+      b.lastBatch = this.batch;
+      entries.push({ binding: i + 1, resource: { buffer: b.buffer } });
+    }
+    const group = this.device.createBindGroup({ layout: k.layout, entries });
+    pass.setPipeline(k.pipeline);
+    pass.setBindGroup(0, group);
+    const max = this.ctx.limits.maxComputeWorkgroupsPerDimension;
+    if (count <= max) pass.dispatchWorkgroups(count);
+    else {
+      const y = Math.ceil(count / max);
+      if (y > max) throw new DeviceError(`webgpu: ${count} workgroups exceed ${max}² (maxComputeWorkgroupsPerDimension squared)`);
+      pass.dispatchWorkgroups(Math.ceil(count / y), y);
+    }
+    this.stats.dispatches++;
+    if (++this.inBatch >= this.batchSize) this.flush();
+  }
+
+  /** Records a buffer-to-buffer copy (byte offsets and size multiples of 4). */
+  copy(src: GpuBuf, srcOffset: number, dst: GPUBuffer | GpuBuf, dstOffset: number, bytes: number): void {
+    if (bytes <= 0) return;
+    const enc = this.openEncoder();
+    this.closePass();
+    src.lastBatch = this.batch;
+    const d = 'buffer' in dst ? dst.buffer : dst;
+    if ('buffer' in dst) dst.lastBatch = this.batch;
+    enc.copyBufferToBuffer(src.buffer, srcOffset, d, dstOffset, bytes);
+  }
+
+  /** Records a clear of a whole buffer to zero bytes. */
+  clear(b: GpuBuf, bytes = b.bytes): void {
+    const enc = this.openEncoder();
+    this.closePass();
+    b.lastBatch = this.batch;
+    enc.clearBuffer(b.buffer, 0, Math.ceil(bytes / 4) * 4);
+  }
+
+  /** Submits everything recorded so far. */
+  flush(): void {
+    if (!this.encoder) return;
+    this.closePass();
+    const enc = this.encoder;
+    this.encoder = null;
+    for (let i = 0; i < this.chunkIdx + 1 && i < this.chunks.length; i++) {
+      const c = this.chunks[i]!;
+      if (c.used > 0) this.device.queue.writeBuffer(c.buffer, 0, c.data.buffer, 0, c.used);
+      c.used = 0;
+    }
+    this.chunkIdx = 0;
+    this.device.queue.submit([enc.finish()]);
+    this.endScope?.();
+    this.endScope = null;
+    this.stats.submits++;
+    this.inBatch = 0;
+    this.batch++;
+    for (const b of this.toDestroy.splice(0)) b.destroy();
+  }
+
+  /**
+   * Copies `bytes` bytes at `byteOffset` of `src` (plus the index-error flags) to the host.
+   * Returns the data and the flags as they were when the copy ran; the flags are then cleared.
+   */
+  async read(src: GpuBuf, byteOffset: number, bytes: number): Promise<{ data: ArrayBuffer; flags: Uint32Array }> {
+    this.ctx.checkAlive('read');
+    const size = bucketBytes(bytes + 16);
+    const staging = this.staging.get(size)?.pop() ??
+      this.device.createBuffer({ size, usage: USAGE.MAP_READ | USAGE.COPY_DST });
+    this.copy(src, byteOffset, staging, 0, bytes);
+    this.copy(this.flags, 0, staging, bytes, 16);
+    this.clear(this.flags, 16);
+    this.flush();
+    this.stats.readbacks++;
+    try {
+      await staging.mapAsync(MAP_MODE_READ, 0, bytes + 16);
+    } catch (e) {
+      await this.ctx.throwPendingErrors();
+      throw new DeviceError(`webgpu readback failed: ${(e as Error).message}`);
+    }
+    const range = staging.getMappedRange(0, bytes + 16);
+    const data = range.slice(0, bytes);
+    const flags = new Uint32Array(range.slice(bytes, bytes + 16));
+    staging.unmap();
+    let list = this.staging.get(size);
+    if (!list) this.staging.set(size, (list = []));
+    if (list.length < 4) list.push(staging);
+    else staging.destroy();
+    return { data, flags };
+  }
+
+  /** Waits until the GPU has finished everything submitted so far. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+  }
+
+  private openEncoder(): GPUCommandEncoder {
+    if (!this.encoder) {
+      this.endScope = this.ctx.scoped(() => `a batch of kernels (recorded before submit ${this.stats.submits + 1})`);
+      this.encoder = this.device.createCommandEncoder();
+    }
+    return this.encoder;
+  }
+  private openPass(): GPUComputePassEncoder {
+    const enc = this.openEncoder();
+    if (!this.pass) this.pass = enc.beginComputePass();
+    return this.pass;
+  }
+  private closePass(): void {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+  }
+
+  private uniformSlot(bytes: number): { chunk: UniformChunk; offset: number } {
+    let c = this.chunks[this.chunkIdx];
+    const need = Math.ceil(bytes / this.align) * this.align;
+    if (c && c.used + need > UNIFORM_CHUNK) {
+      this.chunkIdx++;
+      c = this.chunks[this.chunkIdx];
+    }
+    if (!c) {
+      c = {
+        buffer: this.device.createBuffer({ size: UNIFORM_CHUNK, usage: USAGE.UNIFORM | USAGE.COPY_DST }),
+        data: new Uint32Array(UNIFORM_CHUNK / 4),
+        used: 0,
+      };
+      this.chunks[this.chunkIdx] = c;
+    }
+    const offset = c.used;
+    c.used += need;
+    return { chunk: c, offset };
+  }
+
+  destroy(): void {
+    this.flush();
+    for (const list of this.free.values()) for (const b of list) b.buffer.destroy();
+    for (const list of this.staging.values()) for (const b of list) b.destroy();
+    for (const c of this.chunks) c.buffer.destroy();
+    this.free.clear();
+    this.staging.clear();
+  }
+}
+
+function numbered(code: string): string {
+  return code.split('\n').map((l, i) => `${String(i + 1).padStart(4)}  ${l}`).join('\n');
+}
