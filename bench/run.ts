@@ -19,6 +19,7 @@ import { tfjsSuite, tfNumTensors, useTfBackend } from './peers/tfjs.ts';
 import { ensureWebGPU } from './peers/webgpu-node.ts';
 import { tapegradSuite } from './tapegrad.ts';
 import { tapegradWebgpuSuite } from './gpu.ts';
+import { tapegradJitSuite } from './jit.ts';
 import { initWebGPU } from '../src/index.ts';
 
 function arg(name: string): string | undefined {
@@ -52,12 +53,12 @@ async function run(): Promise<Row[]> {
     } else {
       process.stderr.write(`WebGPU adapter: ${gpu.detail}\n`);
       await initWebGPU(); // uses the navigator.gpu (Dawn) that ensureWebGPU() installed
-      suites.push(tapegradWebgpuSuite());
+      suites.push(tapegradWebgpuSuite(), tapegradJitSuite('webgpu'));
       if (peers.includes('tfjs')) suites.push(tfjsSuite('webgpu'));
       if (peers.includes('jax')) suites.push(jaxSuite('webgpu', false), jaxSuite('webgpu', true));
     }
   } else {
-    suites.push(tapegradSuite('cpu'));
+    suites.push(tapegradSuite('cpu'), tapegradJitSuite('cpu'));
     if (peers.includes('tfjs')) suites.push(tfjsSuite('cpu'), tfjsSuite('wasm'));
     if (peers.includes('jax')) suites.push(jaxSuite('wasm', false), jaxSuite('wasm', true));
   }

@@ -4,6 +4,7 @@
  */
 import type { Aval } from './backend.ts';
 import { AutogradError } from './errors.ts';
+import { isFloat } from './dtype.ts';
 import type { OpDef, VjpCtx } from './ops/registry.ts';
 import { fmtShape, sameShape } from './shape.ts';
 import type { Tensor } from './tensor.ts';
@@ -74,7 +75,8 @@ export class Node {
 
 /** Called by dispatch() after every op: records a node when some operand needs a gradient. */
 export function recordOp(op: OpDef, inputs: readonly Tensor[], attrs: unknown, out: Tensor): void {
-  if (!gradEnabled || !op.vjp) return;
+  // integer and bool results carry no gradient (x.int(), comparisons, argmax)
+  if (!gradEnabled || !op.vjp || !isFloat(out.dtype)) return;
   const needsGrad = inputs.map((t, i) => t.requiresGrad && !op.nondiff?.includes(i));
   if (!needsGrad.some(Boolean)) return;
   const edges = inputs.map((t, i) => (needsGrad[i] ? (t.gradFn ? { node: t.gradFn } : { leaf: t }) : null));
@@ -169,6 +171,8 @@ export function runBackward(
     m.set(k, prev ? F.add(prev, g) : g);
   };
 
+  handedOut = new WeakSet<object>();
+  for (const [, g] of roots) if (g._storage) handedOut.add(g._storage);
   const rootNodes: Node[] = [];
   for (const [t, g] of roots) {
     if (t.gradFn) {
@@ -228,8 +232,21 @@ function accumulateLeaf(t: Tensor, g: Tensor, keepGraph: boolean): void {
   // NOTE: a rule may hand the same tensor to several operands (d(a+b) = [g, g]) or pass the
   // caller's gradient through; each leaf gets its own storage so in-place edits of one .grad
   // (optimizers, clipping) never change another.
-  t.grad = withGradMode(false, () => (t.grad ? F.add(t.grad, g) : F.clone(g.detach())));
+  t.grad = withGradMode(false, () => (t.grad ? F.add(t.grad, g) : ownedGrad(g)));
 }
+
+/** `g` itself when no other tensor can share its storage, else a copy. */
+function ownedGrad(g: Tensor): Tensor {
+  const s = g._storage;
+  const exclusive = s && !handedOut.has(s) && g.isContiguous && g.offset === 0 && s.size === g.numel && !g._base;
+  if (exclusive) {
+    handedOut.add(s);
+    return g.detach();
+  }
+  return F.clone(g.detach());
+}
+/** Storages given to a leaf's .grad (or passed in by the caller) during the current backward. */
+let handedOut = new WeakSet<object>();
 
 /** `t.backward(gradient?, opts)`: accumulates d(t)/d(leaf) into every leaf's `.grad`. */
 export function backward(t: Tensor, gradient?: Tensor, opts: BackwardOptions = {}): void {

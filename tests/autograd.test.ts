@@ -190,3 +190,13 @@ describe('leaf gradients', () => {
     expect(g.toArraySync()).toEqual([5, 6]);
   });
 });
+
+describe('integer results', () => {
+  it('do not require grad, so casting a differentiable tensor to int works', () => {
+    const x = tensor([1.5, -2.5], { requiresGrad: true });
+    const i = x.int();
+    expect(i.requiresGrad).toBe(false);
+    expect(i.toArraySync()).toEqual([1, -2]);
+    expect(x.gt(0).requiresGrad).toBe(false);
+  });
+});
