@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // the JSON report lets .ci/run print a plain 'N passed, N failed' closing line
+    reporters: ['default', ['json', { outputFile: '.vitest-results.json' }]],
   },
 });
