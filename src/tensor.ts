@@ -187,6 +187,10 @@ export class Tensor {
   toString(): string {
     return formatTensor(this);
   }
+  /** console.log in Node prints the PyTorch-style form, not the internals. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return formatTensor(this);
+  }
 
   /** Releases this tensor's memory now; using it afterwards is a UseAfterDisposeError. */
   dispose(): void {

@@ -216,3 +216,9 @@ describe('in-place ops', () => {
 it('Tensor is exported as a class', () => {
   expect(tensor([1])).toBeInstanceOf(Tensor);
 });
+
+it('console.log (util.inspect) prints the PyTorch-style form', async () => {
+  const { inspect } = await import('node:util');
+  expect(inspect(tensor([1, 2]))).toBe('tensor([1., 2.])');
+  expect(inspect({ values: tensor([3]) })).toBe('{ values: tensor([3.]) }');
+});
