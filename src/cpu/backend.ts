@@ -13,6 +13,7 @@ import { runReduce } from './reduce.ts';
 import { runGather, runScatterAdd } from './indexing.ts';
 import { runFold, runUnfold } from './conv.ts';
 import { matmulInto, type NumArray } from './matmul.ts';
+import { batchOffsets } from './batch-offsets.ts';
 
 export class CpuStorage implements Storage {
   readonly device = 'cpu' as const;
@@ -50,27 +51,6 @@ function operandExpr(v: BufView, i: number): Expr {
 /** Copies `src` into the (possibly strided) `dst` elementwise. */
 function copyInto(dst: StridedArray, src: StridedArray, shape: readonly number[], dtype: DType): void {
   runElementwise(identity(dtype), shape, dst, [src]);
-}
-
-/** Per-batch element offsets of a strided operand broadcast over `batch` dims. */
-function batchOffsets(v: BufView, batch: readonly number[]): Int32Array {
-  const n = numel(batch);
-  const out = new Int32Array(n);
-  const lead = batch.length - (v.shape.length - 2);
-  const pos = new Array<number>(batch.length).fill(0);
-  for (let k = 0; k < n; k++) {
-    let p = v.offset;
-    for (let d = 0; d < batch.length; d++) {
-      const vd = d - lead;
-      if (vd >= 0 && v.shape[vd] !== 1) p += pos[d]! * v.strides[vd]!;
-    }
-    out[k] = p;
-    for (let d = batch.length - 1; d >= 0; d--) {
-      if (++pos[d]! < batch[d]!) break;
-      pos[d] = 0;
-    }
-  }
-  return out;
 }
 
 let bytesInUse = 0;
@@ -142,8 +122,8 @@ export const cpuBackend: Backend = {
         const ar = a.strides.length;
         const br = b.strides.length;
         matmulInto(
-          o as NumArray, arr(a).data as NumArray, batchOffsets(a, batch), a.strides[ar - 2]!, a.strides[ar - 1]!,
-          arr(b).data as NumArray, batchOffsets(b, batch), b.strides[br - 2]!, b.strides[br - 1]!,
+          o as NumArray, arr(a).data as NumArray, batchOffsets(a.shape, a.strides, a.offset, batch), a.strides[ar - 2]!, a.strides[ar - 1]!,
+          arr(b).data as NumArray, batchOffsets(b.shape, b.strides, b.offset, batch), b.strides[br - 2]!, b.strides[br - 1]!,
           numel(batch), M, K, N,
         );
         break;

@@ -4,6 +4,7 @@
  * for the rest, writing into the buffers the plan assigned. Temporaries are allocated on the first
  * call and reused; only outputs are fresh per call.
  */
+import { batchOffsets } from '../../cpu/batch-offsets.ts';
 import { cpuBackend, type CpuStorage } from '../../cpu/backend.ts';
 import { collapseDims, runElementwise, type StridedArray } from '../../cpu/elementwise.ts';
 import { runGather, runScatterAdd } from '../../cpu/indexing.ts';
@@ -28,28 +29,6 @@ const strided = (arrays: TypedArray[], bases: number[], slot: number, l: Load): 
 });
 
 const identity = (dtype: Tensor['dtype']) => E.input(0, dtype);
-
-/** Per-batch element offsets (relative to the view's offset) of a matmul operand broadcast over `batch`. */
-function batchOffsets(l: Load, batch: readonly number[]): Int32Array {
-  const v = l.view;
-  const n = numel(batch);
-  const out = new Int32Array(n);
-  const lead = batch.length - (v.shape.length - 2);
-  const pos = new Array<number>(batch.length).fill(0);
-  for (let k = 0; k < n; k++) {
-    let p = 0;
-    for (let d = 0; d < batch.length; d++) {
-      const vd = d - lead;
-      if (vd >= 0 && v.shape[vd] !== 1) p += pos[d]! * v.strides[vd]!;
-    }
-    out[k] = p;
-    for (let d = batch.length - 1; d >= 0; d--) {
-      if (++pos[d]! < batch[d]!) break;
-      pos[d] = 0;
-    }
-  }
-  return out;
-}
 
 /**
  * An elementwise kernel through the CPU backend's own elementwise runner: WebAssembly SIMD where
@@ -116,7 +95,7 @@ function makeStep(k: Kernel, slotOf: readonly number[], info: KernelInfo[], low:
       const batch = out.slice(0, -2);
       const M = la.view.shape[la.view.shape.length - 2]!, K = la.view.shape[la.view.shape.length - 1]!, N = lb.view.shape[lb.view.shape.length - 1]!;
       const ar = la.view.strides.length, br = lb.view.strides.length;
-      const aRel = batchOffsets(la, batch), bRel = batchOffsets(lb, batch);
+      const aRel = batchOffsets(la.view.shape, la.view.strides, 0, batch), bRel = batchOffsets(lb.view.shape, lb.view.strides, 0, batch);
       const aOff = new Int32Array(aRel.length), bOff = new Int32Array(bRel.length);
       const nb = numel(batch);
       const epi = k.epilogue;
