@@ -2,7 +2,7 @@
  * @file Batched matmul a[..., M, K] @ b[..., K, N] over strided operands (transposed views are
  * read in place, never copied) with broadcast batch dims.
  *
- * Register tiling: each invocation computes a TM×TN block of the output held in vec4
+ * Register tiling: each invocation computes a TM×TN block (TM 4 or 8, TN 4, 8 or 16) of the output held in vec4
  * accumulators; a workgroup of WX×WY invocations covers a (WY·TM)×(WX·TN) tile. No workgroup
  * memory: on CPU adapters (lavapipe, SwiftShader) barriers and shared memory are expensive and
  * register reuse is what pays (FACTS.md: ~12 GFLOP/s at 1024² on lavapipe vs 1.3 naive).
@@ -18,21 +18,24 @@ import type { BufOperand } from './elementwise.ts';
 type AMode = 'k' | 'm' | 's';
 type BMode = 'n' | 'k' | 's';
 
-const TM = 4;
-
-export interface MatmulConfig { wx: number; wy: number; tn: 4 | 8 }
+export interface MatmulConfig { wx: number; wy: number; tm: 4 | 8; tn: 4 | 8 | 16 }
 
 /**
- * Picks the tile: 4×8 outputs per invocation; 4×4 invocations on CPU adapters (more, smaller
- * workgroups balance better over a few cores: 15 vs 11–14 GFLOP/s at 1024² and 14.6 vs 11.3 at
- * 256² on lavapipe, same run), 8×8 elsewhere; narrower for short or thin matrices.
+ * Picks the tile. CPU adapters: 8×16 outputs per invocation and 4×4 invocations. Lavapipe
+ * vectorises across invocations (8 lanes), so every operand load is a gather and a wider block
+ * per invocation amortises them over more FMAs; more, smaller workgroups balance better over a few
+ * cores. Measured on lavapipe, same run each: 4×8 → 8×16 took 1024² from 11.7 to 18.9–21 GFLOP/s
+ * (256²: 11.3 → 16.6); 4×16 alone 10–16, 8×8 alone 9.5–13.6, 8×32 and 16×16 no better than 8×16;
+ * 2×2 or 2×4 invocations per workgroup worse, 8×4 the same; unrolling k by 2 or 4 halved it (register spills).
+ * Elsewhere 4×8 per invocation, 8×8 invocations. Narrower for short or thin matrices.
  */
 function config(M: number, N: number, maxInv: number, software: boolean): MatmulConfig {
-  const tn = N <= 16 ? 4 : 8;
+  const tn = N <= 16 ? 4 : software && N > 32 ? 16 : 8;
+  const tm = software && M > 16 ? 8 : 4;
   const full = software ? 4 : 8;
   const wy = M <= 4 ? 1 : M <= 8 ? 2 : M <= 16 || software ? 4 : 8;
   const wx = Math.min(full, Math.ceil(N / tn));
-  return wx * wy <= maxInv ? { wx, wy, tn } : { wx: 4, wy: 4, tn };
+  return wx * wy <= maxInv ? { wx, wy, tm, tn } : { wx: 4, wy: 4, tm, tn };
 }
 
 export function runMatmul(
@@ -75,7 +78,7 @@ export function runMatmul(
   if (bMode === 'n' && aMode === 'k') { aMode = 's'; sak = 1; }
   const KS = aMode === 'k' || bMode === 'k' ? 4 : 1;
   const lim = rt.ctx.limits;
-  const { wx, wy, tn: TN } = config(M, N, Math.min(lim.maxComputeInvocationsPerWorkgroup, lim.maxComputeWorkgroupSizeX), rt.ctx.adapter.isSoftware);
+  const { wx, wy, tn: TN, tm: TM } = config(M, N, Math.min(lim.maxComputeInvocationsPerWorkgroup, lim.maxComputeWorkgroupSizeX), rt.ctx.adapter.isSoftware);
   const tilesM = Math.ceil(M / (wy * TM)), tilesN = Math.ceil(N / (wx * TN));
   const total = nb * tilesM * tilesN;
 
@@ -87,7 +90,7 @@ export function runMatmul(
   const bBSlot = u.push(...bB);
 
   const T = storageType(out.dtype, 'matmul') as 'f32' | 'i32';
-  const key = `matmul:${T}:a${aMode}:b${bMode}:r${rb}${fast ? 'f' : ''}:${wx}x${wy}:tn${TN}`;
+  const key = `matmul:${T}:a${aMode}:b${bMode}:r${rb}${fast ? 'f' : ''}:${wx}x${wy}:tm${TM}:tn${TN}`;
   const kernel = rt.kernel(key, () => {
     const S = (k: number) => uslot(k);
     const V = `vec4<${T}>`;
@@ -105,7 +108,7 @@ export function runMatmul(
     L.push(`let sam = ${S(8)}; let sak = ${S(9)}; let sbk = ${S(10)}; let sbn = ${S(11)};`);
     L.push(`let lx = lix % ${wx}u; let ly = lix / ${wx}u;`);
     L.push(`let row0 = tm * ${wy * TM}u + ly * ${TM}u;`, `let col0 = tn * ${wx * TN}u + lx * ${TN}u;`);
-    if (aMode === 'm') L.push('let ra = min(row0, M - 4u);');
+    if (aMode === 'm') for (let p = 0; p < TM / 4; p++) L.push(`let ra${p} = min(row0 + ${4 * p}u, M - 4u);`);
     else for (let i = 0; i < TM; i++) L.push(`let rr${i} = min(row0 + ${i}u, M - 1u) * sam;`);
     if (bMode === 'n') for (let q = 0; q < TN / 4; q++) L.push(`let cq${q} = min(col0 / 4u + ${q}u, N / 4u - 1u);`);
     else for (let c = 0; c < TN; c++) L.push(`let cc${c} = min(col0 + ${c}u, N - 1u) * sbn;`);
@@ -118,8 +121,8 @@ export function runMatmul(
       for (let i = 0; i < TM; i++) B.push(`let av${i} = A[(aB + rr${i} + k) / 4u];`);
       for (let i = 0; i < TM; i++) aval.push([0, 1, 2, 3].map((kk) => `av${i}[${kk}]`));
     } else if (aMode === 'm') {
-      for (let kk = 0; kk < KS; kk++) B.push(`let am${kk} = A[(aB + (k + ${kk}u) * sak + ra) / 4u];`);
-      for (let i = 0; i < TM; i++) aval.push([...Array(KS).keys()].map((kk) => `am${kk}[${i}]`));
+      for (let kk = 0; kk < KS; kk++) for (let p = 0; p < TM / 4; p++) B.push(`let am${kk}_${p} = A[(aB + (k + ${kk}u) * sak + ra${p}) / 4u];`);
+      for (let i = 0; i < TM; i++) aval.push([...Array(KS).keys()].map((kk) => `am${kk}_${i >> 2}[${i & 3}]`));
     } else {
       for (let i = 0; i < TM; i++) {
         const row: string[] = [];
