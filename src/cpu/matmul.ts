@@ -219,6 +219,13 @@ function matmulDirect(
   }
 }
 
+/** Handles the empty cases (no output; K = 0 gives zeros); true when nothing is left to do. */
+function isTrivialProduct(out: NumArray, batch: number, M: number, K: number, N: number): boolean {
+  const total = batch * M * N;
+  if (total !== 0 && K === 0) out.fill(0, 0, total);
+  return total === 0 || K === 0;
+}
+
 /**
  * Plain-JS implementation of `matmulInto` (same contract): cache-blocked, operands packed into
  * reused scratch panels, 4×4 register-blocked micro-kernel. Exported for tests and as the
@@ -239,12 +246,7 @@ export function matmulIntoJs(
   K: number,
   N: number,
 ): void {
-  const total = batch * M * N;
-  if (total === 0) return;
-  if (K === 0) {
-    out.fill(0, 0, total);
-    return;
-  }
+  if (isTrivialProduct(out, batch, M, K, N)) return;
   // Skinny products (a row or column vector) waste 3/4 of the 4×4 tile: the direct loop is faster.
   if (M * N * K <= SMALL_MNK || M === 1 || N === 1) {
     matmulDirect(out, a, aOffsets, aRowStride, aColStride, b, bOffsets, bRowStride, bColStride, batch, M, K, N);
@@ -351,12 +353,7 @@ export function matmulIntoWasm(
   K: number,
   N: number,
 ): void {
-  const total = batch * M * N;
-  if (total === 0) return;
-  if (K === 0) {
-    out.fill(0, 0, total);
-    return;
-  }
+  if (isTrivialProduct(out, batch, M, K, N)) return;
   const dtype: WasmDtype = out instanceof Float32Array ? 'f32' : out instanceof Float64Array ? 'f64' : 'i32';
   const kernel = wasmKernel(dtype);
   if (!kernel?.run(out, a, aOffsets, aRowStride, aColStride, b, bOffsets, bRowStride, bColStride, batch, M, K, N)) {
