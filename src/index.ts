@@ -22,8 +22,9 @@ export { getDefaultDevice, setDefaultDevice } from './ops/dispatch.ts';
 export { prims, type PrimName } from './ops/prims.ts';
 export { memory } from './memory.ts';
 export { scope, keep } from './scope.ts';
+/** WebGPU backend; `precompileWebGPU(fn)` compiles the pipelines `fn` needs asynchronously (see src/gpu/index.ts). */
 export {
-  initWebGPU, isWebGPUReady, webgpuStats, webgpuPipelineKeys, reclaimWebGPUMemory, syncWebGPU, destroyWebGPU,
+  initWebGPU, isWebGPUReady, webgpuStats, webgpuPipelineKeys, precompileWebGPU, reclaimWebGPUMemory, syncWebGPU, destroyWebGPU,
   type InitWebGPUOptions, type WebGPUInfo,
 } from './gpu/index.ts';
 export {

@@ -9,6 +9,8 @@
  * console.log(await x.mul(2).toArray());    // [2, 4, 6]
  */
 import { registerBackend } from '../backend.ts';
+import { DeviceError } from '../errors.ts';
+import { scope } from '../scope.ts';
 import { GpuBackend } from './backend.ts';
 import { openDevice, type AdapterDescription, type GpuLimits, type WebGPUOptions } from './device.ts';
 import { findForcedGc } from './platform.ts';
@@ -93,6 +95,37 @@ export function webgpuStats(): {
 /** Keys of the compiled WebGPU pipelines (kernel templates and their variants). */
 export function webgpuPipelineKeys(): string[] {
   return active ? active.rt.pipelineKeys() : [];
+}
+
+/**
+ * Compiles, asynchronously and without blocking the thread, the WebGPU pipelines that `fn` would
+ * need, so that running `fn` (or any op using the same kernels) later compiles nothing
+ * synchronously. `fn` is run once in a collect mode: every kernel it asks for that is not cached
+ * yet is recorded instead of compiled, and its dispatches are skipped — so the tensors `fn`
+ * computes hold garbage and are disposed (it runs inside `scope`). `fn` must be synchronous and
+ * must not write into tensors you keep (in-place ops, optimizer steps): their values would be
+ * wrong. Resolves to the keys of the newly compiled pipelines.
+ * @example
+ * await precompileWebGPU(() => model.forward(randn([32, 784], { device: 'webgpu' })));
+ */
+export async function precompileWebGPU(fn: () => unknown): Promise<string[]> {
+  if (!active || active.ctx.lostReason !== null) throw new DeviceError('precompileWebGPU: no WebGPU device is open; await initWebGPU() first');
+  const rt = active.rt;
+  if (fn.constructor?.name === 'AsyncFunction') throw new TypeError('precompileWebGPU: fn must be synchronous');
+  rt.startCollecting();
+  let collected;
+  try {
+    const r = scope(() => { const v = fn(); return v instanceof Promise ? v : undefined; });
+    if (r) {
+      r.catch(() => {});
+      throw new TypeError('precompileWebGPU: fn must be synchronous (it returned a promise)');
+    }
+  } finally {
+    rt.flush();
+    collected = rt.stopCollecting();
+  }
+  const ks = await Promise.all([...collected].map(([key, src]) => rt.kernelAsync(key, () => src)));
+  return ks.map((k) => k.key);
 }
 
 /**

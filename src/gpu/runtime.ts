@@ -175,7 +175,108 @@ export class Runtime {
   kernel(key: string, build: () => KernelSource): Kernel {
     const hit = this.kernels.get(key);
     if (hit) return hit;
+    if (this.collecting) return this.collect(key, build);
     const src = build();
+    const layout = this.layoutFor(key, src);
+    const end = this.ctx.scoped(() => `compiling kernel '${key}':\n${numbered(src.code)}`);
+    const module = this.device.createShaderModule({ code: src.code });
+    const pipeline = this.device.createComputePipeline({
+      layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint: 'main' },
+    });
+    end();
+    return this.store(key, src, layout, pipeline);
+  }
+
+  /**
+   * Like `kernel`, but compiles with `createComputePipelineAsync`, so the compile does not block
+   * the thread; the result lands in the same cache under the same key, so a later synchronous
+   * `kernel(key, …)` finds it. Concurrent requests for one key share one promise. A synchronous
+   * `kernel(key)` issued while the async compile is in flight compiles synchronously (compute calls
+   * cannot wait) and wins; the async result is then dropped. Errors: shader-module validation
+   * errors are collected by an error scope exactly as on the synchronous path (thrown at the next
+   * readback), and a rejected pipeline compile rejects this promise with a DeviceError naming the
+   * kernel; a failed key is not cached, so it may be retried.
+   *
+   * Why it is fed by a "collect" run (see `precompileWebGPU`) rather than by a fixed list of
+   * common kernels at `initWebGPU`: kernel keys and sources are computed inside each runner from
+   * the operands (collapsed rank, scalar operands, workgroup size chosen from the element count,
+   * fast-division flags, dtypes), so there is no tensor-free way to name "the" add or cast kernel
+   * that a later op will ask for; guessing keys would compile pipelines nobody uses. Recording
+   * the exact (key, source) pairs a user function asks for is exact by construction.
+   */
+  kernelAsync(key: string, build: () => KernelSource): Promise<Kernel> {
+    const hit = this.kernels.get(key);
+    if (hit) return Promise.resolve(hit);
+    const pending = this.pending.get(key);
+    if (pending) return pending;
+    const p = (async () => {
+      const src = build();
+      const layout = this.layoutFor(key, src);
+      const end = this.ctx.scoped(() => `compiling kernel '${key}':\n${numbered(src.code)}`);
+      const module = this.device.createShaderModule({ code: src.code });
+      let pipeline: GPUComputePipeline;
+      try {
+        pipeline = await this.device.createComputePipelineAsync({
+          layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+          compute: { module, entryPoint: 'main' },
+        });
+      } catch (e) {
+        throw new DeviceError(`WebGPU error in compiling kernel '${key}' (async): ${(e as Error).message}\n${numbered(src.code)}`);
+      } finally {
+        end();
+      }
+      return this.kernels.get(key) ?? this.store(key, src, layout, pipeline);
+    })();
+    this.pending.set(key, p);
+    const forget = () => { if (this.pending.get(key) === p) this.pending.delete(key); };
+    p.then(forget, forget);
+    return p;
+  }
+
+  /**
+   * Collect mode (used by `precompileWebGPU`): while on, a cache miss in `kernel` records the
+   * kernel's source instead of compiling, and returns a placeholder whose dispatches are skipped.
+   */
+  startCollecting(): void {
+    this.flush();
+    this.collecting = new Map();
+  }
+  /** Ends collect mode; returns the recorded (key, source) pairs. */
+  stopCollecting(): Map<string, KernelSource> {
+    const c = this.collecting;
+    this.collecting = null;
+    this.placeholders.clear();
+    return new Map(c ? [...c].map(([k, v]) => [k, v.src] as const) : []);
+  }
+
+  private collecting: Map<string, { src: KernelSource; k: Kernel }> | null = null;
+  private readonly placeholders = new Set<Kernel>();
+  private readonly pending = new Map<string, Promise<Kernel>>();
+
+  private collect(key: string, build: () => KernelSource): Kernel {
+    const seen = this.collecting!.get(key);
+    if (seen) return seen.k;
+    const src = build();
+    const uniformBytes = Math.max(16, Math.ceil(src.uniformSlots / 4) * 16);
+    const k: Kernel = {
+      key, pipeline: null as unknown as GPUComputePipeline, layout: null as unknown as GPUBindGroupLayout,
+      bindings: src.bindings, uniformBytes, code: src.code,
+    };
+    this.collecting!.set(key, { src, k });
+    this.placeholders.add(k);
+    return k;
+  }
+
+  private store(key: string, src: KernelSource, layout: GPUBindGroupLayout, pipeline: GPUComputePipeline): Kernel {
+    const uniformBytes = Math.max(16, Math.ceil(src.uniformSlots / 4) * 16);
+    const k: Kernel = { key, pipeline, layout, bindings: src.bindings, uniformBytes, code: src.code };
+    this.kernels.set(key, k);
+    this.stats.pipelines++;
+    return k;
+  }
+
+  private layoutFor(key: string, src: KernelSource): GPUBindGroupLayout {
     const stor = this.ctx.limits.maxStorageBuffersPerShaderStage;
     if (src.bindings.length > stor) {
       internal(`kernel ${key} binds ${src.bindings.length} storage buffers; this adapter allows ${stor}`);
@@ -194,18 +295,7 @@ export class Runtime {
       });
       this.layouts.set(layoutKey, layout);
     }
-    const end = this.ctx.scoped(() => `compiling kernel '${key}':\n${numbered(src.code)}`);
-    const module = this.device.createShaderModule({ code: src.code });
-    const pipeline = this.device.createComputePipeline({
-      layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-      compute: { module, entryPoint: 'main' },
-    });
-    end();
-    const uniformBytes = Math.max(16, Math.ceil(src.uniformSlots / 4) * 16);
-    const k: Kernel = { key, pipeline, layout, bindings: src.bindings, uniformBytes, code: src.code };
-    this.kernels.set(key, k);
-    this.stats.pipelines++;
-    return k;
+    return layout;
   }
 
   /** Number of distinct compiled pipelines. */
@@ -225,6 +315,7 @@ export class Runtime {
     if (count <= 0) return;
     this.ctx.checkAlive('webgpu');
     if (buffers.length !== k.bindings.length) internal(`kernel ${k.key}: ${buffers.length} buffers for ${k.bindings.length} bindings`);
+    if (this.placeholders.has(k)) return; // collect mode: the kernel is recorded, not run
     const pass = this.openPass();
     const { chunk, offset } = this.uniformSlot(k.uniformBytes);
     chunk.data.set(uniforms.subarray(0, k.uniformBytes / 4), offset / 4);
