@@ -76,7 +76,7 @@ const api = tapegrad as unknown as Record<string, unknown>;
 
 /** A training step: the batch's mean loss and its number of correct predictions (0-d tensors). */
 type Step = (x: Tensor, y: Tensor) => [Tensor, Tensor];
-type Jitted = Step & { dispose(): void };
+type Jitted = Step & { readonly stats: { traces: number; calls: number } };
 type Jit = (fn: Step) => Jitted;
 let jit: Jit | null = null;
 if (useJit) {
@@ -205,11 +205,8 @@ const steps = loader.length;
 // the learning rate follows half a cosine from --lr down to 0 over the whole run, stepped every
 // batch: a high lr (Adam 2e-3) learns fast early, and the small late steps let the weights settle
 const scheduler = schedule === 'cosine' ? new optim.CosineAnnealingLR(opt, { tMax: epochs * steps }) : null;
-// NOTE: a jitted step bakes the learning rate (a JS number) into its trace. Under --jit the
-// schedule is therefore followed in 16 constant pieces: every 1/16 of the run the compiled step
-// is dropped, and the next calls trace it again with the current learning rate.
-const retraceEvery = jitted && scheduler ? Math.max(1, Math.ceil((epochs * steps) / 16)) : 0;
-let globalStep = 0;
+// under --jit the compiled step follows the schedule exactly: the optimizer reads its lr from a
+// 0-d tensor that scheduler.step() refills in place, so a changing lr never retraces the step
 /** a point on the training curve every `every` steps (about 25 per epoch) */
 const every = Math.max(1, Math.round(steps / 25));
 const curve = { loss: [] as [number, number][], acc: [] as [number, number][], testAcc: [] as [number, number][], testLoss: [] as [number, number][] };
@@ -228,7 +225,6 @@ for (let epoch = 0; epoch < epochs; epoch++) {
     const [loss, correct] = step(x, y);
     scheduler?.step();
     i++;
-    if (retraceEvery && ++globalStep % retraceEvery === 0) jitted!.dispose();
     // the step's only host sync: reading back its loss and hit count (cheap on the CPU)
     const l = await loss.item(), c = await correct.item();
     if (!jitted) {
@@ -255,6 +251,8 @@ const trainSecs = (performance.now() - trainStart) / 1000;
 
 console.log(`test accuracy: ${(testResult.acc * 100).toFixed(2)}% (${testResult.correct}/${test.length}), test loss ${testResult.loss.toFixed(4)}`);
 console.log(`training time: ${trainSecs.toFixed(1)}s for ${epochs} epoch${epochs === 1 ? '' : 's'} (${(trainSecs / epochs).toFixed(1)}s per epoch, test evaluation included)`);
+// one trace per batch shape (a smaller last batch is a second one); the lr schedule adds none
+if (jitted) console.log(`jit: ${jitted.stats.traces} trace${jitted.stats.traces === 1 ? '' : 's'} for ${jitted.stats.calls} steps`);
 
 // ------------------------------------------------------------------ training curve and weights
 

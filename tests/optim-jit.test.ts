@@ -1,12 +1,17 @@
 // The optimizers under jit: a whole training step (forward, backward, clipGradNorm_, step, with
 // BatchNorm's running statistics) traces to in-place updates of parameters and optimizer state and
 // gives the eager result. Adam's step count is a tensor, so its bias correction stays right on
-// every compiled call (a JS number would be frozen at trace time).
+// every compiled call (a JS number would be frozen at trace time); so are the learning rate and
+// the other options a schedule or the user changes, so a scheduler drives a compiled step with one
+// trace.
 import { describe, expect, it } from 'vitest';
-import { manualSeed, randn, tensor, Tensor } from '../src/index.ts';
+import { manualSeed, randn, scope, tensor, Tensor } from '../src/index.ts';
+import { ValueError } from '../src/errors.ts';
 import { jit } from '../src/jit/index.ts';
-import { BatchNorm1d, functional as F, Linear, ReLU, Sequential } from '../src/nn/index.ts';
-import { Adam, AdamW, clipGradNorm_, Optimizer, RMSprop, SGD, type BaseOptions } from '../src/optim/index.ts';
+import { BatchNorm1d, functional as F, Linear, Parameter, ReLU, Sequential } from '../src/nn/index.ts';
+import {
+  Adam, AdamW, clipGradNorm_, CosineAnnealingLR, LRScheduler, Optimizer, RMSprop, SGD, StepLR, type BaseOptions,
+} from '../src/optim/index.ts';
 
 const makers: [string, (ps: Tensor[]) => Optimizer<BaseOptions>][] = [
   ['SGD', (ps) => new SGD(ps, { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0.01 })],
@@ -45,4 +50,189 @@ describe('optimizers under jit', () => {
       expect(eager[4]!).toBeLessThan(eager[0]!);
     });
   }
+});
+
+type Make = (ps: Tensor[]) => Optimizer<BaseOptions>;
+type MakeSched = (o: Optimizer<BaseOptions>) => LRScheduler;
+
+const scheduled: [string, Make, MakeSched][] = [
+  ['SGD (momentum, StepLR)', (ps) => new SGD(ps, { lr: 0.2, momentum: 0.9, dampening: 0.1, weightDecay: 0.01 }), (o) => new StepLR(o, { stepSize: 2, gamma: 0.5 })],
+  ['RMSprop (CosineAnnealingLR)', (ps) => new RMSprop(ps, { lr: 0.02, momentum: 0.5, weightDecay: 0.01 }), (o) => new CosineAnnealingLR(o, { tMax: 6 })],
+  ['Adam (StepLR)', (ps) => new Adam(ps, { lr: 0.05, weightDecay: 0.01 }), (o) => new StepLR(o, { stepSize: 3, gamma: 0.3 })],
+  ['AdamW (CosineAnnealingLR)', (ps) => new AdamW(ps, { lr: 0.05, weightDecay: 0.1 }), (o) => new CosineAnnealingLR(o, { tMax: 6, etaMin: 0.001 })],
+];
+
+interface Run {
+  model: Sequential;
+  opt: Optimizer<BaseOptions>;
+  step: (x: Tensor, y: Tensor) => Tensor;
+  x: Tensor;
+  y: Tensor;
+  params: () => number[];
+}
+
+/** A small model, its optimizer and its training step (jitted or not). */
+function setup(make: Make, useJit: boolean, jitOpts: { eagerFirstCall?: boolean } = {}): Run {
+  manualSeed(5);
+  const model = new Sequential(new Linear(4, 6), new ReLU(), new Linear(6, 3));
+  const x = randn([12, 4]), y = tensor(Array.from({ length: 12 }, (_, i) => i % 3), { dtype: 'int32' });
+  const opt = make(model.parameters());
+  const body = (xx: Tensor, yy: Tensor) => {
+    opt.zeroGrad();
+    const loss = F.crossEntropy(model.forward(xx), yy);
+    loss.backward();
+    opt.step();
+    return loss;
+  };
+  const step = useJit ? jit(body, jitOpts) : body;
+  const params = () => model.parameters().flatMap((p) => Array.from(p.dataSync()));
+  return { model, opt, step, x, y, params };
+}
+
+const expectNear = (got: number[], want: number[], tol: number) => {
+  expect(got.length).toBe(want.length);
+  got.forEach((v, i) => expect(Math.abs(v - want[i]!), `element ${i}: ${v} vs ${want[i]}`).toBeLessThan(tol));
+};
+
+describe('learning-rate schedules under jit', () => {
+  for (const [name, make, sched] of scheduled) {
+    it(`${name}: 8 jitted steps with a scheduler equal the eager loop, with one trace`, () => {
+      const runs = [false, true].map((useJit) => {
+        const r = setup(make, useJit);
+        const s = sched(r.opt);
+        const lrs: number[] = [];
+        for (let i = 0; i < 8; i++) {
+          r.step(r.x, r.y);
+          s.step();
+          lrs.push(r.opt.paramGroups[0]!.lr);
+        }
+        return { r, lrs };
+      });
+      const [eager, jitted] = runs as [(typeof runs)[0], (typeof runs)[0]];
+      expect(jitted.lrs).toEqual(eager.lrs);
+      expect(new Set(eager.lrs).size).toBeGreaterThan(2); // the schedule really moved
+      expectNear(jitted.r.params(), eager.r.params(), 1e-6);
+      const stats = (jitted.r.step as ReturnType<typeof jit>).stats;
+      expect(stats.traces).toBe(1);
+      expect(stats.eagerCalls).toBe(1);
+      expect(stats.calls).toBe(8);
+    });
+  }
+
+  it('a constant lr gives different parameters than the schedule (the schedule is not ignored)', () => {
+    const [, make, sched] = scheduled[0]!;
+    const run = (withSched: boolean) => {
+      const r = setup(make, true);
+      const s = withSched ? sched(r.opt) : null;
+      for (let i = 0; i < 6; i++) {
+        r.step(r.x, r.y);
+        s?.step();
+      }
+      return r.params();
+    };
+    const a = run(true), b = run(false);
+    expect(a.some((v, i) => Math.abs(v - b[i]!) > 1e-4)).toBe(true);
+  });
+});
+
+describe('options changed by hand between compiled calls', () => {
+  for (const [name, make] of scheduled) {
+    it(`${name}: paramGroups[0].lr = … takes effect on the next compiled call`, () => {
+      const lrsOf = (r: Run) => [r.opt.paramGroups[0]!.lr, 0, r.opt.paramGroups[0]!.lr * 0.1, 0.03];
+      const runs = [false, true].map((useJit) => {
+        const r = setup(make, useJit);
+        const lrs = lrsOf(r);
+        const frozen: boolean[] = [];
+        for (let i = 0; i < 8; i++) {
+          if (i % 2 === 0) r.opt.paramGroups[0]!.lr = lrs[(i / 2) % lrs.length]!;
+          const before = r.params();
+          r.step(r.x, r.y);
+          frozen.push(r.params().every((v, j) => v === before[j]));
+        }
+        return { r, frozen };
+      });
+      const [eager, jitted] = runs as [(typeof runs)[0], (typeof runs)[0]];
+      // lr 0 (steps 2 and 3) leaves every parameter exactly as it was, compiled or not
+      expect(jitted.frozen).toEqual([false, false, true, true, false, false, false, false]);
+      expect(eager.frozen).toEqual(jitted.frozen);
+      expectNear(jitted.r.params(), eager.r.params(), 1e-6);
+      expect((jitted.r.step as ReturnType<typeof jit>).stats.traces).toBe(1);
+    });
+  }
+
+  it('SGD: momentum and weight decay changed by hand also reach the compiled step', () => {
+    const make: Make = (ps) => new SGD(ps, { lr: 0.1, momentum: 0.9, weightDecay: 0.01 });
+    const runs = [false, true].map((useJit) => {
+      const r = setup(make, useJit);
+      for (let i = 0; i < 6; i++) {
+        if (i === 3) Object.assign(r.opt.paramGroups[0]!, { momentum: 0.5, weightDecay: 0.2 });
+        r.step(r.x, r.y);
+      }
+      return r;
+    });
+    expectNear(runs[1]!.params(), runs[0]!.params(), 1e-6);
+    expect((runs[1]!.step as ReturnType<typeof jit>).stats.traces).toBe(1);
+  });
+
+  it('loadStateDict into the optimizer of a compiled step changes its lr', () => {
+    const make: Make = (ps) => new SGD(ps, { lr: 0.1 });
+    const r = setup(make, true);
+    for (let i = 0; i < 3; i++) r.step(r.x, r.y);
+    const sd = r.opt.stateDict();
+    sd.paramGroups[0]!.lr = 0;
+    r.opt.loadStateDict(sd);
+    expect(r.opt.paramGroups[0]!.lr).toBe(0);
+    const before = r.params();
+    r.step(r.x, r.y);
+    expect(r.params()).toEqual(before);
+    expect((r.step as ReturnType<typeof jit>).stats.traces).toBe(1);
+  });
+
+  it('with eagerFirstCall: false the lr tensor is made outside the trace and still followed', () => {
+    const make: Make = (ps) => new SGD(ps, { lr: 0.1 });
+    let tracesAfter2 = -1;
+    const runs = [false, true].map((useJit) => {
+      const r = setup(make, useJit, { eagerFirstCall: false });
+      const s = new StepLR(r.opt, { stepSize: 1, gamma: 0.5 });
+      for (let i = 0; i < 5; i++) {
+        r.step(r.x, r.y);
+        s.step();
+        if (useJit && i === 1) tracesAfter2 = (r.step as ReturnType<typeof jit>).stats.traces;
+      }
+      return r;
+    });
+    expectNear(runs[1]!.params(), runs[0]!.params(), 1e-6);
+    const stats = (runs[1]!.step as ReturnType<typeof jit>).stats;
+    expect(stats.eagerCalls).toBe(0);
+    // the second call retraces once because .grad went from null to a tensor; the lr never does
+    expect(stats.traces).toBe(tracesAfter2);
+  });
+});
+
+describe('lr tensors', () => {
+  it('survive scope() and keep eager results exact (float64 parameters get a float64 lr)', () => {
+    const w = new Parameter(tensor([1, -2, 0.5], { dtype: 'float64' }));
+    const opt = new SGD([w], { lr: 0.1 });
+    for (let i = 0; i < 2; i++) {
+      scope(() => {
+        opt.zeroGrad();
+        w.mul(w).sum().backward();
+        opt.step();
+      });
+    }
+    // w ← w − 0.1·2w = 0.8·w per step, in float64 (a float32 lr would be off by ~1e-9)
+    const want = [1, -2, 0.5].map((v) => v - 0.1 * 2 * v).map((v) => v - 0.1 * 2 * v);
+    expect(Array.from(w.dataSync())).toEqual(want);
+  });
+
+  it('an option set to something that is not a finite number throws and is left unchanged', () => {
+    const w = new Parameter(tensor([1]));
+    const opt = new Adam([w], { lr: 0.1 });
+    w.sum().backward();
+    opt.step();
+    expect(() => (opt.paramGroups[0]!.lr = Number.NaN)).toThrow(ValueError);
+    expect(() => ((opt.paramGroups[0] as unknown as { lr: unknown }).lr = '0.1')).toThrow(/lr must be a finite number/);
+    expect(opt.paramGroups[0]!.lr).toBe(0.1);
+    expect(opt.stateDict().paramGroups[0]!.lr).toBe(0.1);
+  });
 });

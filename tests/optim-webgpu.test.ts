@@ -6,7 +6,8 @@ import { getBackend } from '../src/backend.ts';
 import { manualSeed, randn, tensor, Tensor } from '../src/index.ts';
 import { gpuStatus } from './gpu-setup.ts';
 import { BatchNorm1d, functional as F, Linear, Parameter, ReLU, Sequential } from '../src/nn/index.ts';
-import { Adam, AdamW, clipGradNorm_, Optimizer, RMSprop, SGD, type BaseOptions } from '../src/optim/index.ts';
+import { Adam, AdamW, clipGradNorm_, Optimizer, RMSprop, SGD, StepLR, type BaseOptions } from '../src/optim/index.ts';
+import { jit } from '../src/jit/index.ts';
 import { loadFromBytes, saveToBytes } from '../src/io/serialization.ts';
 
 const gpu = (await gpuStatus()).ok;
@@ -81,5 +82,43 @@ describe.runIf(gpu)('nn + optim on webgpu', () => {
     const other = new Linear(3, 2).to('webgpu');
     other.loadStateDict(back);
     expect(Array.from(await other.bias!.data())).toEqual(Array.from(await fc.bias!.data()));
+  });
+
+  it('a jitted step follows a StepLR schedule and a hand-set lr with one trace (SGD momentum, AdamW)', async () => {
+    const makers: ((ps: Tensor[]) => Optimizer<BaseOptions>)[] = [
+      (ps) => new SGD(ps, { lr: 0.1, momentum: 0.9 }),
+      (ps) => new AdamW(ps, { lr: 0.05, weightDecay: 0.1 }),
+    ];
+    for (const make of makers) {
+      const run = async (useJit: boolean) => {
+        manualSeed(6);
+        const model = new Sequential(new Linear(4, 5), new ReLU(), new Linear(5, 3)).to('webgpu');
+        const x = randn([8, 4]).to('webgpu'), y = tensor([0, 1, 2, 0, 1, 2, 0, 1], { dtype: 'int32' }).to('webgpu');
+        const opt = make(model.parameters());
+        const sched = new StepLR(opt, { stepSize: 1, gamma: 0.5 });
+        const body = (xb: Tensor, yb: Tensor) => {
+          opt.zeroGrad();
+          const loss = F.crossEntropy(model.forward(xb), yb);
+          loss.backward();
+          opt.step();
+          return loss;
+        };
+        const step = useJit ? jit(body) : body;
+        for (let i = 0; i < 4; i++) {
+          step(x, y);
+          sched.step();
+        }
+        // lr 0 by hand: the next (compiled) call leaves the parameters as they are
+        const before = await Promise.all(model.parameters().map(async (p) => Array.from(await p.data())));
+        opt.paramGroups[0]!.lr = 0;
+        step(x, y);
+        const after = await Promise.all(model.parameters().map(async (p) => Array.from(await p.data())));
+        expect(after).toEqual(before);
+        return { after, traces: useJit ? (step as ReturnType<typeof jit>).stats.traces : 0 };
+      };
+      const eager = await run(false), jitted = await run(true);
+      expect(jitted.traces).toBe(1);
+      eager.after.forEach((row, i) => row.forEach((v, j) => expect(Math.abs(v - jitted.after[i]![j]!)).toBeLessThan(1e-5)));
+    }
   });
 });

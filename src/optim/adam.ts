@@ -31,11 +31,15 @@ function validateAdam(name: string, o: AdamOptions): void {
   checkOption(name, 'betas[1]', o.betas[1], 0, 1);
 }
 
+/** The group's option (or a number derived from its options) as a 0-d tensor on p's device and dtype. */
+type ScalarOf = (name: 'lr' | 'weightDecay' | '1 − lr·weightDecay', derive?: (g: ParamGroup<AdamOptions>) => number) => Tensor;
+
 /**
  * The shared Adam step. The step count is a tensor, and the bias corrections 1 − βᵗ are computed
- * on the device as −expm1(t·ln β), which stays accurate in float32 for small t.
+ * on the device as −expm1(t·ln β), which stays accurate in float32 for small t. lr and the weight
+ * decay are read as 0-d tensors too, so a scheduler changing them reaches a jit-compiled step.
  */
-function adamUpdate(p: Tensor, grad: Tensor, s: ParamState, g: ParamGroup<AdamOptions>, decoupled: boolean): void {
+function adamUpdate(p: Tensor, grad: Tensor, s: ParamState, g: ParamGroup<AdamOptions>, decoupled: boolean, scalar: ScalarOf): void {
   const [b1, b2] = g.betas;
   if (!s.step) {
     s.step = zeros([], { dtype: p.dtype, device: p.device });
@@ -45,8 +49,9 @@ function adamUpdate(p: Tensor, grad: Tensor, s: ParamState, g: ParamGroup<AdamOp
   }
   let d = g.maximize ? grad.neg() : grad;
   if (g.weightDecay !== 0) {
-    if (decoupled) p.mul_(1 - g.lr * g.weightDecay);
-    else d = d.add(p.mul(g.weightDecay));
+    // the factor 1 − lr·λ is computed in JS (float64) and rounded once, as before it was a tensor
+    if (decoupled) p.mul_(scalar('1 − lr·weightDecay', (o) => 1 - o.lr * o.weightDecay));
+    else d = d.add(p.mul(scalar('weightDecay')));
   }
   const t = s.step.add_(1);
   const m = s.expAvg!.mul_(b1).add_(d.mul(1 - b1));
@@ -59,7 +64,7 @@ function adamUpdate(p: Tensor, grad: Tensor, s: ParamState, g: ParamGroup<AdamOp
     vUsed = vmax.copy_(vmax.maximum(v));
   }
   const denom = vUsed.sqrt().div(bc2.sqrt()).add(g.eps);
-  p.sub_(m.div(denom).mul(bc1.reciprocal().mul(g.lr)));
+  p.sub_(m.div(denom).mul(bc1.reciprocal().mul(scalar('lr'))));
 }
 
 /**
@@ -77,7 +82,7 @@ export class Adam extends Optimizer<AdamOptions> {
     validateAdam('Adam', o);
   }
   protected update(p: Tensor, grad: Tensor, s: ParamState, g: ParamGroup<AdamOptions>): void {
-    adamUpdate(p, grad, s, g, false);
+    adamUpdate(p, grad, s, g, false, (name, derive) => this.scalar(g, p, name, derive));
   }
 }
 
@@ -93,6 +98,6 @@ export class AdamW extends Optimizer<AdamOptions> {
     validateAdam('AdamW', o);
   }
   protected update(p: Tensor, grad: Tensor, s: ParamState, g: ParamGroup<AdamOptions>): void {
-    adamUpdate(p, grad, s, g, true);
+    adamUpdate(p, grad, s, g, true, (name, derive) => this.scalar(g, p, name, derive));
   }
 }

@@ -1,7 +1,8 @@
 /**
  * @file Learning-rate schedulers: StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LambdaLR.
  * Each sets every group's lr from the group's initial lr and the epoch count (PyTorch's closed
- * forms); call `step()` once per epoch, after the optimizer's steps.
+ * forms); call `step()` once per epoch, after the optimizer's steps. Setting `group.lr` refills the
+ * optimizer's lr tensors in place, so a schedule also drives a `jit`-compiled training step.
  * @example
  * const sched = new StepLR(opt, { stepSize: 30, gamma: 0.1 });
  * for (let epoch = 0; epoch < 90; epoch++) { train(); sched.step(); }

@@ -2,7 +2,9 @@
  * @file Optimizer: the base class of SGD, RMSprop, Adam and AdamW. It holds parameter groups
  * (each with its own options), per-parameter state tensors, and `stateDict`/`loadStateDict`.
  * Updates are in-place tensor ops under noGrad (no host readback), so they run on every device and
- * trace under jit as writes to parameters and state.
+ * trace under jit as writes to parameters and state. A group's options are accessor properties:
+ * assigning one (`opt.paramGroups[0].lr = 0.01`, or a scheduler's step) refills the 0-d tensors
+ * the updates read (see group-scalars.ts), so it takes effect in a jit-compiled step too.
  * @example
  * const opt = new SGD([
  *   { params: model.features.parameters() },
@@ -17,6 +19,7 @@ import { enableGrad, noGrad } from '../tape.ts';
 import { Tensor } from '../tensor.ts';
 import { keep } from '../scope.ts';
 import { fmtShape, sameShape } from '../shape.ts';
+import { GroupScalars } from './group-scalars.ts';
 
 /** Options every optimizer has. */
 export interface BaseOptions {
@@ -44,6 +47,9 @@ export interface OptimizerStateDict {
   state: Record<number, ParamState>;
   paramGroups: (Record<string, unknown> & { params: number[] })[];
 }
+
+/** Each group's tensor mirrors (kept off the group object, so that spreads and stateDict see options only). */
+const scalarsOf = new WeakMap<object, GroupScalars<ParamGroup<BaseOptions>>>();
 
 const isGroupList = (x: unknown): x is readonly ParamGroupInput<BaseOptions>[] =>
   Array.isArray(x) && x.length > 0 && x.every((g) => typeof g === 'object' && g !== null && !(g instanceof Tensor) && 'params' in g);
@@ -94,7 +100,50 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
     void _omit;
     const full = { ...this.defaults, ...opts } as O;
     this.validate(full);
-    this.paramGroups.push({ ...full, params } as ParamGroup<O>);
+    this.paramGroups.push(this.makeGroup(full, params));
+  }
+
+  /**
+   * A group whose options are accessors over a private record: assigning one refreshes the
+   * group's tensor mirrors at once. That has to happen on assignment, not in step(): a compiled
+   * step does not run step()'s JavaScript, only the graph that reads the mirrors.
+   */
+  private makeGroup(opts: O, params: Tensor[]): ParamGroup<O> {
+    const values: Record<string, unknown> = { ...(opts as object) };
+    const scalars = new GroupScalars<ParamGroup<O>>(this.constructor.name);
+    const group = {} as ParamGroup<O>;
+    for (const key of Object.keys(values)) {
+      Object.defineProperty(group, key, {
+        enumerable: true,
+        configurable: true,
+        get: () => values[key],
+        set: (v: unknown) => {
+          const old = values[key];
+          values[key] = v;
+          try {
+            scalars.refresh(group);
+          } catch (e) {
+            values[key] = old;
+            throw e;
+          }
+        },
+      });
+    }
+    group.params = params;
+    scalarsOf.set(group, scalars as unknown as GroupScalars<ParamGroup<BaseOptions>>);
+    return group;
+  }
+
+  /**
+   * A 0-d tensor on `p`'s device and dtype holding the group's option `name` (or, with `derive`,
+   * a number computed from the group's options, named `name`), for an update to read in place of
+   * a JS number. Under jit it is a state input, so changing the option between compiled calls
+   * takes effect without a retrace. A float64 parameter gets a float64 mirror.
+   */
+  protected scalar(group: ParamGroup<O>, p: Tensor, name: string, derive?: (g: ParamGroup<O>) => number): Tensor {
+    const scalars = scalarsOf.get(group) as GroupScalars<ParamGroup<O>> | undefined;
+    if (!scalars) throw new ValueError(`${this.constructor.name}: a parameter group was replaced by a plain object; change its options by assignment (group.lr = …) or add groups with addParamGroup()`);
+    return scalars.get(group, name, derive ?? ((g) => (g as unknown as Record<string, unknown>)[name] as number), p.device, p.dtype);
   }
 
   /** Clears the gradients of every parameter: to null (default, as PyTorch), or to zeros. */
@@ -182,15 +231,16 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
       }
       newState.set(p, out);
     }
-    const merged = sd.paramGroups.map((g, gi) => {
+    const loaded = sd.paramGroups.map((g, gi) => {
       const { params: _p, ...opts } = g;
       void _p;
       const mine = this.paramGroups[gi]!;
-      const m = { ...mine, ...opts, params: mine.params } as ParamGroup<O>;
-      this.validate(m);
-      return m;
+      this.validate({ ...mine, ...opts, params: mine.params } as ParamGroup<O>);
+      return opts;
     });
-    merged.forEach((m, gi) => (this.paramGroups[gi] = m));
+    // assigned into the existing groups (through their setters), never replacing them: a compiled
+    // step holds this optimizer's lr tensors by reference, and must see the loaded values
+    loaded.forEach((opts, gi) => Object.assign(this.paramGroups[gi]!, opts));
     this.state.clear();
     for (const [p, st] of newState) this.state.set(p, st);
   }

@@ -44,14 +44,17 @@ export class SGD extends Optimizer<SGDOptions> {
   }
 
   protected update(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<SGDOptions>): void {
+    // the options are read as 0-d tensors (see Optimizer.scalar), so changing them between jit
+    // calls takes effect; which terms exist (momentum or not, decay or not) is fixed per trace
     let d = g.maximize ? grad.neg() : grad;
-    if (g.weightDecay !== 0) d = d.add(p.mul(g.weightDecay));
+    if (g.weightDecay !== 0) d = d.add(p.mul(this.scalar(g, p, 'weightDecay')));
     if (g.momentum !== 0) {
+      const mu = this.scalar(g, p, 'momentum');
       let buf = state.momentumBuffer;
       if (!buf) buf = state.momentumBuffer = d.clone();
-      else buf.mul_(g.momentum).add_(d.mul(1 - g.dampening));
-      d = g.nesterov ? d.add(buf.mul(g.momentum)) : buf;
+      else buf.mul_(mu).add_(d.mul(this.scalar(g, p, '1 − dampening', (o) => 1 - o.dampening)));
+      d = g.nesterov ? d.add(buf.mul(mu)) : buf;
     }
-    p.sub_(d.mul(g.lr));
+    p.sub_(d.mul(this.scalar(g, p, 'lr')));
   }
 }
