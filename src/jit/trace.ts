@@ -3,19 +3,21 @@
  * becomes a graph node. Concrete tensors the function reads (parameters, optimizer state, `.grad`)
  * become state inputs bound by reference at every call; in-place writes to them, to arguments,
  * and final `.grad` values become updates applied after the compiled graph ran, all computed from
- * pre-update values.
+ * pre-update values. Views taken while tracing remember their parent, so a write into a view
+ * becomes a new value of its base (view-writes.ts) and every view re-reads the base's current value.
  */
 import type { Device, Storage } from '../backend.ts';
 import { nextSeed } from '../creation.ts';
 import { AutogradError, DeviceError, ShapeError, internal } from '../errors.ts';
 import { setTracer, type Tracer } from '../ops/dispatch.ts';
 import { prims } from '../ops/prims.ts';
-import type { OpDef } from '../ops/registry.ts';
-import { fmtShape, sameShape } from '../shape.ts';
+import type { OpDef, ViewMeta } from '../ops/registry.ts';
+import { contiguousStrides, fmtShape, sameShape } from '../shape.ts';
 import type { Node } from '../tape.ts';
 import { Tensor } from '../tensor.ts';
 import { Graph, GNode, type Update } from './graph.ts';
 import { flatten } from './tree.ts';
+import { writeThroughView } from './view-writes.ts';
 
 /** How a state input is bound at every call. */
 export type Binding =
@@ -88,6 +90,23 @@ interface GradSlot {
   read: boolean;
 }
 
+/**
+ * A symbolic tensor that is a view (reshape, permute, expand, slice) of `parent`, as it would be
+ * eagerly: its value is always `op(parent's current value)`, and writes to it land in the parent.
+ */
+interface ViewLink {
+  readonly parent: Tensor;
+  /** null: the same elements (detach) */
+  readonly op: OpDef | null;
+  readonly attrs: unknown;
+  /** the layout eager would give it (decides whether a reshape of it is a view or a copy) */
+  readonly layout: ViewMeta;
+  /** the tensor at the end of the parent chain (a state, an argument or an op result) */
+  readonly root: Tensor;
+  /** its node for the parent's node `parentNode` (recomputed when the parent was written) */
+  memo: { parentNode: GNode; node: GNode };
+}
+
 const viewKeyOf = (t: Tensor) => `${t.dtype}|${t.shape.join(',')}|${t.strides.join(',')}|${t.offset}`;
 
 export function isGNode(x: unknown): x is GNode {
@@ -108,6 +127,11 @@ export class TraceContext implements Tracer {
   private readonly realArgs: readonly Tensor[];
   private readonly touched = new Map<Tensor, { gradFn: Node | null; requiresGrad: boolean }>();
   readonly seeds: number[] = [];
+  private readonly views = new Map<Tensor, ViewLink>();
+  /** root tensor → the views of it taken while tracing (their versions move with the root's) */
+  private readonly viewsOfRoot = new Map<Tensor, Tensor[]>();
+  /** results of reshapes that eager would have copied (their layout was not viewable): not views */
+  private readonly copies = new Set<Tensor>();
 
   constructor(args: readonly Tensor[], paths: readonly string[], gradEnabled: boolean) {
     this.realArgs = args;
@@ -148,6 +172,17 @@ export class TraceContext implements Tracer {
             'This happens when a tensor created inside a jit function is kept outside it (in a JS object, array or closure) and used later; ' +
             'keep such state in tensors that exist before the first call and update them in place (copy_, add_, …).',
         );
+      }
+      const link = this.views.get(t);
+      if (link) {
+        // a view reads its parent's current value: a write to the base (or to another view of it)
+        // since the view was taken shows through, as it does eagerly through shared storage
+        const p = this.nodeOf(link.parent);
+        if (p !== link.memo.parentNode) {
+          link.memo = { parentNode: p, node: link.op ? this.graph.add(link.op, [p], link.attrs, t.device, { shape: t.shape, dtype: t.dtype }) : p };
+          t._sym = link.memo.node;
+        }
+        return link.memo.node;
       }
       return n;
     }
@@ -193,21 +228,108 @@ export class TraceContext implements Tracer {
     this.noteDevice(device);
     if (op === prims.randUniform) this.seeds.push((attrs as { seed: number }).seed);
     const n = this.graph.add(op, ins, attrs, device, aval);
-    return Tensor._symbolic(n, aval.shape, aval.dtype, device);
+    const out = Tensor._symbolic(n, aval.shape, aval.dtype, device);
+    if (op.kind === 'view') this.noteView(out, inputs[0]!, op, attrs, ins[0]!, n);
+    return out;
+  }
+
+  /** The layout `t` has (or would have) eagerly. */
+  private layoutOf(t: Tensor): ViewMeta {
+    const link = this.views.get(t);
+    if (link) return link.layout;
+    const arg = this.placeholders.get(t);
+    const real = arg === undefined ? (t._sym ? null : t) : this.realArgs[arg]!;
+    return real ? { shape: real.shape, strides: real.strides, offset: real.offset } : { shape: t.shape, strides: contiguousStrides(t.shape), offset: 0 };
+  }
+
+  /** Tracer.isDense: would eager contiguous(t) return t itself? (Views taken while tracing know their eager layout.) */
+  isDense(t: Tensor): boolean {
+    const link = this.views.get(t);
+    const arg = this.placeholders.get(t);
+    if (!link && arg === undefined) return true; // an op result: a fresh dense tensor eagerly
+    const { shape, strides, offset } = this.layoutOf(t);
+    let expected = 1;
+    for (let i = shape.length - 1; i >= 0; i--) {
+      if (shape[i] !== 1 && strides[i] !== expected) return false;
+      expected *= shape[i]!;
+    }
+    const root = link ? link.root : t;
+    const rootArg = this.placeholders.get(root);
+    const real = rootArg === undefined ? (root._sym ? null : root) : this.realArgs[rootArg]!;
+    const size = real ? (real._storage?.size ?? real.numel) : root.numel;
+    return offset === 0 && size === t.numel;
+  }
+
+  /** Tracer.alias: `t` (a detach() of `of`) shares of's elements, as eagerly. */
+  alias(t: Tensor, of: Tensor): void {
+    if (!of._sym) return;
+    const node = this.nodeOf(of);
+    this.link(t, { parent: of, op: null, attrs: undefined, layout: this.layoutOf(of), root: this.views.get(of)?.root ?? of, memo: { parentNode: node, node } });
+  }
+
+  private link(t: Tensor, l: ViewLink) {
+    this.views.set(t, l);
+    let list = this.viewsOfRoot.get(l.root);
+    if (!list) this.viewsOfRoot.set(l.root, (list = []));
+    list.push(t);
+  }
+
+  /** Remembers that `out` is a view of `parent` (unless eager would have copied: a reshape of an unviewable layout). */
+  private noteView(out: Tensor, parent: Tensor, op: OpDef, attrs: unknown, parentNode: GNode, node: GNode) {
+    if (op.kind !== 'view') return;
+    const layout = op.view(this.layoutOf(parent), attrs as never);
+    if (!layout) {
+      this.copies.add(out);
+      return;
+    }
+    this.link(out, { parent, op, attrs, layout, root: this.views.get(parent)?.root ?? parent, memo: { parentNode, node } });
+  }
+
+  /**
+   * `dst` (a view) ← `v`: writes back through each view op to the root, whose new value becomes
+   * its state update, argument update or new node; returns the root.
+   */
+  private writeView(dst: Tensor, v: GNode): Tensor {
+    const what = `an in-place write to a view (shape ${fmtShape(dst.shape)})`;
+    let t = dst, val = v;
+    for (let link = this.views.get(t); link; link = this.views.get(t)) {
+      const parentNode = this.nodeOf(link.parent);
+      const next = link.op ? writeThroughView(this.graph, parentNode, link.op, link.attrs, val, this.device ?? t.device, what) : val;
+      link.memo = { parentNode: next, node: val };
+      t._sym = val;
+      t = link.parent;
+      val = next;
+    }
+    if (t._sym) t._sym = val;
+    else {
+      const e = this.entryOf(t);
+      e.current = val;
+      e.written = true;
+    }
+    // eagerly the base and all its views share one storage, and so one version counter
+    t._bumpVersion();
+    for (const w of this.viewsOfRoot.get(t) ?? []) if (w._sym) w._bumpVersion();
+    return t;
   }
 
   assign(dst: Tensor, src: Tensor): void {
     const v = this.nodeOf(src);
+    if (this.views.has(dst)) {
+      if (!sameShape(v.shape, dst.shape) || v.dtype !== dst.dtype) internal('jit: in-place value does not match its destination');
+      this.writeView(dst, v);
+      return;
+    }
     if (dst._sym) {
       const n = this.nodeOf(dst);
-      if (n.op?.kind === 'view') {
+      if (n.op?.kind === 'view' && !this.copies.has(dst)) {
         throw new AutogradError(
-          `jit: in-place write to a view (${n.op.name}, shape ${fmtShape(dst.shape)}) of another tensor inside a traced function is not supported; ` +
-            'write to the base tensor, or use an out-of-place op',
+          `jit: in-place write to a view (${n.op.name}, shape ${fmtShape(dst.shape)}) whose base the trace cannot follow (made outside dispatch); ` +
+            'write to the base tensor or to a view taken with narrow/slice/index/reshape/view/permute/transpose, or use an out-of-place op',
         );
       }
       dst._sym = v;
       dst._bumpVersion();
+      for (const w of this.viewsOfRoot.get(dst) ?? []) w._bumpVersion();
       return;
     }
     const e = this.entryOf(dst);
@@ -215,6 +337,7 @@ export class TraceContext implements Tracer {
     e.current = v;
     e.written = true;
     dst._bumpVersion();
+    for (const w of this.viewsOfRoot.get(dst) ?? []) w._bumpVersion();
   }
 
   /** Tensor._gradHook while tracing. */

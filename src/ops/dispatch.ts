@@ -15,6 +15,13 @@ export interface Tracer {
   record(op: OpDef, inputs: readonly Tensor[], attrs: unknown, aval: Aval, device: Device): Tensor;
   /** an in-place write `dst ← src` (src already has dst's shape and dtype) */
   assign(dst: Tensor, src: Tensor): void;
+  /**
+   * Whether eager `contiguous(t)` would return `t` itself (its layout dense, at offset 0, the whole
+   * of its storage); false makes contiguous() record a copy, so writes to it stay out of t's base.
+   */
+  isDense?(t: Tensor): boolean;
+  /** `t` shares `of`'s elements (detach): writes to either are seen through both */
+  alias?(t: Tensor, of: Tensor): void;
 }
 
 let tracer: Tracer | null = null;

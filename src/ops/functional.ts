@@ -111,7 +111,7 @@ function copyAcross(src: Tensor, copy: Tensor): Tensor {
 /** A contiguous copy when needed (the same tensor when already contiguous). */
 export function contiguous(x: Tensor): Tensor {
   if (x.isContiguous && !x.isSymbolic && x.offset === 0 && x._storage?.size === x.numel) return x;
-  if (x.isSymbolic) return x;
+  if (x.isSymbolic && activeTracer()?.isDense?.(x) !== false) return x;
   return dispatch(prims.contiguous, [x], {});
 }
 
@@ -125,6 +125,7 @@ export function detach(x: Tensor): Tensor {
   checkLive('detach', x);
   if (x.isSymbolic) {
     const t = Tensor._symbolic(x._sym!, x.shape, x.dtype, x.device);
+    activeTracer()?.alias?.(t, x);
     return t;
   }
   const t = Tensor._fromStorage(x._storage!, x.shape, x.strides, x.offset, x.dtype, x.device, x);

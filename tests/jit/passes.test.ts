@@ -54,8 +54,11 @@ const cases: Case[] = [
   { rule: 'matmul-transpose', f: (x, y) => matmul(x.t(), y).t().mul(2) },
   { rule: 'sigmoid', f: (x) => F.reciprocal(F.add(1, x.neg().exp())) },
   { rule: 'sigmoid-div', f: (x) => F.div(1, x.neg().exp().add(1)) },
+  { rule: 'pow-minus-one', f: (x) => x.pow(-1) },
+  { rule: 'sigmoid-exp-ratio', f: (x) => x.exp().div(x.exp().add(1)) },
+  { rule: 'one-minus-sigmoid', f: (x) => F.sub(1, x.sigmoid()) },
   { rule: 'log-sigmoid', f: (x) => x.sigmoid().log() },
-  { rule: 'log-one-minus-sigmoid', f: (x) => F.sub(1, x.sigmoid()).log() },
+  { rule: 'log-one-minus-sigmoid', f: (x) => F.sub(1, x.sigmoid()).log().add(x.sigmoid()) },
   { rule: 'sum-size1', f: (x) => x.reshape(3, 2, 1).sum(2), x: () => randn([3, 2]) },
   // rules user code cannot reach (the public functions skip no-op ops), built directly
   { rule: 'cast-same', f: (x) => x, graph: (g) => { g.outputs = [g.add(prims.cast, [g.inputs[0]!], { dtype: 'float32' }, 'cpu')]; } },

@@ -17,8 +17,15 @@ export interface Rule {
   readonly unsafe?: boolean;
   /** what the rule does, for the docs and tests */
   readonly doc: string;
-  readonly rewrite: (n: GNode, b: Graph) => GNode | null;
+  readonly rewrite: (n: GNode, b: Graph, uses: Uses) => GNode | null;
 }
+
+/**
+ * How many consumers a node of the graph being built has (counted in the source graph, outputs
+ * and updates included); Infinity when unknown. Lets a rule avoid duplicating shared work.
+ */
+export type Uses = (n: GNode) => number;
+const unknownUses: Uses = () => Infinity;
 
 /** `x` broadcast (by an expand view) to `shape`. */
 function broadcastTo(x: GNode, shape: readonly number[], b: Graph): GNode {
@@ -42,28 +49,57 @@ function nonNegative(x: GNode): boolean {
   }
 }
 
-/** y when `e` is −y written as neg(y) or (−a) − b (then y = a + b), else null. */
+/** y when `e` is −y written as neg(y), (−1)·y, y·(−1) or (−a) − b (then y = a + b), else null. */
 function negated(e: GNode, b: Graph): GNode | null {
   if (e.op === prims.neg) return e.inputs[0]!;
+  if (e.op === prims.mul) {
+    const [p, q] = e.inputs as [GNode, GNode];
+    const y = isConst(p, -1) ? q : isConst(q, -1) ? p : null;
+    if (y && sameShape(y.shape, e.shape) && y.dtype === e.dtype) return y;
+  }
   if (e.op === prims.sub && e.inputs[0]!.op === prims.neg) return b.add(prims.add, [e.inputs[0]!.inputs[0]!, e.inputs[1]!], {}, e.device);
   return null;
 }
 
-/** x when `d` is 1 + exp(−x) (either operand order) of a float dtype, else null. */
-function logisticArg(d: GNode, b: Graph): GNode | null {
-  if (d.op !== prims.add || (d.dtype !== 'float32' && d.dtype !== 'float64')) return null;
-  const [p, q] = d.inputs as [GNode, GNode];
-  const e = isConst(p, 1) ? q : isConst(q, 1) ? p : null;
-  if (!e || e.op !== prims.exp) return null;
-  const x = negated(e.inputs[0]!, b);
-  return x && sameShape(x.shape, d.shape) ? x : null;
+/** −z, reusing the operand when `z` already is a negation (so −(−x) costs nothing). */
+function negate(z: GNode, b: Graph): GNode {
+  return negated(z, b) ?? b.add(prims.neg, [z], {}, z.device);
 }
 
-/** −softplus(∓x) = −(log1p(exp(−|x|)) + relu(∓x)): log σ(x) when `negate`, log(1 − σ(x)) otherwise. */
-function negSoftplus(x: GNode, negate: boolean, b: Graph): GNode {
-  const d = x.device;
-  const tail = b.add(prims.log1p, [b.add(prims.exp, [b.add(prims.neg, [b.add(prims.abs, [x], {}, d)], {}, d)], {}, d)], {}, d);
-  const lin = b.add(prims.relu, [negate ? b.add(prims.neg, [x], {}, d) : x], {}, d);
+const isFloat = (n: GNode) => n.dtype === 'float32' || n.dtype === 'float64';
+
+/** The exp node `e` when `d` is 1 + e (either operand order) with `e = exp(z)` of a float dtype, else null. */
+function onePlusExp(d: GNode): GNode | null {
+  if (d.op !== prims.add || !isFloat(d)) return null;
+  const [p, q] = d.inputs as [GNode, GNode];
+  const e = isConst(p, 1) ? q : isConst(q, 1) ? p : null;
+  return e && e.op === prims.exp && sameShape(e.shape, d.shape) ? e : null;
+}
+
+/**
+ * σ(x) when `d` is 1 + exp(z) (either operand order, shaped like the result): 1/(1 + exp(z)) is
+ * σ(−z), so z = −x (neg, ·(−1), (−a) − b) gives σ(x) and any other z gives σ(−z). Else null.
+ */
+function logisticOf(d: GNode, shape: readonly number[], b: Graph): GNode | null {
+  const e = onePlusExp(d);
+  if (!e || !sameShape(e.shape, shape)) return null;
+  return b.add(prims.sigmoid, [negate(e.inputs[0]!, b)], {}, d.device);
+}
+
+/**
+ * −softplus(z) = −(log1p(exp(−|z|)) + max(z, 0)), the overflow-free form of −log(1 + eᶻ);
+ * log σ(x) = −softplus(−x) and log(1 − σ(x)) = log σ(−x).
+ * NOTE: |z| and max(z, 0) are written with one where(z > 0, …) (as F.softplus does) so that their
+ * kinks at 0 cancel in the gradient: abs'(0) = relu'(0) = 0 would give d/dz = 0 at z = 0
+ * instead of −σ(0) = −½.
+ */
+function negSoftplus(z: GNode, b: Graph): GNode {
+  const d = z.device;
+  const zero = b.constant(0, z.dtype, d);
+  const pos = b.add(prims.gt, [z, zero], {}, d);
+  const negAbs = b.add(prims.where, [pos, negate(z, b), z], {}, d);
+  const tail = b.add(prims.log1p, [b.add(prims.exp, [negAbs], {}, d)], {}, d);
+  const lin = b.add(prims.where, [pos, z, zero], {}, d);
   return b.add(prims.neg, [b.add(prims.add, [tail, lin], {}, d)], {}, d);
 }
 
@@ -110,32 +146,56 @@ export const rules: readonly Rule[] = [
   },
   { name: 'pow-one', op: 'pow', doc: 'x**1 → x', rewrite: (n, b) => (isConst(n.inputs[1]!, 1) ? broadcastTo(n.inputs[0]!, n.shape, b) : null) },
   { name: 'pow-zero', op: 'pow', doc: 'x**0 → 1 (IEEE pow(x, 0) is 1 even for NaN)', rewrite: (n, b) => (isConst(n.inputs[1]!, 0) ? b.constant(1, n.dtype, n.device, n.shape) : null) },
+  // NOTE (the sigmoid rules): σ is one numerically stable kernel. The formula overflows where
+  // exp(−x) does (x < −88 in float32, −709 in float64) and then gives 1/(1+Inf) = 0 where σ gives
+  // a tiny positive number; exp(x)/(1+exp(x)) gives Inf/Inf = NaN for x > 88 where σ gives 1; and
+  // 1 − σ(x) rounds to 0 for x > 17 (float32) where σ(−x) keeps e⁻ˣ. Elsewhere the results agree
+  // to rounding. The gradient nodes the trace recorded for the formula are kept as they are
+  // (only values they share with the forward are rewritten), so jit gradients equal eager ones.
   {
-    name: 'sigmoid', op: 'reciprocal', doc: '1/(1+exp(−x)) → sigmoid(x) (one op, and stable where exp(−x) overflows)',
+    name: 'sigmoid', op: 'reciprocal', doc: '1/(1+exp(−x)) → σ(x), and 1/(1+exp(z)) → σ(−z) (either operand order of the add; one op, stable where exp overflows)',
+    rewrite: (n, b) => logisticOf(n.inputs[0]!, n.shape, b),
+  },
+  {
+    name: 'sigmoid-div', op: 'div', doc: '1/(1+exp(−x)) written with div → σ(x) (and 1/(1+exp(z)) → σ(−z))',
+    rewrite: (n, b) => (isConst(n.inputs[0]!, 1) ? logisticOf(n.inputs[1]!, n.shape, b) : null),
+  },
+  {
+    name: 'pow-minus-one', op: 'pow', doc: 'x**−1 → 1/x (a float reciprocal; lets the sigmoid rule see (1+exp(−x))**−1)',
     rewrite: (n, b) => {
-      const x = logisticArg(n.inputs[0]!, b);
-      return x ? b.add(prims.sigmoid, [x], {}, n.device) : null;
+      const x = n.inputs[0]!;
+      return isConst(n.inputs[1]!, -1) && isFloat(n) && x.dtype === n.dtype ? b.add(prims.reciprocal, [broadcastTo(x, n.shape, b)], {}, n.device) : null;
     },
   },
   {
-    name: 'sigmoid-div', op: 'div', doc: '1/(1+exp(−x)) written with div → sigmoid(x)',
+    name: 'sigmoid-exp-ratio', op: 'div', doc: 'exp(x)/(1+exp(x)) → σ(x) (finite where exp(x) overflows)',
     rewrite: (n, b) => {
-      if (!isConst(n.inputs[0]!, 1)) return null;
-      const x = logisticArg(n.inputs[1]!, b);
-      return x && sameShape(x.shape, n.shape) ? b.add(prims.sigmoid, [x], {}, n.device) : null;
+      const [e, d] = n.inputs as [GNode, GNode];
+      if (e.op !== prims.exp || onePlusExp(d) !== e || !sameShape(e.shape, n.shape)) return null;
+      return b.add(prims.sigmoid, [e.inputs[0]!], {}, n.device);
     },
   },
   {
-    name: 'log-sigmoid', op: 'log', doc: 'log(sigmoid x) → −(log1p(exp(−|x|)) + relu(−x)) (softplus form: finite where sigmoid rounds to 0)',
-    rewrite: (n, b) => (n.inputs[0]!.op === prims.sigmoid ? negSoftplus(n.inputs[0]!.inputs[0]!, true, b) : null),
+    // NOTE: only where σ(x) has no other consumer, so it costs nothing: σ·(1 − σ) (sigmoid's own
+    // backward) keeps one σ and a subtraction rather than computing a second σ
+    name: 'one-minus-sigmoid', op: 'sub', doc: '1 − σ(x) → σ(−x) where σ(x) has no other use (keeps e⁻ˣ where 1 − σ(x) rounds to 0)',
+    rewrite: (n, b, uses) => {
+      const s = n.inputs[1]!;
+      if (!isConst(n.inputs[0]!, 1) || s.op !== prims.sigmoid || s.dtype !== n.dtype || uses(s) > 1) return null;
+      return broadcastTo(b.add(prims.sigmoid, [negate(s.inputs[0]!, b)], {}, n.device), n.shape, b);
+    },
   },
   {
-    name: 'log-one-minus-sigmoid', op: 'log', doc: 'log(1 − sigmoid x) → −(log1p(exp(−|x|)) + relu(x)) (finite where sigmoid rounds to 1)',
+    name: 'log-sigmoid', op: 'log', doc: 'log σ(x) → −softplus(−x) = −(log1p(exp(−|x|)) + max(−x, 0)) (finite where σ rounds to 0; with one-minus-sigmoid also log(1 − σ(x)))',
+    rewrite: (n, b) => (n.inputs[0]!.op === prims.sigmoid ? negSoftplus(negate(n.inputs[0]!.inputs[0]!, b), b) : null),
+  },
+  {
+    name: 'log-one-minus-sigmoid', op: 'log', doc: 'log(1 − σ(x)) → −softplus(x) (where σ(x) is also used elsewhere, as in the cross-entropy: finite where σ rounds to 1)',
     rewrite: (n, b) => {
       const d = n.inputs[0]!;
       if (d.op !== prims.sub || !isConst(d.inputs[0]!, 1) || d.inputs[1]!.op !== prims.sigmoid) return null;
       const x = d.inputs[1]!.inputs[0]!;
-      return sameShape(x.shape, n.shape) ? negSoftplus(x, false, b) : null;
+      return sameShape(x.shape, n.shape) && x.dtype === n.dtype ? negSoftplus(x, b) : null;
     },
   },
   { name: 'cast-same', op: 'cast', doc: 'cast to the same dtype → x', rewrite: (n) => (n.inputs[0]!.dtype === n.dtype ? n.inputs[0]! : null) },
@@ -219,7 +279,7 @@ export interface SimplifyOptions {
 }
 
 /** Rewrites `n` until no rule matches. */
-export function simplifyNode(n: GNode, b: Graph, opts: SimplifyOptions = {}): GNode {
+export function simplifyNode(n: GNode, b: Graph, opts: SimplifyOptions = {}, uses: Uses = unknownUses): GNode {
   let cur = n;
   for (let guard = 0; guard < 64; guard++) {
     if (cur.kind !== 'op') return cur;
@@ -228,7 +288,7 @@ export function simplifyNode(n: GNode, b: Graph, opts: SimplifyOptions = {}): GN
       if (r.op !== cur.op!.name) continue;
       if (r.unsafe && opts.unsafe === false) continue;
       if (opts.only && !opts.only.includes(r.name)) continue;
-      next = r.rewrite(cur, b);
+      next = r.rewrite(cur, b, uses);
       if (next && next !== cur) {
         opts.onFire?.(r.name);
         break;
@@ -243,5 +303,13 @@ export function simplifyNode(n: GNode, b: Graph, opts: SimplifyOptions = {}): GN
 
 /** The simplification pass. */
 export function simplify(g: Graph, opts: SimplifyOptions = {}): Graph {
-  return rebuild(g, (n, ins, b) => simplifyNode(b.add(n.op!, ins, n.attrs, n.device), b, opts)).graph;
+  const users = g.users();
+  const roots = new Set([...g.outputs, ...g.updates.map((u) => u.value)]);
+  const counts = new Map<GNode, number>();
+  const uses: Uses = (x) => counts.get(x) ?? Infinity;
+  return rebuild(g, (n, ins, b) => {
+    const m = simplifyNode(b.add(n.op!, ins, n.attrs, n.device), b, opts, uses);
+    counts.set(m, (counts.get(m) ?? 0) + (users.get(n)?.length ?? 0) + (roots.has(n) ? 1 : 0));
+    return m;
+  }).graph;
 }
