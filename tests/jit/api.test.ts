@@ -1,0 +1,181 @@
+/**
+ * @file Deliverables of issue #5 that existed without a test of their own: `warmup` compiles
+ * without running; the cache key includes the device (and the retrace warning names a changed
+ * device, static argument or dtype); the graph before and after each pass with the rules that
+ * fired; `pp` of a symbolic tensor inside a trace; bad input to `fn` for a placeholder with fixed
+ * sizes; an update of the wrong shape is refused before anything runs (also by `lower`), leaving
+ * the state as it was; a `.grad` of the wrong shape assigned inside a traced function.
+ */
+import { describe, expect, it } from 'vitest';
+import { Tensor, noGrad, randn, tensor, zeros, ShapeError } from '../../src/index.ts';
+import { T, fn, jit, pp, shared, warmup } from '../../src/jit/index.ts';
+import { gpuStatus } from '../gpu-setup.ts';
+
+const arr = (t: Tensor) => Array.from(t.dataSync());
+
+describe('warmup', () => {
+  it('compiles without running: no call, no eager call, state untouched; the next call runs the compiled plan', () => {
+    const s = tensor([1, 2, 3]);
+    let bodyRuns = 0;
+    const f = jit((x: Tensor) => {
+      bodyRuns++;
+      noGrad(() => s.add_(x));
+      return s.mul(2);
+    });
+    const x = tensor([10, 20, 30]);
+    f.warmup(x);
+    expect(f.stats.calls).toBe(0);
+    expect(f.stats.traces).toBe(1);
+    expect(f.stats.eagerCalls).toBe(0);
+    expect(bodyRuns).toBe(1); // the trace, on symbolic tensors
+    expect(arr(s)).toEqual([1, 2, 3]);
+    expect(arr(f(x))).toEqual([22, 44, 66]);
+    expect(arr(s)).toEqual([11, 22, 33]);
+    expect(f.stats.eagerCalls).toBe(0); // warmed: the first call did not run eagerly
+    expect(f.stats.traces).toBe(1);
+    expect(bodyRuns).toBe(1);
+  });
+
+  it('the free function warmup(f, ...args) does the same, and lower() after it reuses the compiled signature', () => {
+    const f = jit((a: Tensor, b: Tensor) => a.matmul(b).relu());
+    const a = randn([3, 4]), b = randn([4, 2]);
+    warmup(f, a, b);
+    expect(f.stats.traces).toBe(1);
+    expect(f.lower(a, b).kernels.length).toBeGreaterThan(0);
+    expect(f.stats.traces).toBe(1);
+    expect(arr(f(a, b))).toEqual(arr(a.matmul(b).relu()));
+    expect(f.stats.traces).toBe(1);
+    // a different signature is not warmed
+    f(randn([5, 4]), b);
+    expect(f.stats.eagerCalls).toBe(1);
+  });
+});
+
+describe('retrace warnings name the changing part', () => {
+  const warner = () => {
+    const msgs: string[] = [];
+    const f = jit((x: Tensor, k: unknown) => x.mul(typeof k === 'number' ? k : 2), { eagerFirstCall: false, warnAfter: 1, onWarn: (m) => msgs.push(m) });
+    return { f, msgs };
+  };
+
+  it('a static argument', () => {
+    const { f, msgs } = warner();
+    f(randn([2]), 1);
+    f(randn([2]), 2);
+    expect(msgs).toHaveLength(1);
+    expect(msgs[0]).toContain('args[1] changed: number 1 → number 2');
+  });
+
+  it('a dtype', () => {
+    const { f, msgs } = warner();
+    f(randn([2]), 1);
+    f(randn([2], { dtype: 'float64' }), 1);
+    expect(msgs[0]).toContain('args[0] changed: float32[2]@cpu → float64[2]@cpu');
+  });
+
+  it('the structure of a nested argument', () => {
+    const { f, msgs } = warner();
+    f(randn([2]), { a: 1 });
+    f(randn([2]), { b: 1 });
+    expect(msgs[0]).toContain('args[1] changed: object{a} → object{b}');
+  });
+
+  it('the grad mode (a new cache entry, never a silent reuse)', () => {
+    const { f, msgs } = warner();
+    const x = randn([2]).requiresGrad_();
+    f(x, 1);
+    noGrad(() => f(x, 1));
+    expect(f.stats.traces).toBe(2);
+    expect(msgs[0]).toMatch(/grad mode/);
+  });
+});
+
+const gpu = await gpuStatus();
+describe.skipIf(!gpu.ok)('the cache is keyed by device', () => {
+  it('the same shapes on another device retrace, run there, and the warning names the device', async () => {
+    const msgs: string[] = [];
+    const f = jit((x: Tensor) => x.exp().sum(), { eagerFirstCall: false, warnAfter: 1, onWarn: (m) => msgs.push(m) });
+    const xc = tensor([0, 1, 2]);
+    const want = Math.exp(0) + Math.exp(1) + Math.exp(2);
+    expect(f(xc).itemSync()).toBeCloseTo(want, 5);
+    const g = f(xc.to('webgpu'));
+    expect(g.device).toBe('webgpu');
+    expect(await g.item()).toBeCloseTo(want, 4);
+    expect(f.stats.traces).toBe(2);
+    expect(msgs[0]).toContain('args[0] changed: float32[3]@cpu → float32[3]@webgpu');
+    expect(f(xc).device).toBe('cpu');
+    expect(f.stats.traces).toBe(2);
+  });
+});
+
+describe('introspection: the graph before and after each pass', () => {
+  it('text(pass) shows the rewrite, passes report counts and fired rules, an unknown pass is named', () => {
+    const f = jit((x: Tensor, y: Tensor) => x.mul(y).div(y).add(0).exp().log(), { eagerFirstCall: false, argNames: ['x', 'y'] });
+    const L = f.lower(randn([3]), randn([3]).abs().add(1));
+    expect(L.text('trace')).toMatchInlineSnapshot(`
+      "in (x: f32[3], y: f32[3])
+      %0 = mul x y : f32[3]
+      %1 = div %0 y : f32[3]
+      %2 = add %1 0 : f32[3]
+      %3 = exp %2 : f32[3]
+      %4 = log %3 : f32[3]
+      out (%4)"
+    `);
+    expect(L.text('dce')).toBe('in (x: f32[3], y: f32[3])\nout (x)');
+    expect(L.text()).toBe(L.text('dce'));
+    const simp = L.passes.find((p) => p.name === 'simplify')!;
+    expect(simp.fired).toEqual(expect.arrayContaining(['mul-div-cancel', 'add-zero', 'log-exp']));
+    expect(L.passes[0]).toMatchObject({ name: 'trace', nodes: 6 }); // 5 ops and the constant 0
+    expect(L.graph('trace').opCount).toBe(6);
+    expect(L.graph().opCount).toBe(0);
+    expect(() => L.graph('nope')).toThrow(/no pass named 'nope' \(passes: trace, fold, simplify, cse, dce, fuse, plan, codegen\)/);
+  });
+
+  it('pp prints a symbolic tensor inside a trace, with the argument names', () => {
+    let printed = '';
+    const f = jit((p: Tensor, q: Tensor) => {
+      printed = pp(p.add(q).mul(2));
+      return p;
+    }, { eagerFirstCall: false, argNames: ['p', 'q'] });
+    f(randn([2]), randn([2]));
+    expect(printed).toBe('((p + q) * 2)');
+  });
+});
+
+describe('bad input', () => {
+  it('fn: a placeholder with fixed sizes names the argument on a shape mismatch', () => {
+    const v = T.vector('v', { shape: [3] });
+    const f = fn([v], v.sum());
+    expect(() => f([1, 2])).toThrow(/argument 0 \('v', float32 vector\): expected shape \[3\], got \[2\]/);
+    expect((f([1, 2, 3]) as Tensor).itemSync()).toBe(6);
+  });
+
+  it('fn: an update of the wrong shape is refused when compiling (by lower too), before anything runs', () => {
+    const s = shared([1, 2, 3], { name: 's', dtype: 'float32' });
+    const x = T.vector('x');
+    const other = shared([5], { name: 'other', dtype: 'float32' });
+    const bad = fn([x], x.sum(), { updates: [[other, other.add(1)], [s, x.sum()]] });
+    expect(() => bad.lower([1, 2])).toThrow(/update of shared variable 's' \(float32\[3\]\) has a value of float32\[\]/);
+    expect(() => bad([1, 2])).toThrow(/update of shared variable 's'/);
+    // the other (valid) update was not applied either: nothing ran
+    expect(s.getValue()).toEqual([1, 2, 3]);
+    expect(other.getValue()).toEqual([5]);
+  });
+
+  it('jit: a .grad of the wrong shape assigned inside the function is a ShapeError when tracing', () => {
+    const w = randn([3]).requiresGrad_();
+    const f = jit((x: Tensor) => {
+      w.grad = zeros([2]);
+      return x;
+    }, { eagerFirstCall: false });
+    expect(() => f(randn([2]))).toThrow(ShapeError);
+    expect(() => f(randn([2]))).toThrow(/gradient assigned to a tensor of shape \[3\] has shape \[2\]/);
+    expect(w.grad).toBeNull();
+  });
+
+  it('eval: an unbound placeholder is named', () => {
+    const a = T.dscalar('a'), b = T.dscalar('b');
+    expect(() => a.add(b).eval(new Map([[a, 1]]))).toThrow(/placeholder 'b' \(float64 scalar\) has no value/);
+    expect(a.add(b).eval({ a: 1, b: 2 }).itemSync()).toBe(3);
+  });
+});
