@@ -3,6 +3,7 @@
  * @example const opt = new Adam(model.parameters(), { lr: 1e-3 });
  */
 import { zeros, zerosLike } from '../creation.ts';
+import { stateTensor } from './state-tensor.ts';
 import { ValueError } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
 import { checkOption, Optimizer, type ParamGroup, type ParamsInput, type ParamState } from './optimizer.ts';
@@ -42,10 +43,10 @@ type ScalarOf = (name: 'lr' | 'weightDecay' | '1 − lr·weightDecay', derive?: 
 function adamUpdate(p: Tensor, grad: Tensor, s: ParamState, g: ParamGroup<AdamOptions>, decoupled: boolean, scalar: ScalarOf): void {
   const [b1, b2] = g.betas;
   if (!s.step) {
-    s.step = zeros([], { dtype: p.dtype, device: p.device });
-    s.expAvg = zerosLike(p);
-    s.expAvgSq = zerosLike(p);
-    if (g.amsgrad) s.maxExpAvgSq = zerosLike(p);
+    s.step = stateTensor(() => zeros([], { dtype: p.dtype, device: p.device }));
+    s.expAvg = stateTensor(() => zerosLike(p));
+    s.expAvgSq = stateTensor(() => zerosLike(p));
+    if (g.amsgrad) s.maxExpAvgSq = stateTensor(() => zerosLike(p));
   }
   let d = g.maximize ? grad.neg() : grad;
   if (g.weightDecay !== 0) {
@@ -60,7 +61,7 @@ function adamUpdate(p: Tensor, grad: Tensor, s: ParamState, g: ParamGroup<AdamOp
   const bc2 = t.mul(Math.log(b2)).expm1().neg();
   let vUsed = v;
   if (g.amsgrad) {
-    const vmax = (s.maxExpAvgSq ??= zerosLike(p));
+    const vmax = (s.maxExpAvgSq ??= stateTensor(() => zerosLike(p)));
     vUsed = vmax.copy_(vmax.maximum(v));
   }
   const denom = vUsed.sqrt().div(bc2.sqrt()).add(g.eps);

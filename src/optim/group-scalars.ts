@@ -10,10 +10,9 @@ import type { Device } from '../backend.ts';
 import { full } from '../creation.ts';
 import type { DType } from '../dtype.ts';
 import { ValueError } from '../errors.ts';
-import { setTracer } from '../ops/dispatch.ts';
-import { keep } from '../scope.ts';
 import { noGrad } from '../tape.ts';
 import type { Tensor } from '../tensor.ts';
+import { stateTensor } from './state-tensor.ts';
 
 interface Mirror<G> {
   readonly tensor: Tensor;
@@ -47,13 +46,7 @@ export class GroupScalars<G extends object> {
       // Created concrete even when the first step is being traced ({eagerFirstCall: false}), so
       // the trace reads it as a state input rather than recording a constant-valued node; kept,
       // because it lives as long as the optimizer even when first made inside a scope().
-      const prev = setTracer(null);
-      let tensor: Tensor;
-      try {
-        tensor = keep(noGrad(() => full([], value, { dtype, device })));
-      } finally {
-        setTracer(prev);
-      }
+      const tensor = stateTensor(() => full([], value, { dtype, device }));
       m = { tensor, name, derive, value };
       this.mirrors.set(key, m);
     }

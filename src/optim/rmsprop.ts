@@ -3,6 +3,7 @@
  * @example const opt = new RMSprop(model.parameters(), { lr: 1e-3 });
  */
 import { zeros, zerosLike } from '../creation.ts';
+import { stateTensor } from './state-tensor.ts';
 import type { Tensor } from '../tensor.ts';
 import { checkOption, Optimizer, type ParamGroup, type ParamsInput, type ParamState } from './optimizer.ts';
 
@@ -46,10 +47,10 @@ export class RMSprop extends Optimizer<RMSpropOptions> {
 
   protected update(p: Tensor, grad: Tensor, s: ParamState, g: ParamGroup<RMSpropOptions>): void {
     if (!s.squareAvg) {
-      s.step = zeros([], { dtype: p.dtype, device: p.device });
-      s.squareAvg = zerosLike(p);
-      if (g.momentum > 0) s.momentumBuffer = zerosLike(p);
-      if (g.centered) s.gradAvg = zerosLike(p);
+      s.step = stateTensor(() => zeros([], { dtype: p.dtype, device: p.device }));
+      s.squareAvg = stateTensor(() => zerosLike(p));
+      if (g.momentum > 0) s.momentumBuffer = stateTensor(() => zerosLike(p));
+      if (g.centered) s.gradAvg = stateTensor(() => zerosLike(p));
     }
     s.step!.add_(1);
     let d = g.maximize ? grad.neg() : grad;
@@ -57,14 +58,14 @@ export class RMSprop extends Optimizer<RMSpropOptions> {
     const v = s.squareAvg.mul_(g.alpha).add_(d.mul(d).mul(1 - g.alpha));
     let avg: Tensor;
     if (g.centered) {
-      const m = (s.gradAvg ??= zerosLike(p)).mul_(g.alpha).add_(d.mul(1 - g.alpha));
+      const m = (s.gradAvg ??= stateTensor(() => zerosLike(p))).mul_(g.alpha).add_(d.mul(1 - g.alpha));
       avg = v.sub(m.mul(m)).sqrt().add(g.eps);
     } else avg = v.sqrt().add(g.eps);
     // lr, weightDecay and momentum are read as 0-d tensors (see Optimizer.scalar), so changing
     // them between jit calls takes effect; which terms exist is fixed per trace
     const lr = this.scalar(g, p, 'lr');
     if (g.momentum > 0) {
-      const buf = (s.momentumBuffer ??= zerosLike(p)).mul_(this.scalar(g, p, 'momentum')).add_(d.div(avg));
+      const buf = (s.momentumBuffer ??= stateTensor(() => zerosLike(p))).mul_(this.scalar(g, p, 'momentum')).add_(d.div(avg));
       p.sub_(buf.mul(lr));
     } else p.sub_(d.div(avg).mul(lr));
   }

@@ -2,9 +2,11 @@
  * @file SGD with momentum, dampening, Nesterov momentum and weight decay (PyTorch's rule).
  * @example const opt = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
  */
+import { zerosLike } from '../creation.ts';
 import { ValueError } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
 import { checkOption, Optimizer, type ParamGroup, type ParamsInput, type ParamState } from './optimizer.ts';
+import { stateTensor } from './state-tensor.ts';
 
 export interface SGDOptions {
   /** learning rate (default 1e-3) */
@@ -51,7 +53,8 @@ export class SGD extends Optimizer<SGDOptions> {
     if (g.momentum !== 0) {
       const mu = this.scalar(g, p, 'momentum');
       let buf = state.momentumBuffer;
-      if (!buf) buf = state.momentumBuffer = d.clone();
+      // the first buffer is d itself (PyTorch), written into a concrete zero buffer (see state-tensor.ts)
+      if (!buf) buf = state.momentumBuffer = stateTensor(() => zerosLike(p)).copy_(d);
       else buf.mul_(mu).add_(d.mul(this.scalar(g, p, '1 − dampening', (o) => 1 - o.dampening)));
       d = g.nesterov ? d.add(buf.mul(mu)) : buf;
     }
