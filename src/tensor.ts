@@ -5,7 +5,7 @@
 import { getBackend, type Device, type Storage } from './backend.ts';
 import { isFloat, type DType, type TypedArray } from './dtype.ts';
 import { AutogradError, DTypeError, DeviceError, ShapeError, internal } from './errors.ts';
-import { contiguousStrides, fmtShape, numel } from './shape.ts';
+import { contiguousStrides, fmtShape, numel, sameShape } from './shape.ts';
 import { backward, type BackwardOptions, type Node } from './tape.ts';
 import { formatTensor } from './format.ts';
 import * as F from './ops/functional.ts';
@@ -54,6 +54,11 @@ export class Tensor {
     return this._grad;
   }
   set grad(g: Tensor | null) {
+    // as PyTorch: a gradient always matches its tensor (the optimizers and backward rely on it)
+    if (g && (g.dtype !== this.dtype || g.device !== this.device || !sameShape(g.shape, this.shape))) {
+      const E = !sameShape(g.shape, this.shape) ? ShapeError : g.dtype !== this.dtype ? DTypeError : DeviceError;
+      throw new E(`.grad: assigned a gradient of ${g.dtype}${fmtShape(g.shape)} on ${g.device} to a tensor of ${this.dtype}${fmtShape(this.shape)} on ${this.device}; they must match`);
+    }
     if (Tensor._gradHook) Tensor._gradHook(this, true);
     if (g && Tensor._scopeHooks) Tensor._scopeHooks.gradSet(this, g);
     this._grad = g;

@@ -133,8 +133,10 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
 
   const keyOf = (args: readonly unknown[]) => {
     const flat = flatten(args, 'args');
-    const key = `${isGradEnabled() ? 'grad' : 'nograd'}|${flat.sigs.map((s) => `${s.path}:${s.desc}`).join('|')}`;
-    return { flat, key };
+    // grad mode is the signature's first leaf, so a retrace warning can name it
+    const sigs: LeafSig[] = [{ path: 'grad mode', desc: isGradEnabled() ? 'enabled' : 'disabled' }, ...flat.sigs];
+    const key = sigs.map((s) => `${s.path}:${s.desc}`).join('|');
+    return { flat, key, sigs };
   };
 
   /** Does every state binding (and every `.grad` the trace read) still look as it did? */
@@ -170,6 +172,13 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
     stats.entries++;
     stats.last = entry.lowering;
     return entry;
+  };
+
+  /** Fewer arguments than `fn` declares (before any default) would trace `undefined` leaves. */
+  const checkArity = (args: readonly unknown[]) => {
+    if (args.length >= fn.length) return;
+    const names = opts.argNames ? ` (${opts.argNames.join(', ')})` : '';
+    throw new ValueError(`jit(${name}): called with ${args.length} argument${args.length === 1 ? '' : 's'}, but the function takes ${fn.length}${names}`);
   };
 
   const find = (key: string): Entry | undefined => cache.get(key)?.find(usable);
@@ -275,8 +284,9 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
 
   const jitted = ((...args: A): R => {
     if (activeTracer()) return fn(...args); // nested inside another trace: inline
+    checkArity(args);
     stats.calls++;
-    const { flat, key } = keyOf(args);
+    const { flat, key, sigs } = keyOf(args);
     let e = find(key);
     let fresh = false;
     if (!e) {
@@ -285,15 +295,16 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
         stats.eagerCalls++;
         return fn(...args);
       }
-      e = compile(args, key, flat.sigs);
+      e = compile(args, key, sigs);
       fresh = true;
     }
     return run(e, args, flat.tensors, fresh);
   }) as Jitted<A, R>;
 
   const lowerFor = (args: A): Lowering => {
-    const { flat, key } = keyOf(args);
-    return (find(key) ?? compile(args, key, flat.sigs)).lowering;
+    checkArity(args);
+    const { key, sigs } = keyOf(args);
+    return (find(key) ?? compile(args, key, sigs)).lowering;
   };
   Object.defineProperty(jitted, 'name', { value: `jit(${name})` });
   jitted.lower = (...args: A) => lowerFor(args);

@@ -4,7 +4,7 @@
  * (jit); either way the tape records a node when gradients are needed.
  */
 import { getBackend, type Aval, type BufView, type Device } from '../backend.ts';
-import { DeviceError, UseAfterDisposeError, internal } from '../errors.ts';
+import { DeviceError, UseAfterDisposeError, ValueError, internal } from '../errors.ts';
 import { recordOp } from '../tape.ts';
 import { Tensor } from '../tensor.ts';
 import { fmtShape } from '../shape.ts';
@@ -60,6 +60,14 @@ export function broadcastView(t: Tensor, shape: readonly number[]): BufView {
   return { ...bufView(t), shape, strides };
 }
 
+/** A non-tensor value in words, for errors. */
+export function describeValue(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 20 ? v.slice(0, 20) + '…' : v)}`;
+  if (typeof v === 'object') return `an object (${(v as object).constructor?.name ?? 'Object'})`;
+  return `${typeof v} ${String(v)}`;
+}
+
 export function checkLive(op: string, t: Tensor): void {
   if (t._disposed) {
     throw new UseAfterDisposeError(`${op}: a tensor of shape ${fmtShape(t.shape)} (${t.dtype}, ${t.device}) was used after dispose()`);
@@ -68,7 +76,10 @@ export function checkLive(op: string, t: Tensor): void {
 
 /** Runs primitive `op` on `inputs` (a device is needed only for sources without operands). */
 export function dispatch(op: OpDef, inputs: readonly Tensor[], attrs: unknown, device?: Device): Tensor {
-  for (const t of inputs) checkLive(op.name, t);
+  inputs.forEach((t, i) => {
+    if (!(t instanceof Tensor)) throw new ValueError(`${op.name}: operand ${i} is ${describeValue(t)}, expected a tensor`);
+    checkLive(op.name, t);
+  });
   const dev = inputs[0]?.device ?? device ?? defaultDevice;
   for (const t of inputs) {
     if (t.device !== dev) {

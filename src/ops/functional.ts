@@ -9,7 +9,7 @@ import { fmtShape, normDim, normDims, numel, sameShape } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
 import { isGradEnabled } from '../tape.ts';
 import { full, zeros, zerosLike, onesLike, fullLike, fromTypedArray } from '../creation.ts';
-import { activeTracer, bufView, checkLive, dispatch } from './dispatch.ts';
+import { activeTracer, bufView, checkLive, describeValue, dispatch } from './dispatch.ts';
 import { prims } from './prims.ts';
 import { viewStrides } from './movement.ts';
 import type { FoldAttrs, OpDef, UnfoldAttrs } from './registry.ts';
@@ -48,6 +48,11 @@ export function asOperand(src: TensorLike, like: Tensor): Tensor {
 
 /** Promotes two operands to one dtype (PyTorch's rules; JS numbers never widen a tensor's float dtype). */
 function operands(op: string, a: TensorLike, b: TensorLike): [Tensor, Tensor] {
+  for (const [v, which] of [[a, 'first'], [b, 'second']] as const) {
+    if (!(v instanceof Tensor) && typeof v !== 'number' && typeof v !== 'boolean') {
+      throw new ValueError(`${op}: the ${which} operand is ${describeValue(v)}, expected a tensor, number or boolean`);
+    }
+  }
   if (a instanceof Tensor && b instanceof Tensor) {
     const dt = promoteTypes(a.dtype, a.ndim === 0, b.dtype, b.ndim === 0);
     return [cast(a, dt), cast(b, dt)];

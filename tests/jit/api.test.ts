@@ -86,7 +86,7 @@ describe('retrace warnings name the changing part', () => {
     f(x, 1);
     noGrad(() => f(x, 1));
     expect(f.stats.traces).toBe(2);
-    expect(msgs[0]).toMatch(/grad mode/);
+    expect(msgs[0]).toContain('grad mode changed: enabled → disabled');
   });
 });
 
@@ -143,6 +143,13 @@ describe('introspection: the graph before and after each pass', () => {
 });
 
 describe('bad input', () => {
+  it('jit: too few arguments, or a non-tensor where a tensor is needed, is named', () => {
+    const add = jit((p: Tensor, q: Tensor) => p.add(q), { eagerFirstCall: false });
+    expect(() => (add as unknown as (p: Tensor) => Tensor)(randn([2]))).toThrow(/jit\(fn\): called with 1 argument, but the function takes 2/);
+    expect(() => add(randn([2]), 'x' as unknown as Tensor)).toThrow(/add: the second operand is the string "x", expected a tensor, number or boolean/);
+    expect(() => add(randn([2]), undefined as unknown as Tensor)).toThrow(/add: the second operand is undefined/);
+  });
+
   it('fn: a placeholder with fixed sizes names the argument on a shape mismatch', () => {
     const v = T.vector('v', { shape: [3] });
     const f = fn([v], v.sum());
@@ -162,14 +169,18 @@ describe('bad input', () => {
     expect(other.getValue()).toEqual([5]);
   });
 
-  it('jit: a .grad of the wrong shape assigned inside the function is a ShapeError when tracing', () => {
+  it('a .grad of the wrong shape, dtype or device is a typed error, eagerly and when tracing', () => {
+    const v = randn([3]).requiresGrad_();
+    expect(() => { v.grad = zeros([2]); }).toThrow(ShapeError);
+    expect(() => { v.grad = zeros([3], { dtype: 'float64' }); }).toThrow(/assigned a gradient of float64\[3\] on cpu to a tensor of float32\[3\] on cpu/);
+    expect(v.grad).toBeNull();
     const w = randn([3]).requiresGrad_();
     const f = jit((x: Tensor) => {
       w.grad = zeros([2]);
       return x;
     }, { eagerFirstCall: false });
     expect(() => f(randn([2]))).toThrow(ShapeError);
-    expect(() => f(randn([2]))).toThrow(/gradient assigned to a tensor of shape \[3\] has shape \[2\]/);
+    expect(() => f(randn([2]))).toThrow(/assigned a gradient of float32\[2\] on cpu to a tensor of float32\[3\]/);
     expect(w.grad).toBeNull();
   });
 
