@@ -79,7 +79,9 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
 
 export interface Pool2dOptions { stride?: Pair | null; padding?: Pair; dilation?: Pair }
 
-function windows(op: string, x: Tensor, kernel: Pair, opts: Pool2dOptions, padValue: number) {
+interface PoolGeometry { x4: Tensor; k: [number, number]; s: [number, number]; p: [number, number]; d: [number, number]; oh: number; ow: number; finish: (y: Tensor) => Tensor }
+
+function poolGeometry(op: string, x: Tensor, kernel: Pair, opts: Pool2dOptions): PoolGeometry {
   const unbatched = x.ndim === 3;
   const x4 = unbatched ? F.unsqueeze(x, 0) : x;
   if (x4.ndim !== 4) throw new ShapeError(`${op}: expected input [N, C, H, W] or [C, H, W], got ${fmtShape(x.shape)}`);
@@ -87,24 +89,70 @@ function windows(op: string, x: Tensor, kernel: Pair, opts: Pool2dOptions, padVa
   if (p[0] > k[0] / 2 || p[1] > k[1] / 2) throw new ShapeError(`${op}: padding ${fmtShape(p)} must be at most half the kernel size ${fmtShape(k)}`);
   const [N, C, H, W] = x4.shape as [number, number, number, number];
   const oh = windowOutSize(op, H, k[0], s[0], p[0], d[0]), ow = windowOutSize(op, W, k[1], s[1], p[1], d[1]);
-  const cols = F.unfold(F.reshape(x4, [N * C, 1, H, W]), { kernel: k, stride: s, padding: p, dilation: d, padValue });
   const finish = (y: Tensor) => {
     const r = F.reshape(y, [N, C, oh, ow]);
     return unbatched ? F.squeeze(r, 0) : r;
   };
-  return { cols, finish, k };
+  return { x4, k, s, p, d, oh, ow, finish };
 }
+
+/** Every window as a column: [N·C, kh·kw, oh·ow] (the general path: overlap, padding, dilation). */
+function windowColumns(g: PoolGeometry, padValue: number): Tensor {
+  const [N, C, H, W] = g.x4.shape as [number, number, number, number];
+  return F.unfold(F.reshape(g.x4, [N * C, 1, H, W]), { kernel: g.k, stride: g.s, padding: g.p, dilation: g.d, padValue });
+}
+
+/**
+ * When the windows are disjoint and lie inside the image (no padding, no dilation, stride ≥
+ * kernel), the pixels of every window as a view [N·C, oh, kh, ow, kw] of the input — no im2col
+ * copy, and the gradient flows back through views instead of a fold. Null otherwise.
+ */
+function windowTiles(g: PoolGeometry): Tensor | null {
+  const { k, s, p, d, oh, ow } = g;
+  const [N, C, H, W] = g.x4.shape as [number, number, number, number];
+  if (p[0] !== 0 || p[1] !== 0 || d[0] !== 1 || d[1] !== 1 || s[0] < k[0] || s[1] < k[1]) return null;
+  if (oh * s[0] > H || ow * s[1] > W) return null; // the last stride step would overrun the image
+  // crop the rows/columns no window reaches, split H = oh·sh and W = ow·sw, keep the first k of each step
+  let t = F.sliceView(g.x4, [0, 0, 0, 0], [N, C, oh * s[0], ow * s[1]], [1, 1, 1, 1]);
+  t = F.reshape(t, [N * C, oh, s[0], ow, s[1]]);
+  return F.sliceView(t, [0, 0, 0, 0, 0], [N * C, oh, k[0], ow, k[1]], [1, 1, 1, 1, 1]);
+}
+
+/** Whether the windows tile the image exactly (stride = kernel, no crop): tiles are a plain reshape. */
+const exactTiling = (g: PoolGeometry) =>
+  g.s[0] === g.k[0] && g.s[1] === g.k[1] && g.oh * g.k[0] === g.x4.shape[2] && g.ow * g.k[1] === g.x4.shape[3];
 
 /** Max over each window (the gradient goes to the window's first maximum, as PyTorch). */
 export function maxPool2d(x: Tensor, kernel: Pair, opts: Pool2dOptions = {}): Tensor {
-  const { cols, finish } = windows('maxPool2d', x, kernel, opts, -Infinity);
-  return finish(F.max(cols, 1).values);
+  const g = poolGeometry('maxPool2d', x, kernel, opts);
+  const tiles = windowTiles(g);
+  if (tiles) {
+    // NOTE: the max of a window is taken in two steps, along each row (kw) and then down the
+    // row maxima (kh). Each step picks its first maximum, so the element chosen is the first
+    // maximum in row-major window order — the same element, hence the same gradient, as one
+    // argmax over the flattened window. The backward is two scatters into views instead of a
+    // scatter into im2col columns and a fold.
+    const [R, oh, kh, ow, kw] = tiles.shape as [number, number, number, number, number];
+    if (exactTiling(g)) {
+      // the same two steps at rank 2 and 3 (views of the input): indexing kernels pay per dim
+      const rows = F.max(F.reshape(g.x4, [R * oh * kh * ow, kw]), 1, true).values; // [N·C·oh·kh·ow, 1]
+      return g.finish(F.max(F.reshape(rows, [R * oh, kh, ow]), 1, true).values);
+    }
+    const rows = F.max(tiles, 4, true).values; // [N·C, oh, kh, ow, 1]
+    return g.finish(F.max(rows, 2, true).values);
+  }
+  return g.finish(F.max(windowColumns(g, -Infinity), 1).values);
 }
 
 /** Mean over each window (padding counts as zeros, PyTorch's countIncludePad=true). */
 export function avgPool2d(x: Tensor, kernel: Pair, opts: Omit<Pool2dOptions, 'dilation'> = {}): Tensor {
-  const { cols, finish } = windows('avgPool2d', x, kernel, opts, 0);
-  return finish(F.mean(cols, 1));
+  const g = poolGeometry('avgPool2d', x, kernel, opts);
+  const tiles = windowTiles(g);
+  // NOTE: on disjoint windows the mean reduces the tile view over (kh, kw) directly; its
+  // gradient is a broadcast instead of a fold (the sum's order may differ from the column path
+  // in the last bit).
+  if (tiles) return g.finish(F.mean(tiles, [2, 4]));
+  return g.finish(F.mean(windowColumns(g, 0), 1));
 }
 
 function checkTargets(op: string, target: Tensor, classes: number): void {
