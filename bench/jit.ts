@@ -46,8 +46,22 @@ function eagerFormulaSuite(device: Device): Suite {
   return { library: `tapegrad ${device} (formula)`, logistic: async () => elementwise(device, logisticFormula) };
 }
 
-/** Kernels one eager step launches (backend.run and in-place assigns), and one compiled step. */
+/**
+ * Kernels one eager step launches (backend.run and in-place assigns), and one compiled step. On
+ * WebGPU: the dispatches recorded (what the adapter runs, whichever executor issued them).
+ */
 async function launchesPerStep(device: Device): Promise<{ eager: number; jit: number }> {
+  if (device === 'webgpu') {
+    const { webgpuStats } = await import('../src/index.ts');
+    const dispatches = async (t: MlpRunnable) => {
+      await t.run();
+      await t.run();
+      const d0 = webgpuStats()!.dispatches;
+      await t.run();
+      return webgpuStats()!.dispatches - d0;
+    };
+    return { eager: await dispatches(mlpTrainer(device, false)), jit: await dispatches(mlpTrainer(device, true)) };
+  }
   const backend = getBackend(device) as unknown as Record<string, (...a: unknown[]) => unknown>;
   const count = async (t: MlpRunnable) => {
     await t.run();

@@ -5,7 +5,7 @@
  */
 import { gpuStatus } from './gpu-setup.ts';
 import { describe, expect, it } from 'vitest';
-import { fromTypedArray, type Tensor } from '../src/index.ts';
+import { fromTypedArray, webgpuStats, type Tensor } from '../src/index.ts';
 
 const gpu = await gpuStatus();
 
@@ -41,5 +41,40 @@ describe.skipIf(!gpu.ok)('webgpu matmul: wide register tiles', () => {
       }
       expect(bad).toEqual([]);
     }, 60_000);
+  }
+});
+
+describe.skipIf(!gpu.ok)('webgpu matmul: b read along k (a·bᵀ)', () => {
+  // from 16 rows and 8 Ki elements of b, CPU adapters copy b n-contiguous first, rows padded to a
+  // multiple of 4 columns (kernels/matmul.ts): by 4×4 blocks, or elementwise where K % 4 or alignment forbid
+  const cases: { name: string; a: number[]; b: number[]; narrow?: boolean }[] = [
+    { name: 'x·Wᵀ of an MLP layer', a: [128, 784], b: [128, 784] },
+    { name: 'ragged M, N multiple of 4', a: [37, 200], b: [132, 200] },
+    { name: 'batched', a: [2, 20, 160], b: [2, 128, 160] },
+    { name: 'broadcast batch of b', a: [3, 16, 130], b: [1, 132, 130] },
+    { name: 'offset, strided view of b', a: [24, 150], b: [140, 160], narrow: true },
+    { name: 'below the copy threshold (M < 16)', a: [5, 784], b: [128, 784] },
+    { name: 'N not a multiple of 4 (padded copy)', a: [64, 300], b: [150, 300] },
+    { name: 'batched, N not a multiple of 4 (LeNet conv backward)', a: [4, 16, 100], b: [4, 150, 100] },
+    { name: 'K not a multiple of 4 (elementwise copy)', a: [20, 130], b: [100, 130] },
+    { name: 'neither K nor N a multiple of 4', a: [20, 130], b: [90, 130] },
+    { name: 'below the copy threshold (small b)', a: [32, 64], b: [64, 64] },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: a${JSON.stringify(c.a)} · b${JSON.stringify(c.b)}ᵀ matches the CPU`, async () => {
+      const [ag, ac] = pair(c.a, 'float32', 3);
+      let [bg, bc] = pair(c.b, 'float32', 4);
+      if (c.narrow) [bg, bc] = [bg, bc].map((t) => t.narrow(0, 4, 128).narrow(1, 10, 150)) as [Tensor, Tensor];
+      const d0 = webgpuStats()!.dispatches;
+      const prod = ag.matmul(bg.mT);
+      const M = c.a[c.a.length - 2]!, K = c.a[c.a.length - 1]!, N = bg.shape[bg.shape.length - 2]!;
+      const copies = gpu.info!.adapter.isSoftware && M >= 16 && N * K >= 8192;
+      expect(webgpuStats()!.dispatches - d0, 'kernels (the copy of b, then the product)').toBe(copies ? 2 : 1);
+      const g = await prod.data(), want = ac.matmul(bc.mT).dataSync();
+      expect(g.length).toBe(want.length);
+      let bad = 0;
+      for (let i = 0; i < want.length; i++) if (Math.abs(g[i]! - want[i]!) > 1e-4 * (1 + Math.abs(want[i]!))) bad++;
+      expect(bad).toBe(0);
+    });
   }
 });

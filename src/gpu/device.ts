@@ -4,7 +4,7 @@
  * WebGPU reports asynchronously are collected here and thrown at the next readback.
  */
 import { DeviceError } from '../errors.ts';
-import { findGpu, type GpuSource } from './platform.ts';
+import { findGpu, isNode, type GpuSource } from './platform.ts';
 
 /** The limits the kernels read (the adapter's real ones, requested in full). */
 export interface GpuLimits {
@@ -44,6 +44,69 @@ export interface WebGPUOptions {
   dawnOptions?: readonly string[];
 }
 
+/**
+ * Throttles how often Dawn for Node looks for finished GPU work while the program awaits it.
+ *
+ * Dawn's Node bindings resolve mapAsync/onSubmittedWorkDone only when they process events, and
+ * while any such promise is pending they re-arm a setImmediate that does so: the JS thread spins
+ * at 100 % for the whole wait. On a software adapter (lavapipe) the "GPU" is the same few cores,
+ * so the spin takes a core from the kernels being waited for (measured on 2 cores: a 1M-element
+ * sigmoid plus a 16-byte readback took 1.8–3.0 ms spinning, 1.1–1.7 ms with the thread asleep;
+ * three such kernels 8.0 ms vs 5.2 ms). This waiter lets Dawn poll freely for the first
+ * `spinMs` (small readbacks of finished work resolve within that, so `item()` adds no latency),
+ * then sleeps the thread between polls with Atomics.wait, in slices growing from `minSliceMs` to
+ * `maxSliceMs`: the wake-up after the work finishes comes at most one slice late. One loop
+ * serves every pending wait, so concurrent readbacks do not multiply the sleeping.
+ */
+export class PollThrottle {
+  private pending = 0;
+  private running = false;
+  /** when the most recent wait began; a new wait restarts the free-polling window */
+  private since = 0;
+  private readonly cell = new Int32Array(new SharedArrayBuffer(4));
+  /** sleeps taken (for tests and diagnosis) */
+  sleeps = 0;
+
+  constructor(readonly spinMs = 0.05, readonly minSliceMs = 0.05, readonly maxSliceMs = 0.2) {}
+
+  /** Resolves or rejects as `p` does, polling Dawn at a throttled rate in the meantime. */
+  wait<T>(p: Promise<T>): Promise<T> {
+    this.pending++;
+    this.since = performance.now();
+    const done = (): void => { this.pending--; };
+    p.then(done, done);
+    if (!this.running) void this.loop();
+    return p;
+  }
+
+  private async loop(): Promise<void> {
+    this.running = true;
+    let slice = this.minSliceMs, since = this.since;
+    try {
+      while (this.pending > 0) {
+        // Dawn's own setImmediate (queued before ours) processes events first in this turn.
+        await new Promise<void>((r) => setImmediate(r));
+        if (this.pending === 0) break;
+        if (this.since !== since) { since = this.since; slice = this.minSliceMs; }
+        if (performance.now() - since < this.spinMs) continue;
+        Atomics.wait(this.cell, 0, 0, slice);
+        this.sleeps++;
+        slice = Math.min(slice * 2, this.maxSliceMs);
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+}
+
+/** Whether awaiting GPU work should go through a PollThrottle (Node, software adapter). */
+function wantsThrottle(adapter: AdapterDescription): boolean {
+  // NOTE: on a hardware GPU the spin costs a CPU core but no GPU time, so waking up to a slice
+  // late would only add latency; in browsers the GPU process does the polling.
+  return adapter.isSoftware && isNode() && typeof SharedArrayBuffer === 'function' &&
+    typeof Atomics?.wait === 'function' && typeof (globalThis as { setImmediate?: unknown }).setImmediate === 'function';
+}
+
 /** One open device and what the backend needs to know about it. */
 export class GpuContext {
   /** errors reported asynchronously (validation, out-of-memory, internal); thrown at the next readback */
@@ -57,6 +120,8 @@ export class GpuContext {
    * (crashes in pthread_mutex_lock, hangs in mapAsync).
    */
   keepAlive: unknown[] = [];
+  /** throttles Dawn's event polling during waits, or null to await GPU promises as they are */
+  throttle: PollThrottle | null;
 
   constructor(
     readonly device: GPUDevice,
@@ -64,6 +129,7 @@ export class GpuContext {
     readonly adapter: AdapterDescription,
     readonly features: ReadonlySet<string>,
   ) {
+    this.throttle = wantsThrottle(adapter) ? new PollThrottle() : null;
     void device.lost.then((info) => {
       this.lostReason = `${info.reason}: ${info.message}`;
       if (info.reason !== 'destroyed') console.error(`tapegrad: WebGPU device lost (${this.lostReason})`);
@@ -73,6 +139,14 @@ export class GpuContext {
       console.error(`tapegrad: uncaptured WebGPU error: ${err.message}`);
       this.errors.push(new DeviceError(`WebGPU error: ${err.message}`));
     });
+  }
+
+  /**
+   * Awaits a promise that settles when the GPU reaches some point (mapAsync,
+   * onSubmittedWorkDone) without letting Dawn for Node spin a core meanwhile (see PollThrottle).
+   */
+  settle<T>(p: Promise<T>): Promise<T> {
+    return this.throttle ? this.throttle.wait(p) : p;
   }
 
   /** Throws when the device is gone. */

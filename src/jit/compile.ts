@@ -13,6 +13,7 @@ import { plan, type BufferPlan } from './passes/plan.ts';
 import { lower, type Lowered } from './lower.ts';
 import { cpuProgram } from './exec/cpu.ts';
 import { genericProgram } from './exec/generic.ts';
+import { gpuProgram } from './exec/gpu.ts';
 import type { Program } from './exec/program.ts';
 
 export interface CompileOptions {
@@ -28,7 +29,7 @@ export interface CompileOptions {
   fuse?: boolean;
   /** in-place buffer reuse and direct state updates (default true) */
   inPlace?: boolean;
-  /** 'auto': the CPU's own executor on cpu, the backend-neutral one elsewhere */
+  /** 'auto': the device's own executor (cpu, webgpu); 'generic': every kernel through `Backend.run` */
   executor?: 'auto' | 'generic';
 }
 
@@ -79,25 +80,40 @@ export function optimize(g: Graph, opts: CompileOptions = {}): { graph: Graph; p
   return { graph: g, passes };
 }
 
+/**
+ * Elements up to which WebGPU recomputes a small shared intermediate in each kernel reading it
+ * rather than launching a kernel for it (a launch costs ~30–70 µs on lavapipe, an elementwise op
+ * a few ns per element).
+ */
+const RECOMPUTE_BELOW = 16384;
+
 /** The fusion limits of a device. */
 export function fuseOptionsFor(device: Device, enabled: boolean, generic: boolean): FuseOptions {
   if (device === 'cpu' && !generic) return { ...defaultFuseOptions, enabled };
   const b = getBackend(device) as { ctx?: { limits?: { maxStorageBuffersPerShaderStage?: number } } };
   const stor = b.ctx?.limits?.maxStorageBuffersPerShaderStage ?? (device === 'cpu' ? 65 : 8);
-  // one binding is the output
-  return { enabled, reducePrologue: false, maxInputs: Math.max(2, stor - 1), matmulEpilogue: false };
+  // one binding is the output; the generic executor runs plain primitives (no prologue/epilogue
+  // hooks), the WebGPU one hands fused expressions to the reduce and matmul templates
+  const hooks = device === 'webgpu' && !generic;
+  return {
+    enabled, reducePrologue: hooks, maxInputs: Math.max(2, stor - 1), matmulEpilogue: hooks,
+    recomputeBelow: hooks ? RECOMPUTE_BELOW : 0, epilogueKeepsProduct: hooks, epilogueThroughReshape: hooks, reduceEpilogue: hooks,
+  };
 }
 
 /** Optimizes, lowers, plans and generates code for `g` on `device`. */
 export function compileGraph(g: Graph, device: Device, opts: CompileOptions = {}): Compiled {
   const { graph, passes } = optimize(g, opts);
-  const generic = opts.executor === 'generic' || device !== 'cpu';
+  const generic = opts.executor === 'generic' || (device !== 'cpu' && device !== 'webgpu');
   const t0 = performance.now();
   const lowered = lower(graph, { fuse: fuseOptionsFor(device, opts.fuse ?? true, generic) });
   const t1 = performance.now();
-  const p = plan(lowered, { inPlace: !generic && (opts.inPlace ?? true) });
+  // WebGPU epilogues run at the store, reading each operand element once before writing it, so
+  // an update may be written by its matmul straight into the parameter (the CPU writes the
+  // product first and applies the epilogue after, so it may not)
+  const p = plan(lowered, { inPlace: !generic && (opts.inPlace ?? true), epilogueInPlace: !generic && device === 'webgpu' });
   const t2 = performance.now();
-  const program = generic ? genericProgram(lowered, p, device) : cpuProgram(lowered, p);
+  const program = generic ? genericProgram(lowered, p, device) : device === 'webgpu' ? gpuProgram(lowered, p) : cpuProgram(lowered, p);
   const t3 = performance.now();
   passes.push(
     { name: 'fuse', nodes: lowered.kernels.length, ms: t1 - t0, graph },

@@ -35,30 +35,47 @@ export interface ElementwiseKernel extends KernelBase {
   /** graph nodes computed inline by this kernel (for stats) */
   readonly fused: number;
 }
+/**
+ * An elementwise epilogue applied where a matmul or reduction stores its result: `expr` reads
+ * the result as load 0 (value −1, the kernel's own output) and its other operands from `loads`,
+ * views over the epilogue root's shape (`node.shape`; a reshape of the result's at most).
+ */
+export interface Epilogue {
+  readonly expr: Expr;
+  readonly loads: readonly Load[];
+  readonly fused: number;
+  /** the result's own value, when it is needed too (stored contiguous beside the output) */
+  readonly product?: number;
+}
 export interface ReduceKernel extends KernelBase {
   readonly kind: 'reduce';
   readonly reduce: ReduceKind;
   readonly inShape: readonly number[];
   readonly dims: readonly number[];
+  /** the reduction's dtype (`node.dtype` is the epilogue's when there is one) */
   readonly dtype: DType;
   /** the reduced value per input element (a prologue over the loads) */
   readonly expr: Expr;
   readonly fused: number;
+  /** the reduction node, when `node` is an epilogue's root */
+  readonly red?: GNode;
+  readonly epilogue?: Epilogue;
 }
 export interface MatmulKernel extends KernelBase {
   readonly kind: 'matmul';
   /** the matmul node (`node` is the epilogue's root when there is one) */
   readonly mm: GNode;
-  /**
-   * an elementwise epilogue applied over the product in place: `expr` reads the product as
-   * load 0 (value −1, the kernel's own output) and its other operands from `loads`
-   */
-  readonly epilogue?: { readonly expr: Expr; readonly loads: readonly Load[]; readonly fused: number };
+  readonly epilogue?: Epilogue;
+}
+
+/** Every value a kernel writes: its output, and a result its epilogue keeps. */
+export function kernelWrites(k: Kernel): readonly number[] {
+  return (k.kind === 'matmul' || k.kind === 'reduce') && k.epilogue?.product !== undefined ? [k.out, k.epilogue.product] : [k.out];
 }
 
 /** Every buffer a kernel reads (epilogue operands included; not its own output). */
 export function kernelReads(k: Kernel): readonly Load[] {
-  return k.kind === 'matmul' && k.epilogue ? [...k.loads, ...k.epilogue.loads.filter((l) => l.value >= 0)] : k.loads;
+  return (k.kind === 'matmul' || k.kind === 'reduce') && k.epilogue ? [...k.loads, ...k.epilogue.loads.filter((l) => l.value >= 0)] : k.loads;
 }
 /** A random source: redrawn from the global seed stream at every call. */
 export interface RandKernel extends KernelBase {
@@ -164,9 +181,16 @@ function build(g: Graph, fusion: Fusion, opts: LowerOptions): Lowered {
 
   /** A kernel being built: its loads (deduplicated) and expression cache. */
   class Ctx {
+    /**
+     * @param limit the most distinct values its loads may name: a matmul epilogue shares the
+     * kernel's bindings with the two operands, less the product it reads in place (value −1)
+     */
+    constructor(private readonly limit = opts.fuse.maxInputs) {}
     readonly loads: Load[] = [];
     /** a matmul computed by this kernel (epilogue): read as load 0, the output itself */
     self: GNode | null = null;
+    /** the shape the kernel iterates over (the epilogue root's) */
+    selfShape: readonly number[] = [];
     private readonly loadKeys = new Map<string, number>();
     private readonly memo = new Map<string, Expr>();
     fused = 0;
@@ -177,7 +201,7 @@ function build(g: Graph, fusion: Fusion, opts: LowerOptions): Lowered {
         i = this.loads.length;
         this.loads.push({ value, view });
         this.loadKeys.set(key, i);
-        if (this.loads.length > opts.fuse.maxInputs && new Set(this.loads.map((l) => l.value)).size > opts.fuse.maxInputs) throw new Retry(this.widest());
+        if (this.loads.length > this.limit && new Set(this.loads.map((l) => l.value)).size > this.limit) throw new Retry(this.widest());
       }
       return E.input(i, dtype);
     }
@@ -195,8 +219,11 @@ function build(g: Graph, fusion: Fusion, opts: LowerOptions): Lowered {
       let e: Expr;
       const c = constValue(n);
       if (n === this.self) {
-        // the product, read element for element where it is written
-        if (chain.length) throw new Retry(n);
+        // the product, read element for element where it is written (through reshapes only)
+        if (chain.length) {
+          const m = applyChain(n, chain);
+          if (m.offset !== 0 || !sameShape(m.shape, this.selfShape) || m.strides.some((s, i) => s !== contiguousStrides(m.shape)[i] && m.shape[i] !== 1)) throw new Retry(n);
+        }
         e = E.input(0, n.dtype);
       } else if (c !== undefined && !mat.has(n)) e = E.const(c, n.dtype);
       else if (mat.has(n)) e = this.load(valueFor(n), applyChain(n, chain), n.dtype);
@@ -246,7 +273,7 @@ function build(g: Graph, fusion: Fusion, opts: LowerOptions): Lowered {
       return out;
     };
     const push = (kernel: Kernel) => {
-      (values[kernel.out] as { source: Value['source'] }).source = { kind: 'kernel', kernel: kernels.length };
+      for (const v of kernelWrites(kernel)) (values[v] as { source: Value['source'] }).source = { kind: 'kernel', kernel: kernels.length };
       kernels.push(kernel);
       return kernel.out;
     };
@@ -255,12 +282,34 @@ function build(g: Graph, fusion: Fusion, opts: LowerOptions): Lowered {
     }
     const mm = epilogueOf.get(n);
     if (mm) {
-      const ctx = new Ctx();
+      const isMm = mm.op === prims.matmul;
+      // the result's own reads: a matmul's operands, or a reduction's prologue
+      const pctx = new Ctx();
+      const pexpr = isMm ? null : pctx.expr(mm.inputs[0]!, []);
+      const loads = isMm ? mm.inputs.map((i) => bufferLoad(i, [])) : pctx.loads;
+      const ctx = new Ctx(Infinity);
       ctx.self = mm;
+      ctx.selfShape = n.shape;
       ctx.loads.push({ value: -1, view: contiguousMeta(n.shape) });
       const expr = ctx.compute(n, []);
-      const loads = mm.inputs.map((i) => bufferLoad(i, []));
-      return push({ kind: 'matmul', node: n, mm, out: reserve(), loads, epilogue: { expr, loads: ctx.loads, fused: ctx.fused + 1 } });
+      // one binding each: the output, a kept result, the result's reads and the epilogue's
+      // operands (value −1, the result, is none); past the device's limit, drop the epilogue
+      const keep = fusion.keepProduct.has(mm);
+      const distinct = (ls: readonly Load[]) => new Set(ls.filter((l) => l.value >= 0).map((l) => l.value)).size;
+      if (1 + (keep ? 1 : 0) + (isMm ? 2 : distinct(loads)) + distinct(ctx.loads) > opts.fuse.maxInputs + 1) throw new Retry(mm);
+      // operands are read over the root's shape; templates that index them by the result's
+      // (WebGPU's) need them as views of that shape too
+      if (!sameShape(n.shape, mm.shape) && ctx.loads.some((l) => l.value >= 0 && !(prims.reshape as ViewOp<unknown>).view(l.view, { shape: [...mm.shape] }))) throw new Retry(mm);
+      const out = reserve();
+      let product: number | undefined;
+      if (keep) valueOf.set(mm, (product = newValue(mm, { kind: 'kernel', kernel: -1 })));
+      const epilogue: Epilogue = { expr, loads: ctx.loads, fused: ctx.fused + 1, ...(keep ? { product } : {}) };
+      if (isMm) return push({ kind: 'matmul', node: n, mm, out, loads, epilogue });
+      const x = mm.inputs[0]!;
+      return push({
+        kind: 'reduce', node: n, red: mm, out, loads, reduce: (mm.op as ReduceOp).reduce, inShape: x.shape, dims: (mm.attrs as ReduceAttrs).dims,
+        dtype: mm.dtype, expr: pexpr!, fused: pctx.fused, epilogue,
+      });
     }
     if (isElementwise(n) || isConstNode(n) || isView(n)) {
       const ctx = new Ctx();
@@ -327,6 +376,6 @@ function hoistCopies(values: Value[], kernels: Kernel[], copyValues: Set<number>
   kernels.length = 0;
   kernels.push(...first, ...rest);
   kernels.forEach((k, i) => {
-    (values[k.out] as { source: Value['source'] }).source = { kind: 'kernel', kernel: i };
+    for (const v of kernelWrites(k)) (values[v] as { source: Value['source'] }).source = { kind: 'kernel', kernel: i };
   });
 }

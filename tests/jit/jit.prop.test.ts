@@ -1,13 +1,15 @@
 /**
  * @file Property tests: jit(f)(x) equals f(x) — values and gradients — on random programs (random
  * DAGs of elementwise, reduction, view and matmul ops on random shapes), with the CPU executor,
- * with fusion off, and with the backend-neutral executor WebGPU uses.
+ * with fusion off, with the backend-neutral executor, and on WebGPU (its own executor: matmul
+ * epilogues, reduction prologues, recomputed intermediates, in-place plans) against the CPU.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Tensor, tensor, grad, matmul } from '../../src/index.ts';
 import * as F from '../../src/ops/functional.ts';
 import { jit, type JitOptions } from '../../src/jit/index.ts';
+import { gpuStatus } from '../gpu-setup.ts';
 
 type Step = readonly [number, number, number];
 interface Program { readonly shapes: readonly (readonly number[])[]; readonly steps: readonly Step[]; readonly outs: number }
@@ -91,7 +93,7 @@ describe('jit(f)(x) equals f(x) on random programs', () => {
   const configs: [string, JitOptions, number][] = [
     ['CPU executor (fused)', {}, 1e-5],
     ['fusion off', { fuse: false }, 1e-5],
-    ['backend-neutral executor (as on WebGPU)', { executor: 'generic' }, 1e-5],
+    ['backend-neutral executor (executor: generic)', { executor: 'generic' }, 1e-5],
     ['no graph passes', { fold: false, simplify: false, cse: false }, 1e-5],
   ];
   for (const [name, opts, tol] of configs) {
@@ -155,4 +157,47 @@ describe('jit(f)(x) equals f(x) on random programs', () => {
       });
     }), { ...settings, numRuns: Math.ceil(settings.numRuns / 2) });
   });
+});
+
+const gpu = await gpuStatus();
+
+describe.skipIf(!gpu.ok)('jit(f)(x) on WebGPU equals f(x) on the CPU on random programs', () => {
+  // WebGPU readback is asynchronous: sample the programs, then check them one by one
+  const programs = fc.sample(programArb, { numRuns: Math.ceil(settings.numRuns / 2), seed: settings.seed + 1 });
+  const close = async (got: readonly Tensor[], want: readonly Tensor[], tol: number, what: string) => {
+    expect(got.length).toBe(want.length);
+    for (let i = 0; i < got.length; i++) {
+      expect(got[i]!.device).toBe('webgpu');
+      expect(got[i]!.shape).toEqual(want[i]!.shape);
+      const a = await got[i]!.data(), b = want[i]!.dataSync();
+      for (let k = 0; k < b.length; k++) {
+        const x = a[k]!, y = b[k]!;
+        if (Number.isNaN(y)) expect(Number.isNaN(x), `${what}: output ${i}[${k}]`).toBe(true);
+        else expect(Math.abs(x - y), `${what}: output ${i}[${k}] is ${x}, expected ${y}`).toBeLessThanOrEqual(tol * (1 + Math.abs(y)));
+      }
+    }
+  };
+
+  it('values', async () => {
+    for (const [n, p] of programs.entries()) {
+      const xs = inputsFor(p, 'float32');
+      const f = (...a: Tensor[]) => run(p, a);
+      await close(jit(f, { eagerFirstCall: false })(...xs.map((x) => x.to('webgpu'))), f(...xs), 1e-4, `program ${n}`);
+    }
+  }, 120_000);
+
+  it('gradients: grad of a weighted sum of the outputs w.r.t. every input', async () => {
+    for (const [n, p] of programs.slice(0, Math.ceil(programs.length / 2)).entries()) {
+      const xs = inputsFor(p, 'float32');
+      const f = (...a: Tensor[]) => {
+        const outs = run(p, a);
+        const loss = outs.map((o, i) => o.mul(1 + i).sum()).reduce((s, t) => s.add(t));
+        const gs = grad(loss, a, { allowUnused: true }).map((g, i) => g ?? F.zerosLike(a[i]!));
+        return [loss, ...gs];
+      };
+      const want = f(...xs.map((x) => x.detach().requiresGrad_()));
+      const got = jit(f, { eagerFirstCall: false })(...xs.map((x) => x.to('webgpu').requiresGrad_()));
+      await close(got, want, 2e-3, `program ${n} (gradients)`);
+    }
+  }, 120_000);
 });

@@ -1,13 +1,16 @@
 /**
- * @file jit on WebGPU: fused kernels are handed to the WebGPU backend's own elementwise renderer
- * (WGSL) as one bigger expression; results match the CPU; a training step matches eager. Skipped,
- * loudly, where no adapter exists (CI installs a software one).
+ * @file jit on WebGPU: fused kernels are rendered to WGSL by the backend's own templates (one
+ * bigger expression, a matmul epilogue, a reduction prologue), run by the WebGPU executor over
+ * planned buffers; results match the CPU; training steps match eager; memory does not grow with
+ * calls. Skipped, loudly, where no adapter exists (CI installs a software one).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Tensor, exp, manualSeed, randn, randint, reciprocal } from '../../src/index.ts';
-import { jit } from '../../src/jit/index.ts';
-import { Linear, ReLU, Sequential, functional as NF } from '../../src/nn/index.ts';
+import { Tensor, exp, manualSeed, noGrad, randn, randint, reciprocal, webgpuStats } from '../../src/index.ts';
+import { getBackend } from '../../src/backend.ts';
+import type { GpuBackend } from '../../src/gpu/backend.ts';
+import { jit, type JitOptions } from '../../src/jit/index.ts';
+import { Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, functional as NF, type TensorModule } from '../../src/nn/index.ts';
 import { SGD, Adam } from '../../src/optim/index.ts';
 import * as F from '../../src/ops/functional.ts';
 import { gpuStatus, expectAllClose } from '../gpu-setup.ts';
@@ -49,6 +52,142 @@ d('jit on WebGPU', () => {
     }
   });
 
+  it('fuses bias + ReLU into the matmul as an epilogue (both matmul templates) and matches the CPU', async () => {
+    const rt = (getBackend('webgpu') as unknown as GpuBackend).rt;
+    const xc = randn([33, 20]), wc = randn([24, 20]), bc = randn([24]);
+    const [x, w, b] = [xc, wc, bc].map((t) => t.to('webgpu')) as [Tensor, Tensor, Tensor];
+    const f = (xx: Tensor, ww: Tensor, bb: Tensor) => NF.linear(xx, ww, bb).relu();
+    const want = f(xc, wc, bc).dataSync();
+    for (const variant of ['register', 'workgroup'] as const) {
+      rt.matmulVariant = variant;
+      try {
+        const g = jit(f, { eagerFirstCall: false });
+        const ks = g.lower(x, w, b).kernels;
+        expect(ks.map((k) => k.kind)).toEqual(['matmul']);
+        expect(ks[0]!.fused).toBe(2);
+        expect(ks[0]!.source).toMatch(/relu\(add/);
+        expectAllClose(`linear+relu (${variant})`, await g(x, w, b).data(), want, 1e-4, 1e-5);
+      } finally {
+        rt.matmulVariant = 'auto';
+      }
+    }
+    // batched, with a broadcast bias and a second operand read at the store
+    const ac = randn([3, 17, 8]), bmc = randn([8, 12]), cc = randn([3, 1, 12]);
+    const h = (a: Tensor, bm: Tensor, c: Tensor) => a.matmul(bm).mul(c).add(a.sum(-1, true)).tanh();
+    const hg = jit(h, { eagerFirstCall: false });
+    expectAllClose('batched epilogue', await hg(ac.to('webgpu'), bmc.to('webgpu'), cc.to('webgpu')).data(), h(ac, bmc, cc).dataSync(), 1e-4, 1e-5);
+    expect(hg.lower(ac.to('webgpu'), bmc.to('webgpu'), cc.to('webgpu')).kernels.some((k) => k.kind === 'matmul' && k.fused > 0)).toBe(true);
+  });
+
+  it('runs a convolution\'s bias + ReLU as the epilogue of its matmul, through the reshape', async () => {
+    const xc = randn([3, 2, 9, 9]), wc = randn([5, 2, 3, 3]), bc = randn([5]);
+    const f = (x: Tensor, w: Tensor, b: Tensor) => NF.conv2d(x, w, b, { padding: 1 }).relu();
+    const g = jit(f, { eagerFirstCall: false });
+    const args = [xc, wc, bc].map((t) => t.to('webgpu')) as [Tensor, Tensor, Tensor];
+    const ks = g.lower(...args).kernels;
+    expect(ks.some((k) => k.kind === 'matmul' && k.fused >= 2)).toBe(true);
+    expect(ks.some((k) => k.kind === 'elementwise')).toBe(false);
+    expectAllClose('conv2d + bias + relu', await g(...args).data(), f(xc, wc, bc).dataSync(), 1e-4, 1e-5);
+  });
+
+  it('stores a gradient and the parameter update computed from it in one matmul or reduction (plain SGD, .grad kept)', async () => {
+    const run = async (useJit: boolean) => {
+      manualSeed(9);
+      const w1 = randn([16, 12]).to('webgpu').requiresGrad_(), w2 = randn([3, 16]).to('webgpu').requiresGrad_();
+      const b1 = randn([16]).to('webgpu').requiresGrad_(), b2 = randn([3]).to('webgpu').requiresGrad_();
+      const ps = [w1, b1, w2, b2];
+      const x = randn([20, 12]).to('webgpu'), y = randint(0, 3, [20]).to('webgpu');
+      const body = (xb: Tensor, yb: Tensor) => {
+        for (const p of ps) p.grad = null;
+        const loss = NF.crossEntropy(NF.linear(NF.linear(xb, w1, b1).relu(), w2, b2), yb);
+        loss.backward();
+        noGrad(() => { for (const p of ps) p.sub_(p.grad!.mul(0.1)); });
+        return loss;
+      };
+      const step = useJit ? jit(body) : body;
+      for (let i = 0; i < 4; i++) await step(x, y).item();
+      const out: number[] = [];
+      for (const p of ps) out.push(...(await p.data()), ...(await p.grad!.data()));
+      if (useJit) {
+        const ks = (step as ReturnType<typeof jit<[Tensor, Tensor], Tensor>>).lower(x, y).kernels;
+        expect(ks.filter((k) => k.kind === 'matmul' && /keeping the product/.test(k.source))).toHaveLength(2);
+        expect(ks.filter((k) => k.kind === 'reduce' && /keeping the result/.test(k.source))).toHaveLength(2);
+      }
+      return out;
+    };
+    const e = await run(false), j = await run(true);
+    expectAllClose('parameters and gradients', j, e, 1e-4, 1e-5);
+  });
+
+  it('runs elementwise consumers of a reduction at its store (serial, tree and split kernels)', async () => {
+    // [8, 40] serial; [4, 4096] tree (few outputs on a CPU adapter); [4, 6, 100, 100] split (6 outputs of 40,000 elements)
+    const cases: [number[], number[], number][] = [[[8, 40], [0], 40], [[4, 4096], [1], 4], [[4, 6, 100, 100], [0, 2, 3], 6]];
+    for (const [shape, dims, outN] of cases) {
+      const xc = randn(shape), bc = randn([outN]);
+      const f = (x: Tensor, b: Tensor) => x.sum(dims).mul(0.5).add(b).tanh();
+      const g = jit(f, { eagerFirstCall: false });
+      const ks = g.lower(xc.to('webgpu'), bc.to('webgpu')).kernels;
+      expect(ks.map((k) => k.kind), `[${shape}]`).toEqual(['reduce']);
+      expectAllClose(`reduce epilogue [${shape}]`, await g(xc.to('webgpu'), bc.to('webgpu')).data(), f(xc, bc).dataSync(), 1e-4, 1e-4);
+    }
+  });
+
+  it('fuses elementwise producers into reductions (several loads, broadcasts, views) and matches the CPU', async () => {
+    const ac = randn([37, 29]), bc = randn([29]), cc = randn([29, 37]);
+    const f = (a: Tensor, b: Tensor, c: Tensor) => [a.sub(b).pow(2).sum(1), a.mul(c.t()).exp().amax(0), a.add(b).abs().sum()];
+    const g = jit(f, { eagerFirstCall: false });
+    const args = [ac, bc, cc].map((t) => t.to('webgpu')) as [Tensor, Tensor, Tensor];
+    const ks = g.lower(...args).kernels;
+    expect(ks.filter((k) => k.kind === 'reduce' && k.fused > 0)).toHaveLength(3);
+    expect(ks).toHaveLength(3);
+    const got = g(...args), want = f(ac, bc, cc);
+    for (let i = 0; i < 3; i++) expectAllClose(`reduction ${i}`, await got[i]!.data(), want[i]!.dataSync(), 1e-4, 1e-4);
+  });
+
+  it('writes updates straight into states (in an elementwise kernel and in a matmul epilogue)', async () => {
+    const wc = randn([6, 5]), vc = randn([6, 5]);
+    const w = wc.to('webgpu'), v = vc.to('webgpu');
+    const xc = randn([4, 6]), gc = randn([4, 5]);
+    // v ← 0.9 v + xᵀg (the product's epilogue reads v where it writes it); w ← w − 0.1 v
+    const step = jit((x: Tensor, g: Tensor) => {
+      noGrad(() => {
+        v.mul_(0.9).add_(x.t().matmul(g));
+        w.sub_(v.mul(0.1));
+      });
+      return w.sum();
+    }, { eagerFirstCall: false });
+    let we = wc, ve = vc;
+    for (let i = 0; i < 3; i++) {
+      const s = step(xc.to('webgpu'), gc.to('webgpu'));
+      ve = ve.mul(0.9).add(xc.t().matmul(gc));
+      we = we.sub(ve.mul(0.1));
+      expectAllClose(`sum at step ${i}`, [await s.item()], [we.sum().itemSync()], 1e-4, 1e-4);
+    }
+    expectAllClose('v', await v.data(), ve.dataSync(), 1e-4, 1e-5);
+    expectAllClose('w', await w.data(), we.dataSync(), 1e-4, 1e-5);
+    // both updates are written by the kernels computing them: no copies after the run
+    const low = step.lower(xc.to('webgpu'), gc.to('webgpu'));
+    expect(low.launches).toBe(low.kernels.length);
+    expect(low.kernels.some((k) => k.kind === 'matmul' && k.fused > 0)).toBe(true);
+  });
+
+  it('the backend-neutral executor still runs (executor: generic)', async () => {
+    const xc = randn([16, 12]), wc = randn([8, 12]), bc = randn([8]);
+    const f = (x: Tensor, w: Tensor, b: Tensor) => NF.linear(x, w, b).relu().sum(0);
+    const g = jit(f, { eagerFirstCall: false, executor: 'generic' });
+    expectAllClose('generic', await g(xc.to('webgpu'), wc.to('webgpu'), bc.to('webgpu')).data(), f(xc, wc, bc).dataSync(), 1e-4, 1e-5);
+  });
+
+  it('kernels reading more buffers than the device binds are split, and match the CPU', async () => {
+    const limit = (getBackend('webgpu') as unknown as GpuBackend).ctx.limits.maxStorageBuffersPerShaderStage;
+    const xs = Array.from({ length: limit + 3 }, () => randn([5, 7]));
+    const f = (...a: Tensor[]) => a.reduce((acc, t, i) => acc.add(t.mul(i + 1)), a[0]!.mul(0)).relu();
+    const g = jit(f, { eagerFirstCall: false });
+    const gs = xs.map((t) => t.to('webgpu'));
+    expect(g.lower(...gs).kernels.length).toBeGreaterThan(1);
+    expectAllClose(`${xs.length} inputs`, await g(...gs).data(), f(...xs).dataSync(), 1e-5, 1e-5);
+  });
+
   it('a jit-wrapped MLP training step (SGD with momentum, Adam) matches eager on WebGPU', async () => {
     for (const make of [(ps: Tensor[]) => new SGD(ps, { lr: 0.1, momentum: 0.9 }), (ps: Tensor[]) => new Adam(ps, { lr: 0.01 })]) {
       const run = async (useJit: boolean) => {
@@ -74,6 +213,80 @@ d('jit on WebGPU', () => {
       expectAllClose('losses', j.losses, e.losses, 1e-4, 1e-5);
       expectAllClose('parameters', j.params, e.params, 1e-4, 1e-5);
     }
+  });
+});
+
+/** Runs `steps` training steps eagerly and under jit; returns losses and final parameters of each. */
+async function trainBoth(makeModel: () => TensorModule, makeOpt: (ps: Tensor[]) => { zeroGrad(): void; step(): void }, x: Tensor, y: Tensor, steps: number, opts: JitOptions = {}) {
+  const run = async (useJit: boolean) => {
+    manualSeed(7);
+    const model = makeModel().to('webgpu');
+    const opt = makeOpt(model.parameters());
+    const body = (xb: Tensor, yb: Tensor) => {
+      opt.zeroGrad();
+      const loss = NF.crossEntropy(model.forward(xb), yb);
+      loss.backward();
+      opt.step();
+      return loss;
+    };
+    const step = useJit ? jit(body, opts) : body;
+    const losses: number[] = [];
+    for (let i = 0; i < steps; i++) losses.push(await step(x, y).item());
+    const params: number[] = [];
+    for (const p of model.parameters()) params.push(...(await p.data()));
+    return { losses, params };
+  };
+  return { eager: await run(false), jit: await run(true) };
+}
+
+d('jit on WebGPU: training', () => {
+  it('a LeNet-style convnet step (SGD with momentum) matches eager after several steps', async () => {
+    manualSeed(5);
+    const x = randn([8, 1, 12, 12]).to('webgpu'), y = randint(0, 4, [8]).to('webgpu');
+    const { eager, jit: j } = await trainBoth(
+      () => new Sequential(new Conv2d(1, 4, 3, { padding: 1 }), new ReLU(), new MaxPool2d(2), new Conv2d(4, 6, 3), new ReLU(), new MaxPool2d(2), new Flatten(), new Linear(24, 16), new ReLU(), new Linear(16, 4)),
+      (ps) => new SGD(ps, { lr: 0.05, momentum: 0.9 }), x, y, 6,
+    );
+    expectAllClose('losses', j.losses, eager.losses, 1e-3, 1e-4);
+    expectAllClose('parameters', j.params, eager.params, 1e-3, 1e-4);
+  });
+
+  it('an MLP step with Adam matches eager after 10 steps, with and without the generic executor', async () => {
+    manualSeed(6);
+    const x = randn([32, 20]).to('webgpu'), y = randint(0, 5, [32]).to('webgpu');
+    const mk = () => new Sequential(new Linear(20, 32), new ReLU(), new Linear(32, 5));
+    for (const opts of [{}, { executor: 'generic' } as const]) {
+      const { eager, jit: j } = await trainBoth(mk, (ps) => new Adam(ps, { lr: 0.01 }), x, y, 10, opts);
+      expectAllClose('losses', j.losses, eager.losses, 1e-4, 1e-5);
+      expectAllClose('parameters', j.params, eager.params, 1e-4, 1e-5);
+    }
+  });
+
+  it('a compiled step allocates nothing per call beyond its outputs (memory does not grow)', async () => {
+    manualSeed(8);
+    const model = new Sequential(new Linear(64, 32), new ReLU(), new Linear(32, 10)).to('webgpu');
+    const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
+    const x = randn([16, 64]).to('webgpu'), y = randint(0, 10, [16]).to('webgpu');
+    const step = jit((xb: Tensor, yb: Tensor) => {
+      opt.zeroGrad();
+      const loss = NF.crossEntropy(model.forward(xb), yb);
+      loss.backward();
+      opt.step();
+      return loss;
+    });
+    const one = async () => {
+      const l = step(x, y);
+      await l.item();
+      l.dispose();
+      for (const p of model.parameters()) { p.grad?.dispose(); p.grad = null; }
+    };
+    for (let i = 0; i < 5; i++) await one();
+    const s0 = webgpuStats()!;
+    for (let i = 0; i < 40; i++) await one();
+    const s1 = webgpuStats()!;
+    expect(s1.bytesInUse).toBeLessThanOrEqual(s0.bytesInUse);
+    expect(s1.buffersCreated - s0.buffersCreated).toBe(0);
+    expect(step.stats.traces).toBe(1);
   });
 });
 

@@ -1,6 +1,7 @@
 /** @file Pieces shared by the WGSL templates: declarations, the linear invocation index, uniform packing. */
 import type { GpuLimits } from '../device.ts';
-import type { BindingKind } from '../runtime.ts';
+import { internal } from '../../errors.ts';
+import type { BindingKind, GpuBuf } from '../runtime.ts';
 
 /** Workgroup size for one-thread-per-element kernels, within the adapter's limits. */
 export function linearWorkgroupSize(maxInvocations: number, maxX: number): number {
@@ -120,4 +121,30 @@ export function dot(offset: string, rank: number, idxPrefix: string, strideSlot:
   let s = offset;
   for (let d = 0; d < rank; d++) s += ` + ${idxPrefix}${d} * ${slot(strideSlot + d)}`;
   return s;
+}
+
+/**
+ * Storage bindings for a kernel writing `out` and reading `reads`: each read gets a binding of its
+ * own (so `x·x` and `x·y` share a pipeline), unless that passes the device's `maxReads` read
+ * bindings — then each distinct buffer is bound once (a fused jit kernel may read one buffer
+ * through several views). A read of the output buffer itself goes through the output's read_write
+ * binding — WebGPU forbids binding one buffer as writable and read-only in the same dispatch,
+ * and a jit plan writes over operands it reads element for element. `of[i]` is the binding read
+ * i uses: −1 for the output, else an index into `bufs`; `key` names the pattern for cache keys.
+ */
+export function bindReads(out: GpuBuf, reads: readonly GpuBuf[], maxReads: number): { bufs: GpuBuf[]; of: number[]; key: string } {
+  const bufs: GpuBuf[] = [];
+  const dedupe = reads.length > maxReads;
+  const of = reads.map((b) => {
+    if (b === out) return -1;
+    const at = dedupe ? bufs.indexOf(b) : -1;
+    return at >= 0 ? at : bufs.push(b) - 1;
+  });
+  const trivial = of.every((j, i) => j === i);
+  return { bufs, of, key: trivial ? '' : `b${of.join('.')}` };
+}
+
+/** Checks that a read through the output binding has the output's storage type. */
+export function checkAlias(outType: string, readType: string, what: string): void {
+  if (outType !== readType) internal(`${what}: an operand aliasing the output is stored as ${readType}, the output as ${outType}`);
 }

@@ -11,7 +11,7 @@ import type { DType } from '../../dtype.ts';
 import type { Expr } from '../../ops/expr.ts';
 import type { GpuBuf, Runtime } from '../runtime.ts';
 import { constBits, constExpr, constNodes, helperSource, loadAs, renderWgsl, storageType, storeAs, structureKey, uslot } from '../wgsl.ts';
-import { declarations, dot, elementGrid, ENTRY_CLOSE, entryLoop, fastDiv, pushShape, Uniforms, unravel } from './common.ts';
+import { bindReads, checkAlias, declarations, dot, elementGrid, ENTRY_CLOSE, entryLoop, fastDiv, pushShape, Uniforms, unravel } from './common.ts';
 
 /** A strided view of a buffer (element offset and strides over the kernel's output shape). */
 export interface BufOperand {
@@ -89,13 +89,19 @@ export function runElementwise(
   const opSlots = bufs.map((b, i) => (scalar[i] ? u.push(b.offset) : u.push(b.offset, ...strides[i + 1]!)));
   const constSlot = u.push(...consts.map(constBits));
 
-  const key = `ew:${structureKey(expr)}>${out.dtype}:r${rank}${fast ? 'f' : ''}:${scalar.map((s) => (s ? 's' : 'v')).join('')}:wg${wg}`;
+  const bind = bindReads(out.buf, bufs.map((b) => b.buf), rt.ctx.limits.maxStorageBuffersPerShaderStage - 1);
+  const key = `ew:${structureKey(expr)}>${out.dtype}:r${rank}${fast ? 'f' : ''}:${scalar.map((s) => (s ? 's' : 'v')).join('')}:wg${wg}${bind.key}`;
   const kernel = rt.kernel(key, () => {
     const S = (k: number) => uslot(k);
     const slotOf = new Map(consts.map((c, i) => [c, constSlot + i] as const));
     const helpers = new Set<string>(fast ? ['tg_divmod'] : []);
+    const outType = storageType(out.dtype, op);
     const { stmts, value } = renderWgsl(expr, {
-      load: (i) => `${loadAs(bufs[i]!.dtype, `A${i}[p${i}]`)}`,
+      load: (i) => {
+        const j = bind.of[i]!;
+        if (j < 0) checkAlias(outType, storageType(bufs[i]!.dtype, op), op);
+        return loadAs(bufs[i]!.dtype, `${j < 0 ? 'O' : `A${j}`}[p${i}]`);
+      },
       constant: (e) => constExpr(e, slotOf.get(e)!),
       index: 'gid',
       helpers,
@@ -109,17 +115,18 @@ export function runElementwise(
       ...stmts,
       `O[po] = ${storeAs(out.dtype, value)};`,
     ];
+    const typeOf = (j: number) => storageType(bufs[bind.of.indexOf(j)]!.dtype, op);
     const code = [
       declarations(u.length, [
-        { name: 'O', kind: 'rw', type: storageType(out.dtype, op) },
-        ...bufs.map((b, i) => ({ name: `A${i}`, kind: 'read' as const, type: storageType(b.dtype, op) })),
+        { name: 'O', kind: 'rw', type: outType },
+        ...bind.bufs.map((_, j) => ({ name: `A${j}`, kind: 'read' as const, type: typeOf(j) })),
       ]),
       helperSource(helpers),
       entryLoop(wg, S(1)),
       ...body.map((l) => '  ' + l),
       ENTRY_CLOSE,
     ].join('\n');
-    return { code, bindings: ['rw', ...bufs.map(() => 'read' as const)], uniformSlots: u.length };
+    return { code, bindings: ['rw', ...bind.bufs.map(() => 'read' as const)], uniformSlots: u.length };
   });
-  rt.dispatch(kernel, [out.buf, ...bufs.map((b) => b.buf)], u.toArray(), Math.ceil(n / (wg * per)));
+  rt.dispatch(kernel, [out.buf, ...bind.bufs], u.toArray(), Math.ceil(n / (wg * per)));
 }

@@ -10,15 +10,116 @@
  * a along k ('k') or m ('m'), b along n ('n') or k ('k'); otherwise scalar loads ('s').
  */
 import { collapseDims } from '../../cpu/elementwise.ts';
-import type { Runtime } from '../runtime.ts';
-import { helperSource, storageType, uslot } from '../wgsl.ts';
-import { declarations, divmod, entry, fastDiv, invBits, pushShape, Uniforms, unravel } from './common.ts';
-import type { BufOperand } from './elementwise.ts';
+import { internal } from '../../errors.ts';
+import { E, type Expr } from '../../ops/expr.ts';
+import { contiguousStrides } from '../../shape.ts';
+import type { BindingKind, GpuBuf, Runtime } from '../runtime.ts';
+import { constBits, constExpr, constNodes, helperSource, loadAs, renderWgsl, storageType, storeAs, structureKey, uslot } from '../wgsl.ts';
+import { bindReads, checkAlias, declarations, divmod, elementGrid, entry, ENTRY_CLOSE, entryLoop, fastDiv, invBits, pushShape, Uniforms, unravel } from './common.ts';
+import { runElementwise, type BufOperand } from './elementwise.ts';
 
 type AMode = 'k' | 'm' | 's';
+
+/**
+ * When a b read only along k is first copied n-contiguous (software adapters): from 16 rows of a
+ * (measured crossover on lavapipe with b = [784,128]ᵀ: M 8 k-mode 0.89 ms vs copy 1.10, M 16
+ * 0.99 vs 0.76) and b of 8 Ki elements (same run, k-mode vs copy: [32,64]·[64,64]ᵀ 0.16 vs
+ * 0.20 ms, [64,120]·[84,120]ᵀ 0.38 vs 0.26 ms). Neither bound depends on the product's size, so
+ * a layer makes the same choice (and asks for the same pipelines) at every batch size from 16 up.
+ */
+const TRANSPOSE_B_MIN_M = 16;
+const TRANSPOSE_B_MIN_NK = 2 ** 13;
 type BMode = 'n' | 'k' | 's';
 
 export interface MatmulConfig { wx: number; wy: number; tm: 4 | 8; tn: 4 | 8 | 16 }
+
+/**
+ * An elementwise epilogue applied where the product is stored (the jit fuses bias + ReLU, or a
+ * whole SGD update, into the matmul that feeds it): `expr` reads operand i as the product where
+ * `operands[i]` is 'product', else from a strided view over the output shape. The output's dtype
+ * is the epilogue's; an operand may be the output buffer itself (read element for element, then
+ * overwritten — an update written straight into its parameter).
+ */
+export interface MatmulEpilogue {
+  readonly expr: Expr;
+  readonly operands: readonly (BufOperand | 'product')[];
+  /** where the product itself is stored too (contiguous like the output), when it is needed */
+  readonly product?: BufOperand;
+}
+
+/** The epilogue's part of a matmul kernel: uniforms, bindings and WGSL. */
+interface EpiPlan {
+  readonly key: string;
+  /** storage buffers bound after O, A, B */
+  readonly bufs: GpuBuf[];
+  readonly helpers: Set<string>;
+  /** WGSL computing per-batch bases (after `q0…` are declared) */
+  readonly bases: string[];
+  /** the WGSL block storing the epilogue of product `pv` at output row `er`, column `ec`, index `oi` */
+  store(pv: string, er: string, ec: string, oi: string): string;
+  /** the epilogue's binding declarations */
+  readonly decls: { name: string; kind: BindingKind; type: string }[];
+}
+
+/**
+ * Pushes the epilogue's uniforms (per buffer operand: offset, collapsed batch strides, row and
+ * column strides; then its constants) and returns what the templates need to render it.
+ */
+function planEpilogue(
+  rt: Runtime, epi: MatmulEpilogue, out: BufOperand, prodType: 'f32' | 'i32', u: Uniforms, batchStrides: readonly (readonly number[])[],
+  M: number, N: number,
+): EpiPlan {
+  const bufOps = epi.operands.filter((o): o is BufOperand => o !== 'product');
+  const bind = bindReads(out.buf, bufOps.map((o) => o.buf), 0);
+  const keep = epi.product;
+  if (keep && (keep.buf === out.buf || bind.bufs.includes(keep.buf))) internal('matmul: the kept product aliases another binding');
+  const slots = bufOps.map((o, j) => {
+    const r = o.strides.length;
+    return u.push(o.offset, ...batchStrides[j]!, M === 1 ? 0 : o.strides[r - 2]!, N === 1 ? 0 : o.strides[r - 1]!);
+  });
+  const consts = constNodes(epi.expr);
+  const constSlot = u.push(...consts.map(constBits));
+  const rb = batchStrides[0]?.length ?? 0;
+  const outType = storageType(out.dtype, 'matmul');
+  const S = (k: number) => uslot(k);
+  const helpers = new Set<string>();
+  const opIndex = new Map<number, number>();
+  let j = 0;
+  epi.operands.forEach((o, i) => { if (o !== 'product') opIndex.set(i, j++); });
+  const slotOfConst = new Map(consts.map((c, i) => [c, constSlot + i] as const));
+  const { stmts, value } = renderWgsl(epi.expr, {
+    load: (i) => {
+      const jj = opIndex.get(i);
+      if (jj === undefined) return 'pv';
+      const o = bufOps[jj]!, b = bind.of[jj]!, sl = slots[jj]!;
+      if (b < 0) checkAlias(outType, storageType(o.dtype, 'matmul'), 'matmul epilogue');
+      return loadAs(o.dtype, `${b < 0 ? 'O' : `E${b}`}[eB${jj} + er * ${S(sl + 1 + rb)} + ec * ${S(sl + 2 + rb)}]`);
+    },
+    constant: (e) => constExpr(e, slotOfConst.get(e)!),
+    index: 'oi',
+    helpers,
+    op: 'matmul',
+  });
+  const bases = bufOps.map((_, jj) => {
+    let e = S(slots[jj]!);
+    for (let d = 0; d < rb; d++) e += ` + q${d} * ${S(slots[jj]! + 1 + d)}`;
+    return `let eB${jj} = ${e};`;
+  });
+  const body = stmts.join(' ');
+  const typeOf = (b: number) => storageType(bufOps[bind.of.indexOf(b)]!.dtype, 'matmul');
+  return {
+    key: `:e${keep ? 'P' : ''}[${structureKey(epi.expr)}>${out.dtype}:${bufOps.map((o) => o.dtype[0]).join('')}:${bind.of.join('.')}:${epi.operands.map((o) => (o === 'product' ? 'p' : 'b')).join('')}]`,
+    bufs: keep ? [keep.buf, ...bind.bufs] : bind.bufs,
+    helpers,
+    bases,
+    store: (pv, er, ec, oi) =>
+      `{ let pv = ${pv}; let er = ${er}; let ec = ${ec}; let oi = ${oi}; ${keep ? 'P[oi] = pv; ' : ''}${body} O[oi] = ${storeAs(out.dtype, value)}; }`,
+    decls: [
+      ...(keep ? [{ name: 'P', kind: 'rw' as const, type: prodType }] : []),
+      ...bind.bufs.map((_, b) => ({ name: `E${b}`, kind: 'read' as const, type: typeOf(b) })),
+    ],
+  };
+}
 
 /**
  * Picks the tile. CPU adapters: 8×16 outputs per invocation and 4×4 invocations. Lavapipe
@@ -40,7 +141,15 @@ function config(M: number, N: number, maxInv: number, software: boolean): Matmul
 
 export function runMatmul(
   rt: Runtime, a: BufOperand, aShape: readonly number[], b: BufOperand, bShape: readonly number[],
-  out: BufOperand, outShape: readonly number[],
+  out: BufOperand, outShape: readonly number[], epi?: MatmulEpilogue,
+): void {
+  matmul(rt, a, aShape, b, bShape, out, outShape, epi, false);
+}
+
+/** runMatmul; `bPadded`: b's rows are readable up to a multiple of 4 columns (a padded copy). */
+function matmul(
+  rt: Runtime, a: BufOperand, aShape: readonly number[], b: BufOperand, bShape: readonly number[],
+  out: BufOperand, outShape: readonly number[], epi: MatmulEpilogue | undefined, bPadded: boolean,
 ): void {
   const ar = aShape.length, br = bShape.length;
   const M = aShape[ar - 2]!, K = aShape[ar - 1]!, N = bShape[br - 1]!;
@@ -56,7 +165,10 @@ export function runMatmul(
     });
   };
   const outBatchStrides = batch.map((_, d) => batch.slice(d + 1).reduce((x, y) => x * y, M * N));
-  const cb = collapseDims(batch, [outBatchStrides, bstr(a, aShape), bstr(b, bShape)]);
+  const epiBufs = epi ? epi.operands.filter((o): o is BufOperand => o !== 'product') : [];
+  const written = [out.buf, ...(epi?.product ? [epi.product.buf] : [])];
+  if (written.includes(a.buf) || written.includes(b.buf)) internal('matmul: an operand aliases the output');
+  const cb = collapseDims(batch, [outBatchStrides, bstr(a, aShape), bstr(b, bShape), ...epiBufs.map((o) => o.strides.slice(0, batch.length))]);
   const rb = cb.shape.length;
   // strides of the matrix dims; a size-1 dim's stride is irrelevant, so it is normalised to 0
   let sam = M === 1 ? 0 : a.strides[ar - 2]!, sak = K === 1 ? 0 : a.strides[ar - 1]!;
@@ -65,13 +177,30 @@ export function runMatmul(
   const aB = cb.strides[1]!, bB = cb.strides[2]!;
   const variant = rt.matmulVariant === 'auto' ? (rt.ctx.adapter.isSoftware || M * N < 64 * 64 ? 'register' : 'workgroup') : rt.matmulVariant;
   if (variant === 'workgroup' && Math.min(rt.ctx.limits.maxComputeInvocationsPerWorkgroup, rt.ctx.limits.maxComputeWorkgroupSizeX) >= 256) {
-    workgroupTiled(rt, a, b, out, M, K, N, nb, cb.shape, aB, bB, [sam, sak, sbk, sbn]);
+    workgroupTiled(rt, a, b, out, M, K, N, nb, cb.shape, aB, bB, [sam, sak, sbk, sbn], epi, cb.strides.slice(3));
+    return;
+  }
+  // b read only along k (a·bᵀ: every Linear layer's forward x·Wᵀ): on CPU adapters the k-mode
+  // kernel transposes 4×4 blocks of b in registers every 4 steps of k, which measured ~2× slower
+  // than the n-mode kernel plus a transposing copy into a pooled temporary (lavapipe, same run:
+  // [128,784]·[128,784]ᵀ 2.7 ms → 1.3 ms + the copy, see transpose4). Small products keep the k-mode
+  // kernel. The n-mode kernel reads b as vec4 rows, so rows of the copy are padded to a multiple
+  // of 4 columns (read, never stored): LeNet's conv backward [64,16,100]·[64,150,100]ᵀ measured
+  // 7.5 ms in k-mode, 4.8 ms copied and in n-mode over [64,100,152] (same run).
+  if (rt.ctx.adapter.isSoftware && N > 1 && K > 1 && sbk === 1 && sbn !== 1 && M >= TRANSPOSE_B_MIN_M && N * K >= TRANSPOSE_B_MIN_NK) {
+    const N4 = Math.ceil(N / 4) * 4;
+    const padded = [...bShape.slice(0, -2), K, N4];
+    const tmp = rt.acquire(padded.reduce((x, y) => x * y, 1) * 4);
+    const copy: BufOperand = { buf: tmp, offset: 0, strides: contiguousStrides(padded), dtype: b.dtype };
+    if (!transpose4(rt, b, bShape, tmp)) runElementwise(rt, 'matmul', E.input(0, b.dtype), bShape, copy, [b]);
+    matmul(rt, a, aShape, copy, bShape, out, outShape, epi, N4 !== N);
+    rt.release(tmp);
     return;
   }
   let aMode: AMode = 's', bMode: BMode = 's';
   if ((sak === 1 || K === 1) && K % 4 === 0 && aligned4(sam, a.offset, ...aB)) { aMode = 'k'; sak = 1; }
   else if ((sam === 1 || M === 1) && M % 4 === 0 && aligned4(sak, a.offset, ...aB)) { aMode = 'm'; sam = 1; }
-  if ((sbn === 1 || N === 1) && N % 4 === 0 && aligned4(sbk, b.offset, ...bB)) { bMode = 'n'; sbn = 1; }
+  if ((sbn === 1 || N === 1) && (N % 4 === 0 || bPadded) && aligned4(sbk, b.offset, ...bB)) { bMode = 'n'; sbn = 1; }
   else if ((sbk === 1 || K === 1) && K % 4 === 0 && aligned4(sbn, b.offset, ...bB)) { bMode = 'k'; sbk = 1; }
   // with b read along n (outer-product form), scalar a loads measured as fast or faster than vec4
   // loads along k on lavapipe (13.9 vs 13.0 GFLOP/s at 1024², same run)
@@ -89,8 +218,10 @@ export function runMatmul(
   const aBSlot = u.push(...aB);
   const bBSlot = u.push(...bB);
 
-  const T = storageType(out.dtype, 'matmul') as 'f32' | 'i32';
-  const key = `matmul:${T}:a${aMode}:b${bMode}:r${rb}${fast ? 'f' : ''}:${wx}x${wy}:tm${TM}:tn${TN}`;
+  // the product's type (the output's, unless an epilogue changes it)
+  const T = storageType(a.dtype, 'matmul') as 'f32' | 'i32';
+  const ep = epi ? planEpilogue(rt, epi, out, T, u, cb.strides.slice(3), M, N) : null;
+  const key = `matmul:${T}:a${aMode}:b${bMode}:r${rb}${fast ? 'f' : ''}:${wx}x${wy}:tm${TM}:tn${TN}${ep?.key ?? ''}`;
   const kernel = rt.kernel(key, () => {
     const S = (k: number) => uslot(k);
     const V = `vec4<${T}>`;
@@ -105,12 +236,14 @@ export function runMatmul(
     let ab = S(6), bb = S(7);
     for (let d = 0; d < rb; d++) { ab += ` + q${d} * ${S(aBSlot + d)}`; bb += ` + q${d} * ${S(bBSlot + d)}`; }
     L.push(`let aB = ${ab};`, `let bB = ${bb};`);
+    if (ep) L.push(...ep.bases);
     L.push(`let sam = ${S(8)}; let sak = ${S(9)}; let sbk = ${S(10)}; let sbn = ${S(11)};`);
     L.push(`let lx = lix % ${wx}u; let ly = lix / ${wx}u;`);
     L.push(`let row0 = tm * ${wy * TM}u + ly * ${TM}u;`, `let col0 = tn * ${wx * TN}u + lx * ${TN}u;`);
     if (aMode === 'm') for (let p = 0; p < TM / 4; p++) L.push(`let ra${p} = min(row0 + ${4 * p}u, M - 4u);`);
     else for (let i = 0; i < TM; i++) L.push(`let rr${i} = min(row0 + ${i}u, M - 1u) * sam;`);
-    if (bMode === 'n') for (let q = 0; q < TN / 4; q++) L.push(`let cq${q} = min(col0 / 4u + ${q}u, N / 4u - 1u);`);
+    // (N + 3) / 4: a padded b's last vec4 holds its last columns
+    if (bMode === 'n') for (let q = 0; q < TN / 4; q++) L.push(`let cq${q} = min(col0 / 4u + ${q}u, (N + 3u) / 4u - 1u);`);
     else for (let c = 0; c < TN; c++) L.push(`let cc${c} = min(col0 + ${c}u, N - 1u) * sbn;`);
     for (let i = 0; i < TM; i++) for (let q = 0; q < TN / 4; q++) L.push(`var acc${i}_${q} = ${V}(0);`);
     L.push(`for (var k = 0u; k < K; k += ${KS}u) {`);
@@ -170,23 +303,85 @@ export function runMatmul(
     for (let i = 0; i < TM; i++) {
       L.push(`if (row0 + ${i}u < M) {`);
       L.push(`  let orow = ob + (row0 + ${i}u) * N;`);
-      for (let c = 0; c < TN; c++) L.push(`  if (col0 + ${c}u < N) { O[orow + col0 + ${c}u] = acc${i}_${c >> 2}[${c & 3}]; }`);
+      for (let c = 0; c < TN; c++) {
+        const acc = `acc${i}_${c >> 2}[${c & 3}]`;
+        L.push(`  if (col0 + ${c}u < N) { ${ep ? ep.store(acc, `row0 + ${i}u`, `col0 + ${c}u`, `orow + col0 + ${c}u`) : `O[orow + col0 + ${c}u] = ${acc};`} }`);
+      }
       L.push('}');
     }
     const code = [
       declarations(u.length, [
-        { name: 'O', kind: 'rw', type: T },
+        { name: 'O', kind: 'rw', type: storageType(out.dtype, 'matmul') },
         { name: 'A', kind: 'read', type: aMode === 's' ? T : `vec4<${T}>` },
         { name: 'A_B', kind: 'read', type: bMode === 's' ? T : `vec4<${T}>` },
+        ...(ep?.decls ?? []),
       ]),
-      fast ? helperSource(['tg_divmod']) : '',
+      helperSource([...(fast ? ['tg_divmod'] : []), ...(ep?.helpers ?? [])]),
       entry(wx * wy),
       ...L.map((l) => '  ' + l),
       '}',
     ].join('\n');
-    return { code, bindings: ['rw', 'read', 'read'], uniformSlots: u.length };
+    return { code, bindings: ['rw', 'read', 'read', ...(ep?.decls.map((d) => d.kind) ?? [])], uniformSlots: u.length };
   });
-  rt.dispatch(kernel, [out.buf, a.buf, b.buf], u.toArray(), total);
+  rt.dispatch(kernel, [out.buf, a.buf, b.buf, ...(ep?.bufs ?? [])], u.toArray(), total);
+}
+
+/**
+ * Copies b[..., K, N], read along k (unit stride on k), into `dst` as contiguous [..., K, N4]
+ * rows, N4 = N rounded up to a multiple of 4 (the padding repeats column N − 1), one 4×4 block
+ * per invocation: four vec4 loads along k, four vec4 stores along n. Measured on lavapipe, same
+ * run, [128,784]·[128,784]ᵀ: 1.93 ms with a strided elementwise copy (a scalar gather per
+ * element), 1.57 ms with this one, 1.44 ms for the product alone (b already n-contiguous).
+ * Needs K a multiple of 4 and vec4-aligned offsets and strides; returns false (nothing recorded)
+ * otherwise.
+ */
+function transpose4(rt: Runtime, b: BufOperand, bShape: readonly number[], dst: GpuBuf): boolean {
+  const r = bShape.length;
+  const K = bShape[r - 2]!, N = bShape[r - 1]!;
+  const sbn = b.strides[r - 1]!;
+  const batch = collapseDims(bShape.slice(0, -2), [b.strides.slice(0, -2)]);
+  if (K % 4 || b.strides[r - 2] !== 1 || sbn % 4 || b.offset % 4 || batch.strides[0]!.some((x) => x % 4)) return false;
+  const nb = batch.shape.reduce((x, y) => x * y, 1);
+  const NQ = Math.ceil(N / 4);
+  const blocks = nb * (K / 4) * NQ;
+  if (blocks === 0) return true;
+  const rb = batch.shape.length;
+  const { wg, per } = elementGrid(rt.ctx.limits, rt.ctx.adapter.isSoftware, blocks);
+  const u = new Uniforms();
+  const fast = fastDiv(blocks);
+  u.push(blocks, per, K, N, NQ, b.offset, sbn, invBits(NQ), invBits(K / 4), K / 4);
+  const bShapeSlot = pushShape(u, batch.shape, fast);
+  const bStr = u.push(...batch.strides[0]!);
+  const T = storageType(b.dtype, 'matmul');
+  const kernel = rt.kernel(`transpose4:${T}:r${rb}${fast ? 'f' : ''}:wg${wg}`, () => {
+    const S = (k: number) => uslot(k);
+    let base = S(5);
+    for (let d = 0; d < rb; d++) base += ` + q${d} * ${S(bStr + d)}`;
+    const body = [
+      `if (gid >= ${S(0)}) { return; }`,
+      // gid = (bi · K/4 + kb) · N/4 + nq
+      `let t1 = ${divmod('gid', 4, fast ? 7 : null, S)}; let nq = t1.y;`,
+      `let t2 = ${divmod('t1.x', 9, fast ? 8 : null, S)}; let kb = t2.y; let bi = t2.x;`,
+      ...unravel('bi', rb, bShapeSlot, 'q', S, fast),
+      `let src = (${base} + kb * 4u) / 4u;`,
+      `let sq = ${S(6)} / 4u;`,
+      `let nl = ${S(3)} - 1u;`,
+      ...[0, 1, 2, 3].map((j) => `let c${j} = Bm[src + min(nq * 4u + ${j}u, nl) * sq];`),
+      `let on = ${S(4)};`,
+      `let o = (bi * ${S(2)} + kb * 4u) * on + nq;`,
+      ...[0, 1, 2, 3].map((i) => `O[o + ${i}u * on] = vec4<${T}>(c0[${i}], c1[${i}], c2[${i}], c3[${i}]);`),
+    ];
+    const code = [
+      declarations(u.length, [{ name: 'O', kind: 'rw', type: `vec4<${T}>` }, { name: 'Bm', kind: 'read', type: `vec4<${T}>` }]),
+      fast ? helperSource(['tg_divmod']) : '',
+      entryLoop(wg, S(1)),
+      ...body.map((l) => '  ' + l),
+      ENTRY_CLOSE,
+    ].join('\n');
+    return { code, bindings: ['rw', 'read'], uniformSlots: u.length };
+  });
+  rt.dispatch(kernel, [dst, b.buf], u.toArray(), Math.ceil(blocks / (wg * per)));
+  return true;
 }
 
 /**
@@ -198,6 +393,7 @@ export function runMatmul(
 function workgroupTiled(
   rt: Runtime, a: BufOperand, b: BufOperand, out: BufOperand, M: number, K: number, N: number, nb: number,
   batchShape: readonly number[], aB: readonly number[], bB: readonly number[], [sam, sak, sbk, sbn]: number[],
+  epi: MatmulEpilogue | undefined, epiBatchStrides: readonly (readonly number[])[],
 ): void {
   const tilesM = Math.ceil(M / 64), tilesN = Math.ceil(N / 64);
   const total = nb * tilesM * tilesN;
@@ -208,8 +404,9 @@ function workgroupTiled(
   const bShapeSlot = pushShape(u, batchShape, fast);
   const aBSlot = u.push(...aB);
   const bBSlot = u.push(...bB);
-  const T = storageType(out.dtype, 'matmul') as 'f32' | 'i32';
-  const kernel = rt.kernel(`matmul-wg:${T}:r${rb}${fast ? 'f' : ''}`, () => {
+  const T = storageType(a.dtype, 'matmul') as 'f32' | 'i32';
+  const ep = epi ? planEpilogue(rt, epi, out, T, u, epiBatchStrides, M, N) : null;
+  const kernel = rt.kernel(`matmul-wg:${T}:r${rb}${fast ? 'f' : ''}${ep?.key ?? ''}`, () => {
     const S = (k: number) => uslot(k);
     let ab = S(6), bb = S(7);
     for (let d = 0; d < rb; d++) { ab += ` + q${d} * ${S(aBSlot + d)}`; bb += ` + q${d} * ${S(bBSlot + d)}`; }
@@ -218,12 +415,13 @@ function workgroupTiled(
       ? `acc${i} = fma(vec4<${T}>(As[kk][ty * 4u + ${i}u]), bv, acc${i});`
       : `acc${i} = acc${i} + vec4<${T}>(As[kk][ty * 4u + ${i}u]) * bv;`;
     const stores = [0, 1, 2, 3].map((i) => `  if (row0 + ${i}u < M) {
-    for (var j = 0u; j < 4u; j++) { if (col0 + j < N) { O[ob + (row0 + ${i}u) * N + col0 + j] = acc${i}[j]; } }
+    for (var j = 0u; j < 4u; j++) { if (col0 + j < N) { ${ep ? ep.store(`acc${i}[j]`, `row0 + ${i}u`, 'col0 + j', `ob + (row0 + ${i}u) * N + col0 + j`) : `O[ob + (row0 + ${i}u) * N + col0 + j] = acc${i}[j];`} } }
   }`).join('\n');
     const code = `${declarations(u.length, [
-      { name: 'O', kind: 'rw', type: T }, { name: 'A', kind: 'read', type: T }, { name: 'Bm', kind: 'read', type: T },
+      { name: 'O', kind: 'rw', type: storageType(out.dtype, 'matmul') }, { name: 'A', kind: 'read', type: T }, { name: 'Bm', kind: 'read', type: T },
+      ...(ep?.decls ?? []),
     ])}
-${fast ? helperSource(['tg_divmod']) : ''}
+${helperSource([...(fast ? ['tg_divmod'] : []), ...(ep?.helpers ?? [])])}
 var<workgroup> As: array<array<${T}, 64>, 16>;
 var<workgroup> Bs: array<array<${T}, 64>, 16>;
 ${entry(256)}
@@ -234,6 +432,7 @@ ${entry(256)}
   ${unravel('bi', rb, bShapeSlot, 'q', S, fast).join('\n  ')}
   let aB = ${ab};
   let bB = ${bb};
+  ${ep?.bases.join('\n  ') ?? ''}
   let tx = lix % 16u; let ty = lix / 16u;
   let rowT = tm * 64u; let colT = tn * 64u;
   let row0 = rowT + ty * 4u; let col0 = colT + tx * 4u;
@@ -258,7 +457,7 @@ ${entry(256)}
   let ob = bi * M * N;
 ${stores}
 }`;
-    return { code, bindings: ['rw', 'read', 'read'], uniformSlots: u.length };
+    return { code, bindings: ['rw', 'read', 'read', ...(ep?.decls.map((d) => d.kind) ?? [])], uniformSlots: u.length };
   });
-  rt.dispatch(kernel, [out.buf, a.buf, b.buf], u.toArray(), total);
+  rt.dispatch(kernel, [out.buf, a.buf, b.buf, ...(ep?.bufs ?? [])], u.toArray(), total);
 }

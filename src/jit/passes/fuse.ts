@@ -22,6 +22,30 @@ export interface FuseOptions {
   readonly maxInputs: number;
   /** an elementwise consumer of a matmul may run as its epilogue, over the product in place */
   readonly matmulEpilogue: boolean;
+  /**
+   * An elementwise node read by several kernels, or broadcast into a bigger one, is recomputed
+   * inline by each of them when they iterate at most this many elements in all (default 0: never).
+   * Where a launch costs tens of microseconds (WebGPU, above all on CPU adapters) recomputing a
+   * small intermediate is cheaper than a kernel and a buffer for it (log-softmax's x − max,
+   * exp(x − max), log(sum) …).
+   */
+  readonly recomputeBelow?: number;
+  /**
+   * A matmul whose value is itself needed (an output, or an update such as a `.grad`) may still
+   * run its consumer as an epilogue, the kernel storing both (the gradient and the parameter
+   * update computed from it). Needs an executor that stores two outputs (WebGPU's).
+   */
+  readonly epilogueKeepsProduct?: boolean;
+  /**
+   * An epilogue may read the product through reshapes, running over the reshaped shape (needs an
+   * executor that runs the product at its own shape and the epilogue at the root's: WebGPU's).
+   */
+  readonly epilogueThroughReshape?: boolean;
+  /**
+   * Reductions (sum, prod, max, min) take epilogues as matmuls do (a bias gradient and the bias
+   * update computed from it in one kernel). Needs an executor that runs them (WebGPU's).
+   */
+  readonly reduceEpilogue?: boolean;
 }
 
 export const defaultFuseOptions: FuseOptions = { enabled: true, reducePrologue: true, maxInputs: 64, matmulEpilogue: true };
@@ -29,10 +53,17 @@ export const defaultFuseOptions: FuseOptions = { enabled: true, reducePrologue: 
 export interface Fusion {
   /** nodes that get a buffer: inputs, states and kernel roots, in topological order */
   readonly materialized: Set<GNode>;
-  /** fused elementwise node → the root of the kernel that computes it inline */
+  /** fused elementwise node → the root of the kernel that computes it inline (the first, if several do) */
   readonly groupOf: Map<GNode, GNode>;
-  /** matmul → the elementwise root computed as its epilogue (the product gets no buffer of its own) */
+  /** fused nodes recomputed inline by more than one kernel → those kernels' roots */
+  readonly recomputed: Map<GNode, Set<GNode>>;
+  /**
+   * matmul → the elementwise root computed as its epilogue (the product gets no buffer of its
+   * own, unless it is materialized too: then the kernel stores both)
+   */
   readonly epilogue: Map<GNode, GNode>;
+  /** epilogue matmuls whose product is needed too (outputs, update values): their kernel stores both */
+  readonly keepProduct: Set<GNode>;
 }
 
 export const isView = (n: GNode): boolean => n.op?.kind === 'view';
@@ -75,6 +106,8 @@ export function fuse(g: Graph, opts: FuseOptions = defaultFuseOptions, forced: R
   const pinned = new Set<GNode>([...g.outputs, ...g.updates.map((u) => u.value), ...forced]);
   const materialized = new Set<GNode>();
   const groupOf = new Map<GNode, GNode>();
+  const recomputed = new Map<GNode, Set<GNode>>();
+  const budget = opts.recomputeBelow ?? 0;
 
   /** kernel roots that read `n` (through unmaterialized views), and whether one needs a buffer */
   const consumers = (n: GNode, roots: Set<GNode>, acc: { needsBuf: boolean }) => {
@@ -85,7 +118,7 @@ export function fuse(g: Graph, opts: FuseOptions = defaultFuseOptions, forced: R
         else acc.needsBuf = true;
       } else {
         const r = groupOf.get(u);
-        if (r) roots.add(r);
+        if (r) for (const x of recomputed.get(u) ?? [r]) roots.add(x);
         else acc.needsBuf = true;
       }
     }
@@ -105,36 +138,57 @@ export function fuse(g: Graph, opts: FuseOptions = defaultFuseOptions, forced: R
       if (acc.needsBuf) materialized.add(n);
       continue;
     }
-    if (!isElementwise(n) || usesIndex(n) || !opts.enabled || acc.needsBuf || roots.size !== 1) {
+    if (!isElementwise(n) || usesIndex(n) || !opts.enabled || acc.needsBuf || roots.size === 0) {
       materialized.add(n);
       continue;
     }
     const root = [...roots][0]!;
-    if (iterNumel(root) !== n.numel) {
-      materialized.add(n);
-      continue;
+    if (roots.size !== 1 || iterNumel(root) !== n.numel) {
+      // recomputed by each kernel reading it, when they are small
+      let work = 0;
+      for (const r of roots) work += iterNumel(r);
+      if (work > budget) {
+        materialized.add(n);
+        continue;
+      }
+      if (roots.size > 1) recomputed.set(n, roots);
     }
     groupOf.set(n, root);
   }
 
   // matmul epilogues: every consumer of the product is an elementwise op of its shape in one
-  // kernel rooted at an elementwise node of the same size (bias + ReLU after a linear layer)
+  // kernel rooted at an elementwise node of the same size (bias + ReLU after a linear layer);
+  // reshapes between them are looked through (a convolution's product [N, C, H·W] read as
+  // [N, C, H, W] by its bias + ReLU): the product is contiguous, so the order of elements holds
   const epilogue = new Map<GNode, GNode>();
-  if (opts.enabled && opts.matmulEpilogue) {
+  const keepProduct = new Set<GNode>();
+  if (opts.enabled && (opts.matmulEpilogue || opts.reduceEpilogue)) {
     for (const m of g.nodes) {
-      if (m.op !== prims.matmul || pinned.has(m)) continue;
-      const us = users.get(m) ?? [];
+      const kind = m.op === prims.matmul ? opts.matmulEpilogue
+        : m.op?.kind === 'reduce' ? opts.reduceEpilogue === true && PROLOGUE_REDUCTIONS.has((m.op as ReduceOp).reduce) && m.dtype !== 'bool' : false;
+      if (!kind || (pinned.has(m) && !opts.epilogueKeepsProduct) || forced.has(m)) continue;
+      const us: { u: GNode; shape: readonly number[] }[] = [];
+      const collect = (x: GNode): void => {
+        for (const u of users.get(x) ?? []) {
+          if (u.op === prims.reshape && !materialized.has(u) && opts.epilogueThroughReshape) collect(u);
+          else us.push({ u, shape: x.shape });
+        }
+      };
+      collect(m);
       let root: GNode | null = null;
-      const ok = us.length > 0 && us.every((u) => {
-        if (!isElementwise(u) || u.numel !== m.numel || u.shape.length !== m.shape.length || u.shape.some((d, i) => d !== m.shape[i])) return false;
+      const ok = us.length > 0 && us.every(({ u, shape }) => {
+        if (!isElementwise(u) || u.numel !== m.numel || u.shape.length !== shape.length || u.shape.some((d, i) => d !== shape[i])) return false;
         const r = materialized.has(u) ? u : groupOf.get(u);
-        if (!r || (root && r !== root)) return false;
+        if (!r || recomputed.has(u) || (root && r !== root)) return false;
         root = r;
         return true;
       });
       const r = root as GNode | null;
-      if (ok && r && isElementwise(r) && !usesIndex(r) && r.numel === m.numel && ![...epilogue.values()].includes(r)) epilogue.set(m, r);
+      if (ok && r && isElementwise(r) && !usesIndex(r) && r.numel === m.numel && ![...epilogue.values()].includes(r)) {
+        epilogue.set(m, r);
+        if (pinned.has(m)) keepProduct.add(m);
+      }
     }
   }
-  return { materialized, groupOf, epilogue };
+  return { materialized, groupOf, recomputed, epilogue, keepProduct };
 }

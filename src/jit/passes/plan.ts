@@ -8,7 +8,7 @@
  */
 import { contiguousStrides, sameShape } from '../../shape.ts';
 import type { DType } from '../../dtype.ts';
-import { kernelReads, type Kernel, type Load, type Lowered } from '../lower.ts';
+import { kernelReads, kernelWrites, type Kernel, type Load, type Lowered } from '../lower.ts';
 
 export type Slot =
   | { readonly kind: 'input'; readonly index: number }
@@ -33,15 +33,22 @@ export interface BufferPlan {
 export interface PlanOptions {
   /** allow writing update values straight into states, and kernels over dying operands */
   readonly inPlace: boolean;
+  /**
+   * a matmul epilogue reads each operand element before it writes that element (WebGPU applies
+   * it at the store), so its output may replace an operand it reads element for element
+   */
+  readonly epilogueInPlace?: boolean;
 }
 
 const bytesOf = (d: DType) => (d === 'float64' ? 8 : d === 'bool' ? 1 : 4);
 
 /** Is every load of `value` in kernel k an element-for-element read of a contiguous buffer? */
-function identityReads(k: Kernel, value: number): boolean {
+function identityReads(k: Kernel, value: number, epilogueInPlace = false): boolean {
+  const identity = (loads: readonly Load[], shape: readonly number[]) =>
+    loads.every((l) => l.value !== value || (l.view.offset === 0 && sameShape(l.view.shape, shape) && contiguousLike(l.view.strides, shape)));
+  if ((k.kind === 'matmul' || k.kind === 'reduce') && k.epilogue && epilogueInPlace) return !k.loads.some((l) => l.value === value) && identity(k.epilogue.loads, k.node.shape);
   if (k.kind !== 'elementwise') return !kernelReads(k).some((l) => l.value === value);
-  const shape = k.shape;
-  return k.loads.every((l: Load) => l.value !== value || (l.view.offset === 0 && sameShape(l.view.shape, shape) && contiguousLike(l.view.strides, shape)));
+  return identity(k.loads, k.shape);
 }
 function contiguousLike(strides: readonly number[], shape: readonly number[]): boolean {
   const c = contiguousStrides(shape);
@@ -79,7 +86,9 @@ export function plan(low: Lowered, opts: PlanOptions = { inPlace: true }): Buffe
       const k = src.source.kernel;
       const reads = readsOf(u.target);
       if (reads.some((r) => r > k)) return;
-      if (reads.includes(k) && !identityReads(kernels[k]!, u.target)) return;
+      if (reads.includes(k) && !identityReads(kernels[k]!, u.target, opts.epilogueInPlace)) return;
+      // a matmul's kept product is stored through a binding of its own: it may not alias a read
+      if (reads.includes(k) && kernels[k]!.out !== u.source) return;
       // the value itself must not be read after the update target could change meaning: it lives in the state now, which is fine
       slotOf[u.source] = slotOf[u.target]!;
       direct.add(ui);
@@ -92,38 +101,45 @@ export function plan(low: Lowered, opts: PlanOptions = { inPlace: true }): Buffe
   const dies: number[][] = kernels.map(() => []);
   let inPlace = 0;
   kernels.forEach((k, i) => {
-    const v = k.out;
-    if (slotOf[v] === -1) {
-      const want = values[v]!;
-      // over a dying operand, element for element
-      if (opts.inPlace && k.kind === 'elementwise') {
-        for (const l of k.loads) {
-          const s = slots[slotOf[l.value]!];
-          if (lastUse[l.value] === i && s?.kind === 'temp' && s.dtype === want.dtype && s.numel >= want.numel && values[l.value]!.numel === want.numel && identityReads(k, l.value)) {
-            slotOf[v] = slotOf[l.value]!;
-            lastUse[l.value] = -2; // its slot lives on as v's
-            inPlace++;
-            break;
+    for (const [w, v] of kernelWrites(k).entries()) {
+      if (slotOf[v] === -1) {
+        const want = values[v]!;
+        // over a dying operand, element for element
+        if (opts.inPlace && k.kind === 'elementwise' && w === 0) {
+          for (const l of k.loads) {
+            const s = slots[slotOf[l.value]!];
+            if (lastUse[l.value] === i && s?.kind === 'temp' && s.dtype === want.dtype && s.numel >= want.numel && values[l.value]!.numel === want.numel && identityReads(k, l.value)) {
+              slotOf[v] = slotOf[l.value]!;
+              lastUse[l.value] = -2; // its slot lives on as v's
+              inPlace++;
+              break;
+            }
+          }
+        }
+        if (slotOf[v] === -1) {
+          // best fit among free temporaries of the dtype
+          let best = -1;
+          for (let j = 0; j < free.length; j++) {
+            const s = slots[free[j]!] as { dtype: DType; numel: number };
+            if (s.dtype !== want.dtype || s.numel < want.numel) continue;
+            if (best < 0 || s.numel < (slots[free[best]!] as { numel: number }).numel) best = j;
+          }
+          if (best >= 0) {
+            slotOf[v] = free[best]!;
+            free.splice(best, 1);
+          } else {
+            // grow the largest free slot of the dtype rather than adding one
+            slotOf[v] = slots.push({ kind: 'temp', dtype: want.dtype, numel: want.numel }) - 1;
           }
         }
       }
-      if (slotOf[v] === -1) {
-        // best fit among free temporaries of the dtype
-        let best = -1;
-        for (let j = 0; j < free.length; j++) {
-          const s = slots[free[j]!] as { dtype: DType; numel: number };
-          if (s.dtype !== want.dtype || s.numel < want.numel) continue;
-          if (best < 0 || s.numel < (slots[free[best]!] as { numel: number }).numel) best = j;
-        }
-        if (best >= 0) {
-          slotOf[v] = free[best]!;
-          free.splice(best, 1);
-        } else {
-          // grow the largest free slot of the dtype rather than adding one
-          slotOf[v] = slots.push({ kind: 'temp', dtype: want.dtype, numel: want.numel }) - 1;
-        }
-      }
     }
+    freeAfter(k, i);
+  });
+
+  /** Frees the slots of values kernel i read last, and of values it wrote that nobody reads. */
+  function freeAfter(k: Kernel, i: number): void {
+    const written = kernelWrites(k).map((v) => slotOf[v]!);
     const seen = new Set<number>();
     for (const l of kernelReads(k)) {
       if (seen.has(l.value)) continue;
@@ -131,15 +147,17 @@ export function plan(low: Lowered, opts: PlanOptions = { inPlace: true }): Buffe
       if (lastUse[l.value] === i) {
         dies[i]!.push(l.value);
         const s = slotOf[l.value]!;
-        if (slots[s]!.kind === 'temp' && s !== slotOf[v]) free.push(s);
+        if (slots[s]!.kind === 'temp' && !written.includes(s)) free.push(s);
       }
     }
     // a value nobody reads dies right away
-    if (lastUse[v] === -1 && slots[slotOf[v]!]!.kind === 'temp') {
-      dies[i]!.push(v);
-      free.push(slotOf[v]!);
+    for (const v of kernelWrites(k)) {
+      if (lastUse[v] === -1 && slots[slotOf[v]!]!.kind === 'temp') {
+        dies[i]!.push(v);
+        free.push(slotOf[v]!);
+      }
     }
-  });
+  }
   const tempBytes = slots.reduce((acc, s) => acc + (s.kind === 'temp' ? s.numel * bytesOf(s.dtype) : 0), 0);
   return { slots, slotOf, direct, dies, tempBytes, inPlace };
 }

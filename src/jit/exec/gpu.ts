@@ -1,0 +1,234 @@
+/**
+ * @file The WebGPU executor: runs a lowered graph by calling the WGSL templates directly on the
+ * buffers the plan assigned — fused elementwise kernels, reductions with their fused prologue,
+ * matmuls with their fused epilogue (bias + ReLU, or a whole parameter update), and the other
+ * templates through the backend's `runInto`. Temporary buffers are acquired on the first call and
+ * kept (the same buffers every call); updates the plan marks `direct` are written by their kernel
+ * straight into the state's buffer; only outputs get fresh buffers per call. Pipelines come from
+ * the runtime's cache under the same keys eager ops use, so they are shared with eager code and
+ * across batch sizes.
+ */
+import { getBackend, type Aval, type BufView, type Storage } from '../../backend.ts';
+import { DeviceError, internal } from '../../errors.ts';
+import { exprKey, type Expr } from '../../ops/expr.ts';
+import { GpuStorage, type GpuBackend } from '../../gpu/backend.ts';
+import { runElementwise, type BufOperand } from '../../gpu/kernels/elementwise.ts';
+import { runMatmul, type MatmulEpilogue } from '../../gpu/kernels/matmul.ts';
+import { runReduce, type ReduceEpilogue } from '../../gpu/kernels/reduce.ts';
+import { prims } from '../../ops/prims.ts';
+import type { ViewOp } from '../../ops/registry.ts';
+import { contiguousStrides, sameShape } from '../../shape.ts';
+import { Tensor } from '../../tensor.ts';
+import { kernelReads, type Kernel, type Load, type Lowered } from '../lower.ts';
+import type { BufferPlan } from '../passes/plan.ts';
+import { kernelLabel } from './labels.ts';
+import type { KernelInfo, Program } from './program.ts';
+
+/** Storage of every slot for one call. */
+type Stores = (Storage | null)[];
+type Step = (stores: Stores, seeds: ReadonlyMap<number, number>) => void;
+
+/**
+ * Values that are one constant and read only as the base of scatterAdd (the zeros a gather's
+ * gradient starts from): the template takes the base as a constant, so they get no kernel and no
+ * buffer — one launch and one fill of the whole output fewer.
+ */
+function lazyConstants(low: Lowered): Map<number, GpuStorage> {
+  const out = new Map<number, GpuStorage>();
+  const kept = new Set([...low.outputs, ...low.updates.map((u) => u.source)]);
+  for (const k of low.kernels) {
+    if (k.kind !== 'elementwise' || k.expr.k !== 'const' || kept.has(k.out)) continue;
+    const v = k.out;
+    const ok = low.kernels.every((r) => !kernelReads(r).some((l) => l.value === v) ||
+      (r.kind === 'op' && r.op.kind === 'scatterAdd' && r.loads.every((l, i) => l.value !== v || i === 0)));
+    if (!ok) continue;
+    const s = new GpuStorage(k.dtype, low.values[v]!.numel);
+    s.constValue = k.expr.v;
+    out.set(v, s);
+  }
+  return out;
+}
+
+/** An epilogue operand (a view over the epilogue root's shape) as a view over the result's shape. */
+function asShape(l: Load, shape: readonly number[]): Load {
+  if (sameShape(l.view.shape, shape)) return l;
+  const view = (prims.reshape as ViewOp<unknown>).view(l.view, { shape: [...shape] });
+  return { value: l.value, view: view ?? internal('jit: an epilogue operand is not a view of the result\'s shape') };
+}
+
+function makeStep(k: Kernel, low: Lowered, slotOf: readonly number[], backend: GpuBackend, info: KernelInfo[], lazy: ReadonlyMap<number, GpuStorage>): Step {
+  const rt = backend.rt;
+  const n = k.node;
+  const label = kernelLabel(k);
+  const os = slotOf[k.out]!;
+  const outStrides = contiguousStrides(n.shape);
+  const dtypeOf = (l: Load) => low.values[l.value]!.dtype;
+  const storeOf = (stores: Stores, slot: number): Storage => stores[slot] ?? internal(`jit: slot ${slot} has no buffer`);
+  const operand = (stores: Stores, l: Load): BufOperand => ({
+    buf: backend.bufferOf(storeOf(stores, slotOf[l.value]!), n.opName), offset: l.view.offset, strides: l.view.strides, dtype: dtypeOf(l),
+  });
+  const output = (stores: Stores): BufOperand => ({ buf: backend.bufferOf(storeOf(stores, os), n.opName), offset: 0, strides: outStrides, dtype: n.dtype });
+  switch (k.kind) {
+    case 'elementwise':
+      info.push({ kind: 'elementwise', label, fused: k.fused, source: exprKey(k.expr) });
+      return (stores) => runElementwise(rt, n.opName, k.expr, k.shape, output(stores), k.loads.map((l) => operand(stores, l)));
+    case 'rand': {
+      const op = n.op as { expr: (i: never[], a: never, o: Aval) => Expr };
+      info.push({ kind: 'rand', label, fused: 0, source: n.opName });
+      return (stores, seeds) => {
+        const attrs = { ...(n.attrs as object), seed: seeds.get(k.seed) ?? k.seed };
+        runElementwise(rt, n.opName, op.expr([], attrs as never, n.aval), n.shape, output(stores), []);
+      };
+    }
+    case 'reduce': {
+      const epi = k.epilogue;
+      const red = k.red ?? n;
+      const resultSlot = epi?.product === undefined ? undefined : slotOf[epi.product];
+      const epiLoads = epi?.loads.map((l) => asShape(l, red.shape));
+      info.push({
+        kind: 'reduce', label, fused: k.fused + (epi?.fused ?? 0),
+        source: `${k.reduce} of ${exprKey(k.expr)}${epi ? `, then at the store${resultSlot !== undefined ? ' (keeping the result)' : ''}: ${exprKey(epi.expr)}` : ''}`,
+      });
+      return (stores) => {
+        const e: ReduceEpilogue | undefined = epi && {
+          expr: epi.expr,
+          operands: epiLoads!.map((l) => (l.value < 0 ? 'result' as const : operand(stores, l))),
+          shape: red.shape,
+          dtype: red.dtype,
+          ...(resultSlot !== undefined ? {
+            result: { buf: backend.bufferOf(storeOf(stores, resultSlot), n.opName), offset: 0, strides: contiguousStrides(red.shape), dtype: red.dtype },
+          } : {}),
+        };
+        runReduce(rt, k.reduce, { expr: k.expr, loads: k.loads.map((l) => operand(stores, l)) }, k.inShape, k.dims, output(stores), e);
+      };
+    }
+    case 'matmul': {
+      const [la, lb] = k.loads as [Load, Load];
+      const epi = k.epilogue;
+      // the product's shape; an epilogue root may be a reshape of it (its loads are reshaped to match)
+      const mmShape = k.mm.shape;
+      const epiLoads = epi?.loads.map((l) => asShape(l, mmShape));
+      const productSlot = epi?.product === undefined ? undefined : slotOf[epi.product];
+      info.push({
+        kind: 'matmul', label, fused: epi?.fused ?? 0,
+        source: epi ? `matmul, then at the store${productSlot !== undefined ? ' (keeping the product)' : ''}: ${exprKey(epi.expr)}` : 'matmul',
+      });
+      return (stores) => {
+        const e: MatmulEpilogue | undefined = epi && {
+          expr: epi.expr,
+          operands: epiLoads!.map((l) => (l.value < 0 ? 'product' as const : operand(stores, l))),
+          ...(productSlot !== undefined ? {
+            product: { buf: backend.bufferOf(storeOf(stores, productSlot), n.opName), offset: 0, strides: contiguousStrides(mmShape), dtype: k.mm.dtype },
+          } : {}),
+        };
+        runMatmul(rt, operand(stores, la), la.view.shape, operand(stores, lb), lb.view.shape, output(stores), mmShape, e);
+      };
+    }
+    case 'op': {
+      info.push({ kind: k.op.kind, label, fused: 0, source: `${k.op.name} (WGSL template)` });
+      const aval: Aval = { shape: n.shape, dtype: n.dtype };
+      return (stores) => {
+        const views: BufView[] = k.loads.map((l) => ({ storage: lazy.get(l.value) ?? storeOf(stores, slotOf[l.value]!), shape: l.view.shape, strides: l.view.strides, offset: l.view.offset, dtype: dtypeOf(l) }));
+        backend.runInto(k.op, views, n.attrs, aval, output(stores));
+      };
+    }
+    default:
+      return k satisfies never;
+  }
+}
+
+/** Builds the WebGPU program of a lowered, planned graph. */
+export function gpuProgram(low: Lowered, plan: BufferPlan): Program {
+  const backend = getBackend('webgpu') as unknown as GpuBackend;
+  const info: KernelInfo[] = [];
+  const { slots, slotOf } = plan;
+  const lazy = lazyConstants(low);
+  const steps = low.kernels.filter((k) => !lazy.has(k.out)).map((k) => makeStep(k, low, slotOf, backend, info, lazy));
+  const temps: (GpuStorage | null)[] = slots.map(() => null);
+  /** contiguous copies of bound tensors that are strided or offset, per slot (kept across calls) */
+  const staging: (GpuStorage | null)[] = slots.map(() => null);
+  const stores: Stores = slots.map(() => null);
+  const copies = low.updates.map((u, i) => ({ ...u, i })).filter((u) => !plan.direct.has(u.i));
+  const directTargets = low.updates.filter((_, i) => plan.direct.has(i)).map((u) => u.target);
+  const targets = low.updates.map((u) => u.target);
+  let disposed = false;
+
+  const view = (t: Tensor): BufView => ({ storage: t._storage!, shape: t.shape, strides: t.strides, offset: t.offset, dtype: t.dtype });
+  const dense = (slot: number, t: Tensor): BufView => ({ storage: stores[slot]!, shape: t.shape, strides: contiguousStrides(t.shape), offset: 0, dtype: t.dtype });
+  const bind = (slot: number, t: Tensor, what: string) => {
+    if (t._disposed || !t._storage) throw new DeviceError(`jit: ${what} (shape [${t.shape}]) was disposed or is symbolic`);
+    if (t.isContiguous && t.offset === 0) {
+      stores[slot] = t._storage;
+      return;
+    }
+    // kernels index bound buffers from element 0 with the traced (contiguous) strides
+    let s = staging[slot];
+    if (!s || s.size < t.numel || s.dtype !== t.dtype) {
+      if (s) backend.release(s);
+      staging[slot] = s = backend.allocate(t.dtype, t.numel, 'jit');
+    }
+    stores[slot] = s;
+    backend.assign(dense(slot, t), view(t));
+  };
+
+  return {
+    device: 'webgpu',
+    kernels: info,
+    launches: steps.length + copies.length,
+    tempBytes: plan.tempBytes,
+    run(inputs, states, seeds) {
+      if (disposed) throw new DeviceError('jit: this compiled function was disposed');
+      slots.forEach((s, i) => {
+        switch (s.kind) {
+          case 'input': bind(i, inputs[s.index]!, `argument ${s.index}`); break;
+          case 'state': bind(i, states[s.index]!, `state ${s.index}`); break;
+          case 'output': stores[i] = backend.allocate(s.dtype, s.numel, 'jit'); break;
+          case 'temp':
+            if (!temps[i]) temps[i] = backend.allocate(s.dtype, s.numel, 'jit');
+            stores[i] = temps[i];
+            break;
+          default: s satisfies never;
+        }
+      });
+      for (const step of steps) step(stores, seeds);
+      const tensorOf = (v: number): Tensor => {
+        const src = low.values[v]!.source;
+        return src.kind === 'input' ? inputs[src.index]! : src.kind === 'state' ? states[src.index]! : internal('jit: update target is not an input or state');
+      };
+      // updates not written in place: copied after every kernel ran (values are pre-update)
+      for (const u of copies) {
+        const t = tensorOf(u.target);
+        backend.assign(view(t), dense(slotOf[u.source]!, t));
+      }
+      for (const v of directTargets) {
+        const t = tensorOf(v);
+        const slot = slotOf[v]!;
+        if (stores[slot] !== t._storage) backend.assign(view(t), dense(slot, t)); // through a staging copy
+        // written by a kernel: no longer a lazy constant (if it was one)
+        else (t._storage as GpuStorage).constValue = undefined;
+      }
+      for (const v of targets) tensorOf(v)._bumpVersion();
+      const made = new Map<number, Tensor>();
+      const result = low.outputs.map((v) => {
+        let t = made.get(v);
+        if (!t) {
+          const val = low.values[v]!;
+          made.set(v, (t = Tensor._fromStorage(stores[slotOf[v]!]!, val.node.shape, null, 0, val.dtype, 'webgpu', null)));
+        }
+        return t;
+      });
+      // drop references to the caller's storages (the program must not keep them alive)
+      slots.forEach((s, i) => { if (s.kind !== 'temp') stores[i] = null; });
+      return result;
+    },
+    setProfiling() {},
+    profile: () => [],
+    dispose() {
+      disposed = true;
+      for (const list of [temps, staging]) {
+        for (const s of list) if (s) backend.release(s);
+        list.fill(null);
+      }
+    },
+  };
+}
