@@ -328,6 +328,9 @@ export class Runtime {
   get pipelineCount(): number {
     return this.kernels.size;
   }
+  /** Called with every kernel dispatched (introspection: the jit records each step's WGSL). */
+  onDispatch: ((k: Kernel) => void) | null = null;
+
   /** Keys of the compiled pipelines (for tests and introspection). */
   pipelineKeys(): string[] {
     return [...this.kernels.keys()];
@@ -342,6 +345,7 @@ export class Runtime {
     this.ctx.checkAlive('webgpu');
     if (buffers.length !== k.bindings.length) internal(`kernel ${k.key}: ${buffers.length} buffers for ${k.bindings.length} bindings`);
     if (this.placeholders.has(k)) return; // collect mode: the kernel is recorded, not run
+    this.onDispatch?.(k);
     const pass = this.openPass();
     const { chunk, offset } = this.uniformSlot(k.uniformBytes);
     chunk.data.set(uniforms.subarray(0, k.uniformBytes / 4), offset / 4);

@@ -29,6 +29,11 @@ d('jit on WebGPU', () => {
     expect(logistic.lower(x).device).toBe('webgpu');
     expectAllClose('logistic', await logistic(x).data(), xc.sigmoid().dataSync(), 1e-5, 1e-6);
     expectAllClose('a + a**10', await ps(x).data(), xc.add(xc.pow(10)).dataSync(), 1e-5, 1e-5);
+    // introspection: once run, each kernel's source is the WGSL it dispatched
+    const [k] = logistic.lower(x).kernels;
+    expect(k!.source).toMatch(/^\/\/ sigmoid\(in0:float32\)\n/);
+    expect(k!.source).toContain('@compute');
+    expect(k!.source).toContain('var<storage, read_write> O: array<f32>');
   });
 
   it('random programs of elementwise, reduction, view and matmul ops equal the CPU', async () => {

@@ -143,7 +143,37 @@ export function gpuProgram(low: Lowered, plan: BufferPlan): Program {
   const info: KernelInfo[] = [];
   const { slots, slotOf } = plan;
   const lazy = lazyConstants(low);
-  const steps = low.kernels.filter((k) => !lazy.has(k.out)).map((k) => makeStep(k, low, slotOf, backend, info, lazy));
+  const described: KernelInfo[] = [];
+  const steps = low.kernels.filter((k) => !lazy.has(k.out)).map((k) => makeStep(k, low, slotOf, backend, described, lazy));
+  // each kernel's WGSL, recorded from the dispatches of the first call (the templates choose a
+  // variant by shapes and limits at run time); until then, the expression it computes
+  const wgsl: string[][] = described.map(() => []);
+  let recorded = false;
+  for (const [i, d] of described.entries()) {
+    info.push({
+      kind: d.kind, label: d.label, fused: d.fused,
+      get source() {
+        return recorded && wgsl[i]!.length ? `// ${d.source}\n${wgsl[i]!.join('\n')}` : d.source;
+      },
+    });
+  }
+  const runSteps = (stores: Stores, seeds: ReadonlyMap<number, number>) => {
+    if (recorded) {
+      for (const step of steps) step(stores, seeds);
+      return;
+    }
+    const rt = backend.rt;
+    const prev = rt.onDispatch;
+    try {
+      steps.forEach((step, i) => {
+        rt.onDispatch = (k) => { if (!wgsl[i]!.includes(k.code)) wgsl[i]!.push(k.code); };
+        step(stores, seeds);
+      });
+      recorded = true;
+    } finally {
+      rt.onDispatch = prev;
+    }
+  };
   const temps: (GpuStorage | null)[] = slots.map(() => null);
   /** contiguous copies of bound tensors that are strided or offset, per slot (kept across calls) */
   const staging: (GpuStorage | null)[] = slots.map(() => null);
@@ -190,7 +220,7 @@ export function gpuProgram(low: Lowered, plan: BufferPlan): Program {
           default: s satisfies never;
         }
       });
-      for (const step of steps) step(stores, seeds);
+      runSteps(stores, seeds);
       const tensorOf = (v: number): Tensor => {
         const src = low.values[v]!.source;
         return src.kind === 'input' ? inputs[src.index]! : src.kind === 'state' ? states[src.index]! : internal('jit: update target is not an input or state');

@@ -8,7 +8,7 @@ export interface KernelInfo {
   readonly label: string;
   /** nodes computed inline */
   readonly fused: number;
-  /** generated source (CPU: JavaScript), or the scalar expression handed to the backend */
+  /** generated source (CPU: JavaScript; WebGPU: WGSL, once the function has run; else the scalar expression) */
   readonly source: string;
 }
 
