@@ -50,7 +50,7 @@ function eagerFormulaSuite(device: Device): Suite {
  * Kernels one eager step launches (backend.run and in-place assigns), and one compiled step. On
  * WebGPU: the dispatches recorded (what the adapter runs, whichever executor issued them).
  */
-async function launchesPerStep(device: Device): Promise<{ eager: number; jit: number }> {
+export async function launchesPerStep(device: Device): Promise<{ eager: number; jit: number }> {
   if (device === 'webgpu') {
     const { webgpuStats } = await import('../src/index.ts');
     const dispatches = async (t: MlpRunnable) => {

@@ -12,14 +12,14 @@
 // --json FILE      also write the rows as JSON.
 
 import { writeFileSync } from 'node:fs';
-import { measureSuite, printTable, type MeasureOpts, type Row, type Suite } from './harness.ts';
+import { measureSuite, printTable, W, type MeasureOpts, type Row, type Suite } from './harness.ts';
 import { loadMnistTrain } from './peers/data.ts';
 import { jaxSuite, measureJaxThreaded, useJaxDevice } from './peers/jaxjs.ts';
 import { tfjsSuite, tfNumTensors, useTfBackend } from './peers/tfjs.ts';
 import { ensureWebGPU } from './peers/webgpu-node.ts';
 import { tapegradSuite } from './tapegrad.ts';
 import { tapegradWebgpuSuite } from './gpu.ts';
-import { tapegradJitSuite } from './jit.ts';
+import { launchesPerStep, tapegradJitSuite } from './jit.ts';
 import { initWebGPU } from '../src/index.ts';
 
 function arg(name: string): string | undefined {
@@ -81,6 +81,16 @@ async function run(): Promise<Row[]> {
       const why = failed ? ' (tfjs keeps the tensors its tape saved when a step fails)' : '';
       process.stderr.write(`  warning: ${s.library} left ${tfNumTensors() - before} tensors${why}\n`);
     }
+  }
+
+  // kernels one MLP step launches, eager vs jit (what fusion saves)
+  const ran = rows.some((r) => r.library.startsWith('tapegrad') && r.figure != null);
+  if (ran && (!only || only.includes('mlp'))) {
+    const l = await launchesPerStep(device);
+    rows.push(
+      { workload: W.mlpLaunches, library: `tapegrad ${device}`, figure: l.eager, unit: 'launches', note: 'eager' },
+      { workload: W.mlpLaunches, library: `tapegrad ${device} jit`, figure: l.jit, unit: 'launches' },
+    );
   }
 
   if (device === 'cpu' && jaxThreads > 1 && peers.includes('jax')) {
