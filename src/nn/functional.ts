@@ -45,8 +45,32 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
 export interface Conv2dOptions { stride?: Pair; padding?: Pair; dilation?: Pair; groups?: number }
 
 /**
+ * Whether conv2d folds the batch into the columns of one product per group,
+ * W[O/g, Cg·kh·kw] @ cols[Cg·kh·kw, N·L], instead of N products W @ cols[n] (L = oh·ow).
+ *
+ * Folding pays a permuted copy of the im2col columns (and of y, and of ȳ in the backward) for
+ * products with N·L columns instead of L. Measured for forward + backward (batch 64; the CPU's
+ * wasm gemm and WebGPU's tiled kernel on lavapipe, eager and jit; same rule on both): folding
+ * wins when the per-image products are thin and the weight tall — L = 16, O = 128: 1.6–2.6×
+ * faster; L = 36, O = 64: 1.1–1.2× — and loses 10–50% from L = 64 on (LeNet: L = 784 and 100,
+ * both stay per image); for O = 16 the sign depends on the device. Folding part of the batch
+ * (chunks of images) never won: the 4-D permuted copy costs more than the wider products save.
+ */
+const FOLD_MAX_L = 40;
+const FOLD_MIN_ROWS = 32;
+/**
+ * Whether conv2d folds a batch of N images with L output pixels each into one product whose
+ * weight operand has `rows` rows (out channels per group). Exported for tests.
+ * @internal
+ */
+export function conv2dFoldsBatch(N: number, L: number, rows: number): boolean {
+  return N > 1 && L <= FOLD_MAX_L && rows >= FOLD_MIN_ROWS;
+}
+
+/**
  * 2-D convolution (cross-correlation, as PyTorch) of x [N, C, H, W] with weight [O, C/groups, kh, kw],
- * built on unfold (im2col) and a batched matmul.
+ * built on unfold (im2col) and matmul: one product per image, or — for small outputs, see
+ * `conv2dFoldsBatch` — one product with the batch folded into the columns.
  */
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
   const unbatched = x.ndim === 3;
@@ -64,16 +88,27 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
   const stride = pair(opts.stride ?? 1), padding = pair(opts.padding ?? 0), dilation = pair(opts.dilation ?? 1);
   const oh = windowOutSize('conv2d', H, kh, stride[0], padding[0], dilation[0]);
   const ow = windowOutSize('conv2d', W, kw, stride[1], padding[1], dilation[1]);
+  const L = oh * ow;
   const cols = F.unfold(x, { kernel: [kh, kw], stride, padding, dilation, padValue: 0 }); // [N, C·kh·kw, L]
   const ck = Cg * kh * kw;
   let y: Tensor;
-  if (g === 1) y = F.matmul(F.reshape(weight, [O, ck]), cols); // [N, O, L]
-  else {
-    const wg = F.reshape(weight, [g, O / g, ck]);
-    y = F.reshape(F.matmul(wg, F.reshape(cols, [N, g, ck, oh * ow])), [N, O, oh * ow]);
+  if (conv2dFoldsBatch(N, L, O / g)) {
+    // NOTE: y and the input gradient are the same dot products as in the per-image form; the
+    // weight gradient's sum over the batch becomes part of one product's K (= N·L) instead of a
+    // sum of N per-image products, so it is rounded in a different order.
+    // cols [N, g, ck, L] → [g, ck, N, L] (copied) → [g, ck, N·L]
+    const c = F.reshape(F.permute(F.reshape(cols, [N, g, ck, L]), [1, 2, 0, 3]), [g, ck, N * L]);
+    const p = F.matmul(F.reshape(weight, [g, O / g, ck]), c); // [g, O/g, N·L]
+    y = F.permute(F.reshape(p, [O, N, L]), [1, 0, 2]); // [N, O, L], a view
+    // the bias add writes y contiguously; without a bias the reshape below copies it
+    if (bias) y = F.add(y, F.reshape(bias, [O, 1]));
+    y = F.reshape(y, [N, O, oh, ow]);
+  } else {
+    if (g === 1) y = F.matmul(F.reshape(weight, [O, ck]), cols); // [N, O, L]
+    else y = F.matmul(F.reshape(weight, [g, O / g, ck]), F.reshape(cols, [N, g, ck, L])); // [N, g, O/g, L]
+    y = F.reshape(y, [N, O, oh, ow]);
+    if (bias) y = F.add(y, F.reshape(bias, [1, O, 1, 1]));
   }
-  y = F.reshape(y, [N, O, oh, ow]);
-  if (bias) y = F.add(y, F.reshape(bias, [1, O, 1, 1]));
   return unbatched ? F.squeeze(y, 0) : y;
 }
 
