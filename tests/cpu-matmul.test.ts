@@ -187,6 +187,22 @@ describe.each(kernels)('%s', (_name, kernel) => {
     });
   });
 
+  it.each(ctors.map((c) => [c.name, c] as const))('batched products at convolution shapes, %s', (_n, ctor) => {
+    // LeNet's im2col products (batch cut down): N not a multiple of the register tile's width, so
+    // results come out of a padded pitch; broadcast and transposed operands among the seeds.
+    const dims: [number, number, number, number][] = [
+      [3, 150, 16, 100],
+      [2, 6, 25, 784],
+      [3, 16, 150, 100],
+      [2, 16, 100, 150],
+      [2, 6, 784, 25],
+      [5, 7, 9, 13],
+    ];
+    dims.forEach((d, i) => {
+      for (let s = 0; s < 3; s++) check(kernel, ctor, 3000 + 10 * i + s, d);
+    });
+  });
+
   it('empty output is a no-op', () => {
     const out = new Float32Array(3).fill(5);
     kernel(out, new Float32Array(4), [0], 4, 1, new Float32Array(4), [0], 1, 1, 1, 0, 4, 1);

@@ -263,6 +263,14 @@ function copyOut(out: Num, outBase: number, N: number, view: View, cBase: number
     out.set(view.subarray(cBase, cBase + M * N) as never, outBase);
     return;
   }
+  if (nc === N && M > 1) {
+    // close the pitch gaps inside linear memory (copyWithin allocates nothing, unlike subarray),
+    // then one copy out; rows move to lower addresses in increasing order, so none is overwritten
+    // before it moves
+    for (let i = 1; i < M; i++) view.copyWithin(cBase + i * N, cBase + i * pitch, cBase + i * pitch + N);
+    out.set(view.subarray(cBase, cBase + M * N) as never, outBase);
+    return;
+  }
   if (nc >= 16) {
     for (let i = 0; i < M; i++) out.set(view.subarray(cBase + i * pitch, cBase + i * pitch + nc) as never, outBase + i * N);
     return;
