@@ -1,7 +1,9 @@
 /**
- * @file The register-tiled WebGPU matmul at sizes past its widest tile (8×16 outputs per
- * invocation on CPU adapters): ragged M, K, N; plain, transposed, batched-broadcast and offset
- * views; float32 and int32 — against the CPU backend. The property tests use small shapes.
+ * @file The register-tiled WebGPU matmul at sizes past its widest tile (on CPU adapters 8×16
+ * outputs per invocation, in a row of 8 invocations past 32 columns unless a is read along m,
+ * else 4×4 or fewer):
+ * ragged M, K, N; plain, transposed, batched-broadcast and offset views; float32 and int32 —
+ * against the CPU backend. The property tests use small shapes.
  */
 import { gpuStatus } from './gpu-setup.ts';
 import { describe, expect, it } from 'vitest';
@@ -76,5 +78,34 @@ describe.skipIf(!gpu.ok)('webgpu matmul: b read along k (a·bᵀ)', () => {
       for (let i = 0; i < want.length; i++) if (Math.abs(g[i]! - want[i]!) > 1e-4 * (1 + Math.abs(want[i]!))) bad++;
       expect(bad).toBe(0);
     });
+  }
+});
+
+describe.skipIf(!gpu.ok)('webgpu matmul: a row of 8 invocations on the same rows (past 32 columns)', () => {
+  // rows and columns just under, at and past the 8-row and 128-column workgroup tile; a shared
+  // (broadcast) a over a batch of b, as a convolution's weight; a transposed a (m-contiguous:
+  // 4×4 invocations) against one with K odd (read by scalars: the row)
+  const cases: { name: string; a: number[]; b: number[]; ta?: boolean }[] = [
+    { name: 'one tile', a: [8, 9], b: [9, 128] },
+    { name: 'few rows (4 per invocation), 33 columns', a: [3, 12], b: [12, 33] },
+    { name: 'ragged rows and columns', a: [33, 7], b: [7, 129] },
+    { name: 'rows past a tile, K odd', a: [47, 151], b: [151, 100] },
+    { name: 'broadcast a over a batch of b (conv forward)', a: [16, 150], b: [5, 150, 100] },
+    { name: 'transposed a, batched', a: [2, 20, 48], b: [2, 20, 200], ta: true },
+    { name: 'transposed a, M odd', a: [21, 45], b: [21, 70], ta: true },
+  ];
+  for (const dt of ['float32', 'int32'] as const) {
+    for (const c of cases) {
+      it(`${dt} ${c.name}: a${JSON.stringify(c.a)}${c.ta ? 'ᵀ' : ''} · b${JSON.stringify(c.b)} matches the CPU`, async () => {
+        let [ag, ac] = pair(c.a, dt, 5);
+        const [bg, bc] = pair(c.b, dt, 6);
+        if (c.ta) [ag, ac] = [ag.mT, ac.mT];
+        const g = await ag.matmul(bg).data(), want = ac.matmul(bc).dataSync();
+        expect(g.length).toBe(want.length);
+        let bad = 0;
+        for (let i = 0; i < want.length; i++) if (Math.abs(g[i]! - want[i]!) > 1e-4 * (1 + Math.abs(want[i]!))) bad++;
+        expect(bad).toBe(0);
+      });
+    }
   }
 });

@@ -73,9 +73,9 @@ export class Uniforms {
   }
 }
 
-/** Whether index arithmetic on values below `bound` may use tg_divmod (float reciprocals). */
+/** Whether index arithmetic on values below `bound` may use tg_divmod (float reciprocals; exact below 2^23). */
 export function fastDiv(bound: number): boolean {
-  return bound <= 2 ** 24;
+  return bound <= 2 ** 23;
 }
 
 /** The bit pattern of the float32 reciprocal of a size (0 for 0), for tg_divmod. */

@@ -2,7 +2,7 @@
  * @file im2col (unfold) and its adjoint col2im (fold) for NCHW images. Both are gather-style:
  * one invocation per output element, so fold sums the overlapping window entries of a pixel in
  * a fixed (kernel row, kernel column) order — the CPU's order — with no atomics. Index
- * arithmetic uses float reciprocals (tg_divmod) while the indices stay below 2^24.
+ * arithmetic uses float reciprocals (tg_divmod) while the indices stay below 2^23.
  */
 import type { FoldAttrs, UnfoldAttrs } from '../../ops/registry.ts';
 import type { Runtime } from '../runtime.ts';

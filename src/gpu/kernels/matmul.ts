@@ -122,16 +122,31 @@ function planEpilogue(
 }
 
 /**
- * Picks the tile. CPU adapters: 8×16 outputs per invocation and 4×4 invocations. Lavapipe
- * vectorises across invocations (8 lanes), so every operand load is a gather and a wider block
- * per invocation amortises them over more FMAs; more, smaller workgroups balance better over a few
- * cores. Measured on lavapipe, same run each: 4×8 → 8×16 took 1024² from 11.7 to 18.9–21 GFLOP/s
+ * Picks the tile. CPU adapters: 8×16 outputs per invocation, 8 invocations in a row along n
+ * (every lane on the same rows) when n passes 32 columns and a is not read along m, else 4×4 or
+ * fewer invocations.
+ * Lavapipe vectorises across invocations (8 lanes) and turns every storage-buffer load inside a
+ * loop into a per-lane loop of ~15 instructions (exec-mask test, bounds check, scalar load,
+ * insert; read off its x86 output with GALLIVM_DEBUG=asm), against ~5 for an FMA on a spilled
+ * accumulator, so what pays is the most FMAs per loaded element (TM + TN loads per TM·TN FMAs).
+ * Measured on lavapipe, same run each: 4×8 → 8×16 took 1024² from 11.7 to 18.9–21 GFLOP/s
  * (256²: 11.3 → 16.6); 4×16 alone 10–16, 8×8 alone 9.5–13.6, 8×32 and 16×16 no better than 8×16;
- * 2×2 or 2×4 invocations per workgroup worse, 8×4 the same; unrolling k by 2 or 4 halved it (register spills).
+ * 2×2 or 2×4 invocations per workgroup worse, 8×4 the same; unrolling k by 2 or 4 halved it
+ * (register spills); vec4 loads of a along k with b read along n (k unrolled by 4) 1.1–2.5×
+ * slower. 8×1 invocations against 4×4 (or 4×2), same run: LeNet's conv2 forward
+ * [16,150]·[64,150,100] 2.20 → 1.20 ms, conv1 forward [6,25]·[64,25,784] 1.18 → 0.98 ms, conv2
+ * weight gradient [64,16,100]·[64,100,150] 2.98 → 2.10 ms (with its copy of b), 1024² 35 → 38
+ * GFLOP/s, the MLP's [128,784]·[784,128] and 256² the same within noise; 16×1 invocations 1.5–2.6×
+ * slower. With a read as vec4 along m (aᵀ·b, a weight gradient) 4×4 stays ahead: [128,128]ᵀ·
+ * [128,784] 1.45 vs 1.61 ms, [64,120]ᵀ·[64,400] 0.45 vs 0.50 ms (same run). 16×16 blocks in 8×1
+ * won up to 1.4× more on some shapes but took ~2 s to compile per pipeline (LLVM on 256 spilled
+ * accumulators), against ~0.7 s. For n up to 32 the row would leave lanes idle, so thin
+ * products keep 4×4 or fewer (LeNet's [6,784]·[784,25]: 8×1 of 8×8 blocks the same or slower).
  * Elsewhere 4×8 per invocation, 8×8 invocations. Narrower for short or thin matrices.
  */
-function config(M: number, N: number, maxInv: number, software: boolean): MatmulConfig {
+function config(M: number, N: number, maxInv: number, software: boolean, aMode: AMode): MatmulConfig {
   const tn = N <= 16 ? 4 : software && N > 32 ? 16 : 8;
+  if (software && tn === 16 && aMode !== 'm' && maxInv >= 8) return { wx: 8, wy: 1, tm: M > 4 ? 8 : 4, tn };
   const tm = software && M > 16 ? 8 : 4;
   const full = software ? 4 : 8;
   const wy = M <= 4 ? 1 : M <= 8 ? 2 : M <= 16 || software ? 4 : 8;
@@ -207,7 +222,7 @@ function matmul(
   if (bMode === 'n' && aMode === 'k') { aMode = 's'; sak = 1; }
   const KS = aMode === 'k' || bMode === 'k' ? 4 : 1;
   const lim = rt.ctx.limits;
-  const { wx, wy, tn: TN, tm: TM } = config(M, N, Math.min(lim.maxComputeInvocationsPerWorkgroup, lim.maxComputeWorkgroupSizeX), rt.ctx.adapter.isSoftware);
+  const { wx, wy, tn: TN, tm: TM } = config(M, N, Math.min(lim.maxComputeInvocationsPerWorkgroup, lim.maxComputeWorkgroupSizeX), rt.ctx.adapter.isSoftware, aMode);
   const tilesM = Math.ceil(M / (wy * TM)), tilesN = Math.ceil(N / (wx * TN));
   const total = nb * tilesM * tilesN;
 
@@ -238,8 +253,11 @@ function matmul(
     L.push(`let aB = ${ab};`, `let bB = ${bb};`);
     if (ep) L.push(...ep.bases);
     L.push(`let sam = ${S(8)}; let sak = ${S(9)}; let sbk = ${S(10)}; let sbn = ${S(11)};`);
-    L.push(`let lx = lix % ${wx}u; let ly = lix / ${wx}u;`);
-    L.push(`let row0 = tm * ${wy * TM}u + ly * ${TM}u;`, `let col0 = tn * ${wx * TN}u + lx * ${TN}u;`);
+    if (wy === 1) L.push(`let row0 = tm * ${TM}u;`, `let col0 = tn * ${wx * TN}u + lix * ${TN}u;`);
+    else {
+      L.push(`let lx = lix % ${wx}u; let ly = lix / ${wx}u;`);
+      L.push(`let row0 = tm * ${wy * TM}u + ly * ${TM}u;`, `let col0 = tn * ${wx * TN}u + lx * ${TN}u;`);
+    }
     if (aMode === 'm') for (let p = 0; p < TM / 4; p++) L.push(`let ra${p} = min(row0 + ${4 * p}u, M - 4u);`);
     else for (let i = 0; i < TM; i++) L.push(`let rr${i} = min(row0 + ${i}u, M - 1u) * sam;`);
     // (N + 3) / 4: a padded b's last vec4 holds its last columns
