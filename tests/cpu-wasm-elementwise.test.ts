@@ -16,10 +16,13 @@ import {
   setWasmElementwise,
   setWasmElementwiseMin,
   WASM_ELEMENTWISE_MIN,
+  WASM_ELEMENTWISE_ROW_MIN,
   wasmElementwiseEnabled,
+  wasmElementwiseShaped,
   wasmElementwiseStats,
   wasmElementwiseSupported,
 } from '../src/cpu/wasm/elementwise.ts';
+import { roundAll } from '../src/jit/exec/cpu-codegen.ts';
 import { rng } from './helpers/rng.ts';
 
 const F32_MAX = 3.4028234663852886e38;
@@ -117,6 +120,7 @@ function compare(expr: Expr, n: number, ops: readonly Operand[], tol: number, ab
 const x0 = E.input(0, 'float32');
 const x1 = E.input(1, 'float32');
 const x2 = E.input(2, 'float32');
+const x3 = E.input(3, 'float32');
 const c = (v: number) => E.const(v, 'float32');
 const asF = (e: Expr) => E.cast(e, 'float32');
 const N = 20003; // two chunks (16384 + 3619), n % 4 = 3
@@ -352,6 +356,187 @@ describe.runIf(wasmElementwiseSupported())('wasm elementwise: expressions, opera
     });
     for (let i = 0; i < xs.length; i++) expect(ulps(results[0]![0]![i]!, results[1]![0]![i]!)).toBeLessThanOrEqual(2);
     for (let k = 1; k < 4; k++) expect(results[0]![k]).toEqual(results[1]![k]);
+  });
+});
+
+/** A strided float32 view (an operand, or the output) over a loop of some shape. */
+interface View { data: Float32Array; offset: number; strides: number[] }
+
+/** The view's elements in row-major order of `shape`. */
+function gather(v: View, shape: readonly number[]): Float32Array {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let rem = i, at = v.offset;
+    for (let d = shape.length - 1; d >= 0; d--) {
+      at += (rem % shape[d]!) * v.strides[d]!;
+      rem = Math.floor(rem / shape[d]!);
+    }
+    out[i] = v.data[at]!;
+  }
+  return out;
+}
+const bits = (x: Float32Array): Uint32Array => new Uint32Array(x.buffer, x.byteOffset, x.length);
+/** Fails at the first element whose bits differ (toEqual on large typed arrays is slow to diff). */
+function expectSameBits(a: Float32Array, b: Float32Array, what: string): void {
+  expect(a.length).toBe(b.length);
+  const p = bits(a), q = bits(b);
+  for (let i = 0; i < p.length; i++) if (p[i] !== q[i]) expect.fail(`${what}: element ${i}: ${a[i]} vs ${b[i]}`);
+}
+
+/**
+ * Runs `expr` over `shape` into a fresh output laid out as `outStrides` at `outOffset` (other
+ * elements of the buffer must stay untouched), with the wasm path on; checks whether the wasm path
+ * ran, that the result is bit for bit what the 1-D wasm path gives for the same elements (operands
+ * materialized contiguously), and within `tol` ulps of the JS kernel evaluating the expression
+ * with every op rounded to float32 (`roundAll`, as the jit renders it: the reference the wasm path
+ * documents; tol 0 for exact ops, 2 for a transcendental one).
+ */
+function compareRows(expr: Expr, shape: number[], ins: View[], opts: { wasm?: boolean; tol?: number; outStrides?: number[]; outOffset?: number } = {}): void {
+  const { wasm = true, tol = 0 } = opts;
+  const outStrides = opts.outStrides ?? shape.map((_, d) => shape.slice(d + 1).reduce((a, b) => a * b, 1));
+  const outOffset = opts.outOffset ?? 0;
+  const size = outOffset + shape.reduce((a, d, i) => a + (d - 1) * outStrides[i]!, 1) + 3;
+  const exec = (on: boolean): { out: Float32Array; used: boolean } => {
+    setWasmElementwise(on);
+    const buf = new Float32Array(size).fill(12345);
+    const before = wasmElementwiseStats().runs;
+    runElementwise(on ? expr : roundAll(expr), shape, { data: buf, offset: outOffset, strides: outStrides }, ins);
+    const used = wasmElementwiseStats().runs > before;
+    const out = gather({ data: buf, offset: outOffset, strides: outStrides }, shape);
+    // every element outside the output view keeps its sentinel
+    const touched = new Uint8Array(size);
+    const idx = gather({ data: new Float32Array(size).map((_, i) => i), offset: outOffset, strides: outStrides }, shape);
+    for (const i of idx) touched[i] = 1;
+    for (let i = 0; i < size; i++) if (!touched[i]) expect(buf[i]).toBe(12345);
+    return { out, used };
+  };
+  const w = exec(true);
+  expect(w.used).toBe(wasm);
+  const j = exec(false);
+  expect(j.used).toBe(false);
+  if (!wasm) {
+    expectSameBits(w.out, j.out, 'JS kernel');
+    return;
+  }
+  // the 1-D wasm path over the same elements, operands materialized
+  const n = w.out.length;
+  const flat = ins.map((v) => gather(v, shape));
+  const prevMin = setWasmElementwiseMin(1);
+  setWasmElementwise(true);
+  const ref = new Float32Array(n);
+  const before = wasmElementwiseStats().runs;
+  runElementwise(expr, [n], { data: ref, offset: 0, strides: [1] }, flat.map((f) => ({ data: f, offset: 0, strides: [1] })));
+  expect(wasmElementwiseStats().runs).toBe(before + 1);
+  setWasmElementwiseMin(prevMin);
+  expectSameBits(w.out, ref, '1-D wasm path');
+  for (let i = 0; i < n; i++) {
+    const a = w.out[i]!, b = j.out[i]!;
+    const d = ulps(a, b);
+    if (d > tol) expect.fail(`element ${i}: inputs ${flat.map((f) => f[i]).join(', ')}: wasm ${a}, JS ${b} (${d} ulp > ${tol})`);
+  }
+}
+
+describe.runIf(wasmElementwiseSupported())('wasm elementwise: rows with per-row scalars', () => {
+  const big = values(64 * 6 * 784 + 16, 21); // the largest loop below, plus offsets
+  const mid = values(64 * 6 * 784 + 16, 22, [-20, 20], IEEE);
+  const bias = values(64, 23);
+  const contiguous = (shape: number[], offset = 0, data = big): View => {
+    expect(offset + shape.reduce((a, b) => a * b, 1)).toBeLessThanOrEqual(data.length);
+    return { data, offset, strides: shape.map((_, d) => shape.slice(d + 1).reduce((a, b) => a * b, 1)) };
+  };
+  const reluAdd = E.un('relu', E.bin('add', x0, x1));
+
+  it('which collapsed loops qualify', () => {
+    expect(wasmElementwiseShaped([64, 6, 784], [[4704, 784, 1], [4704, 784, 1], [0, 1, 0]])).toBe(true);
+    expect(wasmElementwiseShaped([64, 6, 784], [[4704, 784, 1], [4704, 784, 2], [0, 1, 0]])).toBe(false); // strided operand
+    expect(wasmElementwiseShaped([64, 6, 784], [[4704, 1, 6], [4704, 784, 1]])).toBe(false); // strided output
+    expect(wasmElementwiseShaped([400, WASM_ELEMENTWISE_ROW_MIN - 1], [[WASM_ELEMENTWISE_ROW_MIN - 1, 1], [0, 1]])).toBe(false); // short rows
+    expect(wasmElementwiseShaped([400, WASM_ELEMENTWISE_ROW_MIN], [[WASM_ELEMENTWISE_ROW_MIN, 1], [1, 0]])).toBe(true);
+    expect(wasmElementwiseShaped([4, 200], [[200, 1], [1, 0]])).toBe(false); // under WASM_ELEMENTWISE_MIN in all
+    expect(wasmElementwiseShaped([WASM_ELEMENTWISE_MIN], [[1], [0]])).toBe(true);
+  });
+
+  it('conv-style bias on dim 1 ([N, C, H·W]): relu(add(x, b)), bias add, backward mask', () => {
+    for (const [N, C, L] of [[64, 6, 784], [64, 16, 100], [8, 5, 37], [12, 7, WASM_ELEMENTWISE_ROW_MIN], [2, 3, 20000]] as const) {
+      const shape = [N, C, L];
+      const b: View = { data: bias, offset: 1, strides: [0, 1, 0] };
+      compareRows(reluAdd, shape, [contiguous(shape), b]);
+      compareRows(E.bin('add', x0, x1), shape, [contiguous(shape, 3), b]);
+      // the mask multiply, recomputing the pre-activation (not collapsible because of the bias)
+      compareRows(E.bin('mul', x2, asF(E.bin('gt', E.bin('add', x0, x1), c(0)))), shape, [contiguous(shape), b, contiguous(shape, 5, mid)]);
+    }
+  });
+
+  it('per-row scalar on dim 0 (softmax-style exp(x − m)), transcendental and fused chains', () => {
+    const shape = [300, 53];
+    const m = values(300, 24, [-5, 5]);
+    const rowScalar: View = { data: m, offset: 0, strides: [1, 0] };
+    compareRows(E.un('exp', E.bin('sub', x0, x1)), shape, [contiguous(shape, 0, mid), rowScalar], { tol: 2 });
+    compareRows(E.un('sigmoid', E.bin('mul', x0, x1)), shape, [contiguous(shape, 0, mid), rowScalar], { tol: 2 });
+    compareRows(E.where(E.bin('gt', x1, c(0)), E.un('tanh', x0), E.bin('mul', x0, x1)), shape, [contiguous(shape, 0, mid), rowScalar], { tol: 2 });
+  });
+
+  it('rank 4: permuted outer dims, two per-row scalars, a whole-loop scalar, padded output rows at an offset', () => {
+    const [A, B, C, L] = [3, 4, 5, 41]; // rows of 41: tails (41 % 4 = 1)
+    const shape = [A, B, C, L];
+    // x stored as [B, A, C, L]: unit stride along rows, outer dims out of order
+    const x: View = { data: big, offset: 2, strides: [C * L, A * C * L, L, 1] };
+    const perB: View = { data: bias, offset: 0, strides: [0, 1, 0, 0] };
+    const perAC: View = { data: bias, offset: 7, strides: [C, 0, 1, 0] };
+    const s: View = { data: new Float32Array([0.25]), offset: 0, strides: [0, 0, 0, 0] };
+    const e = E.bin('add', E.bin('mul', x0, x1), E.bin('sub', x2, x3));
+    compareRows(e, shape, [x, perB, perAC, s]);
+    compareRows(e, shape, [x, perB, perAC, s], { outStrides: [B * C * 48, C * 48, 48, 1], outOffset: 9 });
+  });
+
+  it('same array and offset with different strides gets distinct slots; offsets; repeated operands', () => {
+    const shape = [40, 64];
+    const rows: View = contiguous(shape, 11);
+    const first: View = { data: big, offset: 11, strides: [0, 1] }; // row 0 broadcast: same data and offset
+    const col: View = { data: big, offset: 11, strides: [1, 0] }; // per-row scalar, same data and offset again
+    compareRows(E.bin('sub', E.bin('mul', x0, x1), x2), shape, [rows, first, col]);
+    compareRows(E.bin('mul', x0, x1), shape, [rows, { ...rows }]);
+  });
+
+  it('rows longer than a chunk, and chunks ending mid-row', () => {
+    compareRows(reluAdd, [3, 16384 + 5], [contiguous([3, 16384 + 5]), { data: bias, offset: 0, strides: [1, 0] }]);
+    compareRows(E.un('exp', E.bin('add', x0, x1)), [7, 7000], [contiguous([7, 7000], 0, mid), { data: bias, offset: 0, strides: [1, 0] }], { tol: 2 });
+    // output rows padded (not adjacent), rows of 999 spread over chunk boundaries
+    compareRows(reluAdd, [40, 999], [contiguous([40, 999]), { data: bias, offset: 0, strides: [1, 0] }], { outStrides: [1003, 1], outOffset: 2 });
+  });
+
+  it('short rows stay in JS; in place over the output (the jit epilogue) matches', () => {
+    compareRows(reluAdd, [64, 16, WASM_ELEMENTWISE_ROW_MIN - 1], [contiguous([64, 16, WASM_ELEMENTWISE_ROW_MIN - 1]), { data: bias, offset: 0, strides: [0, 1, 0] }], { wasm: false });
+    const shape = [20, 6, 300];
+    const n = 20 * 6 * 300;
+    const x = big.slice(0, n);
+    const expected = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = Math.fround(x[i]! + bias[Math.floor(i / 300) % 6]!);
+      expected[i] = v <= 0 ? 0 : v;
+    }
+    setWasmElementwise(true);
+    const before = wasmElementwiseStats().runs;
+    const v = contiguous(shape, 0, x);
+    runElementwise(reluAdd, shape, v, [v, { data: bias, offset: 0, strides: [0, 1, 0] }]);
+    expect(wasmElementwiseStats().runs).toBe(before + 1);
+    expectSameBits(x, expected, 'in place');
+  });
+
+  it('conv2d + bias + relu through the tensor API (eager) uses it', () => {
+    const xs = tensor(values(2 * 3 * 16 * 16, 25, [-1, 1])).reshape([2, 3, 16, 16]);
+    const b = tensor(values(4, 26, [-1, 1])).reshape([1, 4, 1, 1]);
+    const y = tensor(values(2 * 4 * 16 * 16, 27, [-1, 1])).reshape([2, 4, 16, 16]);
+    const results = [true, false].map((on) => {
+      setWasmElementwise(on);
+      const before = wasmElementwiseStats().runs;
+      const r = y.add(b).relu().dataSync() as Float32Array;
+      expect(wasmElementwiseStats().runs - before).toBe(on ? 2 : 0);
+      return r;
+    });
+    expectSameBits(results[0]!, results[1]!, 'eager');
+    xs.dispose();
   });
 });
 

@@ -102,8 +102,11 @@ export function runElementwise(expr: Expr, shape: readonly number[], out: Stride
     }
   }
   const ek = exprKey(expr);
-  // float32 runs of WASM_ELEMENTWISE_MIN (1024) elements or more: WebAssembly SIMD (./wasm/elementwise.ts)
-  if (cs.length === 1 && runWasmElementwise(expr, ek, cs, strides, out, inputs, hoisted)) return;
+  // float32, WASM_ELEMENTWISE_MIN (1024) elements or more, unit-stride rows (of at least
+  // WASM_ELEMENTWISE_ROW_MIN when there are several) with per-row scalars allowed: WebAssembly SIMD
+  // (./wasm/elementwise.ts; wasmElementwiseShaped says which loops qualify).
+  // NOTE: there each op rounds to float32, while this JS kernel rounds a fused expression once.
+  if (runWasmElementwise(expr, ek, cs, strides, out, inputs, hoisted)) return;
   const key = `${ek}|${cs.length}|${hoisted.map((h) => (h ? 1 : 0)).join('')}`;
   let k = cache.get(key);
   if (!k) {

@@ -10,6 +10,7 @@ import { collapseDims, runElementwise, type StridedArray } from '../../cpu/eleme
 import { runGather, runScatterAdd } from '../../cpu/indexing.ts';
 import { runFold, runUnfold } from '../../cpu/conv.ts';
 import { matmulInto, type NumArray } from '../../cpu/matmul.ts';
+import { wasmElementwiseShaped } from '../../cpu/wasm/elementwise.ts';
 import { arrayFor, type TypedArray } from '../../dtype.ts';
 import { DeviceError, internal } from '../../errors.ts';
 import { E, type Expr } from '../../ops/expr.ts';
@@ -32,15 +33,16 @@ const identity = (dtype: Tensor['dtype']) => E.input(0, dtype);
 
 /**
  * An elementwise kernel through the CPU backend's own elementwise runner: WebAssembly SIMD where
- * it applies (float32, one contiguous run; every op rounds to float32 there), generated JS
- * otherwise (then every float32 op is rounded explicitly, so results match eager bit for bit).
+ * it applies (float32, unit-stride rows, per-row scalars allowed; every op rounds to float32
+ * there), generated JS otherwise (then every float32 op is rounded explicitly, so results match eager bit for bit).
  * A load of value −1 reads the output itself (an epilogue over a product in place).
  */
 function elementwiseRunner(kexpr: Expr, shape: readonly number[], dtype: Tensor['dtype'], loads: readonly Load[], low: Lowered, slotOf: readonly number[], os: number) {
   const { shape: cs, strides } = collapseDims(shape, [contiguousStrides(shape), ...loads.map((l) => l.view.strides)]);
-  const numel = shape.reduce((a, b) => a * b, 1);
+  // the same shape test runElementwise's wasm path applies (runElementwise collapses the same
+  // contiguous output strides the same way); the expression itself may still fall back to JS
   const simdShaped = dtype === 'float32' && loads.every((l) => l.value < 0 || low.values[l.value]!.dtype === 'float32') &&
-    cs.length <= 1 && strides.slice(1).every((st) => (st[0] ?? 0) <= 1) && numel >= 1024;
+    wasmElementwiseShaped(cs, strides);
   const expr = simdShaped ? kexpr : roundAll(kexpr);
   const outStrides = contiguousStrides(shape);
   const ls = loads.map((l) => (l.value < 0 ? os : slotOf[l.value]!));
