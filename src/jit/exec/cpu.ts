@@ -20,7 +20,7 @@ import { Tensor } from '../../tensor.ts';
 import type { Kernel, Load, Lowered } from '../lower.ts';
 import type { BufferPlan } from '../passes/plan.ts';
 import { exprSeeds, genElementwise, genReduce, roundAll } from './cpu-codegen.ts';
-import type { KernelInfo, Program } from './program.ts';
+import { outputTensors, updateTarget, type KernelInfo, type Program } from './program.ts';
 import { kernelLabel } from './labels.ts';
 
 type Step = (arrays: TypedArray[], bases: number[], seeds: ReadonlyMap<number, number>) => void;
@@ -228,10 +228,7 @@ export function cpuProgram(low: Lowered, plan: BufferPlan): Program {
           timing![i]!.calls++;
         });
       } else for (const step of steps) step(arrays, bases, seeds);
-      const tensorOf = (v: number): Tensor => {
-        const src = low.values[v]!.source;
-        return src.kind === 'input' ? inputs[src.index]! : src.kind === 'state' ? states[src.index]! : internal('jit: update target is not an input or state');
-      };
+      const tensorOf = (v: number): Tensor => updateTarget(low, v, inputs, states);
       // updates not written in place: copy after every kernel ran (values are pre-update)
       for (const u of copies) {
         const t = tensorOf(u.target);
@@ -247,16 +244,7 @@ export function cpuProgram(low: Lowered, plan: BufferPlan): Program {
         }
       }
       for (const v of targets) tensorOf(v)._bumpVersion();
-      const made = new Map<number, Tensor>();
-      return low.outputs.map((v) => {
-        let t = made.get(v);
-        if (!t) {
-          const val = low.values[v]!;
-          const storage = cpuBackend.fromArray(arrays[slotOf[v]!]!, val.dtype);
-          made.set(v, (t = Tensor._fromStorage(storage, val.node.shape, null, 0, val.dtype, 'cpu', null)));
-        }
-        return t;
-      });
+      return outputTensors(low, (v) => cpuBackend.fromArray(arrays[slotOf[v]!]!, low.values[v]!.dtype), 'cpu');
     },
     setProfiling(on) {
       timing = on ? info.map((k) => ({ label: k.label, kind: k.kind, calls: 0, ms: 0 })) : null;

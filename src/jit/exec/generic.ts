@@ -16,7 +16,7 @@ import { Tensor } from '../../tensor.ts';
 import type { Kernel, Lowered } from '../lower.ts';
 import type { BufferPlan } from '../passes/plan.ts';
 import { kernelLabel } from './labels.ts';
-import type { KernelInfo, Program } from './program.ts';
+import { outputTensors, updateTarget, type KernelInfo, type Program } from './program.ts';
 
 const fusedOps = new Map<string, OpDef>();
 /** An elementwise op record whose expression is a fused `Expr` (cached by expression). */
@@ -117,10 +117,7 @@ export function genericProgram(low: Lowered, plan: BufferPlan, device: Device): 
           bufs[v] = null;
         }
       });
-      const tensorOf = (v: number): Tensor => {
-        const src = low.values[v]!.source;
-        return src.kind === 'input' ? inputs[src.index]! : src.kind === 'state' ? states[src.index]! : internal('jit: update target is not an input or state');
-      };
+      const tensorOf = (v: number): Tensor => updateTarget(low, v, inputs, states);
       for (const u of low.updates) {
         const t = tensorOf(u.target);
         const s = bufs[u.source]!;
@@ -138,15 +135,7 @@ export function genericProgram(low: Lowered, plan: BufferPlan, device: Device): 
         }
       }
       for (const t of staged) t.dispose();
-      const made = new Map<number, Tensor>();
-      return low.outputs.map((v) => {
-        let t = made.get(v);
-        if (!t) {
-          const val = low.values[v]!;
-          made.set(v, (t = Tensor._fromStorage(bufs[v]!, val.node.shape, null, 0, val.dtype, device, null)));
-        }
-        return t;
-      });
+      return outputTensors(low, (v) => bufs[v]!, device);
     },
     dispose() {},
     setProfiling() {},

@@ -22,7 +22,7 @@ import { Tensor } from '../../tensor.ts';
 import { kernelReads, type Kernel, type Load, type Lowered } from '../lower.ts';
 import type { BufferPlan } from '../passes/plan.ts';
 import { kernelLabel } from './labels.ts';
-import type { KernelInfo, Program } from './program.ts';
+import { outputTensors, updateTarget, type KernelInfo, type Program } from './program.ts';
 
 /** Storage of every slot for one call. */
 type Stores = (Storage | null)[];
@@ -221,10 +221,7 @@ export function gpuProgram(low: Lowered, plan: BufferPlan): Program {
         }
       });
       runSteps(stores, seeds);
-      const tensorOf = (v: number): Tensor => {
-        const src = low.values[v]!.source;
-        return src.kind === 'input' ? inputs[src.index]! : src.kind === 'state' ? states[src.index]! : internal('jit: update target is not an input or state');
-      };
+      const tensorOf = (v: number): Tensor => updateTarget(low, v, inputs, states);
       // updates not written in place: copied after every kernel ran (values are pre-update)
       for (const u of copies) {
         const t = tensorOf(u.target);
@@ -238,15 +235,7 @@ export function gpuProgram(low: Lowered, plan: BufferPlan): Program {
         else (t._storage as GpuStorage).constValue = undefined;
       }
       for (const v of targets) tensorOf(v)._bumpVersion();
-      const made = new Map<number, Tensor>();
-      const result = low.outputs.map((v) => {
-        let t = made.get(v);
-        if (!t) {
-          const val = low.values[v]!;
-          made.set(v, (t = Tensor._fromStorage(stores[slotOf[v]!]!, val.node.shape, null, 0, val.dtype, 'webgpu', null)));
-        }
-        return t;
-      });
+      const result = outputTensors(low, (v) => stores[slotOf[v]!]!, 'webgpu');
       // drop references to the caller's storages (the program must not keep them alive)
       slots.forEach((s, i) => { if (s.kind !== 'temp') stores[i] = null; });
       return result;

@@ -1,5 +1,8 @@
 /** @file What an executor offers the jit: run a lowered, planned graph on bound tensors. */
-import type { Tensor } from '../../tensor.ts';
+import type { Device, Storage } from '../../backend.ts';
+import { internal } from '../../errors.ts';
+import { Tensor } from '../../tensor.ts';
+import type { Lowered } from '../lower.ts';
 
 /** Description of one kernel for introspection. */
 export interface KernelInfo {
@@ -30,4 +33,23 @@ export interface Program {
   /** Times every kernel from now on (off by default); `profile()` reads the totals. */
   setProfiling(on: boolean): void;
   profile(): { label: string; kind: string; calls: number; ms: number }[];
+}
+
+/** The tensor an update writes: the argument or state bound to value `v`. */
+export function updateTarget(low: Lowered, v: number, inputs: readonly Tensor[], states: readonly Tensor[]): Tensor {
+  const src = low.values[v]!.source;
+  return src.kind === 'input' ? inputs[src.index]! : src.kind === 'state' ? states[src.index]! : internal('jit: update target is not an input or state');
+}
+
+/** One fresh tensor per graph output over the storage `storageOf` gives; an output listed twice is one tensor. */
+export function outputTensors(low: Lowered, storageOf: (v: number) => Storage, device: Device): Tensor[] {
+  const made = new Map<number, Tensor>();
+  return low.outputs.map((v) => {
+    let t = made.get(v);
+    if (!t) {
+      const val = low.values[v]!;
+      made.set(v, (t = Tensor._fromStorage(storageOf(v), val.node.shape, null, 0, val.dtype, device, null)));
+    }
+    return t;
+  });
 }
