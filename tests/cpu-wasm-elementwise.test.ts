@@ -308,8 +308,9 @@ describe.runIf(wasmElementwiseSupported())('wasm elementwise: expressions, opera
       });
       expect(outs[0]).toEqual(outs[1]);
     }
-    // non-float32 outputs and non-unit strides stay in JS too
-    expect(compileWasmElementwise(E.bin('lt', x0, x1), [false, false])).toBeNull();
+    // outputs other than float32 and bool, and non-unit strides, stay in JS too
+    expect(compileWasmElementwise(E.cast(x0, 'int32'), [false])).toBeNull();
+    expect(compileWasmElementwise(E.bin('lt', x0, x1), [false, false])).not.toBeNull();
     setWasmElementwise(true);
     const before = wasmElementwiseStats().runs;
     const out = new Float32Array(N >> 1);
@@ -537,6 +538,150 @@ describe.runIf(wasmElementwiseSupported())('wasm elementwise: rows with per-row 
     });
     expectSameBits(results[0]!, results[1]!, 'eager');
     xs.dispose();
+  });
+});
+
+describe.runIf(wasmElementwiseSupported())('wasm elementwise: bool operands and outputs (Uint8Array 0/1)', () => {
+  type AnyView = { data: Float32Array | Uint8Array; offset: number; strides: number[] };
+  const b0 = E.input(0, 'bool');
+  const b1 = E.input(1, 'bool');
+  const b2 = E.input(2, 'bool');
+  const f = (i: number) => E.input(i, 'float32');
+  /** n values drawn from SPECIALS only, so pairs are often equal (eq/ne/le/ge edge cases). */
+  const pick = (n: number, seed: number): Float32Array => {
+    const r = rng(seed);
+    return Float32Array.from({ length: n }, () => SPECIALS[r.int(0, SPECIALS.length - 1)]!);
+  };
+  const bools = (n: number, seed: number): Uint8Array => {
+    const r = rng(seed);
+    return Uint8Array.from({ length: n }, () => (r.next() < 0.5 ? 1 : 0));
+  };
+  const flat = (data: Float32Array | Uint8Array, offset = 0, rank = 1): AnyView => ({ data, offset, strides: [...Array(rank - 1).fill(0), 1] });
+  const scalarOf = (v: number, bool = false, rank = 1): AnyView => ({ data: bool ? new Uint8Array([v]) : new Float32Array([v]), offset: 0, strides: Array(rank).fill(0) });
+  const M = 4099; // n % 4 = 3
+  const fa = pick(M + 8, 41), fb = pick(M + 8, 42), fc = values(M + 8, 43);
+  const ba = bools(M + 8, 44), bb = bools(M + 8, 45);
+
+  /**
+   * Runs `expr` with the wasm path on and off into an output of its dtype (padded on both sides
+   * with a sentinel) and requires the two buffers to be equal byte for byte, sentinel included
+   * (float32 NaNs: any payload).
+   */
+  function same(expr: Expr, shape: number[], ins: AnyView[], opts: { outOffset?: number; outStrides?: number[]; wasm?: boolean } = {}): void {
+    const outOffset = opts.outOffset ?? 0;
+    const outStrides = opts.outStrides ?? shape.map((_, d) => shape.slice(d + 1).reduce((a, b) => a * b, 1));
+    const extent = 1 + shape.reduce((a, d, i) => a + (d - 1) * outStrides[i]!, 0);
+    const bufs = [true, false].map((on) => {
+      setWasmElementwise(on);
+      const before = wasmElementwiseStats().runs;
+      const len = outOffset + extent + 5;
+      const out = expr.dtype === 'bool' ? new Uint8Array(len).fill(0xab) : new Float32Array(len).fill(12345);
+      runElementwise(expr, shape, { data: out, offset: outOffset, strides: outStrides }, ins);
+      expect(wasmElementwiseStats().runs - before, `wasm ${on}`).toBe(on && (opts.wasm ?? true) ? 1 : 0);
+      return out;
+    });
+    const [w, j] = bufs as [Float32Array | Uint8Array, Float32Array | Uint8Array];
+    if (w instanceof Uint8Array) {
+      for (let i = 0; i < j.length; i++) if (w[i] !== j[i]) expect.fail(`byte ${i}: wasm ${w[i]}, JS ${j[i]}`);
+    } else {
+      // float32: the same bits, except that any NaN matches any NaN (JS quiets signaling NaNs
+      // it copies through a double; v128.bitselect keeps the payload)
+      const wb = new Uint32Array(w.buffer), jb = new Uint32Array(j.buffer);
+      for (let i = 0; i < j.length; i++) {
+        if (wb[i] !== jb[i] && !(w[i] !== w[i] && j[i] !== j[i])) expect.fail(`element ${i}: wasm ${w[i]}, JS ${j[i]}`);
+      }
+    }
+  }
+
+  it('comparisons float32 → bool: NaN, ±0, ±Inf, equal pairs; scalars and constants', () => {
+    for (const op of ['lt', 'le', 'gt', 'ge', 'eq', 'ne'] as const) {
+      same(E.bin(op, x0, x1), [M], [flat(fa), flat(fb)]);
+      same(E.bin(op, x0, c(0)), [M], [flat(fa)]);
+      same(E.bin(op, x0, x0), [M], [flat(fa)]);
+      for (const v of [NaN, 0, -0, Infinity, -Infinity, 1.5]) same(E.bin(op, x0, x1), [M], [flat(fa), scalarOf(v)]);
+    }
+  });
+
+  it('casts bool → float32 and float32 → bool (NaN true), not / isnan, bool → bool', () => {
+    same(E.cast(b0, 'float32'), [M], [flat(ba)]);
+    same(E.cast(x0, 'bool'), [M], [flat(fa)]);
+    same(E.un('not', x0), [M], [flat(fa)]);
+    same(E.un('not', b0), [M], [flat(ba)]);
+    same(E.un('isnan', x0), [M], [flat(fa)]);
+    same(E.cast(E.un('not', b0), 'float32'), [M], [flat(ba)]);
+  });
+
+  it('where on a bool mask: streamed, scalar and constant branches; bool-valued where', () => {
+    same(E.where(b0, f(1), f(2)), [M], [flat(ba), flat(fa), flat(fc)]);
+    same(E.where(b0, f(1), c(0)), [M], [flat(ba), flat(fc)]);
+    for (const v of [NaN, -0, 2.5]) same(E.where(b0, f(1), f(2)), [M], [flat(ba), flat(fc), scalarOf(v)]);
+    for (const v of [0, 1]) same(E.where(b0, f(1), f(2)), [M], [scalarOf(v, true), flat(fa), flat(fc)]);
+    same(E.where(b0, b1, E.bin('gt', f(2), c(0))), [M], [flat(ba), flat(bb), flat(fa)]);
+    // a float condition: NaN counts as false
+    same(E.where(x0, f(1), c(-1)), [M], [flat(fa), flat(fc)]);
+  });
+
+  it('logical and / or / xor / not on bools, and with float operands (truthiness)', () => {
+    for (const op of ['and', 'or', 'xor'] as const) {
+      same(E.bin(op, b0, b1), [M], [flat(ba), flat(bb)]);
+      same(E.bin(op, b0, f(1)), [M], [flat(ba), flat(fa)]);
+      same(E.bin(op, x0, x1), [M], [flat(fa), flat(fb)]);
+      for (const v of [0, 1]) same(E.bin(op, b0, b1), [M], [flat(ba), scalarOf(v, true)]);
+    }
+  });
+
+  it('mixed bool and float operands: the ReLU / dropout backward masks, masks of masks', () => {
+    same(E.bin('mul', x1, E.cast(E.bin('gt', x0, c(0)), 'float32')), [M], [flat(fa), flat(fc)]);
+    same(E.bin('mul', f(1), E.cast(b0, 'float32')), [M], [flat(ba), flat(fc)]); // bool slot 0, float output
+    same(E.bin('mul', E.bin('mul', f(1), E.cast(b0, 'float32')), c(2)), [M], [flat(ba), flat(fc)]);
+    same(E.bin('gt', E.bin('mul', x1, E.cast(b0, 'float32')), c(0)), [M], [flat(ba), flat(fc)]);
+    same(E.bin('and', b0, E.bin('le', f(1), f(2))), [M], [flat(ba), flat(fa), flat(fb)]);
+    same(E.where(E.bin('or', b0, b2), E.cast(b1, 'float32'), f(3)), [M], [flat(ba), flat(bb), flat(ba, 1), flat(fc)]);
+  });
+
+  it('rank 1: tails of 1–3, operands and output at unaligned offsets, several chunks', () => {
+    setWasmElementwiseMin(1);
+    const big = 2 * 16384 + 7;
+    const fl = values(big + 8, 46), bo = bools(big + 8, 47);
+    for (const n of [2, 3, 5, 6, 7, 1025, 1026, 1027, 1028, 16384 + 1, big]) { // (n = 1 collapses to rank 0: JS)
+      for (const [io, oo] of [[0, 0], [1, 3], [3, 1], [2, 2]] as const) {
+        same(E.bin('gt', x0, c(0)), [n], [flat(fl, io)], { outOffset: oo });
+        same(E.cast(b0, 'float32'), [n], [flat(bo, io)], { outOffset: oo });
+        same(E.where(b0, f(1), c(0)), [n], [flat(bo, io), flat(fl, 3 - io)], { outOffset: oo });
+        same(E.bin('and', b0, b1), [n], [flat(bo, io), flat(bo, 5)], { outOffset: oo });
+      }
+    }
+  });
+
+  it('rows: a per-row bool scalar, bool rows broadcast over rows, bool output rows at an offset', () => {
+    for (const [N, C, L] of [[64, 6, 784], [8, 5, 37], [2, 3, 20000]] as const) {
+      const shape = [N, C, L];
+      const n = N * C * L;
+      const xs = values(n + 8, 48), ms = bools(n + 8, 49), perC = bools(C, 50);
+      const x: AnyView = { data: xs, offset: 1, strides: [C * L, L, 1] };
+      const m: AnyView = { data: ms, offset: 3, strides: [C * L, L, 1] };
+      const rowMask: AnyView = { data: perC, offset: 0, strides: [0, 1, 0] };
+      const colMask: AnyView = { data: ms, offset: 2, strides: [0, 0, 1] }; // one bool row broadcast over rows
+      same(E.where(b1, x0, c(0)), shape, [x, rowMask]);
+      same(E.bin('and', E.bin('gt', x0, c(0)), b1), shape, [x, rowMask]);
+      same(E.bin('mul', x0, E.cast(E.bin('and', b1, b2), 'float32')), shape, [x, m, rowMask]);
+      same(E.bin('or', b0, b1), shape, [m, colMask], { outOffset: 3, outStrides: [C * (L + 2), L + 2, 1] });
+    }
+  });
+
+  it('tensor API: relu-style masks and where use it end to end and match JS', () => {
+    const y = tensor(values(64 * 6 * 28, 51, [-1, 1])).reshape([64, 6, 28]);
+    const g = tensor(values(64 * 6 * 28, 52, [-1, 1])).reshape([64, 6, 28]);
+    for (const fn of [() => y.gt(0), () => y.gt(0).to('float32'), () => g.mul(y.gt(0).to('float32')), () => g.where(y.gt(0), 0)]) {
+      const [w, j] = [true, false].map((on) => {
+        setWasmElementwise(on);
+        const before = wasmElementwiseStats().runs;
+        const r = fn().dataSync();
+        expect(wasmElementwiseStats().runs > before).toBe(on);
+        return new Uint8Array(r.buffer, r.byteOffset, r.byteLength).slice();
+      });
+      expect(w).toEqual(j);
+    }
   });
 });
 

@@ -102,8 +102,8 @@ export function runElementwise(expr: Expr, shape: readonly number[], out: Stride
     }
   }
   const ek = exprKey(expr);
-  // float32, WASM_ELEMENTWISE_MIN (1024) elements or more, unit-stride rows (of at least
-  // WASM_ELEMENTWISE_ROW_MIN when there are several) with per-row scalars allowed: WebAssembly SIMD
+  // float32 / bool operands and output, WASM_ELEMENTWISE_MIN (1024) elements or more, unit-stride
+  // rows (of at least WASM_ELEMENTWISE_ROW_MIN when there are several) with per-row scalars allowed: WebAssembly SIMD
   // (./wasm/elementwise.ts; wasmElementwiseShaped says which loops qualify).
   // NOTE: there each op rounds to float32, while this JS kernel rounds a fused expression once.
   if (runWasmElementwise(expr, ek, cs, strides, out, inputs, hoisted)) return;

@@ -39,6 +39,7 @@ export const Op = {
   i32_add: 0x6a,
   i32_sub: 0x6b,
   i32_mul: 0x6c,
+  i32_shr_u: 0x76,
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
 
@@ -274,6 +275,7 @@ export const SimdOpExt = {
   i32x4_splat: 0x11,
   f32x4_splat: 0x13,
   f64x2_splat: 0x14,
+  i8x16_ne: 0x24,
   i32x4_eq: 0x37,
   i32x4_gt_s: 0x3b,
   f32x4_eq: 0x41,
@@ -288,12 +290,16 @@ export const SimdOpExt = {
   v128_or: 0x50,
   v128_xor: 0x51,
   v128_bitselect: 0x52,
+  v128_store32_lane: 0x5a,
+  v128_load32_zero: 0x5c,
   f32x4_demote_f64x2_zero: 0x5e,
   f64x2_promote_low_f32x4: 0x5f,
   f32x4_ceil: 0x67,
   f32x4_floor: 0x68,
   f32x4_trunc: 0x69,
   f32x4_nearest: 0x6a,
+  i16x8_extend_low_i8x16_s: 0x87,
+  i32x4_extend_low_i16x8_s: 0xa7,
   i32x4_shl: 0xab,
   i32x4_shr_s: 0xac,
   i32x4_shr_u: 0xad,

@@ -10,7 +10,7 @@ import { collapseDims, runElementwise, type StridedArray } from '../../cpu/eleme
 import { runGather, runScatterAdd } from '../../cpu/indexing.ts';
 import { runFold, runUnfold } from '../../cpu/conv.ts';
 import { matmulInto, type NumArray } from '../../cpu/matmul.ts';
-import { wasmElementwiseShaped } from '../../cpu/wasm/elementwise.ts';
+import { wasmElementwiseDtype, wasmElementwiseShaped } from '../../cpu/wasm/elementwise.ts';
 import { arrayFor, type TypedArray } from '../../dtype.ts';
 import { DeviceError, internal } from '../../errors.ts';
 import { E, type Expr } from '../../ops/expr.ts';
@@ -33,15 +33,15 @@ const identity = (dtype: Tensor['dtype']) => E.input(0, dtype);
 
 /**
  * An elementwise kernel through the CPU backend's own elementwise runner: WebAssembly SIMD where
- * it applies (float32, unit-stride rows, per-row scalars allowed; every op rounds to float32
- * there), generated JS otherwise (then every float32 op is rounded explicitly, so results match eager bit for bit).
+ * it applies (float32 and bool operands and output, unit-stride rows, per-row scalars allowed;
+ * every op rounds to float32 there), generated JS otherwise (then every float32 op is rounded explicitly, so results match eager bit for bit).
  * A load of value −1 reads the output itself (an epilogue over a product in place).
  */
 function elementwiseRunner(kexpr: Expr, shape: readonly number[], dtype: Tensor['dtype'], loads: readonly Load[], low: Lowered, slotOf: readonly number[], os: number) {
   const { shape: cs, strides } = collapseDims(shape, [contiguousStrides(shape), ...loads.map((l) => l.view.strides)]);
   // the same shape test runElementwise's wasm path applies (runElementwise collapses the same
   // contiguous output strides the same way); the expression itself may still fall back to JS
-  const simdShaped = dtype === 'float32' && loads.every((l) => l.value < 0 || low.values[l.value]!.dtype === 'float32') &&
+  const simdShaped = wasmElementwiseDtype(dtype) && loads.every((l) => l.value < 0 || wasmElementwiseDtype(low.values[l.value]!.dtype)) &&
     wasmElementwiseShaped(cs, strides);
   const expr = simdShaped ? kexpr : roundAll(kexpr);
   const outStrides = contiguousStrides(shape);
