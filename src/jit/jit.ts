@@ -141,6 +141,7 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
 
   /** Does every state binding (and every `.grad` the trace read) still look as it did? */
   const usable = (e: Entry): boolean => {
+    for (const c of e.trace.checks) if (!c.holds()) return false;
     for (const gd of e.trace.guards) {
       const g = gd.owner._grad;
       if (gd.expect === null ? g !== null : !g || g.dtype !== gd.expect.dtype || g.device !== gd.expect.device || !sameShape(g.shape, gd.expect.shape)) return false;

@@ -58,6 +58,8 @@ export interface TraceResult {
   readonly unflatten: (leaves: readonly unknown[]) => unknown;
   readonly gradActions: GradAction[];
   readonly guards: Guard[];
+  /** conditions on JavaScript state the trace depended on (see Tracer.guard) */
+  readonly checks: { readonly holds: () => boolean; readonly what: string }[];
   /** trace-time seeds of every random source, in trace order (redrawn at each call) */
   readonly seeds: number[];
 }
@@ -243,6 +245,11 @@ export class TraceContext implements Tracer {
   }
 
   /** Tracer.isDense: would eager contiguous(t) return t itself? (Views taken while tracing know their eager layout.) */
+  readonly checks: { holds: () => boolean; what: string }[] = [];
+  guard(holds: () => boolean, what: string): void {
+    this.checks.push({ holds, what });
+  }
+
   isDense(t: Tensor): boolean {
     const link = this.views.get(t);
     const arg = this.placeholders.get(t);
@@ -451,7 +458,7 @@ export class TraceContext implements Tracer {
         );
       }
     }
-    return { graph: g, outSpecs, unflatten: flat.unflatten, gradActions, guards, seeds: this.seeds };
+    return { graph: g, outSpecs, unflatten: flat.unflatten, gradActions, guards, checks: this.checks, seeds: this.seeds };
   }
 
   /** Puts back `.grad` and autograd fields after a failed trace. */

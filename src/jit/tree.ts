@@ -99,5 +99,5 @@ export function describeChange(prev: readonly LeafSig[], next: readonly LeafSig[
     if (a.path !== b.path) return `the argument structure changed at ${a.path} / ${b.path}`;
     if (a.desc !== b.desc) return `${a.path} changed: ${a.desc} → ${b.desc}`;
   }
-  return 'the arguments and grad mode are the same; a `.grad` read inside the function changed';
+  return 'the arguments and grad mode are the same; a `.grad` read inside the function, or JavaScript state the trace branched on (such as an optimizer\'s options), changed';
 }

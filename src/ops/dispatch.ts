@@ -22,6 +22,12 @@ export interface Tracer {
   isDense?(t: Tensor): boolean;
   /** `t` shares `of`'s elements (detach): writes to either are seen through both */
   alias?(t: Tensor, of: Tensor): void;
+  /**
+   * JavaScript state the traced code branched on: the compiled function is reused only while
+   * `holds()` is true, else it traces again (e.g. an optimizer's options that decide which terms
+   * an update has). `what` names it in retrace warnings.
+   */
+  guard?(holds: () => boolean, what: string): void;
 }
 
 let tracer: Tracer | null = null;

@@ -18,6 +18,7 @@ import { ValueError } from '../errors.ts';
 import { enableGrad, noGrad } from '../tape.ts';
 import { Tensor } from '../tensor.ts';
 import { keep } from '../scope.ts';
+import { activeTracer } from '../ops/dispatch.ts';
 import { fmtShape, sameShape } from '../shape.ts';
 import { GroupScalars } from './group-scalars.ts';
 
@@ -48,6 +49,23 @@ export interface OptimizerStateDict {
   paramGroups: (Record<string, unknown> & { params: number[] })[];
 }
 
+/** Options that reach an update only as tensor mirrors (group-scalars.ts): any value, same trace. */
+const VALUE_ONLY: ReadonlySet<string> = new Set(['lr', 'dampening']);
+/** Mirrored options whose being zero decides whether the update has their term at all. */
+const ZERO_OR_NOT: ReadonlySet<string> = new Set(['weightDecay', 'momentum']);
+
+/**
+ * Whether assigning an option changes which terms an update has, so a traced step must trace
+ * again: every option read as a JS value (betas, eps, nesterov, amsgrad…), and weight decay or
+ * momentum turned on or off; lr, dampening and the values of weight decay and momentum reach the
+ * update as tensors.
+ */
+function changesStructure(key: string, old: unknown, v: unknown): boolean {
+  if (VALUE_ONLY.has(key)) return false;
+  if (ZERO_OR_NOT.has(key)) return (old !== 0) !== (v !== 0);
+  return !Object.is(old, v);
+}
+
 /** Each group's tensor mirrors (kept off the group object, so that spreads and stateDict see options only). */
 const scalarsOf = new WeakMap<object, GroupScalars<ParamGroup<BaseOptions>>>();
 
@@ -68,6 +86,11 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
   readonly paramGroups: ParamGroup<O>[] = [];
   /** per-parameter state tensors, created on the first step */
   readonly state = new Map<Tensor, ParamState>();
+  /**
+   * Bumped whenever the update's structure may change (an option turning a term on or off, new
+   * state, new groups): a jit-compiled step is reused only while it is unchanged.
+   */
+  private structureVersion = 0;
 
   constructor(params: ParamsInput<O>, defaults: O) {
     this.defaults = { ...defaults };
@@ -101,6 +124,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
     const full = { ...this.defaults, ...opts } as O;
     this.validate(full);
     this.paramGroups.push(this.makeGroup(full, params));
+    this.structureVersion++;
   }
 
   /**
@@ -120,6 +144,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
         set: (v: unknown) => {
           const old = values[key];
           values[key] = v;
+          if (changesStructure(key, old, v)) this.structureVersion++;
           try {
             scalars.refresh(group);
           } catch (e) {
@@ -163,13 +188,23 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
    */
   step(closure?: () => Tensor): Tensor | undefined {
     const loss = closure ? enableGrad(closure) : undefined;
+    // traced (jit): the update's terms were chosen by the options' JS values, so a compiled step
+    // is reused only while they still choose the same terms
+    const tracer = activeTracer();
+    if (tracer?.guard) {
+      const v = this.structureVersion;
+      tracer.guard(() => this.structureVersion === v, `${this.constructor.name}'s options or state`);
+    }
     noGrad(() => {
       for (const group of this.paramGroups) {
         for (const p of group.params) {
           if (!p.grad) continue;
           let st = this.state.get(p);
           if (!st) this.state.set(p, (st = {}));
+          const had = Object.keys(st).length;
           this.update(p, p.grad, st, group);
+          // new state (a first step's momentum buffer…): the next step has other terms
+          if (Object.keys(st).length !== had) this.structureVersion++;
           // state lives as long as the optimizer, even when created inside a scope()
           for (const t of Object.values(st)) if (t instanceof Tensor) keep(t);
         }
@@ -242,6 +277,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
     // step holds this optimizer's lr tensors by reference, and must see the loaded values
     loaded.forEach((opts, gi) => Object.assign(this.paramGroups[gi]!, opts));
     this.state.clear();
+    this.structureVersion++;
     for (const [p, st] of newState) this.state.set(p, st);
   }
 }

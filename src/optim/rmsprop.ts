@@ -62,7 +62,7 @@ export class RMSprop extends Optimizer<RMSpropOptions> {
       avg = v.sub(m.mul(m)).sqrt().add(g.eps);
     } else avg = v.sqrt().add(g.eps);
     // lr, weightDecay and momentum are read as 0-d tensors (see Optimizer.scalar), so changing
-    // them between jit calls takes effect; which terms exist is fixed per trace
+    // them between jit calls takes effect; which terms exist is decided per trace (changing it retraces: Optimizer.step guards it)
     const lr = this.scalar(g, p, 'lr');
     if (g.momentum > 0) {
       const buf = (s.momentumBuffer ??= stateTensor(() => zerosLike(p))).mul_(this.scalar(g, p, 'momentum')).add_(d.div(avg));

@@ -47,7 +47,7 @@ export class SGD extends Optimizer<SGDOptions> {
 
   protected update(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<SGDOptions>): void {
     // the options are read as 0-d tensors (see Optimizer.scalar), so changing them between jit
-    // calls takes effect; which terms exist (momentum or not, decay or not) is fixed per trace
+    // calls takes effect; which terms exist (momentum or not, decay or not) is decided per trace (changing it retraces)
     let d = g.maximize ? grad.neg() : grad;
     if (g.weightDecay !== 0) d = d.add(p.mul(this.scalar(g, p, 'weightDecay')));
     if (g.momentum !== 0) {
