@@ -285,3 +285,12 @@ describe('options that change an update\'s terms retrace a compiled step', () =>
     expect(f.stats.traces).toBe(1);
   });
 });
+
+describe('assigning an option inside a traced function', () => {
+  it('is a ValueError naming the option (it would run only at trace time)', () => {
+    const w = randn([3]).requiresGrad_();
+    const opt = new SGD([w], { lr: 0.1 });
+    const f = jit(() => { opt.paramGroups[0]!.lr = 0.05; opt.zeroGrad(); w.sum().backward(); opt.step(); return w.sum(); }, { eagerFirstCall: false });
+    expect(() => f()).toThrow(/SGD: option 'lr' was assigned inside a jit-traced function/);
+  });
+});

@@ -142,6 +142,10 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
         configurable: true,
         get: () => values[key],
         set: (v: unknown) => {
+          // inside a trace the assignment would run once, at trace time, and never in the compiled calls
+          if (activeTracer()) {
+            throw new ValueError(`${this.constructor.name}: option '${key}' was assigned inside a jit-traced function; assign options (or call a scheduler's step()) outside the compiled function`);
+          }
           const old = values[key];
           values[key] = v;
           if (changesStructure(key, old, v)) this.structureVersion++;
