@@ -134,6 +134,11 @@ export class TraceContext implements Tracer {
   private readonly viewsOfRoot = new Map<Tensor, Tensor[]>();
   /** results of reshapes that eager would have copied (their layout was not viewable): not views */
   private readonly copies = new Set<Tensor>();
+  /**
+   * Tensors whose value an in-place write replaced: their node may be a view node (a write through
+   * a view is written back to its base as reshape/permute…), yet they are bases, not views.
+   */
+  private readonly rebound = new Set<Tensor>();
 
   constructor(args: readonly Tensor[], paths: readonly string[], gradEnabled: boolean) {
     this.realArgs = args;
@@ -307,8 +312,10 @@ export class TraceContext implements Tracer {
       t = link.parent;
       val = next;
     }
-    if (t._sym) t._sym = val;
-    else {
+    if (t._sym) {
+      t._sym = val;
+      this.rebound.add(t);
+    } else {
       const e = this.entryOf(t);
       e.current = val;
       e.written = true;
@@ -328,13 +335,14 @@ export class TraceContext implements Tracer {
     }
     if (dst._sym) {
       const n = this.nodeOf(dst);
-      if (n.op?.kind === 'view' && !this.copies.has(dst)) {
+      if (n.op?.kind === 'view' && !this.copies.has(dst) && !this.rebound.has(dst)) {
         throw new AutogradError(
           `jit: in-place write to a view (${n.op.name}, shape ${fmtShape(dst.shape)}) whose base the trace cannot follow (made outside dispatch); ` +
             'write to the base tensor or to a view taken with narrow/slice/index/reshape/view/permute/transpose, or use an out-of-place op',
         );
       }
       dst._sym = v;
+      this.rebound.add(dst);
       dst._bumpVersion();
       for (const w of this.viewsOfRoot.get(dst) ?? []) w._bumpVersion();
       return;

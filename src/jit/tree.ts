@@ -39,6 +39,12 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 /** Describes a tensor for the signature: dtype, shape, device, autograd flags. */
 export function tensorDesc(t: Tensor, withGrad: boolean): string {
   let s = `${t.dtype}${fmtShape(t.shape)}@${t.device}`;
+  // The layout, where it is not the plain one: a trace decides from it whether a reshape of the
+  // argument is a view or a copy and whether contiguous() returns the argument itself, so an
+  // in-place write through them reaches the argument or not (as eagerly). A transposed or sliced
+  // argument therefore gets its own trace.
+  if (!t.isContiguous) s += ` strides${fmtShape(t.strides)}`;
+  if (t.offset !== 0 || (t._storage && t._storage.size !== t.numel)) s += ' part of its storage';
   if (withGrad && t.requiresGrad) s += t.grad ? ' requiresGrad+grad' : ' requiresGrad';
   return s;
 }

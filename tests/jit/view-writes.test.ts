@@ -228,3 +228,40 @@ describe.skipIf(!gpu.ok)('jit: view writes on WebGPU', () => {
     same(tensor(Array.from(await wg.data())).reshape(3, 4), wc, 'state');
   });
 });
+
+describe('writes through views: layouts and later writes to the base', () => {
+  const base = () => tensor([[1, 2], [3, 4]]);
+
+  it('an argument of another layout gets its own trace: contiguous() is a copy for a transposed argument, itself for a plain one', () => {
+    const f = (a: Tensor) => { a.contiguous().add_(100); return a.mul(1); };
+    for (const order of [['plain', 'transposed'], ['transposed', 'plain']] as const) {
+      const j = jit(f, { eagerFirstCall: false });
+      for (const kind of order) {
+        const mk = () => (kind === 'plain' ? base() : base().t());
+        const ea = mk(), ja = mk();
+        const want = f(ea), got = j(ja);
+        expect(got.toArraySync(), `${order.join('→')}: ${kind}`).toEqual(want.toArraySync());
+        expect(ja.toArraySync(), `${order.join('→')}: ${kind} argument`).toEqual(ea.toArraySync());
+      }
+      expect(j.stats.traces).toBe(2);
+    }
+  });
+
+  it('a reshape(-1) of a transposed argument is a copy: a write to it does not reach the argument', () => {
+    const f = (a: Tensor) => { a.reshape(-1).narrow(0, 0, 2).add_(100); return a.mul(1); };
+    const mk = () => arange(9).reshape(3, 3).t();
+    const ea = mk(), ja = mk();
+    expect(jit(f, { eagerFirstCall: false })(ja).toArraySync()).toEqual(f(ea).toArraySync());
+    expect(ja.toArraySync()).toEqual(ea.toArraySync());
+  });
+
+  it('after a write through a view, the base itself can be written in place', () => {
+    const f = (a: Tensor) => { a.reshape(-1).add_(1); a.mul_(10); return a.mul(1); };
+    const g = (a: Tensor) => { const y = a.add(0); y.transpose(0, 1).narrow(0, 0, 1).fill_(0); y.add_(1); return y; };
+    const h = (a: Tensor, b: Tensor) => { const y = a.add(0); y.copy_(b.t()); y.add_(1); return y; };
+    expect(jit(f, { eagerFirstCall: false })(base()).toArraySync()).toEqual(f(base()).toArraySync());
+    expect(jit(g, { eagerFirstCall: false })(base()).toArraySync()).toEqual(g(base()).toArraySync());
+    const b = tensor([[5, 6], [7, 8]]);
+    expect(jit(h, { eagerFirstCall: false })(base(), b).toArraySync()).toEqual(h(base(), b).toArraySync());
+  });
+});
