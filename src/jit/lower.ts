@@ -13,6 +13,7 @@ import { contiguousStrides, sameShape } from '../shape.ts';
 import type { DType } from '../dtype.ts';
 import { canon, constValue, type GNode, type Graph } from './graph.ts';
 import { fuse, isConstNode, isElementwise, isView, usesIndex, type FuseOptions, type Fusion } from './passes/fuse.ts';
+import { expandSplit, fromMeta, isSplitView, permuteSplit, refine, reshapeSplit, splitKey, toMeta, type SplitView } from './split-view.ts';
 
 /** A strided read of a buffer (a value), in the kernel's index space. */
 export interface Load {
@@ -184,9 +185,13 @@ function build(g: Graph, fusion: Fusion, opts: LowerOptions): Lowered {
     /**
      * @param limit the most distinct values its loads may name: a matmul epilogue shares the
      * kernel's bindings with the two operands, less the product it reads in place (value −1)
+     * @param allowSplit loads may be split views (an elementwise kernel, which then iterates over
+     * their refinement: `finish`)
      */
-    constructor(private readonly limit = opts.fuse.maxInputs) {}
-    readonly loads: Load[] = [];
+    constructor(private readonly limit = opts.fuse.maxInputs, readonly allowSplit = false) {}
+    readonly loads: { value: number; view: ViewMeta | SplitView }[] = [];
+    /** the nodes whose views made split loads (cut first when the loads do not refine) */
+    readonly splitAt: GNode[] = [];
     /** a matmul computed by this kernel (epilogue): read as load 0, the output itself */
     self: GNode | null = null;
     /** the shape the kernel iterates over (the epilogue root's) */
@@ -194,8 +199,8 @@ function build(g: Graph, fusion: Fusion, opts: LowerOptions): Lowered {
     private readonly loadKeys = new Map<string, number>();
     private readonly memo = new Map<string, Expr>();
     fused = 0;
-    load(value: number, view: ViewMeta, dtype: DType): Expr {
-      const key = `${value}|${view.shape}|${view.strides}|${view.offset}`;
+    load(value: number, view: ViewMeta | SplitView, dtype: DType): Expr {
+      const key = isSplitView(view) ? `${value}|${splitKey(view)}` : `${value}|${view.shape}|${view.strides}|${view.offset}`;
       let i = this.loadKeys.get(key);
       if (i === undefined) {
         i = this.loads.length;
@@ -226,7 +231,7 @@ function build(g: Graph, fusion: Fusion, opts: LowerOptions): Lowered {
         }
         e = E.input(0, n.dtype);
       } else if (c !== undefined && !mat.has(n)) e = E.const(c, n.dtype);
-      else if (mat.has(n)) e = this.load(valueFor(n), applyChain(n, chain), n.dtype);
+      else if (mat.has(n)) e = this.load(valueFor(n), applyChain(n, chain, this.allowSplit ? this.splitAt : null), n.dtype);
       else if (isView(n)) e = this.expr(n.inputs[0]!, [{ op: n.op as ViewOp<unknown>, attrs: n.attrs, src: n.inputs[0]! }, ...chain]);
       else if (isElementwise(n) && fusion.groupOf.has(n)) {
         this.fused++;
@@ -235,6 +240,21 @@ function build(g: Graph, fusion: Fusion, opts: LowerOptions): Lowered {
       } else internal(`jit: node #${n.id} (${n.opName}) is neither materialized nor fusible`);
       this.memo.set(key, e);
       return e;
+    }
+    /**
+     * The kernel's iteration shape and plain loads: `shape` itself, or when some loads are split
+     * views, the refinement of them all (the output, contiguous, is laid out the same either way).
+     */
+    finish(shape: readonly number[]): { shape: readonly number[]; loads: Load[] } {
+      if (!this.loads.some((l) => isSplitView(l.view))) return { shape, loads: this.loads as Load[] };
+      const r = refine(this.loads.map((l) => l.view), shape);
+      if (!r) throw new Retry(this.splitAt[0]!);
+      return { shape: r.shape, loads: this.loads.map((l, i) => ({ value: l.value, view: r.metas[i]! })) };
+    }
+    /** The loads of a kernel that takes no split views. */
+    plain(): Load[] {
+      if (this.loads.some((l) => isSplitView(l.view))) internal('jit: a split view reached a kernel that iterates over its own shape');
+      return this.loads as Load[];
     }
     /** the expression computing elementwise node n (its operands broadcast to its shape) */
     compute(n: GNode, chain: readonly Step[]): Expr {
@@ -247,14 +267,37 @@ function build(g: Graph, fusion: Fusion, opts: LowerOptions): Lowered {
     }
   }
 
-  function applyChain(n: GNode, chain: readonly Step[]): ViewMeta {
-    let meta = contiguousMeta(n.shape);
+  /**
+   * n's buffer seen through `chain`. A step with no plain strides is a Retry (its source gets a
+   * buffer), unless `splitAt` is given: then the chain goes on as a split view and the step's
+   * source is noted there.
+   */
+  function applyChain(n: GNode, chain: readonly Step[]): ViewMeta;
+  function applyChain(n: GNode, chain: readonly Step[], splitAt: GNode[] | null): ViewMeta | SplitView;
+  function applyChain(n: GNode, chain: readonly Step[], splitAt: GNode[] | null = null): ViewMeta | SplitView {
+    let meta: ViewMeta | SplitView = contiguousMeta(n.shape);
     for (const s of chain) {
-      const next = s.op.view(meta, s.attrs);
-      if (!next) throw new Retry(s.src);
-      meta = next;
+      const plain: ViewMeta | null = isSplitView(meta) ? toMeta(meta) : meta;
+      const next: ViewMeta | null = plain ? s.op.view(plain, s.attrs) : null;
+      if (next) {
+        meta = next;
+        continue;
+      }
+      const split: SplitView | null = splitAt ? splitStep(isSplitView(meta) ? meta : fromMeta(meta), s) : null;
+      if (!split) throw new Retry(s.src);
+      if (!isSplitView(meta)) splitAt!.push(s.src);
+      meta = toMeta(split) ?? split;
     }
     return meta;
+  }
+
+  /** A reshape, expand or permute of a split view (other views need plain strides). */
+  function splitStep(v: SplitView, s: Step): SplitView | null {
+    const a = s.attrs as { shape?: number[]; perm?: number[] };
+    if (s.op === prims.reshape) return reshapeSplit(v, a.shape!);
+    if (s.op === prims.expand) return expandSplit(v, a.shape!);
+    if (s.op === prims.permute) return permuteSplit(v, a.perm!);
+    return null;
   }
 
   function valueFor(n: GNode): number {
@@ -286,24 +329,25 @@ function build(g: Graph, fusion: Fusion, opts: LowerOptions): Lowered {
       // the result's own reads: a matmul's operands, or a reduction's prologue
       const pctx = new Ctx();
       const pexpr = isMm ? null : pctx.expr(mm.inputs[0]!, []);
-      const loads = isMm ? mm.inputs.map((i) => bufferLoad(i, [])) : pctx.loads;
+      const loads = isMm ? mm.inputs.map((i) => bufferLoad(i, [])) : pctx.plain();
       const ctx = new Ctx(Infinity);
       ctx.self = mm;
       ctx.selfShape = n.shape;
       ctx.loads.push({ value: -1, view: contiguousMeta(n.shape) });
       const expr = ctx.compute(n, []);
+      const eloads = ctx.plain();
       // one binding each: the output, a kept result, the result's reads and the epilogue's
       // operands (value −1, the result, is none); past the device's limit, drop the epilogue
       const keep = fusion.keepProduct.has(mm);
       const distinct = (ls: readonly Load[]) => new Set(ls.filter((l) => l.value >= 0).map((l) => l.value)).size;
-      if (1 + (keep ? 1 : 0) + (isMm ? 2 : distinct(loads)) + distinct(ctx.loads) > opts.fuse.maxInputs + 1) throw new Retry(mm);
+      if (1 + (keep ? 1 : 0) + (isMm ? 2 : distinct(loads)) + distinct(eloads) > opts.fuse.maxInputs + 1) throw new Retry(mm);
       // operands are read over the root's shape; templates that index them by the result's
       // (WebGPU's) need them as views of that shape too
-      if (!sameShape(n.shape, mm.shape) && ctx.loads.some((l) => l.value >= 0 && !(prims.reshape as ViewOp<unknown>).view(l.view, { shape: [...mm.shape] }))) throw new Retry(mm);
+      if (!sameShape(n.shape, mm.shape) && eloads.some((l) => l.value >= 0 && !(prims.reshape as ViewOp<unknown>).view(l.view, { shape: [...mm.shape] }))) throw new Retry(mm);
       const out = reserve();
       let product: number | undefined;
       if (keep) valueOf.set(mm, (product = newValue(mm, { kind: 'kernel', kernel: -1 })));
-      const epilogue: Epilogue = { expr, loads: ctx.loads, fused: ctx.fused + 1, ...(keep ? { product } : {}) };
+      const epilogue: Epilogue = { expr, loads: eloads, fused: ctx.fused + 1, ...(keep ? { product } : {}) };
       if (isMm) return push({ kind: 'matmul', node: n, mm, out, loads, epilogue });
       const x = mm.inputs[0]!;
       return push({
@@ -312,13 +356,15 @@ function build(g: Graph, fusion: Fusion, opts: LowerOptions): Lowered {
       });
     }
     if (isElementwise(n) || isConstNode(n) || isView(n)) {
-      const ctx = new Ctx();
+      // NOTE: an index source (arange) numbers the elements of its own shape: never split
+      const ctx = new Ctx(opts.fuse.maxInputs, !usesIndex(n));
       const expr = isView(n)
         ? ctx.expr(n.inputs[0]!, [{ op: op as ViewOp<unknown>, attrs: n.attrs, src: n.inputs[0]! }])
         : isConstNode(n) ? E.const(constValue(n)!, n.dtype)
           : ctx.compute(n, []);
       if (usesIndex(n) && n.op !== prims.arange) internal(`jit: index source ${n.opName} without a kernel rule`);
-      return push({ kind: 'elementwise', node: n, out: reserve(), loads: ctx.loads, shape: n.shape, dtype: n.dtype, expr, fused: ctx.fused });
+      const { shape, loads } = ctx.finish(n.shape);
+      return push({ kind: 'elementwise', node: n, out: reserve(), loads, shape, dtype: n.dtype, expr, fused: ctx.fused });
     }
     if (op.kind === 'reduce') {
       const x = n.inputs[0]!;
@@ -326,7 +372,7 @@ function build(g: Graph, fusion: Fusion, opts: LowerOptions): Lowered {
       const expr = ctx.expr(x, []);
       const { dims } = n.attrs as ReduceAttrs;
       return push({
-        kind: 'reduce', node: n, out: reserve(), loads: ctx.loads, reduce: (op as ReduceOp).reduce, inShape: x.shape, dims, dtype: n.dtype, expr, fused: ctx.fused,
+        kind: 'reduce', node: n, out: reserve(), loads: ctx.plain(), reduce: (op as ReduceOp).reduce, inShape: x.shape, dims, dtype: n.dtype, expr, fused: ctx.fused,
       });
     }
     // templates read whole buffers (through views)

@@ -256,6 +256,34 @@ d('jit on WebGPU: training', () => {
     expectAllClose('parameters', j.params, eager.params, 1e-3, 1e-4);
   });
 
+  it('max-pool and cross-entropy gradients run as fused one-hot selects (scatter-pick), with eager values', async () => {
+    const build = (device: 'cpu' | 'webgpu') => {
+      manualSeed(9);
+      const model = new Sequential(new Conv2d(2, 3, 3, { padding: 1 }), new ReLU(), new MaxPool2d(2), new Flatten(), new Linear(48, 3)).to(device);
+      const conv = model.parameters()[0]!;
+      return (xb: Tensor, yb: Tensor) => {
+        for (const p of model.parameters()) p.grad = null;
+        const loss = NF.crossEntropy(model.forward(xb), yb);
+        loss.backward();
+        return [loss, conv.grad!.mul(1)];
+      };
+    };
+    manualSeed(10);
+    const xc = randn([4, 2, 8, 8]), yc = randint(0, 3, [4]);
+    const x = xc.to('webgpu'), y = yc.to('webgpu');
+    const f = build('webgpu');
+    const j = jit(f, { eagerFirstCall: false });
+    const low = j.lower(x, y);
+    expect(low.passes.flatMap((p) => p.fired ?? [])).toContain('scatter-pick');
+    expect(low.kernels.some((k) => k.label.includes('scatterAdd'))).toBe(false);
+    const [le, ge] = f(x, y), [lj, gj] = j(x, y);
+    expectAllClose('loss', await lj!.data(), await le!.data(), 1e-5, 1e-6);
+    expectAllClose('conv weight gradient', await gj!.data(), await ge!.data(), 1e-4, 1e-5);
+    // on the CPU the scatter stays (a tight loop there)
+    const jc = jit(build('cpu'), { eagerFirstCall: false });
+    expect(jc.lower(xc, yc).passes.flatMap((p) => p.fired ?? [])).not.toContain('scatter-pick');
+  });
+
   it('an MLP step with Adam matches eager after 10 steps, with and without the generic executor', async () => {
     manualSeed(6);
     const x = randn([32, 20]).to('webgpu'), y = randint(0, 5, [32]).to('webgpu');

@@ -43,10 +43,12 @@ function makeStep(k: Kernel, backend: Backend, info: KernelInfo[]): Step {
     });
   switch (k.kind) {
     case 'elementwise': {
-      const op = fusedOp(k.expr, aval);
+      // the kernel may iterate over a refinement of the node's shape (split views): same layout
+      const kaval: Aval = { shape: k.shape, dtype: n.dtype };
+      const op = fusedOp(k.expr, kaval);
       info.push({ kind: 'elementwise', label, fused: k.fused, source: exprKey(k.expr) });
       return (bufs) => {
-        bufs[k.out] = backend.run(op, views(bufs), {}, aval);
+        bufs[k.out] = backend.run(op, views(bufs), {}, kaval);
       };
     }
     case 'rand':

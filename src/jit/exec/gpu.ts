@@ -67,11 +67,14 @@ function makeStep(k: Kernel, low: Lowered, slotOf: readonly number[], backend: G
   const operand = (stores: Stores, l: Load): BufOperand => ({
     buf: backend.bufferOf(storeOf(stores, slotOf[l.value]!), n.opName), offset: l.view.offset, strides: l.view.strides, dtype: dtypeOf(l),
   });
-  const output = (stores: Stores): BufOperand => ({ buf: backend.bufferOf(storeOf(stores, os), n.opName), offset: 0, strides: outStrides, dtype: n.dtype });
+  const output = (stores: Stores, strides: readonly number[] = outStrides): BufOperand => ({ buf: backend.bufferOf(storeOf(stores, os), n.opName), offset: 0, strides, dtype: n.dtype });
   switch (k.kind) {
-    case 'elementwise':
+    case 'elementwise': {
       info.push({ kind: 'elementwise', label, fused: k.fused, source: exprKey(k.expr) });
-      return (stores) => runElementwise(rt, n.opName, k.expr, k.shape, output(stores), k.loads.map((l) => operand(stores, l)));
+      // the kernel may iterate over a refinement of the node's shape (split views): same layout
+      const strides = contiguousStrides(k.shape);
+      return (stores) => runElementwise(rt, n.opName, k.expr, k.shape, output(stores, strides), k.loads.map((l) => operand(stores, l)));
+    }
     case 'rand': {
       const op = n.op as { expr: (i: never[], a: never, o: Aval) => Expr };
       info.push({ kind: 'rand', label, fused: 0, source: n.opName });

@@ -85,6 +85,17 @@ export function usesIndex(n: GNode): boolean {
 
 const PROLOGUE_REDUCTIONS: ReadonlySet<string> = new Set(['sum', 'prod', 'max', 'min']);
 
+/**
+ * Ops that cost about as much as a load: one consumer kernel broadcasting such a producer up to
+ * `CHEAP_BROADCAST_MAX` times recomputes it instead of giving it a buffer (a max-pool gradient's
+ * `where(iota == idx, g, 0)` per window row, read once per column). Its operands that are not
+ * themselves cheap still get buffers (they are fused only where the element counts match).
+ */
+const CHEAP_OPS: ReadonlySet<string> = new Set([
+  'where', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'add', 'sub', 'mul', 'neg', 'cast', 'relu', 'maximum', 'minimum', 'abs', 'logicalAnd', 'logicalOr', 'logicalNot',
+]);
+const CHEAP_BROADCAST_MAX = 16;
+
 /** Does kernel root `r` read its operands through a scalar expression (so producers can fuse)? */
 export function acceptsFusion(r: GNode, opts: FuseOptions): boolean {
   if (isElementwise(r) || isView(r) || isConstNode(r)) return !usesIndex(r);
@@ -143,7 +154,8 @@ export function fuse(g: Graph, opts: FuseOptions = defaultFuseOptions, forced: R
       continue;
     }
     const root = [...roots][0]!;
-    if (roots.size !== 1 || iterNumel(root) !== n.numel) {
+    const cheapBroadcast = roots.size === 1 && CHEAP_OPS.has(n.op!.name) && iterNumel(root) <= n.numel * CHEAP_BROADCAST_MAX;
+    if (roots.size !== 1 || (iterNumel(root) !== n.numel && !cheapBroadcast)) {
       // recomputed by each kernel reading it, when they are small
       let work = 0;
       for (const r of roots) work += iterNumel(r);
