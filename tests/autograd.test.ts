@@ -16,6 +16,12 @@ describe('backward and .grad', () => {
     expect(w.isLeaf).toBe(true);
     expect(y.isLeaf).toBe(false);
   });
+  it('relu passes no gradient where it is off, even an infinite or NaN one (as PyTorch)', () => {
+    const x = tensor([-1, 0, 2, -3, 4], { requiresGrad: true });
+    x.relu().backward(tensor([Infinity, NaN, 5, -Infinity, NaN]));
+    expect(Array.from(x.grad!.dataSync())).toEqual([0, 0, 5, 0, NaN]);
+  });
+
   it('takes an explicit gradient for non-scalar outputs', () => {
     const x = tensor([1, 2], { requiresGrad: true });
     x.mul(x).backward(tensor([1, 10]));

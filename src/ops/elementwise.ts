@@ -111,7 +111,9 @@ export const sigmoid = unary('sigmoid', 'sigmoid', floatRule('sigmoid'), {
 // NOTE: relu'(0) = 0, as in PyTorch; a primitive for speed, equal to where(x > 0, x, 0).
 export const relu = unary('relu', 'relu', numericRule('relu'), {
   save: { out: true },
-  vjp: (g, { out }) => [F.mul(g, F.gt(out!, 0).to(g.dtype))],
+  // x̄ = g where y > 0, else 0. NOTE: a select, not g·[y > 0]: an infinite or NaN g where y ≤ 0
+  // gives 0 (PyTorch's threshold_backward), where the product would give NaN
+  vjp: (g, { out }) => [F.where(F.gt(out!, 0), g, 0)],
 });
 export const log1p = unary('log1p', 'log1p', floatRule('log1p'), {
   save: { inputs: [0] },
