@@ -16,7 +16,7 @@
  */
 import { tensor } from '../creation.ts';
 import type { DType, TypedArray } from '../dtype.ts';
-import { DTypeError, ShapeError, ValueError } from '../errors.ts';
+import { DeviceError, DTypeError, ShapeError, ValueError } from '../errors.ts';
 import * as Fn from '../ops/functional.ts';
 import { fmtShape, sameShape } from '../shape.ts';
 import { grad as tapeGrad, noGrad } from '../tape.ts';
@@ -146,6 +146,15 @@ export function lift<P extends unknown[]>(f: (...args: P) => unknown, label = f.
 
 /** The placeholders an expression depends on, in first-seen order. */
 function placeholdersOf(roots: readonly unknown[]): Var[] {
+  return leavesOf(roots, 'placeholder');
+}
+
+/** Shared variables the expressions read. */
+function sharedOf(roots: readonly unknown[]): Var[] {
+  return leavesOf(roots, 'shared');
+}
+
+function leavesOf(roots: readonly unknown[], kind: 'placeholder' | 'shared'): Var[] {
   const out: Var[] = [];
   const seen = new Set<Var>();
   const stack = [...roots].reverse();
@@ -158,7 +167,7 @@ function placeholdersOf(roots: readonly unknown[]): Var[] {
     if (!(v instanceof Var) || seen.has(v)) continue;
     seen.add(v);
     const k = v._kind;
-    if (k.k === 'placeholder') out.push(v);
+    if (k.k === kind) out.push(v);
     else if (k.k === 'apply') stack.push(...[...k.args].reverse());
     else if (k.k === 'item') stack.push(k.of);
   }
@@ -226,17 +235,25 @@ function replay(roots: readonly unknown[], env: Map<Var, unknown>): unknown[] {
 }
 
 /** Converts a call argument to a tensor of the placeholder's type, naming it on mismatch. */
-function toInput(p: Var, v: unknown, i: number): Tensor {
+/**
+ * The argument for placeholder `p` as a tensor. `shared` is a shared variable the function reads,
+ * if any: a number or array lands on its device, and a tensor elsewhere is a DeviceError naming both.
+ */
+function toInput(p: Var, v: unknown, i: number, shared?: Var): Tensor {
   const k = p._kind;
   if (k.k !== 'placeholder') throw new ValueError(`fn: input ${i} is not a placeholder`);
   const who = `argument ${i} ('${p.name ?? `#${p.id}`}', ${describe(p)})`;
+  const device = shared ? (shared._kind as { tensor: Tensor }).tensor.device : undefined;
   let t: Tensor;
   if (v instanceof Tensor) {
     if (v.dtype !== k.dtype) throw new DTypeError(`${who}: expected ${k.dtype}, got a ${v.dtype} tensor; convert it with .to('${k.dtype}')`);
+    if (device && v.device !== device) {
+      throw new DeviceError(`${who}: the tensor is on ${v.device} but shared variable '${shared!.name ?? `#${shared!.id}`}' is on ${device}; move it with .to('${device}')`);
+    }
     t = v;
   } else {
     try {
-      t = tensor(v as number, { dtype: k.dtype });
+      t = tensor(v as number, { dtype: k.dtype, ...(device ? { device } : {}) });
     } catch (e) {
       throw new ValueError(`${who}: cannot convert ${Array.isArray(v) ? 'the array' : typeof v} to a tensor: ${(e as Error).message}`);
     }
@@ -338,17 +355,21 @@ export function fn(inputs: readonly Var[], outputs?: Var | readonly Var[] | null
     }
   };
   const names = inputs.map((p) => p.name);
+  const shareds = sharedOf(roots);
+  /** a shared variable the function reads (arguments must be on its device) */
+  const anchor = (): Var | undefined => shareds[0];
   const jitted = jit(body, { ...opts.jit, name: opts.name ?? 'fn', eagerFirstCall: false, argNames: names });
   const call = ((...args: unknown[]) => {
     if (args.length !== inputs.length) {
       throw new ValueError(`fn: expected ${inputs.length} argument(s) (${inputs.map((p) => `'${p.name ?? `#${p.id}`}'`).join(', ')}), got ${args.length}`);
     }
-    const r = jitted(...args.map((a, i) => toInput(inputs[i]!, a, i)));
+    const s = anchor();
+    const r = jitted(...args.map((a, i) => toInput(inputs[i]!, a, i, s)));
     return outputs == null ? undefined : single ? r[0] : r;
   }) as TheanoFunction;
   Object.defineProperty(call, 'inputs', { value: inputs });
   Object.defineProperty(call, 'jitted', { value: jitted });
-  call.lower = (...args: unknown[]) => jitted.lower(...args.map((a, i) => toInput(inputs[i]!, a, i)));
+  call.lower = (...args: unknown[]) => jitted.lower(...args.map((a, i) => toInput(inputs[i]!, a, i, anchor())));
   call.pp = () => {
     const last = jitted.stats.last;
     if (!last) {

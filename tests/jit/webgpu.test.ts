@@ -6,10 +6,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Tensor, exp, manualSeed, noGrad, randn, randint, reciprocal, webgpuStats } from '../../src/index.ts';
+import { DeviceError, Tensor, exp, manualSeed, noGrad, randn, randint, reciprocal, webgpuStats } from '../../src/index.ts';
 import { getBackend } from '../../src/backend.ts';
 import type { GpuBackend } from '../../src/gpu/backend.ts';
-import { jit, type JitOptions } from '../../src/jit/index.ts';
+import { jit, fn, shared, T, type JitOptions } from '../../src/jit/index.ts';
 import { Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, functional as NF, type TensorModule } from '../../src/nn/index.ts';
 import { SGD, Adam } from '../../src/optim/index.ts';
 import * as F from '../../src/ops/functional.ts';
@@ -332,5 +332,17 @@ d('jit on WebGPU: bad input', () => {
     // two arguments on different devices, never combined: the tracer names the argument
     const g = jit((a: Tensor, b: Tensor) => [a.exp(), b.exp()], { eagerFirstCall: false });
     expect(() => g(randn([2]), randn([2]).to('webgpu'))).toThrow(/argument args\[1\] \(float32\[2\]\) is on webgpu, but argument args\[0\] \(float32\[2\]\) is on cpu/);
+  });
+
+  it('fn: an argument on another device than a shared variable is named; numbers land on the shared device', async () => {
+    const w = shared(randn([3]).to('webgpu'), { name: 'w' });
+    const x = T.vector('x');
+    const f = fn([x], x.mul(w));
+    expect(() => f(randn([3]))).toThrow(DeviceError);
+    expect(() => f(randn([3]))).toThrow(/argument 0 \('x', float32 vector\): the tensor is on cpu but shared variable 'w' is on webgpu; move it with \.to\('webgpu'\)/);
+    const y = f([1, 2, 3]) as Tensor;
+    expect(y.device).toBe('webgpu');
+    const wv = await w.value.data();
+    expectAllClose('x·w', await y.data(), [wv[0]!, 2 * wv[1]!, 3 * wv[2]!], 1e-6, 1e-6);
   });
 });
