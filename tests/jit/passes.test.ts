@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { Tensor, tensor, randn, noGrad, matmul, full } from '../../src/index.ts';
 import * as F from '../../src/ops/functional.ts';
+import { functional as NF } from '../../src/nn/index.ts';
 import { prims } from '../../src/ops/prims.ts';
 import { jit, ppGraph, toDot, simplifyRules, Graph } from '../../src/jit/index.ts';
 import { compileGraph, type CompileOptions } from '../../src/jit/compile.ts';
@@ -210,6 +211,26 @@ describe('fuse', () => {
       return [m.add(b).relu(), m.sum()];
     }, { eagerFirstCall: false });
     expect(g.lower(x).kernels.map((q) => q.kind)).toEqual(['matmul', 'elementwise', 'reduce']);
+  });
+
+  it('runs a convolution\'s bias + ReLU as its matmul\'s epilogue on the CPU too, through the reshape', () => {
+    const x = randn([3, 2, 9, 9]), w = randn([5, 2, 3, 3]), b = randn([5]);
+    const f = (a: Tensor, ww: Tensor, bb: Tensor) => NF.conv2d(a, ww, bb, { padding: 1 }).relu();
+    const j = jit(f, { eagerFirstCall: false });
+    const ks = j.lower(x, w, b).kernels;
+    expect(ks.some((k) => k.kind === 'matmul' && k.fused >= 2)).toBe(true);
+    expect(ks.some((k) => k.kind === 'elementwise')).toBe(false);
+    expect(arr(j(x, w, b))).toEqual(arr(f(x, w, b)));
+  });
+
+  it('keeps a comparison after a matmul out of its epilogue on the CPU (the product is overwritten in place)', () => {
+    // regression: the bool result was written over the float32 product's array, and read back wrong
+    const x = randn([6, 3]), w = randn([3, 1]), v = randn([3]);
+    for (const f of [(a: Tensor) => matmul(a, w).gt(0.1), (a: Tensor) => matmul(a, v).gt(0.1)]) {
+      const j = jit(f, { eagerFirstCall: false });
+      expect(arr(j(x))).toEqual(arr(f(x)));
+      expect(j.lower(x).kernels.map((k) => k.kind)).toEqual(['matmul', 'elementwise']);
+    }
   });
 
   it('materializes a producer used by two kernels instead of computing it twice', () => {

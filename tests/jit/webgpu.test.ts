@@ -84,6 +84,15 @@ d('jit on WebGPU', () => {
     expect(hg.lower(ac.to('webgpu'), bmc.to('webgpu'), cc.to('webgpu')).kernels.some((k) => k.kind === 'matmul' && k.fused > 0)).toBe(true);
   });
 
+  it('runs a comparison after a matmul as its epilogue (a bool result stored at the store) and matches the CPU', async () => {
+    const xc = randn([6, 3]), wc = randn([3, 1]);
+    const f = (x: Tensor, w: Tensor) => F.matmul(x, w).gt(0.1);
+    const g = jit(f, { eagerFirstCall: false });
+    const args = [xc.to('webgpu'), wc.to('webgpu')] as const;
+    expect(g.lower(...args).kernels.map((k) => k.kind)).toEqual(['matmul']);
+    expect(Array.from(await g(...args).data())).toEqual(Array.from(f(xc, wc).dataSync()));
+  });
+
   it('runs a convolution\'s bias + ReLU as the epilogue of its matmul, through the reshape', async () => {
     const xc = randn([3, 2, 9, 9]), wc = randn([5, 2, 3, 3]), bc = randn([5]);
     const f = (x: Tensor, w: Tensor, b: Tensor) => NF.conv2d(x, w, b, { padding: 1 }).relu();

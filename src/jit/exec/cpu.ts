@@ -93,7 +93,8 @@ function makeStep(k: Kernel, slotOf: readonly number[], info: KernelInfo[], low:
     }
     case 'matmul': {
       const [la, lb] = k.loads as [Load, Load];
-      const out = node.shape;
+      // the product's own shape (node is the epilogue's root, which may be a reshape of it)
+      const out = k.mm.shape;
       const batch = out.slice(0, -2);
       const M = la.view.shape[la.view.shape.length - 2]!, K = la.view.shape[la.view.shape.length - 1]!, N = lb.view.shape[lb.view.shape.length - 1]!;
       const ar = la.view.strides.length, br = lb.view.strides.length;

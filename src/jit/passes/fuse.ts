@@ -42,6 +42,11 @@ export interface FuseOptions {
    */
   readonly epilogueThroughReshape?: boolean;
   /**
+   * An epilogue may have another dtype than the result it reads (x·w > 0.5, a bool): needs an
+   * executor that applies it at the store (WebGPU's); the CPU's overwrites the product in place.
+   */
+  readonly epilogueChangesDtype?: boolean;
+  /**
    * Reductions (sum, prod, max, min) take epilogues as matmuls do (a bias gradient and the bias
    * update computed from it in one kernel). Needs an executor that runs them (WebGPU's).
    */
@@ -196,7 +201,8 @@ export function fuse(g: Graph, opts: FuseOptions = defaultFuseOptions, forced: R
         return true;
       });
       const r = root as GNode | null;
-      if (ok && r && isElementwise(r) && !usesIndex(r) && r.numel === m.numel && ![...epilogue.values()].includes(r)) {
+      const dtypeOk = r !== null && (r.dtype === m.dtype || opts.epilogueChangesDtype === true);
+      if (ok && r && dtypeOk && isElementwise(r) && !usesIndex(r) && r.numel === m.numel && ![...epilogue.values()].includes(r)) {
         epilogue.set(m, r);
         if (pinned.has(m)) keepProduct.add(m);
       }
