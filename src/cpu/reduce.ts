@@ -20,7 +20,8 @@ import { collapseDims, type StridedArray } from './elementwise.ts';
  * of reduced elements per output.
  */
 type ReduceKernel = (data: TypedArray, off: number, out: TypedArray, outN: number,
-  oShape: Int32Array, oStr: Int32Array, oRank: number, iShape: Int32Array, iStr: Int32Array, iRank: number, innerN: number) => void;
+  oShape: Int32Array, oStr: Int32Array, oRank: number, iShape: Int32Array, iStr: Int32Array, iRank: number, innerN: number,
+  vals: TypedArray | null) => void;
 
 /** Per kind: accumulator start and the update of `acc` from the element `v`. */
 const KINDS: Record<'sum' | 'prod' | 'max' | 'min', { init: string; update: (acc: string) => string }> = {
@@ -58,7 +59,7 @@ const odometer = (pos: string, shape: string, str: string, n: string, p: string)
  * the innermost reduced dim as a plain loop. Best when the reduced elements are the contiguous
  * ones (a row sum, a softmax max).
  */
-function buildPerOutput(kind: ReduceKind, flat: boolean): ReduceKernel {
+function buildPerOutput(kind: ReduceKind, flat: boolean, withValues: boolean): ReduceKernel {
   const arg = isArg(kind);
   const init = arg ? 'let bp = b, best = 0, acc = innerN > 0 ? data[b] : 0;' : `let acc = ${KINDS[kind as keyof typeof KINDS].init};`;
   const update = (p: string, ix: string) => (arg
@@ -89,33 +90,39 @@ function buildPerOutput(kind: ReduceKind, flat: boolean): ReduceKernel {
   for (let ob = 0; ob < outN; ob += n) {
     for (let k = 0, b = base; k < n; k++, b += ks) {
       ${init}${body}
+      ${withValues ? 'vals[o] = acc;' : ''}
       out[o++] = ${arg ? 'best' : 'acc'};
     }
     ${odometer('oPos', 'oShape', 'oStr', 'OU', 'base')}
   }`;
-  return new Function('data', 'off', 'out', 'outN', 'oShape', 'oStr', 'oRank', 'iShape', 'iStr', 'iRank', 'innerN', src) as ReduceKernel;
+  return new Function('data', 'off', 'out', 'outN', 'oShape', 'oStr', 'oRank', 'iShape', 'iStr', 'iRank', 'innerN', 'vals', src) as ReduceKernel;
 }
 
 const kernels = new Map<string, ReduceKernel>();
 
-function kernelFor(kind: ReduceKind, flat: boolean, data: TypedArray, out: TypedArray): ReduceKernel {
+function kernelFor(kind: ReduceKind, flat: boolean, data: TypedArray, out: TypedArray, vals: TypedArray | null): ReduceKernel {
   // one compiled copy per array-type pair too: keeps each copy's element loads monomorphic
-  const key = `${kind}|${flat ? 1 : 0}|${data.constructor.name}|${out.constructor.name}`;
+  const key = `${kind}|${flat ? 1 : 0}|${data.constructor.name}|${out.constructor.name}|${vals?.constructor.name ?? ''}`;
   let k = kernels.get(key);
   if (!k) {
-    k = buildPerOutput(kind, flat);
+    k = buildPerOutput(kind, flat, vals !== null);
     kernels.set(key, k);
   }
   return k;
 }
 
 /**
- * Reduces `x` (shape `shape`) over `dims` into the contiguous `out` (kept dims in order).
- * NaN propagates through max/min, and argmax/argmin pick the first NaN, as PyTorch does.
+ * Reduces `x` (shape `shape`) over `dims` into the contiguous `out` (kept dims in order; arrays
+ * may be longer than the result). NaN propagates through max/min, and argmax/argmin pick the
+ * first NaN, as PyTorch does. `values` (argmax/argmin only) also receives the element picked,
+ * in the same order: max(…).values and its indices in one pass (the jit's fusion of
+ * gather(x, argmax(x))).
  */
-export function runReduce(kind: ReduceKind, x: StridedArray, shape: readonly number[], dims: readonly number[], out: TypedArray): void {
-  const outN = out.length;
+export function runReduce(kind: ReduceKind, x: StridedArray, shape: readonly number[], dims: readonly number[], out: TypedArray, values: TypedArray | null = null): void {
+  let outN = 1;
+  for (let i = 0; i < shape.length; i++) if (!dims.includes(i)) outN *= shape[i]!;
   if (outN === 0) return;
+  if (values && !isArg(kind)) throw new Error(`internal: reduce ${kind} with a values output`);
   const keptIdx: number[] = [];
   for (let i = 0; i < shape.length; i++) if (!dims.includes(i)) keptIdx.push(i);
   // kept dims (outer loops) and reduced dims (inner loops), each collapsed where contiguous
@@ -130,9 +137,9 @@ export function runReduce(kind: ReduceKind, x: StridedArray, shape: readonly num
   // outputs instead (the kept dim innermost, accumulators in a scratch array) measured slower at
   // every LeNet shape tried, even where the kept dim is the contiguous one: sum [64,16,150] over
   // dim 0 0.23 vs 0.12 ms, argmax [5376,2,14] over dim 1 0.88 vs 0.53 ms.
-  kernelFor(kind, iRank <= 1, x.data, out)(
+  kernelFor(kind, iRank <= 1, x.data, out, values)(
     x.data, x.offset, out, outN,
     Int32Array.from(outer.shape), Int32Array.from(oStr), oRank,
-    Int32Array.from(inner.shape), Int32Array.from(iStr), iRank, innerN,
+    Int32Array.from(inner.shape), Int32Array.from(iStr), iRank, innerN, values,
   );
 }

@@ -89,7 +89,7 @@ const RECOMPUTE_BELOW = 16384;
 
 /** The fusion limits of a device. */
 export function fuseOptionsFor(device: Device, enabled: boolean, generic: boolean): FuseOptions {
-  if (device === 'cpu' && !generic) return { ...defaultFuseOptions, enabled, epilogueThroughReshape: true };
+  if (device === 'cpu' && !generic) return { ...defaultFuseOptions, enabled, epilogueThroughReshape: true, argValues: true };
   const b = getBackend(device) as { ctx?: { limits?: { maxStorageBuffersPerShaderStage?: number } } };
   const stor = b.ctx?.limits?.maxStorageBuffersPerShaderStage ?? (device === 'cpu' ? 65 : 8);
   // one binding is the output; the generic executor runs plain primitives (no prologue/epilogue
@@ -97,7 +97,7 @@ export function fuseOptionsFor(device: Device, enabled: boolean, generic: boolea
   const hooks = device === 'webgpu' && !generic;
   return {
     enabled, reducePrologue: hooks, maxInputs: Math.max(2, stor - 1), matmulEpilogue: hooks,
-    recomputeBelow: hooks ? RECOMPUTE_BELOW : 0, epilogueKeepsProduct: hooks, epilogueThroughReshape: hooks, reduceEpilogue: hooks, epilogueChangesDtype: hooks,
+    recomputeBelow: hooks ? RECOMPUTE_BELOW : 0, epilogueKeepsProduct: hooks, epilogueThroughReshape: hooks, reduceEpilogue: hooks, epilogueChangesDtype: hooks, argValues: hooks,
   };
 }
 

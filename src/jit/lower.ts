@@ -61,6 +61,11 @@ export interface ReduceKernel extends KernelBase {
   /** the reduction node, when `node` is an epilogue's root */
   readonly red?: GNode;
   readonly epilogue?: Epilogue;
+  /**
+   * argmax/argmin: the value that also receives the picked elements (a gather of the same
+   * operand by this index, computed in the same pass: max(…).values beside max(…).indices)
+   */
+  readonly values?: number;
 }
 export interface MatmulKernel extends KernelBase {
   readonly kind: 'matmul';
@@ -71,7 +76,26 @@ export interface MatmulKernel extends KernelBase {
 
 /** Every value a kernel writes: its output, and a result its epilogue keeps. */
 export function kernelWrites(k: Kernel): readonly number[] {
+  if (k.kind === 'reduce' && k.values !== undefined) return [k.out, k.values];
   return (k.kind === 'matmul' || k.kind === 'reduce') && k.epilogue?.product !== undefined ? [k.out, k.epilogue.product] : [k.out];
+}
+
+/**
+ * gather(x, d, argmax(x, d, keepdim)) — and argmin — read the element the reduction just
+ * picked: argmax node → that gather (one per argmax), for kernels that store both.
+ */
+function pickedValues(g: Graph, mat: ReadonlySet<GNode>): Map<GNode, GNode> {
+  const out = new Map<GNode, GNode>();
+  for (const n of g.nodes) {
+    if (n.op !== prims.gather || !mat.has(n)) continue;
+    const [x, idx] = n.inputs as [GNode, GNode];
+    const red = idx.op?.kind === 'reduce' ? (idx.op as ReduceOp).reduce : null;
+    if ((red !== 'argmax' && red !== 'argmin') || idx.inputs[0] !== x || !mat.has(idx) || out.has(idx)) continue;
+    const { dims, keepdim } = idx.attrs as ReduceAttrs;
+    if (!keepdim || dims.length !== 1 || dims[0] !== (n.attrs as { dim: number }).dim) continue;
+    out.set(idx, n);
+  }
+  return out;
 }
 
 /** Every buffer a kernel reads (epilogue operands included; not its own output). */
@@ -179,6 +203,8 @@ function build(g: Graph, fusion: Fusion, opts: LowerOptions): Lowered {
 
   const epilogueOf = new Map<GNode, GNode>();
   for (const [m, r] of fusion.epilogue) epilogueOf.set(r, m);
+  const picks = opts.fuse.enabled && opts.fuse.argValues ? pickedValues(g, mat) : new Map<GNode, GNode>();
+  const pickedBy = new Map<GNode, GNode>([...picks].map(([a, gth]) => [gth, a]));
 
   /** A kernel being built: its loads (deduplicated) and expression cache. */
   class Ctx {
@@ -320,6 +346,12 @@ function build(g: Graph, fusion: Fusion, opts: LowerOptions): Lowered {
       kernels.push(kernel);
       return kernel.out;
     };
+    // a gather computed by its argmax's kernel: emit that one
+    const arg = pickedBy.get(n);
+    if (arg) {
+      valueFor(arg);
+      return valueOf.get(n) ?? internal(`jit: argmax #${arg.id} did not store the gather #${n.id}`);
+    }
     if (op === prims.randUniform) {
       return push({ kind: 'rand', node: n, out: reserve(), loads: [], seed: (n.attrs as { seed: number }).seed });
     }
@@ -371,8 +403,13 @@ function build(g: Graph, fusion: Fusion, opts: LowerOptions): Lowered {
       const ctx = new Ctx();
       const expr = ctx.expr(x, []);
       const { dims } = n.attrs as ReduceAttrs;
+      const out = reserve();
+      const picked = picks.get(n);
+      let values: number | undefined;
+      if (picked) valueOf.set(picked, (values = newValue(picked, { kind: 'kernel', kernel: -1 })));
       return push({
-        kind: 'reduce', node: n, out: reserve(), loads: ctx.plain(), reduce: (op as ReduceOp).reduce, inShape: x.shape, dims, dtype: n.dtype, expr, fused: ctx.fused,
+        kind: 'reduce', node: n, out, loads: ctx.plain(), reduce: (op as ReduceOp).reduce, inShape: x.shape, dims, dtype: n.dtype, expr,
+        fused: ctx.fused + (picked ? 1 : 0), ...(values !== undefined ? { values } : {}),
       });
     }
     // templates read whole buffers (through views)

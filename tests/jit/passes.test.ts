@@ -233,6 +233,25 @@ describe('fuse', () => {
     }
   });
 
+  it('computes max(…).values in its argmax\'s pass (no gather kernel), with eager values, NaN and ties', () => {
+    const x = tensor([[1, 3, 3, -2], [NaN, 5, 0, 1], [-0, 0, -1, -3]]);
+    for (const f of [
+      (a: Tensor) => { const m = a.max(1, true); return [m.values, m.indices]; },
+      (a: Tensor) => { const m = a.t().min(0); return [m.values.mul(2), m.indices]; },
+      (a: Tensor) => { const m = a.reshape(2, 2, 3).max(1); return [m.values, m.indices]; },
+    ]) {
+      const j = jit(f, { eagerFirstCall: false });
+      const ks = j.lower(x).kernels;
+      expect(ks.some((k) => k.label.includes('gather'))).toBe(false);
+      const got = j(x) as Tensor[], want = f(x) as Tensor[];
+      got.forEach((t, i) => expect(Array.from(t.dataSync()).map(String)).toEqual(Array.from(want[i]!.dataSync()).map(String)));
+    }
+    // a gather by another tensor's argmax stays a gather
+    const other = jit((a: Tensor, b: Tensor) => F.gather(b, 1, a.argmax(1, true)), { eagerFirstCall: false });
+    expect(other.lower(x, x.neg()).kernels.some((k) => k.label.includes('gather'))).toBe(true);
+    expect(arr(other(x, x.neg()))).toEqual(arr(F.gather(x.neg(), 1, x.argmax(1, true))));
+  });
+
   it('materializes a producer used by two kernels instead of computing it twice', () => {
     const g = jit((x: Tensor) => {
       const e = x.exp();

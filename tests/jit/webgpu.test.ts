@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DeviceError, Tensor, exp, manualSeed, noGrad, randn, randint, reciprocal, webgpuStats } from '../../src/index.ts';
+import { DeviceError, Tensor, tensor, exp, manualSeed, noGrad, randn, randint, reciprocal, webgpuStats } from '../../src/index.ts';
 import { getBackend } from '../../src/backend.ts';
 import type { GpuBackend } from '../../src/gpu/backend.ts';
 import { jit, fn, shared, T, type JitOptions } from '../../src/jit/index.ts';
@@ -82,6 +82,16 @@ d('jit on WebGPU', () => {
     const hg = jit(h, { eagerFirstCall: false });
     expectAllClose('batched epilogue', await hg(ac.to('webgpu'), bmc.to('webgpu'), cc.to('webgpu')).data(), h(ac, bmc, cc).dataSync(), 1e-4, 1e-5);
     expect(hg.lower(ac.to('webgpu'), bmc.to('webgpu'), cc.to('webgpu')).kernels.some((k) => k.kind === 'matmul' && k.fused > 0)).toBe(true);
+  });
+
+  it('computes max(…).values in its argmax\'s kernel (no gather) and matches the CPU, NaN and ties included', async () => {
+    const xc = tensor([[1, 3, 3, -2], [NaN, 5, 0, 1], [-0, 0, -1, -3]]);
+    const f = (a: Tensor) => { const m = a.max(1, true); const n = a.t().min(0); return [m.values, m.indices, n.values.mul(2), n.indices]; };
+    const j = jit(f, { eagerFirstCall: false });
+    const x = xc.to('webgpu');
+    expect(j.lower(x).kernels.some((k) => k.label.includes('gather'))).toBe(false);
+    const got = j(x) as Tensor[], want = f(xc) as Tensor[];
+    for (let i = 0; i < got.length; i++) expect(Array.from(await got[i]!.data()).map(String)).toEqual(Array.from(want[i]!.dataSync()).map(String));
   });
 
   it('runs a comparison after a matmul as its epilogue (a bool result stored at the store) and matches the CPU', async () => {

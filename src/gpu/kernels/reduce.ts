@@ -94,7 +94,7 @@ function argBetter(kind: 'argmax' | 'argmin', t: 'f32' | 'i32'): string {
  */
 function reduceKernel(
   rt: Runtime, kind: ReduceKind, pro: ReducePrologue, shape: readonly number[], dims: readonly number[], out: BufOperand,
-  strategy: Strategy, P = 1, epi?: ReduceEpilogue,
+  strategy: Strategy, P = 1, epi?: ReduceEpilogue, values?: BufOperand,
 ): void {
   const xs = pro.loads;
   // the plain reduction of one operand keeps its own (shorter) kernel key
@@ -132,7 +132,9 @@ function reduceKernel(
 
   const proKey = plain ? `${xs[0]!.dtype}` : `p[${structureKey(pro.expr)}:${xs.map((x) => x.dtype[0]).join('')}${bind.key}]`;
   const ep = epi ? planEpilogue(epi, out, u, arg) : null;
-  const key = `reduce:${kind}:${proKey}>${out.dtype}:${strategy}:o${ro}${fastO ? 'f' : ''}:i${ri}${fastI ? 'f' : ''}:wg${wg}${ep?.key ?? ''}`;
+  if (values && (!arg || ep || values.buf === out.buf || bind.bufs.includes(values.buf))) internal('reduce: a values output needs an arg reduction and a buffer of its own');
+  const valT = values ? storageType(values.dtype) : '';
+  const key = `reduce:${kind}:${proKey}>${out.dtype}${values ? `:v${values.dtype}` : ''}:${strategy}:o${ro}${fastO ? 'f' : ''}:i${ri}${fastI ? 'f' : ''}:wg${wg}${ep?.key ?? ''}`;
   const kernel = rt.kernel(key, () => {
     const S = (k: number) => uslot(k);
     const helpers = new Set<string>(['tg_inf', 'tg_isnan', 'tg_fmax', 'tg_fmin', ...(fastO || fastI ? ['tg_divmod'] : [])]);
@@ -155,7 +157,9 @@ function reduceKernel(
       : `acc = ${combine(kind, accT, 'acc', v)};`;
     const storeOut = (idx: string, val: string, ai: string) => {
       const v = arg ? ai : outT === accT ? val : `${outT}(${val})`;
-      return ep ? ep.store(v, idx) : `O[${idx}] = ${v};`;
+      // the picked element beside its index (max(…).values in the same pass)
+      const vs = values ? `V[${idx}] = ${valT === accT ? val : `${valT}(${val})`}; ` : '';
+      return vs + (ep ? ep.store(v, idx) : `O[${idx}] = ${v};`);
     };
     for (const h of ep?.helpers ?? []) helpers.add(h);
     if (strategy === 'serial') {
@@ -211,6 +215,7 @@ function reduceKernel(
     const code = [
       declarations(u.length, [
         { name: 'O', kind: 'rw', type: storageType(out.dtype) },
+        ...(values ? [{ name: 'V', kind: 'rw' as const, type: valT }] : []),
         ...(ep?.decls ?? []),
         ...bind.bufs.map((_, b) => ({ name: `X${b}`, kind: 'read' as const, type: storageType(xs[bind.of.indexOf(b)]!.dtype) })),
       ]),
@@ -221,10 +226,10 @@ function reduceKernel(
       ...lines.map((l) => '  ' + l),
       strategy === 'tree' ? '}' : ENTRY_CLOSE,
     ].join('\n');
-    return { code, bindings: ['rw', ...(ep?.decls.map((d) => d.kind) ?? []), ...bind.bufs.map(() => 'read' as const)], uniformSlots: u.length };
+    return { code, bindings: ['rw', ...(values ? ['rw' as const] : []), ...(ep?.decls.map((d) => d.kind) ?? []), ...bind.bufs.map(() => 'read' as const)], uniformSlots: u.length };
   });
   const count = strategy === 'serial' ? Math.ceil(outN / (wg * per)) : outN * P;
-  rt.dispatch(kernel, [out.buf, ...(ep?.bufs ?? []), ...bind.bufs], u.toArray(), count);
+  rt.dispatch(kernel, [out.buf, ...(values ? [values.buf] : []), ...(ep?.bufs ?? []), ...bind.bufs], u.toArray(), count);
 }
 
 /**
@@ -233,7 +238,7 @@ function reduceKernel(
  */
 export function runReduce(
   rt: Runtime, kind: ReduceKind, x: BufOperand | ReducePrologue, shape: readonly number[], dims: readonly number[], out: BufOperand,
-  epi?: ReduceEpilogue,
+  epi?: ReduceEpilogue, values?: BufOperand,
 ): void {
   const pro: ReducePrologue = 'expr' in x ? x : { expr: E.input(0, x.dtype), loads: [x] };
   const outN = shape.reduce((a, d, i) => (dims.includes(i) ? a : a * d), 1);
@@ -262,7 +267,7 @@ export function runReduce(
   const strategy: Strategy = rt.ctx.adapter.isSoftware
     ? (outN >= 16 || innerN <= 512 ? 'serial' : 'tree')
     : (innerN <= 64 || outN >= 4096 ? 'serial' : 'tree');
-  reduceKernel(rt, kind, pro, shape, dims, out, strategy, 1, epi);
+  reduceKernel(rt, kind, pro, shape, dims, out, strategy, 1, epi, values);
 }
 
 /**

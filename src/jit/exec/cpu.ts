@@ -9,6 +9,7 @@ import { cpuBackend, type CpuStorage } from '../../cpu/backend.ts';
 import { collapseDims, runElementwise, type StridedArray } from '../../cpu/elementwise.ts';
 import { runGather, runScatterAdd } from '../../cpu/indexing.ts';
 import { runFold, runUnfold } from '../../cpu/conv.ts';
+import { runReduce } from '../../cpu/reduce.ts';
 import { matmulInto, type NumArray } from '../../cpu/matmul.ts';
 import { wasmElementwiseDtype, wasmElementwiseShaped } from '../../cpu/wasm/elementwise.ts';
 import { arrayFor, type TypedArray } from '../../dtype.ts';
@@ -78,6 +79,15 @@ function makeStep(k: Kernel, slotOf: readonly number[], info: KernelInfo[], low:
       return elementwiseRunner(k.expr, k.shape, k.dtype, k.loads, low, slotOf, os);
     }
     case 'reduce': {
+      if ((k.reduce === 'argmax' || k.reduce === 'argmin') && k.expr.k === 'in') {
+        // the CPU backend's own arg kernel (branch-free: ~3× the generated loop's speed on random
+        // data), which also stores the picked elements when a gather of them was fused in
+        const vs = k.values === undefined ? -1 : slotOf[k.values]!;
+        info.push({ kind: 'reduce', label, fused: k.fused, source: `${k.reduce} (CPU template${vs >= 0 ? ', storing the values too' : ''})` });
+        const at = (a: TypedArray[], b: number[], slot: number) => (b[slot] ? a[slot]!.subarray(b[slot]) : a[slot]!);
+        return (a, b) => runReduce(k.reduce, strided(a, b, ls[0]!, k.loads[0]!), k.inShape, k.dims, at(a, b, os), vs >= 0 ? at(a, b, vs) : null);
+      }
+      if (k.values !== undefined) internal('jit: an arg reduction with a prologue stores no values');
       const g = genReduce(k.reduce, roundAll(k.expr), k.inShape, k.dims, k.loads);
       info.push({ kind: 'reduce', label, fused: k.fused, source: g.source });
       const args: unknown[] = new Array(3 + 2 * ls.length);

@@ -87,6 +87,7 @@ function makeStep(k: Kernel, low: Lowered, slotOf: readonly number[], backend: G
       const epi = k.epilogue;
       const red = k.red ?? n;
       const resultSlot = epi?.product === undefined ? undefined : slotOf[epi.product];
+      const valuesSlot = k.values === undefined ? undefined : slotOf[k.values];
       const epiLoads = epi?.loads.map((l) => asShape(l, red.shape));
       info.push({
         kind: 'reduce', label, fused: k.fused + (epi?.fused ?? 0),
@@ -102,7 +103,9 @@ function makeStep(k: Kernel, low: Lowered, slotOf: readonly number[], backend: G
             result: { buf: backend.bufferOf(storeOf(stores, resultSlot), n.opName), offset: 0, strides: contiguousStrides(red.shape), dtype: red.dtype },
           } : {}),
         };
-        runReduce(rt, k.reduce, { expr: k.expr, loads: k.loads.map((l) => operand(stores, l)) }, k.inShape, k.dims, output(stores), e);
+        const values: BufOperand | undefined = valuesSlot === undefined ? undefined
+          : { buf: backend.bufferOf(storeOf(stores, valuesSlot), n.opName), offset: 0, strides: [], dtype: low.values[k.values!]!.dtype };
+        runReduce(rt, k.reduce, { expr: k.expr, loads: k.loads.map((l) => operand(stores, l)) }, k.inShape, k.dims, output(stores), e, values);
       };
     }
     case 'matmul': {

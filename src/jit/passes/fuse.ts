@@ -47,6 +47,11 @@ export interface FuseOptions {
    */
   readonly epilogueChangesDtype?: boolean;
   /**
+   * An argmax/argmin kernel also stores the elements it picked, standing in for a gather of its
+   * operand by its index (max(…).values): needs an executor that stores both (CPU, WebGPU).
+   */
+  readonly argValues?: boolean;
+  /**
    * Reductions (sum, prod, max, min) take epilogues as matmuls do (a bias gradient and the bias
    * update computed from it in one kernel). Needs an executor that runs them (WebGPU's).
    */
