@@ -350,7 +350,8 @@ function build(g: Graph, fusion: Fusion, opts: LowerOptions): Lowered {
     const arg = pickedBy.get(n);
     if (arg) {
       valueFor(arg);
-      return valueOf.get(n) ?? internal(`jit: argmax #${arg.id} did not store the gather #${n.id}`);
+      const v = valueOf.get(n);
+      if (v !== undefined) return v;
     }
     if (op === prims.randUniform) {
       return push({ kind: 'rand', node: n, out: reserve(), loads: [], seed: (n.attrs as { seed: number }).seed });
@@ -404,7 +405,8 @@ function build(g: Graph, fusion: Fusion, opts: LowerOptions): Lowered {
       const expr = ctx.expr(x, []);
       const { dims } = n.attrs as ReduceAttrs;
       const out = reserve();
-      const picked = picks.get(n);
+      // (an operand read as a constant has no elements to store)
+      const picked = expr.k === 'in' ? picks.get(n) : undefined;
       let values: number | undefined;
       if (picked) valueOf.set(picked, (values = newValue(picked, { kind: 'kernel', kernel: -1 })));
       return push({
