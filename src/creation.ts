@@ -139,6 +139,16 @@ export function manualSeed(seed: number): void {
   seedCounter = 0;
 }
 
+/** @internal The seed stream's position, to put back with `restoreSeedStream` (jit's backward recomputation draws nothing). */
+export function seedStreamState(): readonly [number, number] {
+  return [seedState, seedCounter];
+}
+/** @internal Puts the seed stream back where `seedStreamState` found it. */
+export function restoreSeedStream([state, counter]: readonly [number, number]): void {
+  seedState = state;
+  seedCounter = counter;
+}
+
 /** Mixes (state, counter) into a new 32-bit seed (a murmur-style finaliser). */
 export function nextSeed(): number {
   let h = (seedState ^ Math.imul(++seedCounter, 0x9e3779b9)) >>> 0;

@@ -20,8 +20,8 @@
  * for (const [x, y] of loader) console.log(await step(x, y).item());
  */
 import type { Device } from '../backend.ts';
-import { zeros } from '../creation.ts';
-import { DeviceError, ValueError } from '../errors.ts';
+import { restoreSeedStream, seedStreamState, zeros } from '../creation.ts';
+import { AutogradError, DeviceError, ValueError, internal } from '../errors.ts';
 import { activeTracer } from '../ops/dispatch.ts';
 import { fmtShape, sameShape } from '../shape.ts';
 import { enableGrad, grad as tapeGrad, isGradEnabled, noGrad, recordOp } from '../tape.ts';
@@ -122,6 +122,12 @@ function makeLowering(c: Compiled): Lowering {
 const describeTensor = (t: { dtype: string; shape: readonly number[]; device: string }) => `${t.dtype}${fmtShape(t.shape)} on ${t.device}`;
 
 /** Compiles `fn` (see the file comment). */
+/**
+ * Seeds a compiled call's random sources take instead of fresh ones (in trace order): set while
+ * a backward recomputes a forward, so it sees the random numbers that forward drew.
+ */
+let seedOverride: readonly number[] | null = null;
+
 export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOptions = {}): Jitted<A, R> {
   const name = opts.name ?? (fn.name || 'fn');
   const cache = new Map<string, Entry[]>();
@@ -206,7 +212,19 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
     });
     if (g.updates.length) checkAliasing(e, tensors, states);
     // the call that traced already drew its seeds from the stream (as eager would): use those
-    const outs = e.compiled.program.run(tensors, states, fresh ? new Map() : drawSeeds(e.trace.seeds));
+    const override = seedOverride;
+    seedOverride = null;
+    const seedMap = override ? new Map(e.trace.seeds.map((s, k) => [s, override[k] ?? s] as const)) : fresh ? new Map<number, number>() : drawSeeds(e.trace.seeds);
+    const outs = e.compiled.program.run(tensors, states, seedMap);
+    // distinct tensors of the trace that became one value (equal expressions, equal gradients)
+    // are distinct tensors of the call too: a write to one must not show in the other
+    const owner = new Map<Tensor, number>();
+    outs.forEach((t, i) => {
+      const id = e.trace.outputSame[i]!;
+      const prev = owner.get(t);
+      if (prev === undefined) owner.set(t, id);
+      else if (prev !== id) outs[i] = noGrad(() => t.clone());
+    });
     for (const a of e.trace.gradActions) {
       switch (a.kind) {
         case 'set': a.owner.grad = a.value; break;
@@ -216,33 +234,55 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
       }
     }
     const leaves = e.trace.outSpecs.map((s) => (s.kind === 'node' ? outs[s.output]! : s.kind === 'arg' ? tensors[s.arg]! : s.tensor));
-    if (isGradEnabled()) attachGrad(e, args, tensors, leaves as Tensor[]);
+    if (isGradEnabled()) attachGrad(e, args, tensors, leaves as Tensor[], e.trace.seeds.map((s) => seedMap.get(s) ?? s));
     return e.trace.unflatten(leaves) as R;
   };
 
   /**
-   * Makes the outputs of a pure compiled call differentiable from outside: each gets a tape node
-   * whose backward runs a compiled vector-Jacobian product (the function traced again with
-   * `grad` inside; the forward is recomputed there). Functions with in-place updates or `.grad`
-   * writes are steps, not functions: their outputs are left as they are.
+   * Makes the outputs of a pure compiled call differentiable from outside: each output that
+   * requires grad gets a tape node to the arguments and parameters its gradient reaches (as the
+   * eager tape would), whose backward runs a compiled vector-Jacobian product — the function
+   * traced again with `grad` inside; the forward is recomputed there, from the same random
+   * numbers this call drew. Functions with in-place updates or `.grad` writes are steps, not
+   * functions: their outputs are left as they are.
+   * NOTE: the recomputation reads the arguments and tensors the function read as they are at
+   * backward time: one of them written in place since this call is an AutogradError (eager
+   * raises it where an op saved the tensor; here every tensor read counts).
    */
-  const attachGrad = (e: Entry, args: readonly unknown[], tensors: readonly Tensor[], leaves: readonly Tensor[]) => {
+  const attachGrad = (e: Entry, args: readonly unknown[], tensors: readonly Tensor[], leaves: readonly Tensor[], seeds: readonly number[]) => {
     if (e.compiled.graph.updates.length || e.trace.gradActions.length) return;
-    const params = e.compiled.graph.states.flatMap((s) => {
+    const refs = e.compiled.graph.states.flatMap((s) => {
       const b = s.binding as Binding;
-      return b.kind === 'ref' && b.tensor.requiresGrad ? [b.tensor] : [];
+      return b.kind === 'ref' ? [b.tensor] : [];
     });
-    const diffArgs = tensors.filter((t) => t.requiresGrad);
-    if (!diffArgs.length && !params.length) return;
-    const inputs = [...diffArgs, ...params];
+    const read = [...tensors.map((t, k) => [t, `argument ${e.compiled.graph.inputs[k]?.name ?? k}`] as const), ...refs.map((t) => [t, `a tensor it reads (${describeTensor(t)})`] as const)];
+    const versions = read.map(([t]) => t._version);
     e.trace.outSpecs.forEach((s, i) => {
-      if (s.kind !== 'node') return;
+      if (s.kind !== 'node' || !s.grad) return;
       const out = leaves[i]!;
       if (out.dtype !== 'float32' && out.dtype !== 'float64') return;
+      const inputs = [...s.grad.args.map((a) => tensors[a]!), ...s.grad.params].filter((t) => t.requiresGrad);
+      if (!inputs.length) return;
       const op = {
         kind: 'copy', name: `jit(${name})`, infer: () => ({ shape: out.shape, dtype: out.dtype }),
-        save: { inputs: inputs.map((_, j) => j) },
-        vjp: (g: Tensor) => enableGrad(() => vjpOf(e)(args, i, g)),
+        vjp: (g: Tensor) => {
+          read.forEach(([t, what], k) => {
+            if (t._version !== versions[k]) {
+              throw new AutogradError(
+                `backward: ${what} of jit(${name}) was modified by an in-place operation after the call; its gradient recomputes the function ` +
+                  'from the values it reads now. Call backward before changing it, or pass a clone.',
+              );
+            }
+          });
+          const state = seedStreamState();
+          seedOverride = seeds;
+          try {
+            return enableGrad(() => vjpOf(e)(args, i, g));
+          } finally {
+            seedOverride = null;
+            restoreSeedStream(state);
+          }
+        },
       } as unknown as OpDef;
       recordOp(op, inputs, {}, out);
     });
@@ -254,11 +294,11 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
       v = jit((argv: readonly unknown[], i: number, g: Tensor): Tensor[] => {
         const placeholders = flatten(argv, 'args').tensors;
         const outT = flatten(fn(...(argv as A)), 'result', false).tensors;
-        const params = e.compiled.graph.states.flatMap((s) => {
-          const b = s.binding as Binding;
-          return b.kind === 'ref' && b.tensor.requiresGrad ? [b.tensor] : [];
-        });
-        const targets = [...placeholders.filter((t) => t.requiresGrad), ...params];
+        const spec = e.trace.outSpecs[i]!;
+        const reach = spec.kind === 'node' ? spec.grad : null;
+        if (!reach) return internal(`jit: backward through output ${i}, which needs no gradient`);
+        // the same targets, in the same order, as the tape node's inputs
+        const targets = [...reach.args.map((a) => placeholders[a]!), ...reach.params].filter((t) => t.requiresGrad);
         return tapeGrad([outT[i]!], targets, { gradOutputs: [g], allowUnused: true }).map((gr, j) => gr ?? zerosLike(targets[j]!));
       }, { ...opts, name: `vjp(${name})`, eagerFirstCall: false });
       vjps.set(e, v);

@@ -31,8 +31,15 @@ export type Binding =
   | { readonly kind: 'argGrad'; readonly arg: number };
 
 /** What becomes of a tensor leaf of the result. */
+/** The leaves a traced output's gradient reaches: argument positions and concrete tensors read (parameters). */
+export interface GradReach {
+  readonly args: readonly number[];
+  readonly params: readonly Tensor[];
+}
+
 export type OutSpec =
-  | { readonly kind: 'node'; readonly output: number }
+  /** `grad`: null when the output does not require grad (as eager would leave it) */
+  | { readonly kind: 'node'; readonly output: number; readonly grad: GradReach | null }
   | { readonly kind: 'arg'; readonly arg: number }
   | { readonly kind: 'ref'; readonly tensor: Tensor };
 
@@ -62,6 +69,12 @@ export interface TraceResult {
   readonly checks: { readonly holds: () => boolean; readonly what: string }[];
   /** trace-time seeds of every random source, in trace order (redrawn at each call) */
   readonly seeds: number[];
+  /**
+   * Per graph output, the first output that came from the same tensor object: two distinct
+   * tensors the passes merge into one value (equal expressions, two equal gradients) must still
+   * be handed out as two tensors.
+   */
+  readonly outputSame: number[];
 }
 
 /** Names given to tensors (shared variables, parameters) for printing. */
@@ -381,15 +394,17 @@ export class TraceContext implements Tracer {
   finish(result: unknown): TraceResult {
     const g = this.graph;
     const outSpecs: OutSpec[] = [];
+    const outTensors: Tensor[] = [];
+    const pushOutput = (t: Tensor, node: GNode): number => {
+      outTensors.push(t);
+      return g.outputs.push(node) - 1;
+    };
     const flat = flatten(result, 'result', false);
     for (const t of flat.tensors) {
       const arg = this.placeholders.get(t);
       if (arg !== undefined) outSpecs.push({ kind: 'arg', arg });
       else if (!t._sym) outSpecs.push({ kind: 'ref', tensor: t });
-      else {
-        outSpecs.push({ kind: 'node', output: g.outputs.length });
-        g.outputs.push(this.nodeOf(t));
-      }
+      else outSpecs.push({ kind: 'node', output: pushOutput(t, this.nodeOf(t)), grad: this.gradReach(t) });
     }
 
     const updates = new Map<GNode, GNode>();
@@ -424,8 +439,7 @@ export class TraceContext implements Tracer {
         if (arg === undefined) gradActions.push({ kind: 'set', owner, value: fin });
         else if (fin !== null) {
           // a concrete tensor assigned as an argument's gradient: hand it out as an output
-          gradActions.push({ kind: 'argOut', arg, output: g.outputs.length });
-          g.outputs.push(this.nodeOf(fin));
+          gradActions.push({ kind: 'argOut', arg, output: pushOutput(fin, this.nodeOf(fin)) });
         }
         continue;
       }
@@ -436,10 +450,7 @@ export class TraceContext implements Tracer {
       if (arg !== undefined) {
         const init = slot.initial;
         if (init && slot.read && init._sym) updates.set(init._sym as GNode, value);
-        else {
-          gradActions.push({ kind: 'argOut', arg, output: g.outputs.length });
-          g.outputs.push(value);
-        }
+        else gradActions.push({ kind: 'argOut', arg, output: pushOutput(fin, value) });
         continue;
       }
       const init = slot.initial;
@@ -466,7 +477,33 @@ export class TraceContext implements Tracer {
         );
       }
     }
-    return { graph: g, outSpecs, unflatten: flat.unflatten, gradActions, guards, checks: this.checks, seeds: this.seeds };
+    const outputSame = outTensors.map((t) => outTensors.indexOf(t));
+    return { graph: g, outSpecs, unflatten: flat.unflatten, gradActions, guards, checks: this.checks, seeds: this.seeds, outputSame };
+  }
+
+  /** The arguments and parameters a traced output's gradient reaches through the tape (null: it needs none). */
+  private gradReach(t: Tensor): GradReach | null {
+    if (!t.requiresGrad) return null;
+    const args = new Set<number>(), params = new Set<Tensor>();
+    const leaf = (x: Tensor) => {
+      const a = this.placeholders.get(x);
+      if (a !== undefined) args.add(a);
+      else if (!x._sym) params.add(x);
+    };
+    if (!t.gradFn) leaf(t);
+    const seen = new Set<Node>();
+    const stack: Node[] = t.gradFn ? [t.gradFn] : [];
+    while (stack.length) {
+      const n = stack.pop()!;
+      if (seen.has(n)) continue;
+      seen.add(n);
+      for (const e of n.edges) {
+        if (!e) continue;
+        if ('node' in e) stack.push(e.node);
+        else leaf(e.leaf);
+      }
+    }
+    return { args: [...args].sort((a, b) => a - b), params: [...params] };
   }
 
   /** Puts back `.grad` and autograd fields after a failed trace. */

@@ -11,10 +11,10 @@ import { runGather, runScatterAdd } from '../../cpu/indexing.ts';
 import { runFold, runUnfold } from '../../cpu/conv.ts';
 import { runReduce } from '../../cpu/reduce.ts';
 import { matmulInto, type NumArray } from '../../cpu/matmul.ts';
-import { wasmElementwiseDtype, wasmElementwiseShaped } from '../../cpu/wasm/elementwise.ts';
+import { runWasmElementwise, wasmElementwiseDtype, wasmElementwiseShaped } from '../../cpu/wasm/elementwise.ts';
 import { arrayFor, type TypedArray } from '../../dtype.ts';
 import { DeviceError, internal } from '../../errors.ts';
-import { E, type Expr } from '../../ops/expr.ts';
+import { E, exprKey, type Expr } from '../../ops/expr.ts';
 import type { AxisAttrs, FoldAttrs, PadAttrs, UnfoldAttrs } from '../../ops/registry.ts';
 import { contiguousStrides, numel } from '../../shape.ts';
 import { Tensor } from '../../tensor.ts';
@@ -33,6 +33,12 @@ const strided = (arrays: TypedArray[], bases: number[], slot: number, l: Load): 
 const identity = (dtype: Tensor['dtype']) => E.input(0, dtype);
 
 /**
+ * Slot `slot`'s array from its base on: a template writing an update straight into a state or
+ * argument that starts at an offset of its storage (a narrow of a bigger tensor) writes there.
+ */
+const from = (arrays: TypedArray[], bases: number[], slot: number): TypedArray => (bases[slot] ? arrays[slot]!.subarray(bases[slot]) : arrays[slot]!);
+
+/**
  * An elementwise kernel through the CPU backend's own elementwise runner: WebAssembly SIMD where
  * it applies (float32 and bool operands and output, unit-stride rows, per-row scalars allowed;
  * every op rounds to float32 there), generated JS otherwise (then every float32 op is rounded explicitly, so results match eager bit for bit).
@@ -44,7 +50,12 @@ function elementwiseRunner(kexpr: Expr, shape: readonly number[], dtype: Tensor[
   // contiguous output strides the same way); the expression itself may still fall back to JS
   const simdShaped = wasmElementwiseDtype(dtype) && loads.every((l) => l.value < 0 || wasmElementwiseDtype(low.values[l.value]!.dtype)) &&
     wasmElementwiseShaped(cs, strides);
-  const expr = simdShaped ? kexpr : roundAll(kexpr);
+  const hoisted = strides.slice(1).map((st) => st.every((x) => x === 0));
+  const key = exprKey(kexpr);
+  // NOTE: the unrounded expression only where the wasm kernel takes it (it rounds every op to
+  // float32 itself); wherever it declines (an op it cannot render: sin, erf, pow by a fraction…)
+  // the JS kernel gets the expression with every op rounded, as eager computes it
+  const rounded = roundAll(kexpr);
   const outStrides = contiguousStrides(shape);
   const ls = loads.map((l) => (l.value < 0 ? os : slotOf[l.value]!));
   const ins: StridedArray[] = loads.map(() => ({ data: new Float32Array(0), offset: 0, strides: [] }));
@@ -53,7 +64,9 @@ function elementwiseRunner(kexpr: Expr, shape: readonly number[], dtype: Tensor[
       const l = loads[i]!;
       ins[i] = { data: arrays[ls[i]!]!, offset: bases[ls[i]!]! + l.view.offset, strides: l.view.strides };
     }
-    runElementwise(expr, shape, { data: arrays[os]!, offset: bases[os]!, strides: outStrides }, ins);
+    const out: StridedArray = { data: arrays[os]!, offset: bases[os]!, strides: outStrides };
+    if (simdShaped && runWasmElementwise(kexpr, key, cs, strides, out, ins, hoisted)) return;
+    runElementwise(rounded, shape, out, ins);
   };
 }
 
@@ -84,8 +97,7 @@ function makeStep(k: Kernel, slotOf: readonly number[], info: KernelInfo[], low:
         // data), which also stores the picked elements when a gather of them was fused in
         const vs = k.values === undefined ? -1 : slotOf[k.values]!;
         info.push({ kind: 'reduce', label, fused: k.fused, source: `${k.reduce} (CPU template${vs >= 0 ? ', storing the values too' : ''})` });
-        const at = (a: TypedArray[], b: number[], slot: number) => (b[slot] ? a[slot]!.subarray(b[slot]) : a[slot]!);
-        return (a, b) => runReduce(k.reduce, strided(a, b, ls[0]!, k.loads[0]!), k.inShape, k.dims, at(a, b, os), vs >= 0 ? at(a, b, vs) : null);
+        return (a, b) => runReduce(k.reduce, strided(a, b, ls[0]!, k.loads[0]!), k.inShape, k.dims, from(a, b, os), vs >= 0 ? from(a, b, vs) : null);
       }
       if (k.values !== undefined) internal('jit: an arg reduction with a prologue stores no values');
       const g = genReduce(k.reduce, roundAll(k.expr), k.inShape, k.dims, k.loads);
@@ -124,7 +136,7 @@ function makeStep(k: Kernel, slotOf: readonly number[], info: KernelInfo[], low:
           bOff[i] = bRel[i]! + bb;
         }
         matmulInto(
-          arrays[os] as NumArray, arrays[ls[0]!] as NumArray, aOff, la.view.strides[ar - 2]!, la.view.strides[ar - 1]!,
+          from(arrays, bases, os) as NumArray, arrays[ls[0]!] as NumArray, aOff, la.view.strides[ar - 2]!, la.view.strides[ar - 1]!,
           arrays[ls[1]!] as NumArray, bOff, lb.view.strides[br - 2]!, lb.view.strides[br - 1]!, nb, M, K, N,
         );
         epiStep?.(arrays, bases);
@@ -138,26 +150,27 @@ function makeStep(k: Kernel, slotOf: readonly number[], info: KernelInfo[], low:
       const view = (arrays: TypedArray[], bases: number[], i: number) => strided(arrays, bases, ls[i]!, k.loads[i]!);
       switch (op.kind) {
         case 'gather':
-          return (a, b) => runGather(view(a, b, 0), k.loads[0]!.view.shape, view(a, b, 1), k.loads[1]!.view.shape, (attrs as AxisAttrs).dim, a[os]!);
+          return (a, b) => runGather(view(a, b, 0), k.loads[0]!.view.shape, view(a, b, 1), k.loads[1]!.view.shape, (attrs as AxisAttrs).dim, from(a, b, os));
         case 'scatterAdd':
           return (a, b) => {
-            const o = a[os]!;
+            const o = from(a, b, os);
             runElementwise(identity(node.dtype), node.shape, { data: o, offset: 0, strides: outStrides }, [view(a, b, 0)]);
             runScatterAdd(o, node.shape, view(a, b, 1), k.loads[1]!.view.shape, view(a, b, 2), (attrs as AxisAttrs).dim);
           };
         case 'unfold':
-          return (a, b) => runUnfold(view(a, b, 0), k.loads[0]!.view.shape, attrs as UnfoldAttrs, a[os]!);
+          return (a, b) => runUnfold(view(a, b, 0), k.loads[0]!.view.shape, attrs as UnfoldAttrs, from(a, b, os));
         case 'fold':
           return (a, b) => {
-            a[os]!.fill(0, 0, node.numel);
-            runFold(view(a, b, 0), k.loads[0]!.view.shape, attrs as FoldAttrs, a[os]!);
+            const o = from(a, b, os);
+            o.fill(0, 0, node.numel);
+            runFold(view(a, b, 0), k.loads[0]!.view.shape, attrs as FoldAttrs, o);
           };
         case 'cat': {
           const dim = (attrs as AxisAttrs).dim;
           return (a, b) => {
             let at = 0;
             k.loads.forEach((l, i) => {
-              runElementwise(identity(node.dtype), l.view.shape, { data: a[os]!, offset: at * outStrides[dim]!, strides: outStrides }, [view(a, b, i)]);
+              runElementwise(identity(node.dtype), l.view.shape, { data: a[os]!, offset: b[os]! + at * outStrides[dim]!, strides: outStrides }, [view(a, b, i)]);
               at += l.view.shape[dim]!;
             });
           };
@@ -167,12 +180,12 @@ function makeStep(k: Kernel, slotOf: readonly number[], info: KernelInfo[], low:
           const offset = pads.reduce((acc, [lo], d) => acc + lo * outStrides[d]!, 0);
           const st = outStrides.map((s, d) => s * steps[d]!);
           return (a, b) => {
-            a[os]!.fill(value, 0, node.numel);
-            runElementwise(identity(node.dtype), k.loads[0]!.view.shape, { data: a[os]!, offset, strides: st }, [view(a, b, 0)]);
+            a[os]!.fill(value, b[os]!, b[os]! + node.numel);
+            runElementwise(identity(node.dtype), k.loads[0]!.view.shape, { data: a[os]!, offset: b[os]! + offset, strides: st }, [view(a, b, 0)]);
           };
         }
         case 'copy':
-          return (a, b) => runElementwise(identity(node.dtype), node.shape, { data: a[os]!, offset: 0, strides: outStrides }, [view(a, b, 0)]);
+          return (a, b) => runElementwise(identity(node.dtype), node.shape, { data: a[os]!, offset: b[os]!, strides: outStrides }, [view(a, b, 0)]);
         default:
           return internal(`jit: no CPU kernel for ${op.name} (${op.kind})`);
       }

@@ -159,7 +159,10 @@ export const rules: readonly Rule[] = [
     },
   },
   { name: 'neg-neg', op: 'neg', doc: '−(−x) → x', rewrite: (n) => (n.inputs[0]!.op === prims.neg ? n.inputs[0]!.inputs[0]! : null) },
-  { name: 'log-exp', op: 'log', doc: 'log(exp x) → x', rewrite: (n) => (n.inputs[0]!.op === prims.exp ? n.inputs[0]!.inputs[0]! : null) },
+  {
+    name: 'log-exp', op: 'log', unsafe: true, doc: 'log(exp x) → x (Inf-unsafe: where exp overflows, x instead of ±Inf; more exact, but not what eager computes)',
+    rewrite: (n) => (n.inputs[0]!.op === prims.exp ? n.inputs[0]!.inputs[0]! : null),
+  },
   {
     name: 'exp-log', op: 'exp', doc: 'exp(log x) → x where x ≥ 0 is known (exp, sigmoid, relu, abs, sqrt, x·x, even powers, constants)',
     rewrite: (n) => {
