@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DeviceError, Tensor, tensor, exp, manualSeed, noGrad, randn, randint, reciprocal, webgpuStats } from '../../src/index.ts';
+import { DeviceError, IndexError, Tensor, grad, tensor, exp, manualSeed, noGrad, randn, randint, reciprocal, webgpuStats } from '../../src/index.ts';
 import { getBackend } from '../../src/backend.ts';
 import type { GpuBackend } from '../../src/gpu/backend.ts';
 import { jit, fn, shared, T, type JitOptions } from '../../src/jit/index.ts';
@@ -301,6 +301,12 @@ d('jit on WebGPU: training', () => {
     // on the CPU the scatter stays (a tight loop there)
     const jc = jit(build('cpu'), { eagerFirstCall: false });
     expect(jc.lower(xc, yc).passes.flatMap((p) => p.fired ?? [])).not.toContain('scatter-pick');
+    // only the gradient returned: the loss's gather is dead, so the scatter keeps the range check
+    const gradOnly = jit((a: Tensor, t: Tensor) => grad(NF.crossEntropy(a, t), [a])[0]!, { eagerFirstCall: false });
+    const logits = randn([3, 4]).to('webgpu').requiresGrad_();
+    await expect(gradOnly(logits, tensor([0, 4, 1], { dtype: 'int32' }).to('webgpu')).data()).rejects.toThrow(IndexError);
+    const ok = gradOnly(logits, tensor([0, 3, 1], { dtype: 'int32' }).to('webgpu'));
+    expectAllClose('gradient', await ok.data(), await grad(NF.crossEntropy(logits, tensor([0, 3, 1], { dtype: 'int32' }).to('webgpu')), [logits])[0]!.data(), 1e-5, 1e-6);
   });
 
   it('an MLP step with Adam matches eager after 10 steps, with and without the generic executor', async () => {

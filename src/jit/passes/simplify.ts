@@ -7,7 +7,7 @@
 import { prims } from '../../ops/prims.ts';
 import type { ReduceAttrs } from '../../ops/registry.ts';
 import { sameShape } from '../../shape.ts';
-import { constValue, isConst, rebuild, type GNode, type Graph } from '../graph.ts';
+import { constValue, isConst, liveNodes, rebuild, type GNode, type Graph } from '../graph.ts';
 
 export interface Rule {
   readonly name: string;
@@ -17,7 +17,7 @@ export interface Rule {
   readonly unsafe?: boolean;
   /** what the rule does, for the docs and tests */
   readonly doc: string;
-  readonly rewrite: (n: GNode, b: Graph, uses: Uses) => GNode | null;
+  readonly rewrite: (n: GNode, b: Graph, uses: Uses, live: Live) => GNode | null;
 }
 
 /**
@@ -26,6 +26,9 @@ export interface Rule {
  */
 export type Uses = (n: GNode) => number;
 const unknownUses: Uses = () => Infinity;
+/** Whether a node of the graph being built stands for one the source graph's outputs or updates need (false when unknown). */
+export type Live = (n: GNode) => boolean;
+const unknownLive: Live = () => false;
 
 /** `x` broadcast (by an expand view) to `shape`. */
 function broadcastTo(x: GNode, shape: readonly number[], b: Graph): GNode {
@@ -112,14 +115,15 @@ const zerosLike = (n: GNode, b: Graph) => b.constant(0, n.dtype, n.device, n.sha
  * out-of-range index still raises there (the where form would drop it silently). WebGPU only
  * (see below). Else null.
  */
-function pickScatter(n: GNode, b: Graph): GNode | null {
+function pickScatter(n: GNode, b: Graph, live: Live): GNode | null {
   const [base, idx, src] = n.inputs as [GNode, GNode, GNode];
   const { dim } = n.attrs as { dim: number };
   const bs = base.shape, is = idx.shape;
   // NOTE: not on the CPU, where the scatter is a tight loop and the where form a generic
   // (int32, so JavaScript) kernel: measured there, the LeNet step took 12.7 → 15.3 ms with it
   if (n.device === 'cpu' || !isConst(base, 0) || n.dtype === 'bool' || !sameShape(src.shape, is) || is[dim] !== 1 || !is.every((d, i) => i === dim || d === bs[i])) return null;
-  const checked = b.nodes.some((g) => g.op === prims.gather && g.inputs[1] === idx && (g.attrs as { dim: number }).dim === dim && sameShape(g.inputs[0]!.shape, bs));
+  // the gather must be live: one the outputs do not need is dropped with its check (dce)
+  const checked = b.nodes.some((g) => g.op === prims.gather && live(g) && g.inputs[1] === idx && (g.attrs as { dim: number }).dim === dim && sameShape(g.inputs[0]!.shape, bs));
   if (!checked) return null;
   const d = n.device;
   const arange = b.add(prims.arange, [], { start: 0, step: 1, size: bs[dim]!, dtype: 'int32' }, d);
@@ -288,7 +292,7 @@ export const rules: readonly Rule[] = [
     // NOTE: the where form writes −0 where src is −0 (the scatter's 0 + (−0) gives +0)
     name: 'scatter-pick', op: 'scatterAdd',
     doc: 'scatterAdd(0, d, idx, g) with one index per position (idx of size 1 along d, the base\'s size elsewhere, range-checked by a gather on it) → where(iota_d == idx, g, 0): elementwise, so it fuses into its consumer (the gradients of max(…).values and of a loss\'s target pick)',
-    rewrite: (n, b) => pickScatter(n, b),
+    rewrite: (n, b, _uses, live) => pickScatter(n, b, live),
   },
   {
     name: 'sum-size1', op: 'sum', doc: 'sum over size-1 dims only → reshape',
@@ -311,7 +315,7 @@ export interface SimplifyOptions {
 }
 
 /** Rewrites `n` until no rule matches. */
-export function simplifyNode(n: GNode, b: Graph, opts: SimplifyOptions = {}, uses: Uses = unknownUses): GNode {
+export function simplifyNode(n: GNode, b: Graph, opts: SimplifyOptions = {}, uses: Uses = unknownUses, live: Live = unknownLive): GNode {
   let cur = n;
   for (let guard = 0; guard < 64; guard++) {
     if (cur.kind !== 'op') return cur;
@@ -320,7 +324,7 @@ export function simplifyNode(n: GNode, b: Graph, opts: SimplifyOptions = {}, use
       if (r.op !== cur.op!.name) continue;
       if (r.unsafe && opts.unsafe === false) continue;
       if (opts.only && !opts.only.includes(r.name)) continue;
-      next = r.rewrite(cur, b, uses);
+      next = r.rewrite(cur, b, uses, live);
       if (next && next !== cur) {
         opts.onFire?.(r.name);
         break;
@@ -339,9 +343,13 @@ export function simplify(g: Graph, opts: SimplifyOptions = {}): Graph {
   const roots = new Set([...g.outputs, ...g.updates.map((u) => u.value)]);
   const counts = new Map<GNode, number>();
   const uses: Uses = (x) => counts.get(x) ?? Infinity;
+  const needed = liveNodes(g);
+  const liveBuilt = new Set<GNode>();
+  const live: Live = (x) => liveBuilt.has(x);
   return rebuild(g, (n, ins, b) => {
-    const m = simplifyNode(b.add(n.op!, ins, n.attrs, n.device), b, opts, uses);
+    const m = simplifyNode(b.add(n.op!, ins, n.attrs, n.device), b, opts, uses, live);
     counts.set(m, (counts.get(m) ?? 0) + (users.get(n)?.length ?? 0) + (roots.has(n) ? 1 : 0));
+    if (needed.has(n)) liveBuilt.add(m);
     return m;
   }).graph;
 }
