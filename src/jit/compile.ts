@@ -77,6 +77,16 @@ export function optimize(g: Graph, opts: CompileOptions = {}): { graph: Graph; p
     const fired = passes.slice(start).some((p) => (p.fired?.length ?? 0) > 0);
     if (!fired && g.opCount === beforeCount) break;
   }
+  if (simp) {
+    // rules whose condition depends on what the others remove (a live range check), once at the end
+    const fired: string[] = [];
+    const so: SimplifyOptions = { ...(typeof simp === 'object' ? simp : {}), late: true, onFire: (r) => fired.push(r) };
+    run('simplify-late', (x) => simplify(x, so), fired);
+    if (fired.length) {
+      if (opts.cse ?? true) run('cse', cse);
+      if (opts.dce ?? true) run('dce', dce);
+    }
+  }
   return { graph: g, passes };
 }
 

@@ -305,6 +305,12 @@ d('jit on WebGPU: training', () => {
     const gradOnly = jit((a: Tensor, t: Tensor) => grad(NF.crossEntropy(a, t), [a])[0]!, { eagerFirstCall: false });
     const logits = randn([3, 4]).to('webgpu').requiresGrad_();
     await expect(gradOnly(logits, tensor([0, 4, 1], { dtype: 'int32' }).to('webgpu')).data()).rejects.toThrow(IndexError);
+    // a gather another rule removes (g·0 → 0, g**0 → 1) checks nothing either
+    for (const kill of [(t: Tensor) => t.mul(0), (t: Tensor) => t.pow(0)]) {
+      const h = jit((a: Tensor, i: Tensor, v: Tensor) => [kill(F.gather(a, 1, i)), F.scatterAdd(F.zerosLike(a), 1, i, v)], { eagerFirstCall: false });
+      const outs = h(randn([3, 4]).to('webgpu'), tensor([[0], [4], [1]], { dtype: 'int32' }).to('webgpu'), randn([3, 1]).to('webgpu'));
+      await expect(outs[1]!.data()).rejects.toThrow(IndexError);
+    }
     const ok = gradOnly(logits, tensor([0, 3, 1], { dtype: 'int32' }).to('webgpu'));
     expectAllClose('gradient', await ok.data(), await grad(NF.crossEntropy(logits, tensor([0, 3, 1], { dtype: 'int32' }).to('webgpu')), [logits])[0]!.data(), 1e-5, 1e-6);
   });

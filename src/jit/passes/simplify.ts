@@ -17,6 +17,11 @@ export interface Rule {
   readonly unsafe?: boolean;
   /** what the rule does, for the docs and tests */
   readonly doc: string;
+  /**
+   * runs once, after the other rules reached their fixpoint and dead nodes were dropped
+   * (`{late: true}` passes): its condition depends on what they may still remove
+   */
+  readonly late?: boolean;
   readonly rewrite: (n: GNode, b: Graph, uses: Uses, live: Live) => GNode | null;
 }
 
@@ -290,7 +295,7 @@ export const rules: readonly Rule[] = [
   },
   {
     // NOTE: the where form writes −0 where src is −0 (the scatter's 0 + (−0) gives +0)
-    name: 'scatter-pick', op: 'scatterAdd',
+    name: 'scatter-pick', op: 'scatterAdd', late: true,
     doc: 'scatterAdd(0, d, idx, g) with one index per position (idx of size 1 along d, the base\'s size elsewhere, range-checked by a gather on it) → where(iota_d == idx, g, 0): elementwise, so it fuses into its consumer (the gradients of max(…).values and of a loss\'s target pick)',
     rewrite: (n, b, _uses, live) => pickScatter(n, b, live),
   },
@@ -312,6 +317,8 @@ export interface SimplifyOptions {
   only?: readonly string[];
   /** called with each rule name that fired */
   onFire?: (rule: string) => void;
+  /** run the late rules only (see Rule.late); by default they are skipped */
+  late?: boolean;
 }
 
 /** Rewrites `n` until no rule matches. */
@@ -321,7 +328,7 @@ export function simplifyNode(n: GNode, b: Graph, opts: SimplifyOptions = {}, use
     if (cur.kind !== 'op') return cur;
     let next: GNode | null = null;
     for (const r of rules) {
-      if (r.op !== cur.op!.name) continue;
+      if (r.op !== cur.op!.name || (r.late === true) !== (opts.late === true)) continue;
       if (r.unsafe && opts.unsafe === false) continue;
       if (opts.only && !opts.only.includes(r.name)) continue;
       next = r.rewrite(cur, b, uses, live);
