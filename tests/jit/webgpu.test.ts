@@ -94,6 +94,21 @@ d('jit on WebGPU', () => {
     for (let i = 0; i < got.length; i++) expect(Array.from(await got[i]!.data()).map(String)).toEqual(Array.from(want[i]!.dataSync()).map(String));
   });
 
+  it('a split reduction (≥ 32768 elements) with an epilogue of another dtype sums in its own dtype', async () => {
+    const n = 40000;
+    const xc = noGrad(() => F.add(F.mul(F.onesLike(randn([n])), 1.5), F.mul(randn([n]), 0.01)));
+    const x = xc.to('webgpu');
+    const cases: ((a: Tensor) => Tensor[])[] = [
+      (a) => [F.cast(a.sum(), 'int32')],
+      (a) => [a.sum().gt(20000)],
+      (a) => { const m = F.amin(a, 0); return [m, m.gt(-1)]; },
+    ];
+    for (const f of cases) {
+      const got = jit(f, { eagerFirstCall: false })(x), want = f(xc);
+      for (let i = 0; i < got.length; i++) expectAllClose(`output ${i}`, await got[i]!.data(), want[i]!.dataSync(), 1e-5, 1e-6);
+    }
+  });
+
   it('runs a comparison after a matmul as its epilogue (a bool result stored at the store) and matches the CPU', async () => {
     const xc = randn([6, 3]), wc = randn([3, 1]);
     const f = (x: Tensor, w: Tensor) => F.matmul(x, w).gt(0.1);

@@ -251,7 +251,8 @@ export function runReduce(
   }
   if (!isArg(kind) && outN < 16 && innerN >= 32768) {
     const P = Math.min(1024, Math.ceil(innerN / 8192));
-    const partT: DType = out.dtype;
+    // partials in the reduction's own dtype (an epilogue may store another: a cast, a comparison)
+    const partT: DType = epi?.dtype ?? out.dtype;
     const part = rt.acquire(outN * P * 4);
     reduceKernel(rt, kind, pro, shape, dims, { buf: part, offset: 0, strides: [], dtype: partT }, 'tree', P);
     // the partials are [outN, P], contiguous; combining them is the same reduction
