@@ -45,17 +45,21 @@ describe.skipIf(!gpu.ok)('webgpu: readback', () => {
   it('concurrent data() calls of different sizes and dtypes all resolve to their own values', async () => {
     const n = [7, 1000, 33_333, 128, 1, 250_000];
     const xs = n.map((k, i) => fromTypedArray(ramp(k, i), [k], 'float32', 'webgpu'));
-    const ints = arange(0, 5000, 1, { device: 'webgpu', dtype: 'int32' });
+    // int32 and bool above the size from which the result array is prepared while the GPU works
+    const ints = arange(0, 70_000, 1, { device: 'webgpu', dtype: 'int32' });
     const bools = ints.remainder(3).eq(0);
     const reads = [...xs.map((x) => x.data()), ints.data(), bools.data(), xs[1]!.sum().item()];
     const got = await Promise.all(reads);
     n.forEach((k, i) => expect(Array.from(got[i] as Float32Array)).toEqual(Array.from(ramp(k, i))));
     const gi = got[n.length] as Int32Array;
     expect(gi).toBeInstanceOf(Int32Array);
-    expect(gi[4999]).toBe(4999);
+    expect(gi.length).toBe(70_000);
+    expect(gi[69_999]).toBe(69_999);
     const gb = got[n.length + 1] as Uint8Array;
     expect(gb).toBeInstanceOf(Uint8Array);
     expect(Array.from(gb.subarray(0, 7))).toEqual([1, 0, 0, 1, 0, 0, 1]);
+    expect(gb.length).toBe(70_000);
+    expect(gb[69_999]).toBe(1);
     const sum = ramp(1000, 1).reduce((a, b) => a + b, 0);
     expect(Math.abs((got[n.length + 2] as number) - sum)).toBeLessThan(Math.abs(sum) * 1e-6);
   });
@@ -68,6 +72,12 @@ describe.skipIf(!gpu.ok)('webgpu: readback', () => {
     expect(a.buffer.byteLength).toBe(4000);
     a[0] = 12345;
     expect(b[0]).not.toBe(12345);
+    // a large read too (its array is allocated and touched while the copy runs)
+    const big = fromTypedArray(ramp(100_000, 2), [100_000], 'float32', 'webgpu');
+    const c = await big.data(), d = await big.data();
+    expect(c.buffer).not.toBe(d.buffer);
+    expect(c.buffer.byteLength).toBe(400_000);
+    expect(Array.from(c)).toEqual(Array.from(ramp(100_000, 2)));
     expect((await x.data())[0]).not.toBe(12345);
     // a strided view reads back its own elements
     const m = fromTypedArray(ramp(12, 1), [3, 4], 'float32', 'webgpu');

@@ -73,16 +73,20 @@ function foldConstant(expr: Expr, operands: readonly ConstOperand[], dtype: DTyp
  * that fresh memory are most of the cost). Bools live as u32 on the GPU; TypedArray.set narrows
  * them natively (Uint8Array.from would iterate element by element).
  */
-function takeAs(dtype: 'float32' | 'int32' | 'bool'): (mapped: ArrayBuffer, bytes: number) => TypedArray {
+/** Elements from which a readback allocates and touches its result array while the GPU works. */
+const PREFAULT_MIN = 1 << 16;
+
+/** The mapped bytes as a fresh array of `dtype` (into `dst` when one was prepared). */
+function takeInto(dtype: 'float32' | 'int32' | 'bool', m: ArrayBuffer, b: number, dst: TypedArray | null): TypedArray {
+  const n = b / 4;
+  const out = dst ?? arrayFor(dtype, n);
   switch (dtype) {
-    case 'float32': return (m, b) => new Float32Array(new Float32Array(m, 0, b / 4));
-    case 'int32': return (m, b) => new Int32Array(new Int32Array(m, 0, b / 4));
-    case 'bool': return (m, b) => {
-      const out = new Uint8Array(b / 4);
-      out.set(new Uint32Array(m, 0, b / 4));
-      return out;
-    };
+    case 'float32': out.set(new Float32Array(m, 0, n)); break;
+    case 'int32': out.set(new Int32Array(m, 0, n)); break;
+    case 'bool': out.set(new Uint32Array(m, 0, n)); break;
+    default: dtype satisfies never;
   }
+  return out;
 }
 
 function isDense(view: { shape: readonly number[]; strides: readonly number[] }): boolean {
@@ -191,7 +195,12 @@ export class GpuBackend implements Backend {
         src = temp;
         offset = 0;
       }
-      const pending = this.rt.read(src, offset * 4, n * 4, takeAs(view.dtype));
+      // the result array is allocated and its pages touched while the GPU works (a fresh
+      // multi-megabyte array costs ~1 ms of page faults on first write: hidden behind the wait)
+      const dtype = view.dtype;
+      let dst: TypedArray | null = null;
+      const prefault = n >= PREFAULT_MIN ? () => { dst = arrayFor(dtype, n); dst.fill(0); } : undefined;
+      const pending = this.rt.read(src, offset * 4, n * 4, (m, b) => takeInto(dtype, m, b, dst), prefault);
       if (temp) this.rt.release(temp);
       const { data, flags } = await pending;
       this.checkFlags(flags);

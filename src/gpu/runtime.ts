@@ -428,6 +428,7 @@ export class Runtime {
   async read<T = ArrayBuffer>(
     src: GpuBuf, byteOffset: number, bytes: number,
     take: (mapped: ArrayBuffer, bytes: number) => T = (m, b) => m.slice(0, b) as T,
+    whileWaiting?: () => void,
   ): Promise<{ data: T; flags: Uint32Array }> {
     this.ctx.checkAlive('read');
     const staging = this.takeStaging(bucketBytes(bytes + 16));
@@ -437,7 +438,9 @@ export class Runtime {
     this.flush();
     this.stats.readbacks++;
     try {
-      await this.ctx.settle(staging.mapAsync(MAP_MODE_READ, 0, bytes + 16));
+      const mapped = staging.mapAsync(MAP_MODE_READ, 0, bytes + 16);
+      whileWaiting?.();
+      await this.ctx.settle(mapped);
     } catch (e) {
       staging.destroy();
       await this.ctx.throwPendingErrors();
