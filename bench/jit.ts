@@ -4,7 +4,8 @@
 //
 //   npx tsx bench/jit.ts [--device cpu|webgpu] [--quick] [--no-peers] [--no-table] [--only mlp,lenet,logistic,powerSum] [--json FILE]
 //
-// First eager and jit alternately, run after run (paired ratios; fair on a busy machine), then the
+// First eager and jit alternately, run after run (paired ratios; fair on a busy machine), then
+// tapegrad's jit against jax-js's on W4/W4b the same way (unless --no-peers), then the
 // harness's table with jax-js's jit beside them.
 //
 // The tapegrad jit suite is also exported (`tapegradJitSuite`) for the main `npm run bench` table.
@@ -15,7 +16,7 @@ import { getBackend } from '../src/backend.ts';
 import { jit, type Jitted } from '../src/jit/index.ts';
 import { measureSuite, printTable, W, type MeasureOpts, type MlpRunnable, type Row, type Runnable, type Suite } from './harness.ts';
 import { logisticInput } from './peers/data.ts';
-import { jaxSuite, useJaxDevice } from './peers/jaxjs.ts';
+import { jaxLogistic, jaxPowerSum, jaxSuite, useJaxDevice } from './peers/jaxjs.ts';
 import { ensureWebGPU } from './peers/webgpu-node.ts';
 import { tapegradSuite } from './tapegrad.ts';
 import { lenetTrainer, mlpTrainer } from './trainers.ts';
@@ -90,7 +91,7 @@ export async function launchesPerStep(device: Device): Promise<{ eager: number; 
  * Eager and jit timed alternately, call after call, so load on a shared machine hits both alike;
  * returns median times and the median of the per-round ratios.
  */
-async function interleaved(label: string, eager: Runnable, jitted: Runnable, rounds: number): Promise<string> {
+async function interleaved(label: string, eager: Runnable, jitted: Runnable, rounds: number, names = ['eager', 'jit', 'jit speed-up']): Promise<string> {
   for (let i = 0; i < 3; i++) {
     await eager.run();
     await jitted.run();
@@ -108,7 +109,8 @@ async function interleaved(label: string, eager: Runnable, jitted: Runnable, rou
     ratios.push(e / j);
   }
   const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
-  return `  ${label.padEnd(34)} eager ${med(te).toFixed(2).padStart(8)} ms   jit ${med(tj).toFixed(2).padStart(8)} ms   jit speed-up ${med(ratios).toFixed(2)}× (median of ${rounds} paired runs)`;
+  const [a, b, r] = names;
+  return `  ${label.padEnd(34)} ${a} ${med(te).toFixed(2).padStart(8)} ms   ${b} ${med(tj).toFixed(2).padStart(8)} ms   ${r} ${med(ratios).toFixed(2)}× (median of ${rounds} paired runs)`;
 }
 
 function arg(name: string): string | undefined {
@@ -144,6 +146,18 @@ async function main() {
   if (only.includes('mlp')) {
     const l = await launchesPerStep(device);
     console.log(`  kernel launches per MLP step: eager ${l.eager}, jit ${l.jit}`);
+  }
+  if (!noPeers && (only.includes('logistic') || only.includes('powerSum'))) {
+    // tapegrad's jit and jax-js's jit alternated call by call on the same device (the table below
+    // runs them one after the other, where the machine's load can favour either)
+    const jd = device === 'webgpu' ? 'webgpu' : 'wasm';
+    const why = await useJaxDevice(jd);
+    if (why == null) {
+      console.log(`tapegrad jit vs jax-js jit, interleaved on ${device}:`);
+      const names = ['jax-js jit', 'tapegrad jit', 'tapegrad faster by'];
+      if (only.includes('logistic')) console.log(await interleaved('W4 logistic, 1M', await jaxLogistic(jd, true), elementwise(device, jit(logisticFormula)), rounds, names));
+      if (only.includes('powerSum')) console.log(await interleaved('W4b a + a**10, 1M', await jaxPowerSum(jd, true), elementwise(device, jit(powerSum)), rounds, names));
+    }
   }
   if (process.argv.includes('--no-table')) process.exit(0);
   console.log('');
