@@ -33,7 +33,7 @@ import type { KernelInfo } from './exec/program.ts';
 import type { Graph } from './graph.ts';
 import { ppGraph } from './pp.ts';
 import { drawSeeds, traceFunction, type Binding, type TraceResult } from './trace.ts';
-import { describeChange, flatten, type LeafSig } from './tree.ts';
+import { describeChange, flatten, type Flat, type LeafSig } from './tree.ts';
 
 export interface JitOptions extends CompileOptions {
   /** name used in messages (default: the function's name) */
@@ -97,6 +97,8 @@ interface Entry {
   readonly compiled: Compiled;
   readonly gradBufs: Map<number, Tensor>;
   readonly lowering: Lowering;
+  /** requiresGrad of each tensor the trace read by reference (its tape depends on it) */
+  readonly refGrad: Map<Tensor, boolean>;
 }
 
 function makeLowering(c: Compiled): Lowering {
@@ -157,6 +159,8 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
       if (b.kind !== 'ref') continue;
       const t = b.tensor;
       if (t._disposed || !t._storage || t.dtype !== s.dtype || t.device !== s.device || !sameShape(t.shape, s.shape)) return false;
+      // a parameter unfrozen (or frozen) since: the gradients the trace recorded change
+      if (e.refGrad.has(t) && e.refGrad.get(t) !== t.requiresGrad) return false;
     }
     return true;
   };
@@ -172,7 +176,12 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
     const trace = traceFunction(fn as (...a: unknown[]) => unknown, args, isGradEnabled(), opts.argNames);
     const device: Device = trace.graph.nodes.find((n) => n.device)?.device ?? 'cpu';
     const compiled = compileGraph(trace.graph, device, opts);
-    const entry: Entry = { key, sigs, trace, compiled, gradBufs: new Map(), lowering: makeLowering(compiled) };
+    const refGrad = new Map<Tensor, boolean>();
+    for (const s of trace.graph.states) {
+      const b = s.binding as Binding;
+      if (b.kind === 'ref') refGrad.set(b.tensor, b.tensor.requiresGrad);
+    }
+    const entry: Entry = { key, sigs, trace, compiled, gradBufs: new Map(), lowering: makeLowering(compiled), refGrad };
     let list = cache.get(key);
     if (!list) cache.set(key, (list = []));
     list.push(entry);
@@ -190,7 +199,8 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
 
   const find = (key: string): Entry | undefined => cache.get(key)?.find(usable);
 
-  const run = (e: Entry, args: readonly unknown[], tensors: readonly Tensor[], fresh: boolean): R => {
+  const run = (e: Entry, flat: Flat, fresh: boolean): R => {
+    const tensors = flat.tensors;
     const g = e.compiled.graph;
     g.inputs.forEach((n, i) => {
       const t = tensors[i]!;
@@ -234,7 +244,7 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
       }
     }
     const leaves = e.trace.outSpecs.map((s) => (s.kind === 'node' ? outs[s.output]! : s.kind === 'arg' ? tensors[s.arg]! : s.tensor));
-    if (isGradEnabled()) attachGrad(e, args, tensors, leaves as Tensor[], e.trace.seeds.map((s) => seedMap.get(s) ?? s));
+    if (isGradEnabled()) attachGrad(e, flat, leaves as Tensor[], states, e.trace.seeds.map((s) => seedMap.get(s) ?? s));
     return e.trace.unflatten(leaves) as R;
   };
 
@@ -249,23 +259,37 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
    * backward time: one of them written in place since this call is an AutogradError (eager
    * raises it where an op saved the tensor; here every tensor read counts).
    */
-  const attachGrad = (e: Entry, args: readonly unknown[], tensors: readonly Tensor[], leaves: readonly Tensor[], seeds: readonly number[]) => {
+  const attachGrad = (e: Entry, flat: Flat, leaves: readonly Tensor[], states: readonly Tensor[], seeds: readonly number[]) => {
     if (e.compiled.graph.updates.length || e.trace.gradActions.length) return;
-    const refs = e.compiled.graph.states.flatMap((s) => {
-      const b = s.binding as Binding;
-      return b.kind === 'ref' ? [b.tensor] : [];
-    });
-    const read = [...tensors.map((t, k) => [t, `argument ${e.compiled.graph.inputs[k]?.name ?? k}`] as const), ...refs.map((t) => [t, `a tensor it reads (${describeTensor(t)})`] as const)];
+    const tensors = flat.tensors;
+    // the arguments as they were at the call (the caller may change its arrays and objects since)
+    const args = flat.unflatten(tensors) as unknown[];
+    const g = e.compiled.graph;
+    const describe = (k: number): string => {
+      const b = g.states[k]!.binding as Binding;
+      return b.kind === 'grad' || b.kind === 'argGrad' ? `the .grad it reads (${describeTensor(states[k]!)})` : `a tensor it reads (${describeTensor(states[k]!)})`;
+    };
+    const read = [...tensors.map((t, k) => [t, `argument ${g.inputs[k]?.name ?? k}`] as const), ...states.map((t, k) => [t, describe(k)] as const)];
     const versions = read.map(([t]) => t._version);
+    /** a `.grad` the function read must still be the same tensor (its value is read again) */
+    const sameGrads = () => g.states.every((s, k) => {
+      const b = s.binding as Binding;
+      return b.kind === 'grad' ? b.owner._grad === states[k] : b.kind === 'argGrad' ? tensors[b.arg]!._grad === states[k] : true;
+    });
     e.trace.outSpecs.forEach((s, i) => {
       if (s.kind !== 'node' || !s.grad) return;
       const out = leaves[i]!;
       if (out.dtype !== 'float32' && out.dtype !== 'float64') return;
-      const inputs = [...s.grad.args.map((a) => tensors[a]!), ...s.grad.params].filter((t) => t.requiresGrad);
+      // the leaves this node links, fixed now (as eager's tape fixes its edges at the op)
+      const which = {
+        args: s.grad.args.filter((a) => tensors[a]!.requiresGrad),
+        params: s.grad.params.flatMap((p, k) => (p.requiresGrad ? [k] : [])),
+      };
+      const inputs = [...which.args.map((a) => tensors[a]!), ...which.params.map((k) => s.grad!.params[k]!)];
       if (!inputs.length) return;
       const op = {
         kind: 'copy', name: `jit(${name})`, infer: () => ({ shape: out.shape, dtype: out.dtype }),
-        vjp: (g: Tensor) => {
+        vjp: (gOut: Tensor) => {
           read.forEach(([t, what], k) => {
             if (t._version !== versions[k]) {
               throw new AutogradError(
@@ -274,11 +298,16 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
               );
             }
           });
+          if (!sameGrads()) throw new AutogradError(`backward: a .grad jit(${name}) read was replaced after the call; its gradient recomputes the function from the values it reads now`);
+          // the linked leaves require grad while the recomputation runs (one may have been turned off since)
+          const off = inputs.filter((t) => !t.requiresGrad);
           const state = seedStreamState();
           seedOverride = seeds;
+          for (const t of off) t.requiresGrad = true;
           try {
-            return enableGrad(() => vjpOf(e)(args, i, g));
+            return enableGrad(() => vjpOf(e)(args, i, gOut, which));
           } finally {
+            for (const t of off) t.requiresGrad = false;
             seedOverride = null;
             restoreSeedStream(state);
           }
@@ -287,18 +316,19 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
       recordOp(op, inputs, {}, out);
     });
   };
-  const vjps = new WeakMap<Entry, Jitted<[readonly unknown[], number, Tensor], Tensor[]>>();
+  type Which = { args: number[]; params: number[] };
+  const vjps = new WeakMap<Entry, Jitted<[readonly unknown[], number, Tensor, Which], Tensor[]>>();
   const vjpOf = (e: Entry) => {
     let v = vjps.get(e);
     if (!v) {
-      v = jit((argv: readonly unknown[], i: number, g: Tensor): Tensor[] => {
+      v = jit((argv: readonly unknown[], i: number, g: Tensor, which: Which): Tensor[] => {
         const placeholders = flatten(argv, 'args').tensors;
         const outT = flatten(fn(...(argv as A)), 'result', false).tensors;
         const spec = e.trace.outSpecs[i]!;
         const reach = spec.kind === 'node' ? spec.grad : null;
         if (!reach) return internal(`jit: backward through output ${i}, which needs no gradient`);
         // the same targets, in the same order, as the tape node's inputs
-        const targets = [...reach.args.map((a) => placeholders[a]!), ...reach.params].filter((t) => t.requiresGrad);
+        const targets = [...which.args.map((a) => placeholders[a]!), ...which.params.map((k) => reach.params[k]!)];
         return tapeGrad([outT[i]!], targets, { gradOutputs: [g], allowUnused: true }).map((gr, j) => gr ?? zerosLike(targets[j]!));
       }, { ...opts, name: `vjp(${name})`, eagerFirstCall: false });
       vjps.set(e, v);
@@ -339,7 +369,7 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
       e = compile(args, key, sigs);
       fresh = true;
     }
-    return run(e, args, flat.tensors, fresh);
+    return run(e, flat, fresh);
   }) as Jitted<A, R>;
 
   const lowerFor = (args: A): Lowering => {

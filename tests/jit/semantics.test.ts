@@ -104,6 +104,64 @@ describe('jit semantics', () => {
     expect(j.next).toBe(e.next);
   });
 
+  it('links an output to the leaves that required grad at the call, as eager\'s tape does', () => {
+    // requiresGrad turned off between the call and backward: the gradients still go where eager sends them
+    const p = tensor([1, 2]).requiresGrad_(), q = tensor([5, 6]).requiresGrad_();
+    const f = J((x: Tensor) => x.mul(p).add(x.mul(q).mul(10)));
+    const o = f(tensor([1, 2]));
+    q.requiresGrad = false;
+    o.sum().backward();
+    expect(arr(p.grad!)).toEqual([1, 2]);
+    expect(arr(q.grad!)).toEqual([10, 20]);
+    expect(q.requiresGrad).toBe(false);
+    const h = J((x: Tensor, y: Tensor) => x.mul(2).add(y.mul(3)));
+    const x = tensor([1, 1]).requiresGrad_(), y = tensor([1, 1]).requiresGrad_();
+    const o2 = h(x, y);
+    x.requiresGrad = false;
+    o2.sum().backward();
+    expect(arr(x.grad!)).toEqual([2, 2]);
+    expect(arr(y.grad!)).toEqual([3, 3]);
+  });
+
+  it('a captured tensor that starts requiring grad (a layer unfrozen) gets its gradient: the function retraces', () => {
+    const w = tensor([1, 2]);
+    const f = jit((x: Tensor) => x.mul(w));
+    f(tensor([3, 4]));
+    f(tensor([3, 4]));
+    w.requiresGrad_();
+    const o = f(tensor([3, 4]));
+    expect(o.requiresGrad).toBe(true);
+    o.sum().backward();
+    expect(arr(w.grad!)).toEqual([3, 4]);
+  });
+
+  it('a backward recomputes from the call\'s arguments, not from the caller\'s array changed since', () => {
+    const f = J((xs: Tensor[]) => xs[0]!.square().add(xs[1]!));
+    const a = tensor([1, 2]).requiresGrad_(), b = tensor([3, 4]).requiresGrad_();
+    const xs = [a, b];
+    const y = f(xs);
+    xs[0] = tensor([10, 10]);
+    y.sum().backward();
+    expect(arr(a.grad!)).toEqual([2, 4]);
+    expect(arr(b.grad!)).toEqual([1, 1]);
+  });
+
+  it('a .grad the function reads, replaced or written in place before backward, is an AutogradError', () => {
+    const p = tensor([1, 1, 1]).requiresGrad_();
+    p.grad = tensor([2, 2, 2]);
+    const f = J((x: Tensor) => x.mul(p.grad!));
+    const x = tensor([1, 2, 3]).requiresGrad_();
+    const o1 = f(x);
+    p.grad = tensor([7, 7, 7]);
+    expect(() => o1.sum().backward()).toThrow(AutogradError);
+    const o2 = f(x);
+    noGrad(() => p.grad!.mul_(5));
+    expect(() => o2.sum().backward()).toThrow(AutogradError);
+    const o3 = f(x);
+    o3.sum().backward();
+    expect(arr(x.grad!)).toEqual([35, 35, 35]);
+  });
+
   it('log(exp x) → x is an unsafe rule: skipped with {unsafe: false}', () => {
     const f = (x: Tensor) => F.log(F.exp(x));
     const x = tensor([100, -120, 1]);
