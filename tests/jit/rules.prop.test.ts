@@ -4,12 +4,14 @@
  * compiled with the full pipeline (the rule fires: checked from the passes' `fired` lists) equals
  * the same function compiled with no graph passes and the eager result. Values stay in the domain
  * where the NaN-unsafe rules are exact (finite, divisors away from 0), as docs/jit.md documents.
+ * scatter-pick fires on WebGPU graphs only: its property runs there (against the CPU eagerly).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Tensor, matmul, tensor } from '../../src/index.ts';
 import * as F from '../../src/ops/functional.ts';
 import { jit } from '../../src/jit/index.ts';
+import { gpuStatus } from '../gpu-setup.ts';
 
 type Case = { rule: string; f: (x: Tensor, y: Tensor) => Tensor; positive?: boolean };
 const cases: Case[] = [
@@ -61,4 +63,38 @@ describe('every listed rewrite rule preserves values (property)', () => {
       expect(fired, `rule ${c.rule} fired`).toBe(true);
     });
   }
+});
+
+const gpu = await gpuStatus();
+
+describe.skipIf(!gpu.ok)('scatter-pick preserves values and gradients (property, WebGPU: the rule fires there only)', () => {
+  it('random [N, C] picks: a gather and its gradient scatter, compiled, equal eager', async () => {
+    let fired = false;
+    const cases: { n: number; c: number; idx: number[]; x: number[]; g: number[] }[] = [];
+    fc.assert(fc.property(
+      fc.integer({ min: 1, max: 6 }).chain((n) => fc.integer({ min: 1, max: 7 }).chain((c) => fc.record({
+        n: fc.constant(n), c: fc.constant(c),
+        idx: fc.array(fc.integer({ min: 0, max: c - 1 }), { minLength: n, maxLength: n }),
+        x: fc.array(fc.double({ min: -3, max: 3, noNaN: true }), { minLength: n * c, maxLength: n * c }),
+        g: fc.array(fc.double({ min: -3, max: 3, noNaN: true }), { minLength: n, maxLength: n }),
+      }))),
+      (r) => { cases.push(r); },
+    ), { numRuns: 25, seed: 7 });
+    // gather(x, 1, idx)·2 (its range check) and scatterAdd(0, 1, idx, g) (a gradient's pick)
+    const f = (x: Tensor, i: Tensor, g: Tensor) => [F.gather(x, 1, i).mul(2), F.scatterAdd(F.zerosLike(x), 1, i, g).add(x)];
+    for (const r of cases) {
+      const x = tensor(Float32Array.from(r.x), { shape: [r.n, r.c] });
+      const i = tensor(Int32Array.from(r.idx), { shape: [r.n, 1], dtype: 'int32' });
+      const g = tensor(Float32Array.from(r.g), { shape: [r.n, 1] });
+      const j = jit(f, { eagerFirstCall: false });
+      const args = [x.to('webgpu'), i.to('webgpu'), g.to('webgpu')] as const;
+      fired ||= j.lower(...args).passes.some((p) => p.fired?.includes('scatter-pick'));
+      const got = j(...args), want = f(x, i, g);
+      for (let k = 0; k < 2; k++) {
+        const a = Array.from(await got[k]!.data()), b = Array.from(want[k]!.dataSync());
+        a.forEach((v, m) => expect(Math.abs(v - b[m]!)).toBeLessThanOrEqual(1e-6 * (1 + Math.abs(b[m]!))));
+      }
+    }
+    expect(fired).toBe(true);
+  });
 });
