@@ -14,7 +14,7 @@ import { gpuStatus } from '../gpu-setup.ts';
 type Step = readonly [number, number, number];
 interface Program { readonly shapes: readonly (readonly number[])[]; readonly steps: readonly Step[]; readonly outs: number }
 
-const OPS = 24;
+const OPS = 26;
 
 /** Runs a program: every step appends one tensor built from earlier ones; the last `outs` are returned. */
 function run(p: Program, inputs: readonly Tensor[]): Tensor[] {
@@ -54,6 +54,10 @@ function run(p: Program, inputs: readonly Tensor[]): Tensor[] {
       case 21: out = a.unsqueeze(0).expand(2, ...a.shape).mul(1.5); break;
       case 22: out = a.pow(2 + (p2 % 2)); break;
       case 23: out = nd ? (p2 % 2 ? a.softmax(-1) : a.logSoftmax(-1)) : a.tanh(); break;
+      // max(…).values with its indices (the argmax stores the values), and a broadcast dim merged
+      // by a reshape (a split view: the kernel iterates over a refined shape)
+      case 24: { if (!nd) { out = a.neg(); break; } const m = p2 % 2 ? a.max(dim, true) : a.min(dim, true); out = m.values.add(m.indices.to(a.dtype).mul(0.5)); break; }
+      case 25: out = nd ? a.unsqueeze(-1).expand(...a.shape, 2).reshape(...a.shape.slice(0, -1), a.shape[nd - 1]! * 2).mul(0.75) : a.mul(0.75); break;
       default: throw new Error('unreachable');
     }
     pool.push(out);
