@@ -123,13 +123,13 @@ function makeLowering(c: Compiled): Lowering {
 
 const describeTensor = (t: { dtype: string; shape: readonly number[]; device: string }) => `${t.dtype}${fmtShape(t.shape)} on ${t.device}`;
 
-/** Compiles `fn` (see the file comment). */
 /**
  * Seeds a compiled call's random sources take instead of fresh ones (in trace order): set while
  * a backward recomputes a forward, so it sees the random numbers that forward drew.
  */
 let seedOverride: readonly number[] | null = null;
 
+/** Compiles `fn` (see the file comment). */
 export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOptions = {}): Jitted<A, R> {
   const name = opts.name ?? (fn.name || 'fn');
   const cache = new Map<string, Entry[]>();

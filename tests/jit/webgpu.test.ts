@@ -228,27 +228,10 @@ d('jit on WebGPU', () => {
   });
 
   it('a jit-wrapped MLP training step (SGD with momentum, Adam) matches eager on WebGPU', async () => {
+    manualSeed(4);
+    const x = randn([16, 12]).to('webgpu'), y = randint(0, 3, [16]).to('webgpu');
     for (const make of [(ps: Tensor[]) => new SGD(ps, { lr: 0.1, momentum: 0.9 }), (ps: Tensor[]) => new Adam(ps, { lr: 0.01 })]) {
-      const run = async (useJit: boolean) => {
-        manualSeed(4);
-        const model = new Sequential(new Linear(12, 16), new ReLU(), new Linear(16, 3)).to('webgpu');
-        const x = randn([16, 12]).to('webgpu'), y = randint(0, 3, [16]).to('webgpu');
-        const opt = make(model.parameters());
-        const body = (xb: Tensor, yb: Tensor) => {
-          opt.zeroGrad();
-          const loss = NF.crossEntropy(model.forward(xb), yb);
-          loss.backward();
-          opt.step();
-          return loss;
-        };
-        const step = useJit ? jit(body) : body;
-        const losses: number[] = [];
-        for (let i = 0; i < 5; i++) losses.push(await step(x, y).item());
-        const params: number[] = [];
-        for (const p of model.parameters()) params.push(...(await p.data()));
-        return { losses, params };
-      };
-      const e = await run(false), j = await run(true);
+      const { eager: e, jit: j } = await trainBoth(() => new Sequential(new Linear(12, 16), new ReLU(), new Linear(16, 3)), make, x, y, 5);
       expectAllClose('losses', j.losses, e.losses, 1e-4, 1e-5);
       expectAllClose('parameters', j.params, e.params, 1e-4, 1e-5);
     }
