@@ -84,6 +84,23 @@ function recycle(a: TypedArray, dtype: DType): void {
   bytesPooled += bytes;
 }
 
+/**
+ * @internal An array for a compiled function's output (src/jit/exec/cpu.ts), from the pool like an
+ * op's output: stale contents (the executor's kernels write every element or clear first).
+ * Wrap it with `adoptOutput`, once.
+ */
+export function acquireOutputArray(dtype: DType, n: number): TypedArray {
+  return acquire(dtype, n, false);
+}
+
+/**
+ * @internal The storage of an array from `acquireOutputArray` (one storage per array): it stays
+ * recyclable, so disposing the tensor returns it to the pool as an op's output would.
+ */
+export function adoptOutput(data: TypedArray, dtype: DType): Storage {
+  return track(new CpuStorage(data, dtype));
+}
+
 /** Drops every pooled array (they are garbage-collected as usual). */
 export function trimCpuPool(): void {
   pool.clear();

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { Tensor, tensor, zeros, randn, manualSeed, noGrad, memory, exp, matmul, rand } from '../../src/index.ts';
 import { jit } from '../../src/jit/index.ts';
+import type { CpuStorage } from '../../src/cpu/backend.ts';
 import * as F from '../../src/ops/functional.ts';
 
 const arr = (t: Tensor) => Array.from(t.dataSync());
@@ -279,5 +280,32 @@ describe('jit: gradients', () => {
     for (let i = 0; i < 1000; i++) step(x).dispose();
     expect(memory().bytesInUse).toBeLessThanOrEqual(before);
     expect(step.stats.traces).toBe(1);
+  });
+
+  it('recycles the arrays of disposed outputs (CPU pool), and never one a live tensor holds', () => {
+    const f = jit((x: Tensor) => [x.mul(2), x.add(1)]);
+    const x = randn([64, 64]); // 16 KiB per output: pooled sizes
+    const [a, b] = f(x) as [Tensor, Tensor];
+    const arrA = (a._storage as CpuStorage).data;
+    a.dispose();
+    const pooled = memory().bytesPooled;
+    expect(pooled).toBeGreaterThanOrEqual(64 * 64 * 4);
+    const [c, d] = f(x) as [Tensor, Tensor];
+    // one of the new outputs took the disposed array; the live b kept its own
+    expect([(c._storage as CpuStorage).data, (d._storage as CpuStorage).data]).toContain(arrA);
+    expect((b._storage as CpuStorage).data).not.toBe(arrA);
+    const xs = x.dataSync();
+    for (const [t, g] of [[b, (v: number) => v + 1], [c, (v: number) => v * 2], [d, (v: number) => v + 1]] as const) {
+      const got = t.dataSync();
+      for (let i = 0; i < xs.length; i += 97) expect(got[i]).toBe(Math.fround(g(xs[i]!)));
+    }
+    // an output returned twice is one tensor over one storage: disposing it pools the array once
+    const twice = jit((y: Tensor) => { const z = y.mul(3); return [z, z]; });
+    const [p, q] = twice(x) as [Tensor, Tensor];
+    expect(p).toBe(q);
+    const before = memory().bytesPooled;
+    p.dispose();
+    q.dispose();
+    expect(memory().bytesPooled - before).toBe(64 * 64 * 4);
   });
 });

@@ -5,7 +5,7 @@
  * call and reused; only outputs are fresh per call.
  */
 import { batchOffsets } from '../../cpu/batch-offsets.ts';
-import { cpuBackend, type CpuStorage } from '../../cpu/backend.ts';
+import { acquireOutputArray, adoptOutput, cpuBackend, type CpuStorage } from '../../cpu/backend.ts';
 import { collapseDims, runElementwise, type StridedArray } from '../../cpu/elementwise.ts';
 import { runGather, runScatterAdd } from '../../cpu/indexing.ts';
 import { runFold, runUnfold } from '../../cpu/conv.ts';
@@ -235,7 +235,8 @@ export function cpuProgram(low: Lowered, plan: BufferPlan): Program {
         switch (s.kind) {
           case 'input': bind(i, inputs[s.index]!, `argument ${s.index}`); break;
           case 'state': bind(i, states[s.index]!, `state ${s.index}`); break;
-          case 'output': arrays[i] = arrayFor(s.dtype, s.numel); bases[i] = 0; break;
+          // pooled like eager outputs: disposing (or scope()) a result recycles its array
+          case 'output': arrays[i] = acquireOutputArray(s.dtype, s.numel); bases[i] = 0; break;
           case 'temp':
             if (!temps[i] || temps[i]!.data.length < s.numel) temps[i] = cpuBackend.fromArray(arrayFor(s.dtype, s.numel), s.dtype) as CpuStorage;
             arrays[i] = temps[i]!.data;
@@ -268,7 +269,11 @@ export function cpuProgram(low: Lowered, plan: BufferPlan): Program {
         }
       }
       for (const v of targets) tensorOf(v)._bumpVersion();
-      return outputTensors(low, (v) => cpuBackend.fromArray(arrays[slotOf[v]!]!, low.values[v]!.dtype), 'cpu');
+      return outputTensors(low, (v) => {
+        const s = slotOf[v]!;
+        // an output slot's array gets exactly one storage (outputTensors makes one tensor per value)
+        return slots[s]!.kind === 'output' ? adoptOutput(arrays[s]!, low.values[v]!.dtype) : cpuBackend.fromArray(arrays[s]!, low.values[v]!.dtype);
+      }, 'cpu');
     },
     setProfiling(on) {
       timing = on ? info.map((k) => ({ label: k.label, kind: k.kind, calls: 0, ms: 0 })) : null;
