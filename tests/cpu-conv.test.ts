@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { runFold, runUnfold } from '../src/cpu/conv.ts';
 import type { FoldAttrs, UnfoldAttrs } from '../src/ops/registry.ts';
+import { wasmSimdSupported } from '../src/cpu/wasm/gemm.ts';
+import { foldWasm, unfoldWasm } from '../src/cpu/wasm/unfold.ts';
 
 /** Deterministic PRNG (mulberry32). */
 function rng(seed: number): () => number {
@@ -112,6 +114,54 @@ describe('runUnfold', () => {
       }
     });
   }
+});
+
+describe('unfold and fold: WebAssembly path (float32, unit pixel stride, stride 1 along x)', () => {
+  const wasmCases: Case[] = [
+    ...cases.filter((c) => c.s[1] === 1),
+    // padding longer than a vector on both sides, rows narrower than one
+    { N: 2, C: 2, H: 3, W: 3, k: [2, 3], s: [1, 1], p: [5, 6], d: [1, 1] },
+    { N: 3, C: 3, H: 9, W: 17, k: [3, 4], s: [2, 1], p: [1, 2], d: [2, 1] },
+  ];
+  it.each(wasmCases.map((c) => [caseName(c), c] as const))('%s: equals the definition; gapped rows and channels', (_n, c) => {
+    if (!wasmSimdSupported()) return;
+    const rand = rng(c.H * 7 + c.W * 3 + c.C);
+    const shape = [c.N, c.C, c.H, c.W];
+    const oh = outSize(c.H, c.k[0], c.s[0], c.p[0], c.d[0]), ow = outSize(c.W, c.k[1], c.s[1], c.p[1], c.d[1]);
+    const len = c.N * c.C * c.k[0] * c.k[1] * oh * ow;
+    // rows 5 elements apart beyond W, channels 3 beyond, images 2 beyond, at an offset
+    const st = [(c.C * (c.H * (c.W + 5) + 3)) + 2, c.H * (c.W + 5) + 3, c.W + 5, 1];
+    const x = fill(Float32Array, 7 + c.N * st[0]!, rand) as Float32Array;
+    for (const padValue of [0, -Infinity, 2.5]) {
+      const got = new Float32Array(len).fill(99), want = new Float32Array(len).fill(99);
+      expect(unfoldWasm(x, 7, st[0]!, st[1]!, st[2]!, st[3]!, c.N, c.C, c.H, c.W, c.k[0], c.k[1], c.s[0], c.s[1], c.p[0], c.p[1], c.d[0], c.d[1], padValue, got)).toBe(true);
+      refUnfold(x, 7, st, shape, { kernel: c.k, stride: c.s, padding: c.p, dilation: c.d, padValue }, want);
+      expect(Array.from(got)).toEqual(Array.from(want));
+    }
+  });
+  it.each(wasmCases.map((c) => [caseName(c), c] as const))('fold %s: takes the path, adds onto the output in the reference order', (_n, c) => {
+    if (!wasmSimdSupported()) return;
+    const rand = rng(c.H * 5 + c.W * 11 + c.C);
+    const attrs: FoldAttrs = { kernel: c.k, stride: c.s, padding: c.p, dilation: c.d, padValue: 0, inputSize: [c.H, c.W] };
+    const oh = outSize(c.H, c.k[0], c.s[0], c.p[0], c.d[0]), ow = outSize(c.W, c.k[1], c.s[1], c.p[1], c.d[1]);
+    const CK = c.C * c.k[0] * c.k[1], L = oh * ow;
+    // images of columns 3 apart, at an offset; the output starts non-zero
+    const st = [CK * L + 3, L, 1];
+    const cols = fill(Float32Array, 5 + c.N * st[0]!, rand) as Float32Array;
+    const init = fill(Float32Array, c.N * c.C * c.H * c.W, rand) as Float32Array;
+    const got = new Float32Array(init), want = new Float32Array(init);
+    expect(foldWasm(cols, 5, st[0]!, st[1]!, st[2]!, c.N, CK, c.H, c.W, c.k[0], c.k[1], c.s[0], c.s[1], c.p[0], c.p[1], c.d[0], c.d[1], got)).toBe(true);
+    refFold(cols, 5, st, [c.N, CK, L], attrs, want);
+    expect(Array.from(got)).toEqual(Array.from(want));
+  });
+  it('declines what it does not handle: stride 2 along x, a pixel stride other than 1', () => {
+    const x = new Float32Array(64), out = new Float32Array(1024);
+    expect(unfoldWasm(x, 0, 16, 16, 4, 1, 1, 1, 4, 4, 2, 2, 1, 2, 0, 0, 1, 1, 0, out)).toBe(false);
+    expect(unfoldWasm(x, 0, 32, 16, 8, 2, 1, 1, 4, 4, 2, 2, 1, 1, 0, 0, 1, 1, 0, out)).toBe(false);
+    // fold: stride 2 along x; columns not row-contiguous (transposed)
+    expect(foldWasm(out, 0, 36, 9, 1, 1, 4, 4, 4, 2, 2, 1, 2, 0, 0, 1, 1, x)).toBe(false);
+    expect(foldWasm(out, 0, 36, 1, 4, 1, 4, 4, 4, 2, 2, 1, 1, 0, 0, 1, 1, x)).toBe(false);
+  });
 });
 
 describe('runFold', () => {
