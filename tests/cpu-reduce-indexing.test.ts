@@ -147,10 +147,15 @@ describe('cpu reduce kernel', () => {
     for (const [shape, dims] of [[[3000, 2], [1]], [[120, 2, 14], [1]], [[40, 2, 5], [1]]] as [number[], number[]][]) {
       const x = { ...randomView(r, shape, 'float32', 0.01), strides: contig(shape) };
       const n = numel(shape) / 2;
-      const got = new Int32Array(n), want = new Int32Array(n);
-      runReduce('argmax', x, shape, dims, got);
-      refReduce('argmax', x, shape, dims, want);
-      same(got, want);
+      for (const kind of ['argmax', 'argmin'] as const) {
+        const got = new Int32Array(n), want = new Int32Array(n), vals = new Float32Array(n), wantVals = new Float32Array(n);
+        runReduce(kind, x, shape, dims, got, vals);
+        refReduce(kind, x, shape, dims, want);
+        same(got, want);
+        // the values output holds the picked elements (max-pool's forward)
+        refReduce(kind === 'argmax' ? 'max' : 'min', x, shape, dims, wantVals);
+        same(vals, wantVals);
+      }
     }
   });
 
