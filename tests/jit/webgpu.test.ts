@@ -33,7 +33,8 @@ d('jit on WebGPU', () => {
     const [k] = logistic.lower(x).kernels;
     expect(k!.source).toMatch(/^\/\/ sigmoid\(in0:float32\)\n/);
     expect(k!.source).toContain('@compute');
-    expect(k!.source).toContain('var<storage, read_write> O: array<f32>');
+    // contiguous: read and written as vec4
+    expect(k!.source).toContain('var<storage, read_write> O: array<vec4<f32>>');
   });
 
   it('random programs of elementwise, reduction, view and matmul ops equal the CPU', async () => {

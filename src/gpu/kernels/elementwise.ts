@@ -77,6 +77,11 @@ export function runElementwise(
   const { shape: cs, strides } = collapseDims(shape, [out.strides, ...bufs.map((b) => b.strides)]);
   const rank = cs.length;
   const scalar = bufs.map((_, i) => strides[i + 1]!.every((s) => s === 0));
+  if (rank === 1 && strides[0]![0] === 1 && out.offset % 4 === 0 &&
+    bufs.every((b, i) => scalar[i] || (strides[i + 1]![0] === 1 && b.offset % 4 === 0))) {
+    runVec4(rt, op, expr, n, out, bufs, scalar);
+    return;
+  }
   const consts = constNodes(expr);
   const { wg, per } = elementGrid(rt.ctx.limits, rt.ctx.adapter.isSoftware, n);
 
@@ -129,4 +134,77 @@ export function runElementwise(
     return { code, bindings: ['rw', ...bind.bufs.map(() => 'read' as const)], uniformSlots: u.length };
   });
   rt.dispatch(kernel, [out.buf, ...bind.bufs], u.toArray(), Math.ceil(n / (wg * per)));
+}
+
+/**
+ * The contiguous case (one run after collapsing, every operand unit-stride or a broadcast scalar,
+ * offsets multiples of 4): every buffer is read and written as vec4 — one 16-byte access per
+ * operand for four elements, the expression evaluated per component. The last vec4 of a length
+ * that is not a multiple of 4 stores only its elements (component stores); its loads read the
+ * whole aligned vec4, which lies inside the buffer (pooled buffers are multiples of 16 bytes).
+ * Offsets of contiguous tensors are 0 whatever the batch size, so a layer gets the same
+ * pipelines at every batch size. On software
+ * adapters a storage access in a loop costs a per-lane loop of its own (lavapipe; see matmul.ts),
+ * so this is what pays: a 1M-element neg 1.20 → 0.64 ms, 1/(1+exp(−x)) 1.16 → 0.77 ms in a
+ * bare-kernel comparison on lavapipe (same run). Values are computed exactly as in the scalar
+ * kernel, one element at a time.
+ */
+function runVec4(rt: Runtime, op: string, expr: Expr, n: number, out: BufOperand, bufs: readonly BufOperand[], scalar: readonly boolean[]): void {
+  const consts = constNodes(expr);
+  const nv = Math.ceil(n / 4);
+  const { wg, per } = elementGrid(rt.ctx.limits, rt.ctx.adapter.isSoftware, nv);
+  // uniform layout: vec4 count | per | output offset in vec4s | element count | per operand: offset (vec4s, or elements for a scalar) | constants
+  const u = new Uniforms();
+  u.push(nv, per, out.offset / 4, n);
+  const opSlots = bufs.map((b, i) => u.push(scalar[i] ? b.offset : b.offset / 4));
+  const constSlot = u.push(...consts.map(constBits));
+  const bind = bindReads(out.buf, bufs.map((b) => b.buf), rt.ctx.limits.maxStorageBuffersPerShaderStage - 1);
+  const key = `ew4:${structureKey(expr)}>${out.dtype}:${scalar.map((x) => (x ? 's' : 'v')).join('')}:wg${wg}${bind.key}`;
+  const kernel = rt.kernel(key, () => {
+    const S = (k: number) => uslot(k);
+    const slotOf = new Map(consts.map((c, i) => [c, constSlot + i] as const));
+    const helpers = new Set<string>();
+    const outType = storageType(out.dtype, op);
+    const arr = (i: number) => {
+      const j = bind.of[i]!;
+      if (j < 0) checkAlias(outType, storageType(bufs[i]!.dtype, op), op);
+      return j < 0 ? 'O' : `A${j}`;
+    };
+    const body = [`if (gid >= ${S(0)}) { return; }`];
+    bufs.forEach((_, i) => {
+      // a broadcast scalar: one element of a vec4 array
+      body.push(scalar[i]
+        ? `let p${i} = ${S(opSlots[i]!)}; let v${i} = ${arr(i)}[p${i} >> 2u][p${i} & 3u];`
+        : `let v${i} = ${arr(i)}[${S(opSlots[i]!)} + gid];`);
+    });
+    body.push(`var r: vec4<${outType}>;`);
+    for (let c = 0; c < 4; c++) {
+      const lane = 'xyzw'[c]!;
+      const { stmts, value } = renderWgsl(expr, {
+        load: (i) => loadAs(bufs[i]!.dtype, scalar[i] ? `v${i}` : `v${i}.${lane}`),
+        constant: (e) => constExpr(e, slotOf.get(e)!),
+        index: `(gid * 4u + ${c}u)`,
+        helpers,
+        op,
+      });
+      body.push(`{ ${[...stmts, `r.${lane} = ${storeAs(out.dtype, value)};`].join(' ')} }`);
+    }
+    body.push(`let q = ${S(2)} + gid;`);
+    body.push(`if (gid * 4u + 4u <= ${S(3)}) { O[q] = r; } else {`);
+    for (let c = 0; c < 3; c++) body.push(`  if (gid * 4u + ${c}u < ${S(3)}) { O[q].${'xyzw'[c]} = r.${'xyzw'[c]}; }`);
+    body.push('}');
+    const typeOf = (j: number) => storageType(bufs[bind.of.indexOf(j)]!.dtype, op);
+    const code = [
+      declarations(u.length, [
+        { name: 'O', kind: 'rw', type: `vec4<${outType}>` },
+        ...bind.bufs.map((_, j) => ({ name: `A${j}`, kind: 'read' as const, type: `vec4<${typeOf(j)}>` })),
+      ]),
+      helperSource(helpers),
+      entryLoop(wg, S(1)),
+      ...body.map((l) => '  ' + l),
+      ENTRY_CLOSE,
+    ].join('\n');
+    return { code, bindings: ['rw', ...bind.bufs.map(() => 'read' as const)], uniformSlots: u.length };
+  });
+  rt.dispatch(kernel, [out.buf, ...bind.bufs], u.toArray(), Math.ceil(nv / (wg * per)));
 }
