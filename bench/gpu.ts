@@ -17,6 +17,7 @@ import {
 import { jaxSuite, useJaxDevice } from './peers/jaxjs.ts';
 import { tfjsSuite, tfNumTensors, useTfBackend } from './peers/tfjs.ts';
 import { ensureWebGPU } from './peers/webgpu-node.ts';
+import { overLogisticInput } from './tapegrad.ts';
 
 const F = nn.functional;
 const D = 'webgpu' as const;
@@ -109,6 +110,8 @@ export function tapegradWebgpuSuite(label = 'tapegrad webgpu'): Suite {
       return trainer(loadMnistTrain(), MLP_BATCH, false, LR, [w1!, b1!, w2!, b2!],
         (x, y) => F.crossEntropy(F.linear(F.relu(F.linear(x, w1!.t, b1!.t)), w2!.t, b2!.t), y));
     },
+    logistic: async () => overLogisticInput(D, (x) => x.sigmoid()),
+    powerSum: async () => overLogisticInput(D, (x) => x.add(x.pow(10))),
     async lenet(): Promise<Runnable> {
       const w = lenetWeights();
       const [c1, cb1] = conv(w.conv1), [c2, cb2] = conv(w.conv2);

@@ -11,14 +11,13 @@
 // The tapegrad jit suite is also exported (`tapegradJitSuite`) for the main `npm run bench` table.
 
 import { writeFileSync } from 'node:fs';
-import { exp, fromTypedArray, reciprocal, Tensor, type Device } from '../src/index.ts';
+import { exp, reciprocal, Tensor, type Device } from '../src/index.ts';
 import { getBackend } from '../src/backend.ts';
 import { jit, type Jitted } from '../src/jit/index.ts';
 import { measureSuite, printTable, W, type MeasureOpts, type MlpRunnable, type Row, type Runnable, type Suite } from './harness.ts';
-import { logisticInput } from './peers/data.ts';
 import { jaxLogistic, jaxPowerSum, jaxSuite, useJaxDevice } from './peers/jaxjs.ts';
 import { ensureWebGPU } from './peers/webgpu-node.ts';
-import { tapegradSuite } from './tapegrad.ts';
+import { overLogisticInput, tapegradSuite } from './tapegrad.ts';
 import { lenetTrainer, mlpTrainer } from './trainers.ts';
 
 
@@ -26,10 +25,7 @@ import { lenetTrainer, mlpTrainer } from './trainers.ts';
 const logisticFormula = (x: Tensor) => reciprocal(exp(x.neg()).add(1));
 const powerSum = (x: Tensor) => x.add(x.pow(10));
 
-function elementwise(device: Device, f: (x: Tensor) => Tensor): Runnable {
-  const x = fromTypedArray(logisticInput(), [logisticInput().length], 'float32', device);
-  return { run: () => f(x).data(), dispose() {} };
-}
+const elementwise = overLogisticInput;
 
 /** tapegrad with every workload's step compiled by `jit`. */
 export function tapegradJitSuite(device: Device = 'cpu', label = `tapegrad ${device} jit`): Suite {

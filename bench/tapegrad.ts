@@ -2,7 +2,7 @@
 // user would write them (eager ops, nn.functional, backward, in-place SGD under noGrad; the
 // training steps live in bench/trainers.ts, shared with the jit suite).
 
-import { fromTypedArray, type Device } from '../src/index.ts';
+import { fromTypedArray, type Device, type Tensor } from '../src/index.ts';
 import type { MlpRunnable, Runnable, Suite } from './harness.ts';
 import { logisticInput, uniform } from './peers/data.ts';
 import { lenetTrainer, mlpTrainer } from './trainers.ts';
@@ -17,13 +17,25 @@ export function tapegradSuite(device: Device = 'cpu', label = `tapegrad ${device
     },
     mlp: async (): Promise<MlpRunnable> => mlpTrainer(device, false),
     lenet: async (): Promise<Runnable> => lenetTrainer(device, false),
-    async logistic(): Promise<Runnable> {
-      const x = fromTypedArray(logisticInput(), [logisticInput().length], 'float32', device);
-      return { run: () => x.sigmoid().data(), dispose() {} };
+    logistic: async () => overLogisticInput(device, (x) => x.sigmoid()),
+    powerSum: async () => overLogisticInput(device, (x) => x.add(x.pow(10))),
+  };
+}
+
+/**
+ * W4/W4b: `f` over the 1M resident values; each run reads the result back and then frees it, as
+ * the peers' runs do (tfjs disposes it, jax-js's `.data()` consumes it). Undisposed results would
+ * wait for the garbage collector: on WebGPU every run then creates a fresh 4 MB buffer.
+ */
+export function overLogisticInput(device: Device, f: (x: Tensor) => Tensor): Runnable {
+  const x = fromTypedArray(logisticInput(), [logisticInput().length], 'float32', device);
+  return {
+    async run() {
+      const y = f(x);
+      const d = await y.data();
+      y.dispose();
+      return d;
     },
-    async powerSum(): Promise<Runnable> {
-      const x = fromTypedArray(logisticInput(), [logisticInput().length], 'float32', device);
-      return { run: () => x.add(x.pow(10)).data(), dispose() {} };
-    },
+    dispose: () => x.dispose(),
   };
 }

@@ -59,8 +59,8 @@
  * loop is otherwise one long chain of dependent multiply-adds: sigmoid 1.06 → 0.87 ns per element
  * in cache, same accuracy), 2^k built in the exponent field as two factors 2^(k>>1)·2^(k−(k>>1))
  * read off the rounding constant's low bits, so results from 2^-149 (denormal) up to overflow
- * (+Inf) come out right after clamping x to [−104, 89]; for x ≤ 0 (sigmoid) one factor 2^(k+64)
- * times 2^−64. expm1 uses the same reduction, expm1(r) = r + r²·q(r) (q of
+ * (+Inf) come out right after clamping x to [−104, 89]; for x ≤ 0 (sigmoid) one factor 2^(k+64),
+ * the 2^64 cancelled in the quotient. expm1 uses the same reduction, expm1(r) = r + r²·q(r) (q of
  * degree 5, fitted the same way) and s·expm1(r) + (s − 1), or e^r·2^k once k > 25. sigmoid = n/(1 + e) with
  * e = exp(−|x|) and n = e for x < 0, 1 otherwise (never overflows; exact at ±Inf). tanh|x| =
  * −t/(2 + t) with t = expm1(−2|x|), sign copied from x. log: x = m·2^e with m in [√½, √2),
@@ -297,7 +297,7 @@ class Gen {
    * A couple of operations more than Horner, but a dependency chain of ~log2(n) multiply-adds
    * instead of n: the transcendental loops were latency-bound.
    */
-  estrin(r: V, c: readonly number[]): V {
+  estrin(r: V, c: readonly number[], r2?: V): V {
     // lowest degree first
     let terms: V[] = [];
     const lo = [...c].reverse();
@@ -306,7 +306,7 @@ class Gen {
     }
     let pw = r;
     while (terms.length > 1) {
-      pw = this.mul(pw, pw);
+      pw = pw === r && r2 !== undefined ? r2 : this.mul(pw, pw);
       const next: V[] = [];
       for (let j = 0; j < terms.length; j += 2) next.push(j + 1 < terms.length ? this.add(this.mul(terms[j + 1]!, pw), terms[j]!) : terms[j]!);
       terms = next;
@@ -387,8 +387,8 @@ const LOG_POLY = [2 / 9, 2 / 7, 2 / 5, 2 / 3]; // next term 2z⁵/11: < 2e-9 rel
  * two final additions (Estrin over the whole polynomial measured 3 ulp on sigmoid).
  */
 function expPoly(g: Gen, r: V): V {
-  const q = g.estrin(r, EXP_Q_POLY);
   const r2 = g.mul(r, r);
+  const q = g.estrin(r, EXP_Q_POLY, r2);
   return g.add(g.add(g.mul(r2, q), r), g.splatF(1));
 }
 
@@ -436,19 +436,19 @@ function vexp(g: Gen, x: V): V {
  * left shift by 23 makes the float 2^(k+64) directly (exponent field k + 191) for k in [−190, 63].
  */
 const MAGIC_SCALED = MAGIC + 191;
-const TWO_M64 = 2 ** -64;
+const TWO_P64 = 2 ** 64;
 
 /**
- * e^x for x ≤ 0 or NaN: the scale in one factor 2^(k+64) read off the rounding constant's bits,
- * then ·2^−64 (exact for normal results, one rounding for denormal ones, as the two-factor scale).
+ * 2^64·e^x for x ≤ 0 or NaN: the scale as one factor 2^(k+64) read off the rounding constant's
+ * bits, so the result is normal (≥ 2^−86) and exact up to the polynomial's rounding.
  */
-function vexpNonPositive(g: Gen, x: V): V {
+function vexpNonPositiveScaled(g: Gen, x: V): V {
   const xc = g.bin(X.f32x4_pmax, x, g.splatF(-104)); // k ≥ −150
   const t = g.add(g.mul(xc, g.splatF(LOG2E)), g.splatF(MAGIC_SCALED));
   const kf = g.sub(t, g.splatF(MAGIC_SCALED));
   const r = g.sub(g.sub(xc, g.mul(kf, g.splatF(LN2_HI))), g.mul(kf, g.splatF(LN2_LO)));
   const s = g.shift(X.i32x4_shl, t, 23);
-  return g.mul(g.mul(expPoly(g, r), s), g.splatF(TWO_M64));
+  return g.mul(expPoly(g, r), s);
 }
 
 /** expm1 of r (|r| ≤ ~ln2/2): r + r²·q(r). */
@@ -479,9 +479,12 @@ function vexpm1(g: Gen, x: V): V {
 }
 
 function vsigmoid(g: Gen, x: V): V {
-  const e = vexpNonPositive(g, g.or(x, g.splatI(SIGN))); // e^−|x|
-  const num = g.sel(e, g.splatF(1), g.bin(X.f32x4_lt, x, g.splatF(0)));
-  return g.div(num, g.add(e, g.splatF(1)));
+  // with E = 2^64·e^−|x|: e/(1 + e) = E/(2^64 + E) for x < 0, 1/(1 + e) = 2^64/(2^64 + E) else
+  // (scaling by 2^64 is exact, so the sum rounds as 1 + e would; a denormal result is rounded
+  // once, by the division)
+  const e = vexpNonPositiveScaled(g, g.or(x, g.splatI(SIGN)));
+  const num = g.sel(e, g.splatF(TWO_P64), g.bin(X.f32x4_lt, x, g.splatF(0)));
+  return g.div(num, g.add(e, g.splatF(TWO_P64)));
 }
 
 function vtanh(g: Gen, x: V): V {
