@@ -9,7 +9,7 @@
 import { collapseDims } from '../../cpu/elementwise.ts';
 import type { DType } from '../../dtype.ts';
 import type { Expr } from '../../ops/expr.ts';
-import type { GpuBuf, Runtime } from '../runtime.ts';
+import type { GpuBuf, KernelSource, Runtime } from '../runtime.ts';
 import { constBits, constExpr, constNodes, helperSource, loadAs, renderWgsl, storageType, storeAs, structureKey, uslot } from '../wgsl.ts';
 import { bindReads, checkAlias, declarations, dot, elementGrid, ENTRY_CLOSE, entryLoop, fastDiv, pushShape, Uniforms, unravel } from './common.ts';
 
@@ -62,6 +62,21 @@ function substitute(root: Expr, operands: readonly EwOperand[]): { expr: Expr; b
     return r;
   };
   return { expr: go(root), bufs };
+}
+
+/** An elementwise shader: output O and reads A0… of the given element types, `body` in the per-element loop. */
+function shader(uniformSlots: number, outType: string, readTypes: readonly string[], helpers: Set<string>, wg: number, per: string, body: readonly string[]): KernelSource {
+  const code = [
+    declarations(uniformSlots, [
+      { name: 'O', kind: 'rw', type: outType },
+      ...readTypes.map((type, j) => ({ name: `A${j}`, kind: 'read' as const, type })),
+    ]),
+    helperSource(helpers),
+    entryLoop(wg, per),
+    ...body.map((l) => '  ' + l),
+    ENTRY_CLOSE,
+  ].join('\n');
+  return { code, bindings: ['rw', ...readTypes.map(() => 'read' as const)], uniformSlots };
 }
 
 /**
@@ -120,18 +135,7 @@ export function runElementwise(
       ...stmts,
       `O[po] = ${storeAs(out.dtype, value)};`,
     ];
-    const typeOf = (j: number) => storageType(bufs[bind.of.indexOf(j)]!.dtype, op);
-    const code = [
-      declarations(u.length, [
-        { name: 'O', kind: 'rw', type: outType },
-        ...bind.bufs.map((_, j) => ({ name: `A${j}`, kind: 'read' as const, type: typeOf(j) })),
-      ]),
-      helperSource(helpers),
-      entryLoop(wg, S(1)),
-      ...body.map((l) => '  ' + l),
-      ENTRY_CLOSE,
-    ].join('\n');
-    return { code, bindings: ['rw', ...bind.bufs.map(() => 'read' as const)], uniformSlots: u.length };
+    return shader(u.length, outType, bind.bufs.map((_, j) => storageType(bufs[bind.of.indexOf(j)]!.dtype, op)), helpers, wg, S(1), body);
   });
   rt.dispatch(kernel, [out.buf, ...bind.bufs], u.toArray(), Math.ceil(n / (wg * per)));
 }
@@ -193,18 +197,8 @@ function runVec4(rt: Runtime, op: string, expr: Expr, n: number, out: BufOperand
     body.push(`if (gid * 4u + 4u <= ${S(3)}) { O[q] = r; } else {`);
     for (let c = 0; c < 3; c++) body.push(`  if (gid * 4u + ${c}u < ${S(3)}) { O[q].${'xyzw'[c]} = r.${'xyzw'[c]}; }`);
     body.push('}');
-    const typeOf = (j: number) => storageType(bufs[bind.of.indexOf(j)]!.dtype, op);
-    const code = [
-      declarations(u.length, [
-        { name: 'O', kind: 'rw', type: `vec4<${outType}>` },
-        ...bind.bufs.map((_, j) => ({ name: `A${j}`, kind: 'read' as const, type: `vec4<${typeOf(j)}>` })),
-      ]),
-      helperSource(helpers),
-      entryLoop(wg, S(1)),
-      ...body.map((l) => '  ' + l),
-      ENTRY_CLOSE,
-    ].join('\n');
-    return { code, bindings: ['rw', ...bind.bufs.map(() => 'read' as const)], uniformSlots: u.length };
+    const v4 = (t: string) => `vec4<${t}>`;
+    return shader(u.length, v4(outType), bind.bufs.map((_, j) => v4(storageType(bufs[bind.of.indexOf(j)]!.dtype, op))), helpers, wg, S(1), body);
   });
   rt.dispatch(kernel, [out.buf, ...bind.bufs], u.toArray(), Math.ceil(nv / (wg * per)));
 }
