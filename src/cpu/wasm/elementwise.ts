@@ -373,11 +373,12 @@ function chebyshevFit(f: (x: number) => number, h: number, deg: number): number[
 }
 /** |r| ≤ ln2/2 after reduction, plus slack for k rounded from float32 x·log2 e. */
 const R_MAX = 0.35;
-/** e^r, degree 6 (interpolation error < 3e-9, below float32 rounding). */
-const EXP_POLY = chebyshevFit(Math.exp, R_MAX, 6);
 /** (e^r − 1 − r)/r², degree 5, so expm1(r) = r + r²·q(r). */
 const EXPM1_POLY = chebyshevFit((r) => (Math.expm1(r) - r) / (r * r), R_MAX, 5);
-/** The same function, degree 4 (e^r = 1 + r + r²·q(r) to < 1e-8; an odd node count puts a node at ~0, where the quotient cancels: Taylor there). */
+/**
+ * The same function, degree 4, for exp and sigmoid: e^r = 1 + r + r²·q(r) to < 1e-8 (an odd node
+ * count puts a node at ~0, where the quotient cancels: Taylor there).
+ */
 const EXP_Q_POLY = chebyshevFit((r) => (Math.abs(r) < 1e-4 ? 0.5 + r / 6 + (r * r) / 24 : (Math.expm1(r) - r) / (r * r)), R_MAX, 4);
 const LOG_POLY = [2 / 9, 2 / 7, 2 / 5, 2 / 3]; // next term 2z⁵/11: < 2e-9 relative
 
@@ -415,6 +416,8 @@ function clamp(g: Gen, x: V, lo: number, hi: number): V {
   return g.bin(X.f32x4_pmax, g.bin(X.f32x4_pmin, x, g.splatF(hi)), g.splatF(lo));
 }
 
+/** 1.5·2^23 + 2·127: see vexp. */
+const MAGIC_2BIAS = MAGIC + 254;
 /**
  * e^x. The scale 2^k (k in [−150, 128]) as two factors read off the rounding constant's bits:
  * with 1.5·2^23 + 254 added, the low 9 mantissa bits hold u = k + 254, and u >> 1 and u − (u >> 1)
@@ -422,8 +425,8 @@ function clamp(g: Gen, x: V, lo: number, hi: number): V {
  */
 function vexp(g: Gen, x: V): V {
   const xc = clamp(g, x, -104, 89);
-  const t = g.add(g.mul(xc, g.splatF(LOG2E)), g.splatF(MAGIC + 254));
-  const kf = g.sub(t, g.splatF(MAGIC + 254));
+  const t = g.add(g.mul(xc, g.splatF(LOG2E)), g.splatF(MAGIC_2BIAS));
+  const kf = g.sub(t, g.splatF(MAGIC_2BIAS));
   const r = g.sub(g.sub(xc, g.mul(kf, g.splatF(LN2_HI))), g.mul(kf, g.splatF(LN2_LO)));
   const u = g.and(t, g.splatI(0x1ff));
   const e1 = g.shift(X.i32x4_shr_u, u, 1);
