@@ -88,7 +88,11 @@ export async function launchesPerStep(device: Device): Promise<{ eager: number; 
  * returns median times and the median of the per-round ratios.
  */
 async function interleaved(label: string, eager: Runnable, jitted: Runnable, rounds: number, names = ['eager', 'jit', 'jit speed-up']): Promise<string> {
-  for (let i = 0; i < 3; i++) {
+  // warm-up: at least 3 rounds and 1 s, so V8 has optimised the kernels it generated for both
+  // (the jit's small JavaScript kernels run in the interpreter for their first few dozen calls:
+  // a CPU MLP step took 1.50 ms after 5 warm-up steps and 1.18 ms after 500)
+  const w0 = performance.now();
+  for (let i = 0; i < 3 || performance.now() - w0 < 1000; i++) {
     await eager.run();
     await jitted.run();
   }
