@@ -11,7 +11,9 @@
  * afterwards (rows are in storage order), so no lane is masked. Fold walks the same table the
  * other way, adding each run onto the image (whole vectors, then the last pixels one at a time).
  * Images and columns move through the module's own linear memory one image at a time (each
- * fits in L2). Measured at LeNet's shapes against the JS loops (median ms, one core, same run):
+ * fits in L2 at LeNet's sizes). NOTE: linear memory never shrinks, so it stays as large as the
+ * largest image's columns seen (a 3×3 conv over 64 channels of 224×224 holds ~115 MB); the output
+ * itself is that large per image anyway. Measured at LeNet's shapes against the JS loops (median ms, one core, same run):
  * unfold conv1 [64,1,28,28] → [64,25,784] 0.95 → 0.18, conv2 [64,6,14,14] → [64,150,100]
  * 1.06 → 0.18; fold [64,150,100] → [64,6,14,14] 1.20 → 0.23.
  *
