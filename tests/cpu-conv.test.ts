@@ -1,20 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { rng as seededRng } from './helpers/rng.ts';
 import { runFold, runUnfold } from '../src/cpu/conv.ts';
 import type { FoldAttrs, UnfoldAttrs } from '../src/ops/registry.ts';
 import { wasmSimdSupported } from '../src/cpu/wasm/gemm.ts';
 import { foldWasm, unfoldWasm } from '../src/cpu/wasm/unfold.ts';
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic uniform [0, 1) draws (tests/helpers/rng.ts), so failures reproduce. */
+const rng = (seed: number): (() => number) => seededRng(seed).next;
 
 type Ctor = Float32ArrayConstructor | Float64ArrayConstructor | Int32ArrayConstructor;
 type P = [number, number];

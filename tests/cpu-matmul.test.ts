@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { rng as seededRng } from './helpers/rng.ts';
 import {
   matmulImpl,
   matmulInto,
@@ -10,17 +11,8 @@ import {
 import { wasmSimdSupported } from '../src/cpu/wasm/gemm.ts';
 import { ByteWriter } from '../src/cpu/wasm/emit.ts';
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic uniform [0, 1) draws (tests/helpers/rng.ts), so failures reproduce. */
+const rng = (seed: number): (() => number) => seededRng(seed).next;
 
 type Ctor = Float32ArrayConstructor | Float64ArrayConstructor | Int32ArrayConstructor;
 type Kernel = typeof matmulInto;
@@ -126,6 +118,13 @@ function check(kernel: Kernel, ctor: Ctor, seed: number, dims?: [number, number,
   }
 }
 
+/** `check` on each [batch, M, K, N] of `dims` with `seeds` seeds apiece (seed0 + 10·i + s). */
+function checkShapes(kernel: Kernel, ctor: Ctor, dims: readonly [number, number, number, number][], seed0: number, seeds: number): void {
+  dims.forEach((d, i) => {
+    for (let s = 0; s < seeds; s++) check(kernel, ctor, seed0 + 10 * i + s, d);
+  });
+}
+
 const hasWasm = wasmSimdSupported();
 const kernels: [string, Kernel][] = [
   ['matmulIntoJs', matmulIntoJs],
@@ -182,9 +181,7 @@ describe.each(kernels)('%s', (_name, kernel) => {
       [1, 3, 20, 2100],
       [1, 2, 9, 4100],
     ];
-    dims.forEach((d, i) => {
-      for (let s = 0; s < 4; s++) check(kernel, ctor, 2000 + 10 * i + s, d);
-    });
+    checkShapes(kernel, ctor, dims, 2000, 4);
   });
 
   it.each(ctors.map((c) => [c.name, c] as const))('batched products at convolution shapes, %s', (_n, ctor) => {
@@ -198,9 +195,7 @@ describe.each(kernels)('%s', (_name, kernel) => {
       [2, 6, 784, 25],
       [5, 7, 9, 13],
     ];
-    dims.forEach((d, i) => {
-      for (let s = 0; s < 3; s++) check(kernel, ctor, 3000 + 10 * i + s, d);
-    });
+    checkShapes(kernel, ctor, dims, 3000, 3);
   });
 
   it('empty output is a no-op', () => {

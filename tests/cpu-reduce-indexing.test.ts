@@ -4,6 +4,7 @@
  * float32 / float64 / int32 / bool arrays; plus keepdim and negative dims through the public API.
  */
 import { describe, expect, it } from 'vitest';
+import { rng as seededRng } from './helpers/rng.ts';
 import { runReduce } from '../src/cpu/reduce.ts';
 import { runGather, runScatterAdd } from '../src/cpu/indexing.ts';
 import type { StridedArray } from '../src/cpu/elementwise.ts';
@@ -12,17 +13,8 @@ import type { ReduceKind } from '../src/ops/registry.ts';
 import { tensor } from '../src/index.ts';
 import { IndexError } from '../src/errors.ts';
 
-/** Small deterministic generator (mulberry32), so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic uniform [0, 1) draws (tests/helpers/rng.ts), so failures reproduce. */
+const rng = (seed: number): (() => number) => seededRng(seed).next;
 
 const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 const contig = (s: readonly number[]) => {
