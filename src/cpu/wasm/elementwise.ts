@@ -70,6 +70,7 @@
 import type { StridedArray } from '../elementwise.ts';
 import type { DType } from '../../dtype.ts';
 import { exprKey, type Expr } from '../../ops/expr.ts';
+import { growMemory } from './memory.ts';
 import { ByteWriter, emitModule, FuncBuilder, Op, SimdOp, SimdOpExt as X, ValType } from './emit.ts';
 
 /** Default fewest elements worth the copies and the call (measured: see bench/elementwise-kernel.ts). */
@@ -90,7 +91,6 @@ export function setWasmElementwiseMin(n: number): number {
 const UNROLL = 2;
 /** Elements per chunk (each operand slot is CHUNK*4 bytes of linear memory). */
 const CHUNK = 16384;
-const PAGE = 65536;
 
 // ---------------------------------------------------------------------------------------------
 // Feature detection and switch
@@ -774,14 +774,7 @@ function memory(): WebAssembly.Memory {
 /** Makes linear memory at least `bytes` long; false when it cannot grow. */
 function ensure(bytes: number): boolean {
   const m = memory();
-  const have = m.buffer.byteLength;
-  if (bytes > have) {
-    try {
-      m.grow(Math.ceil((bytes - have) / PAGE));
-    } catch {
-      return false;
-    }
-  }
+  if (!growMemory(m, bytes)) return false;
   if (view.buffer !== m.buffer) {
     view = new Float32Array(m.buffer);
     byteView = new Uint8Array(m.buffer);

@@ -14,6 +14,7 @@
  * allow `new WebAssembly.Module` to compile on the main thread.
  */
 import { ELEM_BYTES, gemmModuleBytes, type KernelShape, type WasmDtype } from './gemm-kernel.ts';
+import { growMemory } from './memory.ts';
 import { packA, packB, type Num, type View } from './pack.ts';
 
 export interface Blocking {
@@ -34,7 +35,6 @@ export const DEFAULT_CONFIG: Record<WasmDtype, GemmConfig> = {
   i32: { MR: 4, NR: 8, MC: 128, KC: 256, NC: 4096 },
 };
 
-const PAGE = 65536;
 const roundUp = (x: number, m: number) => Math.ceil(x / m) * m;
 
 /** True when this engine compiles a module using v128 (WebAssembly SIMD). */
@@ -112,14 +112,7 @@ export class WasmGemm {
    * when memory cannot grow that far (the engine's limit, 2–4 GiB, or out of memory).
    */
   private ensure(bytes: number): View | null {
-    const have = this.mem.buffer.byteLength;
-    if (bytes > have) {
-      try {
-        this.mem.grow(Math.ceil((bytes - have) / PAGE));
-      } catch {
-        return null;
-      }
-    }
+    if (!growMemory(this.mem, bytes)) return null;
     if (this.view.buffer !== this.mem.buffer) this.view = this.makeView();
     return this.view;
   }

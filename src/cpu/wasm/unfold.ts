@@ -21,6 +21,7 @@
  * (what the JS kernel's double addition rounds to), so both equal the JS kernels exactly.
  */
 import { emitModule, FuncBuilder, Op, SimdOp, SimdOpExt as X, ValType } from './emit.ts';
+import { growMemory } from './memory.ts';
 import { wasmSimdSupported } from './gemm.ts';
 
 /** Scalar opcodes the emitter's `Op` table does not list. */
@@ -200,7 +201,7 @@ export function unfoldWasm(
   const imgAt = tab.byteLength;
   const colsAt = imgAt + Math.ceil((span * 4 + 16) / 16) * 16;
   const need = colsAt + per * 4 + 16;
-  if (!ensure(k.mem, need)) return false;
+  if (!growMemory(k.mem, need)) return false;
   const view = new Float32Array(k.mem.buffer);
   new Int32Array(k.mem.buffer, 0, tab.length).set(tab);
   for (let n = 0; n < N; n++) {
@@ -210,18 +211,6 @@ export function unfoldWasm(
     out.set(view.subarray(colsAt / 4, colsAt / 4 + per), n * per);
   }
   return true;
-}
-
-/** Grows `mem` to at least `bytes`; false when it cannot. */
-function ensure(mem: WebAssembly.Memory, bytes: number): boolean {
-  const have = mem.buffer.byteLength;
-  if (bytes <= have) return true;
-  try {
-    mem.grow(Math.ceil((bytes - have) / 65536));
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -245,7 +234,7 @@ export function foldWasm(
   // layout: table | columns of one image | the image
   const colsAt = Math.ceil(tab.byteLength / 16) * 16;
   const imgAt = colsAt + Math.ceil((per * 4) / 16) * 16;
-  if (!ensure(k.mem, imgAt + img * 4)) return false;
+  if (!growMemory(k.mem, imgAt + img * 4)) return false;
   const view = new Float32Array(k.mem.buffer);
   new Int32Array(k.mem.buffer, 0, tab.length).set(tab);
   for (let n = 0; n < N; n++) {
