@@ -393,13 +393,19 @@ function expPoly(g: Gen, r: V): V {
   return g.add(g.add(g.mul(r2, q), r), g.splatF(1));
 }
 
-/** Range reduction x = k·ln2 + r (x already clamped): k as i32 lanes and float lanes, r. */
-function reduce(g: Gen, x: V): { k: V; kf: V; r: V } {
-  const t = g.add(g.mul(x, g.splatF(LOG2E)), g.splatF(MAGIC));
-  const kf = g.sub(t, g.splatF(MAGIC));
-  const k = g.bin(X.i32x4_sub, t, g.splatI(MAGIC_BITS));
+/**
+ * Range reduction x = k·ln2 + r (x already clamped): `t` = x·log2 e + `magic` (k + magic − MAGIC
+ * in its low mantissa bits), k as float lanes, r.
+ */
+function reduce(g: Gen, x: V, magic = MAGIC): { t: V; kf: V; r: V } {
+  const t = g.add(g.mul(x, g.splatF(LOG2E)), g.splatF(magic));
+  const kf = g.sub(t, g.splatF(magic));
   const r = g.sub(g.sub(x, g.mul(kf, g.splatF(LN2_HI))), g.mul(kf, g.splatF(LN2_LO)));
-  return { k, kf, r };
+  return { t, kf, r };
+}
+/** k as i32 lanes from `reduce`'s t (with the plain MAGIC). */
+function intK(g: Gen, t: V): V {
+  return g.bin(X.i32x4_sub, t, g.splatI(MAGIC_BITS));
 }
 /** 2^k for i32 lanes k in [−126, 127]. */
 function pow2(g: Gen, k: V): V {
@@ -424,10 +430,7 @@ const MAGIC_2BIAS = MAGIC + 254;
  * are the biased exponents of 2^(k>>1) and 2^(k−(k>>1)), both normal (one final rounding).
  */
 function vexp(g: Gen, x: V): V {
-  const xc = clamp(g, x, -104, 89);
-  const t = g.add(g.mul(xc, g.splatF(LOG2E)), g.splatF(MAGIC_2BIAS));
-  const kf = g.sub(t, g.splatF(MAGIC_2BIAS));
-  const r = g.sub(g.sub(xc, g.mul(kf, g.splatF(LN2_HI))), g.mul(kf, g.splatF(LN2_LO)));
+  const { t, r } = reduce(g, clamp(g, x, -104, 89), MAGIC_2BIAS);
   const u = g.and(t, g.splatI(0x1ff));
   const e1 = g.shift(X.i32x4_shr_u, u, 1);
   const e2 = g.bin(X.i32x4_sub, u, e1);
@@ -446,10 +449,7 @@ const TWO_P64 = 2 ** 64;
  * bits, so the result is normal (≥ 2^−86) and exact up to the polynomial's rounding.
  */
 function vexpNonPositiveScaled(g: Gen, x: V): V {
-  const xc = g.bin(X.f32x4_pmax, x, g.splatF(-104)); // k ≥ −150
-  const t = g.add(g.mul(xc, g.splatF(LOG2E)), g.splatF(MAGIC_SCALED));
-  const kf = g.sub(t, g.splatF(MAGIC_SCALED));
-  const r = g.sub(g.sub(xc, g.mul(kf, g.splatF(LN2_HI))), g.mul(kf, g.splatF(LN2_LO)));
+  const { t, r } = reduce(g, g.bin(X.f32x4_pmax, x, g.splatF(-104)), MAGIC_SCALED); // k ≥ −150
   const s = g.shift(X.i32x4_shl, t, 23);
   return g.mul(expPoly(g, r), s);
 }
@@ -461,7 +461,8 @@ function expm1Poly(g: Gen, r: V): V {
 
 /** expm1(x) for x ≤ 0 clamped to ≥ −40 (k in [−58, 0]): s·expm1(r) + (s − 1). */
 function expm1Small(g: Gen, xc: V): V {
-  const { k, r } = reduce(g, xc);
+  const { t, r } = reduce(g, xc);
+  const k = intK(g, t);
   const em = expm1Poly(g, r);
   const s = pow2(g, k);
   return g.add(g.mul(s, em), g.sub(s, g.splatF(1)));
@@ -469,7 +470,8 @@ function expm1Small(g: Gen, xc: V): V {
 
 function vexpm1(g: Gen, x: V): V {
   const xc = clamp(g, x, -40, 89);
-  const { k, r } = reduce(g, xc);
+  const { t, r } = reduce(g, xc);
+  const k = intK(g, t);
   const em = expm1Poly(g, r);
   // k ≤ 25: s − 1 is exact (or off by 1 at 2^25, < ½ ulp of the result); lanes with larger k
   // compute garbage here (s may be Inf) and take `big` below
