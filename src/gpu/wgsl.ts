@@ -82,6 +82,9 @@ const HELPERS: Record<string, { deps?: string[]; src: string }> = {
   tg_inf: { deps: ['tg_bits'], src: 'fn tg_inf() -> f32 { return bitcast<f32>(tg_INF_BITS); }' },
   tg_isnan: { src: 'fn tg_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }' },
   tg_isinf: { src: 'fn tg_isinf(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u; }' },
+  // NOTE: NaN passes through, as in PyTorch; tested on its bits because a driver may assume no NaNs
+  // in float compares (NVIDIA's turns `select(x, 0, x <= 0)` into a max that returns 0 for NaN)
+  tg_relu: { deps: ['tg_isnan'], src: 'fn tg_relu(x: f32) -> f32 { if (tg_isnan(x)) { return x; } return select(x, 0.0, x <= 0.0); }' },
   tg_fmax: {
     deps: ['tg_nan', 'tg_isnan'],
     src: 'fn tg_fmax(a: f32, b: f32) -> f32 { if (tg_isnan(a) || tg_isnan(b)) { return tg_nan(); } return max(a, b); }',
@@ -461,10 +464,7 @@ export function renderWgsl(root: Expr, ctx: RenderContext): { stmts: string[]; v
           case 'sign': return float ? `${need('tg_sign')}(${go(e.a)})` : `sign(${num(go(e.a), t)})`;
           case 'tanh': return viaF32(e, (x) => `${need('tg_tanh')}(${x})`);
           case 'sigmoid': return viaF32(e, (x) => `${need('tg_sigmoid')}(${x})`);
-          case 'relu': {
-            const a = go(e.a);
-            return float ? `select(${a}, 0.0, ${a} <= 0.0)` : `max(${num(a, t)}, 0)`;
-          }
+          case 'relu': return float ? `${need('tg_relu')}(${go(e.a)})` : `max(${num(go(e.a), t)}, 0)`;
           case 'log1p': return viaF32(e, (x) => `${need('tg_log1p')}(${x})`);
           case 'expm1': return viaF32(e, (x) => `${need('tg_expm1')}(${x})`);
           case 'erf': return viaF32(e, (x) => `${need('tg_erf')}(${x})`);

@@ -264,10 +264,12 @@ export function runReduce(
     return;
   }
   // CPU adapters (lavapipe, SwiftShader) pay for barriers and gain little from a workgroup per
-  // output: loop serially unless there are too few outputs to keep the cores busy
+  // output: loop serially unless there are too few outputs to keep the cores busy. GPUs: a
+  // workgroup per output unless the outputs fill the GPU or the loop is trivial. NOTE: the
+  // thresholds stay clear of common batch sizes (≥ 32), so a new batch size compiles no new kernel.
   const strategy: Strategy = rt.ctx.adapter.isSoftware
     ? (outN >= 16 || innerN <= 512 ? 'serial' : 'tree')
-    : (innerN <= 64 || outN >= 4096 ? 'serial' : 'tree');
+    : (innerN <= 16 || outN >= 4096 ? 'serial' : 'tree');
   reduceKernel(rt, kind, pro, shape, dims, out, strategy, 1, epi, values);
 }
 
