@@ -12,6 +12,7 @@
  */
 import { DeviceError, internal } from '../errors.ts';
 import type { GpuContext } from './device.ts';
+import type { RawCommand } from './replay.ts';
 
 export const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 } as const;
 const MAP_MODE_READ = 0x1;
@@ -129,6 +130,8 @@ export class Runtime {
   readonly flags: GpuBuf;
   /** which matmul template to use (see kernels/matmul.ts) */
   matmulVariant: 'auto' | 'register' | 'workgroup';
+  /** while set, every command is also appended here (see replay.ts) */
+  recorder: RawCommand[] | null = null;
 
   constructor(readonly ctx: GpuContext, opts: RuntimeOptions = {}) {
     this.device = ctx.device;
@@ -160,12 +163,14 @@ export class Runtime {
       this.stats.buffersCreated++;
     }
     this.bytesInUse += size;
+    this.recorder?.push({ op: 'acquire', buf: b, bytes });
     return b;
   }
 
   /** Returns a buffer to the pool (or destroys it when the pool is full). */
   release(b: GpuBuf): void {
     if (b.pooled) internal('webgpu buffer released twice');
+    this.recorder?.push({ op: 'release', buf: b });
     this.bytesInUse -= b.bytes;
     if (this.bytesPooled + b.bytes > this.poolCapBytes) {
       this.bytesCreated -= b.bytes;
@@ -191,6 +196,7 @@ export class Runtime {
   /** Writes host data into a buffer, submitting first when the current batch uses it. */
   write(b: GpuBuf, data: ArrayBufferView, byteOffset = 0): void {
     if (b.lastBatch === this.batch && this.encoder) this.flush();
+    this.recorder?.push({ op: 'unsupported', what: 'a host write into a buffer' });
     this.device.queue.writeBuffer(b.buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
   }
 
@@ -344,8 +350,12 @@ export class Runtime {
     if (count <= 0) return;
     this.ctx.checkAlive('webgpu');
     if (buffers.length !== k.bindings.length) internal(`kernel ${k.key}: ${buffers.length} buffers for ${k.bindings.length} bindings`);
-    if (this.placeholders.has(k)) return; // collect mode: the kernel is recorded, not run
+    if (this.placeholders.has(k)) { // collect mode: the kernel is recorded, not run
+      this.recorder?.push({ op: 'unsupported', what: 'a kernel still being collected' });
+      return;
+    }
     this.onDispatch?.(k);
+    this.recorder?.push({ op: 'dispatch', kernel: k, bufs: buffers.slice(), uniforms: uniforms.slice(0, k.uniformBytes / 4), count });
     const pass = this.openPass();
     const { chunk, offset } = this.uniformSlot(k.uniformBytes);
     chunk.data.set(uniforms.subarray(0, k.uniformBytes / 4), offset / 4);
@@ -386,6 +396,7 @@ export class Runtime {
     src.lastBatch = this.batch;
     const d = 'buffer' in dst ? dst.buffer : dst;
     if ('buffer' in dst) dst.lastBatch = this.batch;
+    this.recorder?.push('buffer' in dst ? { op: 'copy', src, srcOffset, dst, dstOffset, bytes } : { op: 'unsupported', what: 'a copy into a staging buffer' });
     enc.copyBufferToBuffer(src.buffer, srcOffset, d, dstOffset, bytes);
   }
 
@@ -394,6 +405,7 @@ export class Runtime {
     const enc = this.openEncoder();
     this.closePass();
     b.lastBatch = this.batch;
+    this.recorder?.push({ op: 'clear', buf: b, bytes });
     enc.clearBuffer(b.buffer, 0, Math.ceil(bytes / 4) * 4);
   }
 

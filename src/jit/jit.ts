@@ -62,6 +62,11 @@ export interface Lowering {
   /** bytes of temporary buffers the compiled plan holds */
   readonly tempBytes: number;
   readonly device: string;
+  /**
+   * WebGPU: calls that replayed the commands recorded from a planned call (no kernel planning on
+   * the host), and why recording was last refused; undefined on the CPU.
+   */
+  readonly replay: { readonly calls: number; readonly refused: string | null } | undefined;
   /** Times every kernel of this compiled signature from now on (CPU); `profile()` reads the totals. */
   setProfiling(on: boolean): void;
   profile(): { label: string; kind: string; calls: number; ms: number }[];
@@ -116,6 +121,7 @@ function makeLowering(c: Compiled): Lowering {
     launches: c.program.launches,
     tempBytes: c.program.tempBytes,
     device: c.program.device,
+    get replay() { return c.program.replay; },
     setProfiling: (on) => c.program.setProfiling(on),
     profile: () => c.program.profile(),
   };

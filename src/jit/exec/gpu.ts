@@ -15,6 +15,8 @@ import { GpuStorage, type GpuBackend } from '../../gpu/backend.ts';
 import { runElementwise, type BufOperand } from '../../gpu/kernels/elementwise.ts';
 import { runMatmul, type MatmulEpilogue } from '../../gpu/kernels/matmul.ts';
 import { runReduce, type ReduceEpilogue } from '../../gpu/kernels/reduce.ts';
+import { Recording } from '../../gpu/replay.ts';
+import type { GpuBuf } from '../../gpu/runtime.ts';
 import { prims } from '../../ops/prims.ts';
 import type { ViewOp } from '../../ops/registry.ts';
 import { contiguousStrides, sameShape } from '../../shape.ts';
@@ -163,12 +165,31 @@ export function gpuProgram(low: Lowered, plan: BufferPlan): Program {
       },
     });
   }
-  const runSteps = (stores: Stores, seeds: ReadonlyMap<number, number>) => {
+  // After the first call, calls replay the runtime commands one planned call issued (replay.ts):
+  // the same kernels, uniforms and temporaries over this call's buffers. Random kernels take a
+  // new seed per call in their uniforms, so programs with one keep planning.
+  const rt = backend.rt;
+  const canReplay = !low.kernels.some((k) => k.kind === 'rand');
+  let recording: Recording | null = null;
+  let refusals = 0;
+  let replayed = 0;
+  let refused: string | null = canReplay ? null : 'the program has random kernels (a new seed per call)';
+  /** every slot's buffer, or null when a slot has none (a lazy constant, an empty tensor) */
+  const slotBuffers = (stores: Stores): GpuBuf[] | null => {
+    const bufs: GpuBuf[] = new Array(stores.length);
+    for (let i = 0; i < stores.length; i++) {
+      const b = (stores[i] as GpuStorage | null)?.buf;
+      if (!b) return null;
+      bufs[i] = b;
+    }
+    return bufs;
+  };
+  /** Runs every step; on the first call also records each kernel's WGSL for introspection. */
+  const planned = (stores: Stores, seeds: ReadonlyMap<number, number>) => {
     if (recorded) {
       for (const step of steps) step(stores, seeds);
       return;
     }
-    const rt = backend.rt;
     const prev = rt.onDispatch;
     try {
       steps.forEach((step, i) => {
@@ -178,6 +199,32 @@ export function gpuProgram(low: Lowered, plan: BufferPlan): Program {
       recorded = true;
     } finally {
       rt.onDispatch = prev;
+    }
+  };
+  const runSteps = (stores: Stores, seeds: ReadonlyMap<number, number>) => {
+    const bufs = canReplay ? slotBuffers(stores) : null;
+    if (bufs && recording?.fits(bufs, rt)) {
+      recording.replay(rt, bufs);
+      replayed++;
+      return;
+    }
+    if (!bufs || refusals >= 3) return planned(stores, seeds);
+    // plan this call and record what it issues
+    const raw: NonNullable<typeof rt.recorder> = [];
+    rt.recorder = raw;
+    try {
+      planned(stores, seeds);
+    } finally {
+      rt.recorder = null;
+    }
+    const r = Recording.from(raw, bufs, rt);
+    if (typeof r === 'string') {
+      recording = null;
+      refused = r;
+      refusals++;
+    } else {
+      recording = r;
+      refused = null;
     }
   };
   const temps: (GpuStorage | null)[] = slots.map(() => null);
@@ -211,6 +258,7 @@ export function gpuProgram(low: Lowered, plan: BufferPlan): Program {
     device: 'webgpu',
     kernels: info,
     launches: steps.length + copies.length,
+    get replay() { return { calls: replayed, refused }; },
     tempBytes: plan.tempBytes,
     run(inputs, states, seeds) {
       if (disposed) throw new DeviceError('jit: this compiled function was disposed');

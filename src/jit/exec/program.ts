@@ -26,6 +26,11 @@ export interface Program {
   /** kernels launched per call (including update copies) */
   readonly launches: number;
   readonly kernels: readonly KernelInfo[];
+  /**
+   * WebGPU: calls that replayed the commands recorded from a planned call instead of planning
+   * every kernel again, and why recording was last refused (null when it was not).
+   */
+  readonly replay?: { readonly calls: number; readonly refused: string | null };
   /** bytes of temporary buffers the plan holds */
   readonly tempBytes: number;
   /** releases the temporary buffers now */
