@@ -45,18 +45,19 @@ async function replay(be: GpuBackend, r: Rec, n: number): Promise<number> {
   const dev = be.ctx.device;
   const ub = dev.createBuffer({ size: r.k.uniformBytes, usage: USAGE_UNIFORM | USAGE_COPY_DST });
   dev.queue.writeBuffer(ub, 0, r.uniforms.buffer, r.uniforms.byteOffset, r.k.uniformBytes);
-  const group = dev.createBindGroup({
-    layout: r.k.layout,
-    entries: [{ binding: 0, resource: { buffer: ub, offset: 0, size: r.k.uniformBytes } },
-      ...r.bufs.map((b, i) => ({ binding: i + 1, resource: { buffer: b.buffer } }))],
-  });
+  const uniform = { buffer: ub, offset: 0, size: r.k.uniformBytes };
+  // one group over all bindings, or (layout null) the uniforms in group 0 and a group per buffer
+  const groups = r.k.layout
+    ? [dev.createBindGroup({ layout: r.k.layout, entries: [{ binding: 0, resource: uniform }, ...r.bufs.map((b, i) => ({ binding: i + 1, resource: { buffer: b.buffer } }))] })]
+    : [dev.createBindGroup({ layout: r.k.pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: uniform }] }),
+      ...r.bufs.map((b, i) => dev.createBindGroup({ layout: r.k.pipeline.getBindGroupLayout(i + 1), entries: [{ binding: 0, resource: { buffer: b.buffer } }] }))];
   const max = be.ctx.limits.maxComputeWorkgroupsPerDimension;
   const [gx, gy] = r.count <= max ? [r.count, 1] : [Math.ceil(r.count / Math.ceil(r.count / max)), Math.ceil(r.count / max)];
   const run = async (times: number) => {
     const enc = dev.createCommandEncoder();
     const pass = enc.beginComputePass();
     pass.setPipeline(r.k.pipeline);
-    pass.setBindGroup(0, group, [0]);
+    groups.forEach((g, i) => (i === 0 ? pass.setBindGroup(0, g, [0]) : pass.setBindGroup(i, g)));
     for (let i = 0; i < times; i++) pass.dispatchWorkgroups(gx, gy);
     pass.end();
     dev.queue.submit([enc.finish()]);

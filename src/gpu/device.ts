@@ -18,12 +18,13 @@ export interface GpuLimits {
   readonly maxBufferSize: number;
   readonly maxUniformBufferBindingSize: number;
   readonly minUniformBufferOffsetAlignment: number;
+  readonly maxBindGroups: number;
 }
 
 const LIMIT_KEYS = [
   'maxStorageBuffersPerShaderStage', 'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX',
   'maxComputeWorkgroupSizeY', 'maxComputeWorkgroupsPerDimension', 'maxComputeWorkgroupStorageSize',
-  'maxStorageBufferBindingSize', 'maxBufferSize', 'maxUniformBufferBindingSize',
+  'maxStorageBufferBindingSize', 'maxBufferSize', 'maxUniformBufferBindingSize', 'maxBindGroups',
 ] as const;
 
 export interface AdapterDescription {
@@ -246,6 +247,7 @@ export async function openDevice(opts: WebGPUOptions = {}): Promise<GpuContext> 
     maxBufferSize: l.maxBufferSize ?? 268435456,
     maxUniformBufferBindingSize: l.maxUniformBufferBindingSize ?? 65536,
     minUniformBufferOffsetAlignment: l.minUniformBufferOffsetAlignment ?? 256,
+    maxBindGroups: l.maxBindGroups ?? 4,
   };
   const ctx = new GpuContext(device, limits, desc, features);
   ctx.keepAlive.push(gpuObject, adapterObject);
