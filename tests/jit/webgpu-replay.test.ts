@@ -11,6 +11,8 @@ import type { GpuBuf, Kernel, Runtime } from '../../src/gpu/runtime.ts';
 import { jit } from '../../src/jit/index.ts';
 import { Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, functional as F } from '../../src/nn/index.ts';
 import { Adam } from '../../src/optim/index.ts';
+import { getBackend } from '../../src/backend.ts';
+import type { GpuBackend } from '../../src/gpu/backend.ts';
 import { expectAllClose, gpuStatus } from '../gpu-setup.ts';
 
 let nextId = 1;
@@ -155,5 +157,32 @@ d('replayed jit steps on WebGPU', () => {
     for (let i = 0; i < 3; i++) masks.push(Array.from(await f(x).data(), (v) => (v === 0 ? '0' : '1')).join(''));
     expect(new Set(masks).size).toBe(3);
     expect(f.lower(x).replay).toEqual({ calls: 0, refused: 'the program has random kernels (a new seed per call)' });
+  });
+
+  it('compiled steps bind one bind group per dispatch; eager ops a group per buffer', async () => {
+    const rt = (getBackend('webgpu') as GpuBackend).rt;
+    const seen: { key: string; oneGroup: boolean }[] = [];
+    const prev = rt.onDispatch;
+    rt.onDispatch = (k) => seen.push({ key: k.key, oneGroup: k.layout !== null });
+    try {
+      const xc = randn([300]), yc = randn([300]);
+      const [x, y] = [xc.to('webgpu'), yc.to('webgpu')];
+      const f = jit((a: Tensor, b: Tensor) => a.mul(b).add(1), { eagerFirstCall: false });
+      seen.length = 0;
+      const eager = x.mul(y).add(1);
+      expect(seen.length).toBeGreaterThan(0);
+      expect(seen.every((s) => !s.oneGroup && !s.key.endsWith('|g1'))).toBe(true);
+      for (let i = 0; i < 3; i++) {
+        seen.length = 0;
+        expectAllClose(`jit call ${i}`, await f(x, y).data(), await eager.data(), 1e-6, 0);
+        // (the first call's dispatches go to the jit's own hook, which records their WGSL)
+        if (i === 0) continue;
+        expect(seen).toHaveLength(1); // one fused kernel, planned (call 2) or replayed (call 3)
+        expect(seen[0]!.oneGroup).toBe(true);
+        expect(seen[0]!.key.endsWith('|g1')).toBe(true);
+      }
+    } finally {
+      rt.onDispatch = prev;
+    }
   });
 });

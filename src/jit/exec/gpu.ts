@@ -5,8 +5,9 @@
  * templates through the backend's `runInto`. Temporary buffers are acquired on the first call and
  * kept (the same buffers every call); updates the plan marks `direct` are written by their kernel
  * straight into the state's buffer; only outputs get fresh buffers per call. Pipelines come from
- * the runtime's cache under the same keys eager ops use, so they are shared with eager code and
- * across batch sizes.
+ * the runtime's cache under the keys eager ops use plus a suffix (compiled steps bind one group
+ * over all of a kernel's buffers, eager ops a group per buffer: see Runtime.oneGroup), so they
+ * are shared across compiled functions and batch sizes.
  */
 import { getBackend, type Aval, type BufView, type Storage } from '../../backend.ts';
 import { DeviceError, internal } from '../../errors.ts';
@@ -186,12 +187,14 @@ export function gpuProgram(low: Lowered, plan: BufferPlan): Program {
   };
   /** Runs every step; on the first call also records each kernel's WGSL for introspection. */
   const planned = (stores: Stores, seeds: ReadonlyMap<number, number>) => {
-    if (recorded) {
-      for (const step of steps) step(stores, seeds);
-      return;
-    }
     const prev = rt.onDispatch;
+    // the step's buffers repeat every call: one cached bind group per dispatch (see Runtime.oneGroup)
+    rt.oneGroup = true;
     try {
+      if (recorded) {
+        for (const step of steps) step(stores, seeds);
+        return;
+      }
       steps.forEach((step, i) => {
         rt.onDispatch = (k) => { if (!wgsl[i]!.includes(k.code)) wgsl[i]!.push(k.code); };
         step(stores, seeds);
@@ -199,6 +202,7 @@ export function gpuProgram(low: Lowered, plan: BufferPlan): Program {
       recorded = true;
     } finally {
       rt.onDispatch = prev;
+      rt.oneGroup = false;
     }
   };
   const runSteps = (stores: Stores, seeds: ReadonlyMap<number, number>) => {
