@@ -76,6 +76,16 @@ function foldConstant(expr: Expr, operands: readonly ConstOperand[], dtype: DTyp
 /** Elements from which a readback allocates and touches its result array while the GPU works. */
 const PREFAULT_MIN = 1 << 16;
 
+/**
+ * Writes one element per 4 KiB page of a fresh array, so the kernel maps its pages now (while the
+ * GPU works) rather than during the copy out of the mapping; one store per page, not a pass.
+ */
+function touchPages<T extends TypedArray>(a: T): T {
+  const step = 4096 / a.BYTES_PER_ELEMENT;
+  for (let i = 0; i < a.length; i += step) a[i] = 0;
+  return a;
+}
+
 /** The mapped bytes as a fresh array of `dtype` (into `dst` when one was prepared). */
 function takeInto(dtype: 'float32' | 'int32' | 'bool', m: ArrayBuffer, b: number, dst: TypedArray | null): TypedArray {
   const n = b / 4;
@@ -199,7 +209,7 @@ export class GpuBackend implements Backend {
       // multi-megabyte array costs ~1 ms of page faults on first write: hidden behind the wait)
       const dtype = view.dtype;
       let dst: TypedArray | null = null;
-      const prefault = n >= PREFAULT_MIN ? () => { dst = arrayFor(dtype, n); dst.fill(0); } : undefined;
+      const prefault = n >= PREFAULT_MIN ? () => { dst = touchPages(arrayFor(dtype, n)); } : undefined;
       const pending = this.rt.read(src, offset * 4, n * 4, (m, b) => takeInto(dtype, m, b, dst), prefault);
       if (temp) this.rt.release(temp);
       const { data, flags } = await pending;
