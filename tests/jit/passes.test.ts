@@ -1,6 +1,6 @@
 /** @file The graph passes, each on its own: rules fire and preserve values; fold, CSE, DCE, fusion, planning. */
 import { describe, expect, it } from 'vitest';
-import { Tensor, tensor, randn, noGrad, matmul, full } from '../../src/index.ts';
+import { Tensor, arange, tensor, randn, noGrad, matmul, full } from '../../src/index.ts';
 import * as F from '../../src/ops/functional.ts';
 import { functional as NF } from '../../src/nn/index.ts';
 import { prims } from '../../src/ops/prims.ts';
@@ -61,6 +61,16 @@ const cases: Case[] = [
   { rule: 'log-sigmoid', f: (x) => x.sigmoid().log() },
   { rule: 'log-one-minus-sigmoid', f: (x) => F.sub(1, x.sigmoid()).log().add(x.sigmoid()) },
   { rule: 'sum-size1', f: (x) => x.reshape(3, 2, 1).sum(2), x: () => randn([3, 2]) },
+  { rule: 'sum-neg', f: (x) => x.neg().sum(0) },
+  {
+    // the cross-entropy gradient's shape: a one-hot scatter of the picked values, summed over classes
+    rule: 'sum-scatter', x: () => randn([3, 3]),
+    f: (x) => {
+      const idx = arange(2, -1, -1).reshape(3, 1); // [2, 1, 0], made inside: an op of the graph, not a state
+      const picked = x.gather(1, idx);
+      return full([3, 3], 0).scatterAdd(1, idx, picked.mul(2)).sum(1).add(picked.sum(1));
+    },
+  },
   // rules user code cannot reach (the public functions skip no-op ops), built directly
   { rule: 'cast-same', f: (x) => x, graph: (g) => { g.outputs = [g.add(prims.cast, [g.inputs[0]!], { dtype: 'float32' }, 'cpu')]; } },
   { rule: 'reshape-same', f: (x) => x, graph: (g) => { g.outputs = [g.add(prims.reshape, [g.inputs[0]!], { shape: [3, 2] }, 'cpu')]; } },

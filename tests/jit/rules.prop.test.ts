@@ -8,7 +8,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Tensor, matmul, tensor } from '../../src/index.ts';
+import { Tensor, full, matmul, tensor } from '../../src/index.ts';
 import * as F from '../../src/ops/functional.ts';
 import { jit } from '../../src/jit/index.ts';
 import { gpuStatus } from '../gpu-setup.ts';
@@ -29,6 +29,16 @@ const cases: Case[] = [
   { rule: 'reshape-reshape', f: (x) => x.reshape(-1).reshape(...x.shape).add(1) },
   { rule: 'transpose-transpose', f: (x) => x.t().t().mul(3) },
   { rule: 'sum-size1', f: (x) => x.unsqueeze(-1).sum(-1).exp() },
+  { rule: 'sum-neg', f: (x) => x.neg().sum(-1).exp() },
+  {
+    rule: 'sum-scatter',
+    f: (x, y) => {
+      const [r, c] = x.shape as [number, number];
+      const idx = tensor(Int32Array.from({ length: r }, (_, i) => (i * 7) % c), { shape: [r, 1], dtype: 'int32' });
+      const picked = x.gather(1, idx);
+      return full([r, c], 0, { dtype: x.dtype }).scatterAdd(1, idx, picked.mul(y.narrow(1, 0, 1))).sum(1).add(picked.sum(1));
+    },
+  },
   { rule: 'sigmoid', f: (x) => F.reciprocal(F.add(1, x.neg().exp())) },
   { rule: 'sigmoid-div', f: (x) => F.div(1, x.neg().exp().add(1)) },
   { rule: 'matmul-transpose', f: (x, y) => matmul(x.t(), y).t().mul(2) },

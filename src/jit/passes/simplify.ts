@@ -120,16 +120,28 @@ const zerosLike = (n: GNode, b: Graph) => b.constant(0, n.dtype, n.device, n.sha
  * out-of-range index still raises there (the where form would drop it silently). WebGPU only
  * (see below). Else null.
  */
-function pickScatter(n: GNode, b: Graph, live: Live): GNode | null {
+/**
+ * Whether `n` is scatterAdd(0, idx, src) along its dim with one index per position (idx and src
+ * of size 1 along dim, the base's size elsewhere) whose indices a live gather along the same dim
+ * of a same-shaped tensor range-checks (a gather the outputs do not need is dropped with its
+ * check by dce, so it must be live).
+ */
+function checkedPick(n: GNode, b: Graph, live: Live): boolean {
+  if (n.op !== prims.scatterAdd) return false;
   const [base, idx, src] = n.inputs as [GNode, GNode, GNode];
   const { dim } = n.attrs as { dim: number };
   const bs = base.shape, is = idx.shape;
+  if (!isConst(base, 0) || n.dtype === 'bool' || !sameShape(src.shape, is) || is[dim] !== 1 || !is.every((d, i) => i === dim || d === bs[i])) return false;
+  return b.nodes.some((g) => g.op === prims.gather && live(g) && g.inputs[1] === idx && (g.attrs as { dim: number }).dim === dim && sameShape(g.inputs[0]!.shape, bs));
+}
+
+function pickScatter(n: GNode, b: Graph, live: Live): GNode | null {
+  const [base, idx, src] = n.inputs as [GNode, GNode, GNode];
+  const { dim } = n.attrs as { dim: number };
+  const bs = base.shape;
   // NOTE: not on the CPU, where the scatter is a tight loop and the where form a generic
   // (int32, so JavaScript) kernel: measured there, the LeNet step took 12.7 → 15.3 ms with it
-  if (n.device === 'cpu' || !isConst(base, 0) || n.dtype === 'bool' || !sameShape(src.shape, is) || is[dim] !== 1 || !is.every((d, i) => i === dim || d === bs[i])) return null;
-  // the gather must be live: one the outputs do not need is dropped with its check (dce)
-  const checked = b.nodes.some((g) => g.op === prims.gather && live(g) && g.inputs[1] === idx && (g.attrs as { dim: number }).dim === dim && sameShape(g.inputs[0]!.shape, bs));
-  if (!checked) return null;
+  if (n.device === 'cpu' || !checkedPick(n, b, live)) return null;
   const d = n.device;
   const arange = b.add(prims.arange, [], { start: 0, step: 1, size: bs[dim]!, dtype: 'int32' }, d);
   const iota = b.add(prims.reshape, [arange], { shape: bs.map((s, i) => (i === dim ? s : 1)) }, d);
@@ -298,6 +310,24 @@ export const rules: readonly Rule[] = [
     name: 'scatter-pick', op: 'scatterAdd', late: true,
     doc: 'scatterAdd(0, d, idx, g) with one index per position (idx of size 1 along d, the base\'s size elsewhere, range-checked by a gather on it) → where(iota_d == idx, g, 0): elementwise, so it fuses into its consumer (the gradients of max(…).values and of a loss\'s target pick)',
     rewrite: (n, b, _uses, live) => pickScatter(n, b, live),
+  },
+  {
+    name: 'sum-neg', op: 'sum', doc: 'sum(−x) → −sum(x) (exact: rounding is symmetric; the negation moves to the smaller tensor)',
+    rewrite: (n, b) => {
+      const x = n.inputs[0]!;
+      return x.op === prims.neg && x.dtype === n.dtype ? b.add(prims.neg, [b.add(prims.sum, [x.inputs[0]!], n.attrs, n.device)], {}, n.device) : null;
+    },
+  },
+  {
+    // NOTE: where src is −0 the scatter's row sums to +0 and the rule gives −0
+    name: 'sum-scatter', op: 'sum',
+    doc: 'sum over dims including d of scatterAdd(0, d, idx, src) with one index per position, range-checked by a live gather on idx → sum of src over those dims (each src element lands in its row once: the cross-entropy gradient\'s sum over classes)',
+    rewrite: (n, b, _uses, live) => {
+      const x = n.inputs[0]!;
+      const { dims } = n.attrs as ReduceAttrs;
+      if (!checkedPick(x, b, live) || !dims.includes((x.attrs as { dim: number }).dim) || x.dtype !== n.dtype) return null;
+      return b.add(prims.sum, [x.inputs[2]!], n.attrs, n.device);
+    },
   },
   {
     name: 'sum-size1', op: 'sum', doc: 'sum over size-1 dims only → reshape',
