@@ -174,7 +174,8 @@ d('replayed jit steps on WebGPU', () => {
       expect(seen.every((s) => !s.oneGroup && !s.key.endsWith('|g1'))).toBe(true);
       for (let i = 0; i < 3; i++) {
         seen.length = 0;
-        expectAllClose(`jit call ${i}`, await f(x, y).data(), await eager.data(), 1e-6, 0);
+        // (a GPU compiler may contract a·b + 1 into a fused multiply-add: NVIDIA's does)
+        expectAllClose(`jit call ${i}`, await f(x, y).data(), await eager.data(), 1e-5, 1e-6);
         // (the first call's dispatches go to the jit's own hook, which records their WGSL)
         if (i === 0) continue;
         expect(seen).toHaveLength(1); // one fused kernel, planned (call 2) or replayed (call 3)
