@@ -121,7 +121,8 @@ export function compileGraph(g: Graph, device: Device, opts: CompileOptions = {}
   // WebGPU epilogues run at the store, reading each operand element once before writing it, so
   // an update may be written by its matmul straight into the parameter (the CPU writes the
   // product first and applies the epilogue after, so it may not)
-  const p = plan(lowered, { inPlace: !generic && (opts.inPlace ?? true), epilogueInPlace: !generic && device === 'webgpu' });
+  // (WebGPU computes call-invariant values, such as an arange, on the first call only)
+  const p = plan(lowered, { inPlace: !generic && (opts.inPlace ?? true), epilogueInPlace: !generic && device === 'webgpu', invariant: !generic && device === 'webgpu' });
   const t2 = performance.now();
   const program = generic ? genericProgram(lowered, p, device) : device === 'webgpu' ? gpuProgram(lowered, p) : cpuProgram(lowered, p);
   const t3 = performance.now();

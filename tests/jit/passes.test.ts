@@ -12,7 +12,7 @@ import { cse } from '../../src/jit/passes/cse.ts';
 import { dce } from '../../src/jit/passes/dce.ts';
 import { fuse } from '../../src/jit/passes/fuse.ts';
 import { lower } from '../../src/jit/lower.ts';
-import { plan } from '../../src/jit/passes/plan.ts';
+import { callInvariant, plan } from '../../src/jit/passes/plan.ts';
 
 const arr = (t: Tensor) => Array.from(t.dataSync());
 const expectClose = (a: number[], b: number[], tol = 1e-6) => {
@@ -313,6 +313,25 @@ describe('fuse', () => {
 });
 
 describe('plan', () => {
+  it('gives call-invariant values (an arange) slots of their own when asked, never reused', () => {
+    // an index-dependent value read early, then a chain of temporaries that would reuse its slot
+    const f = (x: Tensor) => {
+      let y = x.add(arange(0, 6, 1, { dtype: 'float32' }).reshape(2, 3));
+      for (let i = 0; i < 6; i++) y = y.exp().sum(1, true).add(y);
+      return y.sum();
+    };
+    const x = randn([2, 3]);
+    const low = lower(jit(f, { eagerFirstCall: false }).lower(x).graph(), { fuse: { enabled: false, reducePrologue: false, maxInputs: 64, matmulEpilogue: false } });
+    const k = low.kernels.findIndex((kk) => callInvariant(kk));
+    expect(k).toBeGreaterThanOrEqual(0);
+    const v = low.kernels[k]!.out;
+    const shared = (p: ReturnType<typeof plan>) => p.slotOf.filter((s, w) => w !== v && s === p.slotOf[v]).length;
+    expect(shared(plan(low, { inPlace: true }))).toBeGreaterThan(0); // by default its slot is reused
+    const p = plan(low, { inPlace: true, invariant: true });
+    expect([...p.invariant]).toEqual([k]);
+    expect(shared(p)).toBe(0);
+  });
+
   it('reuses temporaries by liveness: a long unfused chain needs two buffers', () => {
     const f = (x: Tensor) => {
       let y = x;

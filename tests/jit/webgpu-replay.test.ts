@@ -5,7 +5,7 @@
  * re-acquired per call, changed argument aliasing re-records, and random programs keep planning.
  */
 import { describe, expect, it } from 'vitest';
-import { Tensor, manualSeed, ones, randn, randint } from '../../src/index.ts';
+import { Tensor, manualSeed, noGrad, ones, randn, randint } from '../../src/index.ts';
 import { Recording, type RawCommand } from '../../src/gpu/replay.ts';
 import type { GpuBuf, Kernel, Runtime } from '../../src/gpu/runtime.ts';
 import { jit } from '../../src/jit/index.ts';
@@ -185,5 +185,45 @@ d('replayed jit steps on WebGPU', () => {
     } finally {
       rt.onDispatch = prev;
     }
+  });
+
+  it('call-invariant kernels (the one-hot\'s arange) run on the first call only; losses match eager', async () => {
+    const rt = (getBackend('webgpu') as GpuBackend).rt;
+    manualSeed(3);
+    const w = randn([6, 5]);
+    const run = async (useJit: boolean) => {
+      const p = w.to('webgpu').requiresGrad_();
+      const body = (x: Tensor, y: Tensor) => {
+        p.grad = null;
+        const loss = F.crossEntropy(x.matmul(p), y);
+        loss.backward();
+        noGrad(() => p.sub_(p.grad!.mul(0.5)));
+        return loss;
+      };
+      const step = useJit ? jit(body, { eagerFirstCall: false }) : body;
+      const losses: number[] = [], dispatches: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        manualSeed(100 + i);
+        const [x, y] = [randn([8, 6]).to('webgpu'), randint(0, 5, [8]).to('webgpu')];
+        const d0 = rt.stats.dispatches;
+        const l = step(x, y);
+        dispatches.push(rt.stats.dispatches - d0);
+        losses.push(await l.item());
+      }
+      return { losses, dispatches, step, params: Array.from(await p.data()) };
+    };
+    const eager = await run(false);
+    const jitted = await run(true);
+    expectAllClose('losses', jitted.losses, eager.losses, 1e-5, 1e-6);
+    expectAllClose('parameters', jitted.params, eager.params, 1e-5, 1e-6);
+    const x = randn([8, 6]).to('webgpu'), y = randint(0, 5, [8]).to('webgpu');
+    const step = jitted.step as ReturnType<typeof jit>;
+    const low = step.lower(x, y);
+    expect(low.passes.flatMap((p) => p.fired ?? [])).toContain('scatter-pick'); // the one-hot's arange
+    // the second call traces again (p.grad now exists); each compiled program's first call runs
+    // every kernel, later calls all but the arange
+    expect(step.stats.traces).toBe(2);
+    expect(low.launches).toBe(low.kernels.length - 1);
+    expect(jitted.dispatches).toEqual([low.kernels.length, low.kernels.length, low.launches, low.launches]);
   });
 });

@@ -153,7 +153,11 @@ export function gpuProgram(low: Lowered, plan: BufferPlan): Program {
   const { slots, slotOf } = plan;
   const lazy = lazyConstants(low);
   const described: KernelInfo[] = [];
-  const steps = low.kernels.filter((k) => !lazy.has(k.out)).map((k) => makeStep(k, low, slotOf, backend, described, lazy));
+  const kept = low.kernels.map((k, i) => ({ k, i })).filter(({ k }) => !lazy.has(k.out));
+  const steps = kept.map(({ k }) => makeStep(k, low, slotOf, backend, described, lazy));
+  // call-invariant kernels (an arange) write slots of their own: computed on the first call only
+  const once = kept.map(({ i }) => plan.invariant.has(i));
+  let onceDone = false;
   // each kernel's WGSL, recorded from the dispatches of the first call (the templates choose a
   // variant by shapes and limits at run time); until then, the expression it computes
   const wgsl: string[][] = described.map(() => []);
@@ -191,14 +195,24 @@ export function gpuProgram(low: Lowered, plan: BufferPlan): Program {
     // the step's buffers repeat every call: one cached bind group per dispatch (see Runtime.oneGroup)
     rt.oneGroup = true;
     try {
-      if (recorded) {
-        for (const step of steps) step(stores, seeds);
-        return;
-      }
       steps.forEach((step, i) => {
-        rt.onDispatch = (k) => { if (!wgsl[i]!.includes(k.code)) wgsl[i]!.push(k.code); };
+        if (once[i]) {
+          if (onceDone) return;
+          // not part of a recording: a replay must not compute it again
+          const rec = rt.recorder;
+          rt.recorder = null;
+          try {
+            if (!recorded) rt.onDispatch = (k) => { if (!wgsl[i]!.includes(k.code)) wgsl[i]!.push(k.code); };
+            step(stores, seeds);
+          } finally {
+            rt.recorder = rec;
+          }
+          return;
+        }
+        if (!recorded) rt.onDispatch = (k) => { if (!wgsl[i]!.includes(k.code)) wgsl[i]!.push(k.code); };
         step(stores, seeds);
       });
+      onceDone = true;
       recorded = true;
     } finally {
       rt.onDispatch = prev;
@@ -261,7 +275,8 @@ export function gpuProgram(low: Lowered, plan: BufferPlan): Program {
   return {
     device: 'webgpu',
     kernels: info,
-    launches: steps.length + copies.length,
+    // per call once the call-invariant kernels have run
+    launches: steps.length - once.filter(Boolean).length + copies.length,
     get replay() { return { calls: replayed, refused }; },
     tempBytes: plan.tempBytes,
     run(inputs, states, seeds) {

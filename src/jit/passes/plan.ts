@@ -28,6 +28,8 @@ export interface BufferPlan {
   readonly tempBytes: number;
   /** values placed over an operand they replace element for element */
   readonly inPlace: number;
+  /** kernels whose value is the same every call, in slots of their own (see PlanOptions.invariant) */
+  readonly invariant: ReadonlySet<number>;
 }
 
 export interface PlanOptions {
@@ -38,6 +40,19 @@ export interface PlanOptions {
    * it at the store), so its output may replace an operand it reads element for element
    */
   readonly epilogueInPlace?: boolean;
+  /**
+   * give the values of call-invariant kernels (`callInvariant`) temporary slots of their own, never
+   * reused, so an executor may compute them on its first call only
+   */
+  readonly invariant?: boolean;
+}
+
+/**
+ * Whether a kernel computes the same value at every call: elementwise over no operand (an arange,
+ * an index-dependent mask: index sources are fusion roots), its constants fixed at trace time.
+ */
+export function callInvariant(k: Kernel): boolean {
+  return k.kind === 'elementwise' && k.loads.length === 0;
 }
 
 const bytesOf = (d: DType) => (d === 'float64' ? 8 : d === 'bool' ? 1 : 4);
@@ -96,6 +111,17 @@ export function plan(low: Lowered, opts: PlanOptions = { inPlace: true }): Buffe
   }
   for (const u of low.updates) if (!direct.has(low.updates.indexOf(u))) lastUse[u.source] = INF;
   for (const v of low.outputs) lastUse[v] = INF;
+  // call-invariant values that are only read inside the step: kept (never freed) in slots of their own
+  const invariant = new Set<number>();
+  const ownSlot = new Set<number>();
+  if (opts.invariant) {
+    kernels.forEach((k, i) => {
+      if (!callInvariant(k) || outputSet.has(k.out) || updSource.has(k.out) || slotOf[k.out] !== -1) return;
+      invariant.add(i);
+      ownSlot.add(k.out);
+      lastUse[k.out] = INF;
+    });
+  }
 
   const free: number[] = [];
   const dies: number[][] = kernels.map(() => []);
@@ -116,6 +142,7 @@ export function plan(low: Lowered, opts: PlanOptions = { inPlace: true }): Buffe
             }
           }
         }
+        if (slotOf[v] === -1 && ownSlot.has(v)) slotOf[v] = slots.push({ kind: 'temp', dtype: want.dtype, numel: want.numel }) - 1;
         if (slotOf[v] === -1) {
           // best fit among free temporaries of the dtype
           let best = -1;
@@ -159,5 +186,5 @@ export function plan(low: Lowered, opts: PlanOptions = { inPlace: true }): Buffe
     }
   }
   const tempBytes = slots.reduce((acc, s) => acc + (s.kind === 'temp' ? s.numel * bytesOf(s.dtype) : 0), 0);
-  return { slots, slotOf, direct, dies, tempBytes, inPlace };
+  return { slots, slotOf, direct, dies, tempBytes, inPlace, invariant };
 }
