@@ -1,7 +1,7 @@
-// Per-kernel profile of one LeNet training step (bench/trainers.ts lenetTrainer, batch 64) on
-// WebGPU, eager and jit.
+// Per-kernel profile of one LeNet (or, with --model mlp, MLP) training step (bench/trainers.ts,
+// batch 64 / 128) on WebGPU, eager and jit.
 //
-//   npx tsx bench/lenet-gpu-profile.ts [--mode eager|jit|both] [--reps 20] [--list]
+//   npx tsx bench/lenet-gpu-profile.ts [--model lenet|mlp] [--mode eager|jit|both] [--reps 20] [--list]
 //
 // How: every `Runtime.dispatch` of one step is recorded (kernel, buffers, uniforms, workgroups)
 // after a few warm-up steps; then each recorded dispatch is replayed on its own, `reps` times
@@ -19,13 +19,14 @@ import type { GpuBackend } from '../src/gpu/backend.ts';
 import { Runtime, type GpuBuf, type Kernel } from '../src/gpu/runtime.ts';
 import { initWebGPU } from '../src/index.ts';
 import { ensureWebGPU } from './peers/webgpu-node.ts';
-import { lenetTrainer } from './trainers.ts';
+import { lenetTrainer, mlpTrainer } from './trainers.ts';
 
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1]! : dflt;
 };
 const mode = arg('mode', 'both');
+const model = arg('model', 'lenet');
 const reps = Number(arg('reps', '20'));
 const list = process.argv.includes('--list');
 
@@ -88,7 +89,7 @@ const describe = (r: Rec) => `${r.k.key}  wg×${r.count}  u[${[...r.uniforms.sli
 
 async function profile(useJit: boolean): Promise<void> {
   const be = getBackend('webgpu') as unknown as GpuBackend;
-  const t = lenetTrainer('webgpu', useJit);
+  const t = (model === 'mlp' ? mlpTrainer : lenetTrainer)('webgpu', useJit);
   for (let i = 0; i < 3; i++) await t.run();
   const step = await stepMs(t, 7);
   recording = [];
