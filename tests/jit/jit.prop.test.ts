@@ -190,6 +190,21 @@ describe.skipIf(!gpu.ok)('jit(f)(x) on WebGPU equals f(x) on the CPU on random p
     }
   }, 120_000);
 
+  it('values over four calls with fresh inputs (calls after the second replay recorded commands)', async () => {
+    let replayed = 0;
+    for (const [n, p] of programs.entries()) {
+      const f = (...a: Tensor[]) => run(p, a);
+      const j = jit(f, { eagerFirstCall: false });
+      for (let c = 0; c < 4; c++) {
+        const xs = inputsFor(p, 'float32');
+        await close(j(...xs.map((x) => x.to('webgpu'))), f(...xs), 1e-4, `program ${n}, call ${c}`);
+      }
+      replayed += j.lower(...inputsFor(p, 'float32').map((x) => x.to('webgpu'))).replay?.calls ?? 0;
+    }
+    // the programs have no random kernels: every one replays calls 2..4
+    expect(replayed).toBe(programs.length * 3);
+  }, 120_000);
+
   it('gradients: grad of a weighted sum of the outputs w.r.t. every input', async () => {
     for (const [n, p] of programs.slice(0, Math.ceil(programs.length / 2)).entries()) {
       const xs = inputsFor(p, 'float32');
