@@ -170,9 +170,9 @@ export function gpuProgram(low: Lowered, plan: BufferPlan): Program {
       },
     });
   }
-  // After the first call, calls replay the runtime commands one planned call issued (replay.ts):
-  // the same kernels, uniforms and temporaries over this call's buffers. Random kernels take a
-  // new seed per call in their uniforms, so programs with one keep planning.
+  // Once a planned call has recorded the runtime commands it issued (replay.ts), later calls
+  // replay them — the same kernels, uniforms and temporaries — over their own buffers. Random
+  // kernels take a new seed per call in their uniforms, so programs with one keep planning.
   const rt = backend.rt;
   const canReplay = !low.kernels.some((k) => k.kind === 'rand');
   let recording: Recording | null = null;
@@ -196,21 +196,16 @@ export function gpuProgram(low: Lowered, plan: BufferPlan): Program {
     rt.oneGroup = true;
     try {
       steps.forEach((step, i) => {
-        if (once[i]) {
-          if (onceDone) return;
-          // not part of a recording: a replay must not compute it again
-          const rec = rt.recorder;
-          rt.recorder = null;
-          try {
-            if (!recorded) rt.onDispatch = (k) => { if (!wgsl[i]!.includes(k.code)) wgsl[i]!.push(k.code); };
-            step(stores, seeds);
-          } finally {
-            rt.recorder = rec;
-          }
-          return;
-        }
+        if (once[i] && onceDone) return;
         if (!recorded) rt.onDispatch = (k) => { if (!wgsl[i]!.includes(k.code)) wgsl[i]!.push(k.code); };
-        step(stores, seeds);
+        // a call-invariant kernel is left out of a recording: a replay must not compute it again
+        const rec = rt.recorder;
+        if (once[i]) rt.recorder = null;
+        try {
+          step(stores, seeds);
+        } finally {
+          rt.recorder = rec;
+        }
       });
       onceDone = true;
       recorded = true;
