@@ -111,11 +111,11 @@ export class Runtime {
   private readonly layouts = new Map<string, GPUBindGroupLayout>();
   private readonly chunks: UniformChunk[] = [];
   /**
-   * Bind groups by (layout, uniform chunk and size, storage buffers). The uniform block is bound
-   * with a dynamic offset, so a kernel run again over the same buffers — every kernel of a
-   * compiled jit step, whose buffers the plan fixes, and most eager ops of a training loop, whose
-   * buffers the pool hands back — reuses its bind group instead of creating one per dispatch
-   * (measured ~15 µs each on lavapipe, a fifth of a small kernel's whole cost).
+   * Bind groups of kernels with one group over all buffers, by (layout, uniform chunk and size,
+   * storage buffers). The uniform block is bound with a dynamic offset, so a kernel run again over
+   * the same buffers — every kernel of a compiled jit step, whose buffers the plan fixes — reuses
+   * its bind group instead of creating one per dispatch (~15–20 µs each on lavapipe). Eager
+   * kernels mostly bind a group per buffer instead (see `prepare`).
    */
   private readonly groups = new Map<string, GPUBindGroup>();
   private readonly layoutIds = new Map<GPUBindGroupLayout, number>();
