@@ -226,4 +226,21 @@ d('replayed jit steps on WebGPU', () => {
     expect(low.launches).toBe(low.kernels.length - 1);
     expect(jitted.dispatches).toEqual([low.kernels.length, low.kernels.length, low.launches, low.launches]);
   });
+
+  it('a kernel with too many buffers for a group each is one pipeline for eager ops and compiled steps', async () => {
+    const rt = (getBackend('webgpu') as GpuBackend).rt;
+    // int32 values: a gather key no other test of this file compiled
+    const x = randint(0, 100, [5, 7]).to('webgpu'), idx = randint(0, 7, [5, 3]).to('webgpu');
+    const eager = x.gather(1, idx); // gather binds out, x, idx and the index-error flags: 4 buffers
+    await eager.data();
+    const gatherKeys = () => rt.pipelineKeys().filter((k) => k.startsWith('gather:i32'));
+    const compiled = rt.stats.pipelines;
+    const keys = gatherKeys();
+    expect(keys).toHaveLength(1);
+    const f = jit((a: Tensor, i: Tensor) => a.gather(1, i), { eagerFirstCall: false });
+    expectAllClose('gather', await f(x, idx).data(), await eager.data(), 0, 0);
+    // the compiled step asked for key + '|g1' and was given the eager pipeline: nothing compiled
+    expect(gatherKeys()).toEqual([...keys, ...keys.map((k) => `${k}|g1`)]);
+    expect(rt.stats.pipelines).toBe(compiled);
+  });
 });
