@@ -12,6 +12,7 @@ import { BatchNorm1d, functional as F, Linear, Parameter, ReLU, Sequential } fro
 import {
   Adam, AdamW, clipGradNorm_, CosineAnnealingLR, LRScheduler, Optimizer, RMSprop, SGD, StepLR, type BaseOptions,
 } from '../src/optim/index.ts';
+import { classifierStep } from './helpers/train-step.ts';
 
 const makers: [string, (ps: Tensor[]) => Optimizer<BaseOptions>][] = [
   ['SGD', (ps) => new SGD(ps, { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0.01 })],
@@ -86,14 +87,7 @@ function setup(make: Make, useJit: boolean, jitOpts: { eagerFirstCall?: boolean 
   const model = new Sequential(new Linear(4, 6), new ReLU(), new Linear(6, 3));
   const x = randn([12, 4]), y = tensor(Array.from({ length: 12 }, (_, i) => i % 3), { dtype: 'int32' });
   const opt = make(model.parameters());
-  const body = (xx: Tensor, yy: Tensor) => {
-    opt.zeroGrad();
-    const loss = F.crossEntropy(model.forward(xx), yy);
-    loss.backward();
-    opt.step();
-    return loss;
-  };
-  const step = useJit ? jit(body, jitOpts) : body;
+  const step = classifierStep(model, opt, useJit, jitOpts);
   const params = () => model.parameters().flatMap((p) => Array.from(p.dataSync()));
   return { model, opt, step, x, y, params };
 }

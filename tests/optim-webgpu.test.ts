@@ -7,8 +7,9 @@ import { manualSeed, randn, tensor, Tensor } from '../src/index.ts';
 import { gpuStatus } from './gpu-setup.ts';
 import { BatchNorm1d, functional as F, Linear, Parameter, ReLU, Sequential } from '../src/nn/index.ts';
 import { Adam, AdamW, clipGradNorm_, Optimizer, RMSprop, SGD, StepLR, type BaseOptions } from '../src/optim/index.ts';
-import { jit } from '../src/jit/index.ts';
 import { loadFromBytes, saveToBytes } from '../src/io/serialization.ts';
+import type { jit } from '../src/jit/index.ts';
+import { classifierStep } from './helpers/train-step.ts';
 
 const gpu = (await gpuStatus()).ok;
 
@@ -96,14 +97,7 @@ describe.runIf(gpu)('nn + optim on webgpu', () => {
         const x = randn([8, 4]).to('webgpu'), y = tensor([0, 1, 2, 0, 1, 2, 0, 1], { dtype: 'int32' }).to('webgpu');
         const opt = make(model.parameters());
         const sched = new StepLR(opt, { stepSize: 1, gamma: 0.5 });
-        const body = (xb: Tensor, yb: Tensor) => {
-          opt.zeroGrad();
-          const loss = F.crossEntropy(model.forward(xb), yb);
-          loss.backward();
-          opt.step();
-          return loss;
-        };
-        const step = useJit ? jit(body) : body;
+        const step = classifierStep(model, opt, useJit);
         for (let i = 0; i < 4; i++) {
           step(x, y);
           sched.step();

@@ -6,10 +6,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Tensor, manualSeed, randn, randint, type Device } from '../../src/index.ts';
-import { jit } from '../../src/jit/index.ts';
-import { Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, functional as F } from '../../src/nn/index.ts';
+import type { jit } from '../../src/jit/index.ts';
+import { Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential } from '../../src/nn/index.ts';
 import { Adam, RMSprop, type BaseOptions, type Optimizer } from '../../src/optim/index.ts';
 import { gpuStatus } from '../gpu-setup.ts';
+import { classifierStep } from '../helpers/train-step.ts';
 
 type Make = (ps: Tensor[]) => Optimizer<BaseOptions>;
 const rmsprop: Make = (ps) => new RMSprop(ps, { lr: 0.01, momentum: 0.5 });
@@ -25,14 +26,7 @@ async function train(device: Device, makeModel: () => Sequential, make: Make, x:
   manualSeed(11);
   const model = makeModel().to(device);
   const opt = make(model.parameters());
-  const body = (xb: Tensor, yb: Tensor) => {
-    opt.zeroGrad();
-    const loss = F.crossEntropy(model.forward(xb), yb);
-    loss.backward();
-    opt.step();
-    return loss;
-  };
-  const step = useJit ? jit(body) : body;
+  const step = classifierStep(model, opt, useJit);
   const losses: number[] = [];
   for (let i = 0; i < steps; i++) losses.push(await step(x.to(device), y.to(device)).item());
   const params: number[] = [];

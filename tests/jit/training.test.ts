@@ -8,6 +8,7 @@ import { Tensor, manualSeed, randn, randint, memory } from '../../src/index.ts';
 import { jit } from '../../src/jit/index.ts';
 import { Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, functional as F } from '../../src/nn/index.ts';
 import { Adam, RMSprop, SGD, type Optimizer, type BaseOptions } from '../../src/optim/index.ts';
+import { classifierStep } from '../helpers/train-step.ts';
 
 type Make = (ps: Tensor[]) => Optimizer<BaseOptions>;
 const optimizers: [string, Make][] = [
@@ -31,14 +32,7 @@ function lenet() {
 
 function train(model: Sequential, make: Make, x: Tensor, y: Tensor, steps: number, useJit: boolean) {
   const opt = make(model.parameters());
-  const body = (xb: Tensor, yb: Tensor) => {
-    opt.zeroGrad();
-    const loss = F.crossEntropy(model.forward(xb), yb);
-    loss.backward();
-    opt.step();
-    return loss;
-  };
-  const step = useJit ? jit(body) : body;
+  const step = classifierStep(model, opt, useJit);
   const losses: number[] = [];
   for (let i = 0; i < steps; i++) losses.push(step(x, y).itemSync());
   const params = model.parameters().flatMap((p) => Array.from(p.dataSync()));

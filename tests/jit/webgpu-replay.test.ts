@@ -14,6 +14,7 @@ import { Adam } from '../../src/optim/index.ts';
 import { getBackend } from '../../src/backend.ts';
 import type { GpuBackend } from '../../src/gpu/backend.ts';
 import { expectAllClose, gpuStatus } from '../gpu-setup.ts';
+import { classifierStep } from '../helpers/train-step.ts';
 
 let nextId = 1;
 const buf = (bytes = 64): GpuBuf => ({ buffer: null as unknown as GPUBuffer, bytes, lastBatch: 0, pooled: false, id: nextId++ });
@@ -103,14 +104,7 @@ d('replayed jit steps on WebGPU', () => {
       manualSeed(11);
       const model = makeModel().to('webgpu');
       const opt = new Adam(model.parameters(), { lr: 0.01 });
-      const body = (x: Tensor, y: Tensor) => {
-        opt.zeroGrad();
-        const loss = F.crossEntropy(model.forward(x), y);
-        loss.backward();
-        opt.step();
-        return loss;
-      };
-      const step = useJit ? jit(body) : body;
+      const step = classifierStep(model, opt, useJit);
       const losses: number[] = [];
       for (const [x, y] of batches) losses.push(await step(x.to('webgpu'), y.to('webgpu')).item());
       const params: number[] = [];

@@ -14,6 +14,7 @@ import { Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, functional as NF,
 import { SGD, Adam } from '../../src/optim/index.ts';
 import * as F from '../../src/ops/functional.ts';
 import { gpuStatus, expectAllClose } from '../gpu-setup.ts';
+import { classifierStep } from '../helpers/train-step.ts';
 
 const gpu = await gpuStatus();
 const d = describe.skipIf(!gpu.ok);
@@ -245,14 +246,7 @@ async function trainBoth(makeModel: () => TensorModule, makeOpt: (ps: Tensor[]) 
     manualSeed(7);
     const model = makeModel().to('webgpu');
     const opt = makeOpt(model.parameters());
-    const body = (xb: Tensor, yb: Tensor) => {
-      opt.zeroGrad();
-      const loss = NF.crossEntropy(model.forward(xb), yb);
-      loss.backward();
-      opt.step();
-      return loss;
-    };
-    const step = useJit ? jit(body, opts) : body;
+    const step = classifierStep(model, opt, useJit, opts);
     const losses: number[] = [];
     for (let i = 0; i < steps; i++) losses.push(await step(x, y).item());
     const params: number[] = [];
