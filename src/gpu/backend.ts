@@ -66,13 +66,6 @@ function foldConstant(expr: Expr, operands: readonly ConstOperand[], dtype: DTyp
   return out[0]!;
 }
 
-/**
- * Copies a mapped readback straight into the caller's array (the mapping dies at unmap): one
- * copy, no intermediate ArrayBuffer. The typed-array copy constructor measured a little faster
- * than ArrayBuffer.slice for 4 MB (both are one memcpy into fresh memory; the page faults of
- * that fresh memory are most of the cost). Bools live as u32 on the GPU; TypedArray.set narrows
- * them natively (Uint8Array.from would iterate element by element).
- */
 /** Elements from which a readback allocates and touches its result array while the GPU works. */
 const PREFAULT_MIN = 1 << 16;
 
@@ -86,7 +79,12 @@ function touchPages<T extends TypedArray>(a: T): T {
   return a;
 }
 
-/** The mapped bytes as a fresh array of `dtype` (into `dst` when one was prepared). */
+/**
+ * Copies a mapped readback straight into the caller's array, `dst` when one was prepared (the
+ * mapping dies at unmap): one memcpy, no intermediate ArrayBuffer; the page faults of fresh memory
+ * are most of its cost. Bools live as u32 on the GPU; TypedArray.set narrows them natively
+ * (Uint8Array.from would iterate element by element).
+ */
 function takeInto(dtype: 'float32' | 'int32' | 'bool', m: ArrayBuffer, b: number, dst: TypedArray | null): TypedArray {
   const n = b / 4;
   const out = dst ?? arrayFor(dtype, n);
