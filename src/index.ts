@@ -21,6 +21,7 @@ export { noGrad, enableGrad, isGradEnabled, grad, type BackwardOptions, type Gra
 export { getDefaultDevice, setDefaultDevice } from './ops/dispatch.ts';
 export { prims, type PrimName } from './ops/prims.ts';
 export { memory } from './memory.ts';
+export { getNumThreads, setNumThreads } from './cpu/threads.ts';
 export { scope, keep } from './scope.ts';
 /** WebGPU backend; `precompileWebGPU(fn)` compiles the pipelines `fn` needs asynchronously (see src/gpu/index.ts). */
 export {

@@ -71,11 +71,23 @@ import type { StridedArray } from '../elementwise.ts';
 import type { DType } from '../../dtype.ts';
 import { exprKey, type Expr } from '../../ops/expr.ts';
 import { growMemory } from './memory.ts';
+import {
+  helpersFor, holdCpuHelpers, kernelMemory, kernelMemoryShared, SHARED_MAX_PAGES, sharedKernel, splitAcrossThreads, type SharedKernel,
+} from '../threads.ts';
 import { ByteWriter, emitModule, FuncBuilder, Op, SimdOp, SimdOpExt as X, ValType } from './emit.ts';
 
 /** Default fewest elements worth the copies and the call (measured: see bench/elementwise-kernel.ts). */
 export const WASM_ELEMENTWISE_MIN = 1024;
 let minElements = WASM_ELEMENTWISE_MIN;
+/** Fewest elements per thread for a 1-D loop to be split across helper threads (src/cpu/threads.ts). */
+export const WASM_ELEMENTWISE_THREAD_MIN = 32768;
+let threadMin = WASM_ELEMENTWISE_THREAD_MIN;
+/** Sets the fewest elements per thread for splitting a loop across threads (tests); returns the previous value. */
+export function setWasmElementwiseThreadMin(n: number): number {
+  const prev = threadMin;
+  threadMin = n;
+  return prev;
+}
 /** Sets the fewest elements for which the wasm path is taken (tests, benchmarks); returns the previous value. */
 export function setWasmElementwiseMin(n: number): number {
   const prev = minElements;
@@ -91,6 +103,9 @@ export function setWasmElementwiseMin(n: number): number {
 const UNROLL = 2;
 /** Elements per chunk (each operand slot is CHUNK*4 bytes of linear memory). */
 const CHUNK = 16384;
+/** Elements per slot in a loop split across threads (a round; see threaded1d). */
+export const WASM_ELEMENTWISE_HELPER_ROUND = 262144;
+const HELPER_ROUND = WASM_ELEMENTWISE_HELPER_ROUND;
 
 // ---------------------------------------------------------------------------------------------
 // Feature detection and switch
@@ -125,13 +140,13 @@ export function wasmElementwiseEnabled(): boolean {
   return enabled;
 }
 
-const stats = { runs: 0, kernels: 0, unsupported: 0, failed: 0 };
+const stats = { runs: 0, threaded: 0, kernels: 0, unsupported: 0, failed: 0 };
 /**
  * Counters: wasm elementwise runs, compiled modules, expressions left to JS as unsupported, modules
  * the engine failed to compile (should stay 0), and the bytes of linear memory held.
  */
-export function wasmElementwiseStats(): { runs: number; kernels: number; unsupported: number; failed: number; memoryBytes: number } {
-  return { ...stats, memoryBytes: mem?.buffer.byteLength ?? 0 };
+export function wasmElementwiseStats(): { runs: number; threaded: number; kernels: number; unsupported: number; failed: number; memoryBytes: number } {
+  return { ...stats, memoryBytes: kernelMemory().buffer.byteLength };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -330,7 +345,8 @@ class Gen {
     c.byte(Op.local_get).u32(this.i).byte(Op.i32_const).s32(16 * step).byte(Op.i32_add).byte(Op.local_tee).u32(this.i);
     c.byte(Op.local_get).u32(0).byte(Op.i32_lt_u).byte(Op.br_if).u32(0);
     c.byte(Op.end);
-    return emitModule({ memoryImport: { module: 'env', name: 'mem', minPages: 1 }, funcs: [{ name: 'run', fn: this.f }] });
+    const shared = kernelMemoryShared() ? { maxPages: SHARED_MAX_PAGES } : undefined;
+    return emitModule({ memoryImport: { module: 'env', name: 'mem', minPages: 1, shared }, funcs: [{ name: 'run', fn: this.f }] });
   }
 }
 
@@ -757,6 +773,10 @@ function compile(expr: Expr, hoisted: readonly boolean[]): Compiled {
 
 interface Kernel {
   run: (...args: number[]) => void;
+  /** whether the expression has an op costly enough (a transcendental, a division, a power) for helper threads to pay */
+  heavy: boolean;
+  /** the module for helper threads (when the memory is shared) */
+  shared: SharedKernel | undefined;
   streamed: number[];
   scalars: number[];
   boolIn: ReadonlySet<number>;
@@ -764,24 +784,36 @@ interface Kernel {
 }
 
 const kernels = new Map<string, Kernel | null>();
-let mem: WebAssembly.Memory | undefined;
 let view = new Float32Array(0);
 let byteView = new Uint8Array(0);
 
-function memory(): WebAssembly.Memory {
-  mem ??= new WebAssembly.Memory({ initial: 1 });
-  return mem;
-}
-
 /** Makes linear memory at least `bytes` long; false when it cannot grow. */
 function ensure(bytes: number): boolean {
-  const m = memory();
+  const m = kernelMemory();
   if (!growMemory(m, bytes)) return false;
   if (view.buffer !== m.buffer) {
     view = new Float32Array(m.buffer);
     byteView = new Uint8Array(m.buffer);
   }
   return true;
+}
+
+/**
+ * Ops that make a loop compute-bound. Loops of only cheap ops (add, mul, compare, select, casts)
+ * run at the speed of the copies in and out of linear memory, which stay on the calling thread:
+ * 1M-element neg 0.33 ms on one thread, 0.30–0.34 on two, add 0.38 / 0.33–0.37, so they are not
+ * split (sigmoid 1.06 → 0.70, exp 1.0 → 0.64).
+ */
+const HEAVY: ReadonlySet<string> = new Set(['exp', 'expm1', 'log', 'log1p', 'sigmoid', 'tanh', 'sqrt', 'rsqrt', 'recip', 'div', 'pow']);
+function isHeavy(e: Expr): boolean {
+  switch (e.k) {
+    case 'un': return HEAVY.has(e.op) || isHeavy(e.a);
+    case 'bin': return HEAVY.has(e.op) || isHeavy(e.a) || isHeavy(e.b);
+    case 'where': return isHeavy(e.c) || isHeavy(e.a) || isHeavy(e.b);
+    case 'cast': return isHeavy(e.a);
+    case 'in': case 'const': case 'rand': case 'index': return false;
+    default: return e satisfies never;
+  }
 }
 
 /** The kernel module for `expr` with these scalar operands, or null when it cannot be rendered. */
@@ -793,8 +825,9 @@ export function compileWasmElementwise(expr: Expr, hoisted: readonly boolean[], 
   try {
     const c = compile(expr, hoisted);
     const module = new WebAssembly.Module(c.bytes as BufferSource);
-    const instance = new WebAssembly.Instance(module, { env: { mem: memory() } });
-    k = { run: instance.exports.run as Kernel['run'], streamed: c.streamed, scalars: c.scalars, boolIn: new Set(c.boolIn), boolOut: c.boolOut };
+    const instance = new WebAssembly.Instance(module, { env: { mem: kernelMemory() } });
+    const shared = kernelMemoryShared() ? sharedKernel(module, 'run') : undefined;
+    k = { run: instance.exports.run as Kernel['run'], heavy: isHeavy(expr), shared, streamed: c.streamed, scalars: c.scalars, boolIn: new Set(c.boolIn), boolOut: c.boolOut };
     stats.kernels++;
   } catch (e) {
     // Unsupported: an op or dtype this renderer leaves to JS; anything else (an engine that
@@ -804,6 +837,54 @@ export function compileWasmElementwise(expr: Expr, hoisted: readonly boolean[], 
   }
   kernels.set(cacheKey, k);
   return k;
+}
+
+/**
+ * A 1-D run split across threads (src/cpu/threads.ts), in rounds of at most HELPER_ROUND
+ * elements: this thread copies the round's operands into slots of HELPER_ROUND elements (one
+ * `set` each), the threads take pieces of CHUNK elements of it as they come free, and this thread
+ * copies the round's result out. The result always gets a slot of its own here: a bool result
+ * written over a float slot 0 lands (one byte per element) on floats of earlier pieces, which
+ * another thread may not have read yet. False, having done nothing, when memory cannot grow
+ * that far.
+ */
+function threaded1d(
+  k: Kernel, n: number, slotStride: number, slotSrc: readonly (Float32Array | Uint8Array)[], slotOff: readonly number[],
+  slotBool: readonly boolean[], args: readonly number[], out: StridedArray,
+): boolean {
+  const ns = slotSrc.length;
+  const round = Math.min(HELPER_ROUND, Math.ceil(n / 16) * 16); // elements per slot
+  const outSlot = ns;
+  if (!ensure((ns + 1) * round * 4)) return false;
+  const tgt = slotBool.map((b) => (b ? byteView : view));
+  const ov: Float32Array | Uint8Array = k.boolOut ? byteView : view;
+  // operand j's slot: floats from element j·round, bools from byte j·round·4
+  const at = slotBool.map((b, j) => (b ? j * round * 4 : j * round));
+  const ob = k.boolOut ? outSlot * round * 4 : outSlot * round;
+  // arguments: nBytes, each streamed operand's slot base, the output's, the scalars
+  const nBases = 1 + k.streamed.length;
+  const base = args.slice();
+  const step = args.map(() => 0);
+  step[0] = 0;
+  for (let i = 1; i <= nBases; i++) {
+    const slot = i === nBases ? outSlot : args[i]! / (slotStride * 4);
+    const bool = i === nBases ? k.boolOut : slotBool[slot]!;
+    base[i] = slot * round * 4;
+    step[i] = bool ? CHUNK : CHUNK * 4; // bools take a byte per element
+  }
+  base[0] = CHUNK * 4;
+  for (let s = 0; s < n; s += round) {
+    const len = Math.min(round, n - s);
+    for (let j = 0; j < ns; j++) tgt[j]!.set(slotSrc[j]!.subarray(slotOff[j]! + s, slotOff[j]! + s + len) as never, at[j]!);
+    const pieces = Math.ceil(len / CHUNK);
+    const lastLen = len - (pieces - 1) * CHUNK;
+    splitAcrossThreads({
+      kernel: k.shared!, fn: k.run, args: base, step, pieces, countIndex: 0,
+      lastCount: Math.ceil(lastLen / (4 * UNROLL)) * 16 * UNROLL,
+    });
+    out.data.set(ov.subarray(ob, ob + len) as never, out.offset + s);
+  }
+  return true;
 }
 
 /** Fewest elements per row for the multi-dimensional path (see `wasmElementwiseShaped`). */
@@ -915,6 +996,20 @@ export function runWasmElementwise(
   const ov: Float32Array | Uint8Array = k.boolOut ? byteView : view;
   const ob = k.boolOut ? outSlot * slotStride * 4 : outSlot * slotStride;
   if (r === 1) {
+    if (k.shared && k.heavy && n >= 2 * threadMin && helpersFor(Math.floor(n / threadMin)) > 0) {
+      holdCpuHelpers(true);
+      let done: boolean;
+      try {
+        done = threaded1d(k, n, slotStride, slotSrc, slotOff, slotBool, args, out);
+      } finally {
+        holdCpuHelpers(false);
+      }
+      if (done) {
+        stats.runs++;
+        stats.threaded++;
+        return true;
+      }
+    }
     for (let s = 0; s < n; s += CHUNK) {
       const len = Math.min(CHUNK, n - s);
       for (let j = 0; j < ns; j++) tgt[j]!.set(slotSrc[j]!.subarray(slotOff[j]! + s, slotOff[j]! + s + len) as never, tb[j]!);

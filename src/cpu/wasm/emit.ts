@@ -225,8 +225,11 @@ export class FuncBuilder {
 }
 
 export interface ModuleSpec {
-  /** Imported memory `module.name` with at least `minPages` 64 KiB pages. */
-  memoryImport?: { module: string; name: string; minPages: number };
+  /**
+   * Imported memory `module.name` with at least `minPages` 64 KiB pages; `shared` memories (for
+   * helper threads) must declare `maxPages`.
+   */
+  memoryImport?: { module: string; name: string; minPages: number; shared?: { maxPages: number } };
   funcs: { name: string; fn: FuncBuilder }[];
 }
 
@@ -247,7 +250,9 @@ export function emitModule(spec: ModuleSpec): Uint8Array {
 
   if (spec.memoryImport) {
     const m = spec.memoryImport;
-    const imports = new ByteWriter().u32(1).name(m.module).name(m.name).byte(0x02).byte(0x00).u32(m.minPages);
+    const imports = new ByteWriter().u32(1).name(m.module).name(m.name).byte(0x02);
+    if (m.shared) imports.byte(0x03).u32(m.minPages).u32(m.shared.maxPages); // limits: shared, min, max
+    else imports.byte(0x00).u32(m.minPages);
     section(2, imports);
   }
 

@@ -246,11 +246,12 @@ function packBTFunc(dtype: WasmDtype, { NR }: KernelShape): FuncBuilder {
   return f;
 }
 
-export function gemmModuleBytes(dtype: WasmDtype, shape: KernelShape): Uint8Array {
+/** The module's bytes; `sharedMaxPages` when the imported memory is shared (helper threads). */
+export function gemmModuleBytes(dtype: WasmDtype, shape: KernelShape, sharedMaxPages?: number): Uint8Array {
   const lanes = 16 / ELEM_BYTES[dtype];
   if (shape.NR % lanes !== 0) throw new Error(`NR=${shape.NR} must be a multiple of ${lanes} for ${dtype}`);
   return emitModule({
-    memoryImport: { module: 'env', name: 'mem', minPages: 1 },
+    memoryImport: { module: 'env', name: 'mem', minPages: 1, shared: sharedMaxPages === undefined ? undefined : { maxPages: sharedMaxPages } },
     funcs: [
       { name: 'gemmC', fn: gemmFunc(dtype, shape, false) },
       { name: 'gemmR', fn: gemmFunc(dtype, shape, true) },

@@ -15,6 +15,9 @@
  */
 import { ELEM_BYTES, gemmModuleBytes, type KernelShape, type WasmDtype } from './gemm-kernel.ts';
 import { growMemory } from './memory.ts';
+import {
+  getNumThreads, helpersFor, holdCpuHelpers, kernelMemory, kernelMemoryShared, SHARED_MAX_PAGES, sharedKernel, splitAcrossThreads, type SharedKernel,
+} from '../threads.ts';
 import { packA, packB, type Num, type View } from './pack.ts';
 
 export interface Blocking {
@@ -47,11 +50,11 @@ export function wasmSimdSupported(): boolean {
   }
 }
 
-let sharedMemory: WebAssembly.Memory | undefined;
-function memory(): WebAssembly.Memory {
-  sharedMemory ??= new WebAssembly.Memory({ initial: 16 });
-  return sharedMemory;
-}
+/**
+ * Fewest multiply-adds in one kernel call (an A block times a B block) for it to be split across
+ * helper threads.
+ */
+export const GEMM_THREAD_MIN_MACS = 1 << 17;
 
 type GemmFn = (
   aBase: number,
@@ -86,14 +89,19 @@ export class WasmGemm {
   private readonly packBTWasm: PackBTFn;
   private readonly mem: WebAssembly.Memory;
   private view: View;
+  /** gemmC and gemmR for helper threads, when the memory is shared */
+  private readonly shared: { C: SharedKernel; R: SharedKernel } | undefined;
 
   constructor(
     readonly dtype: WasmDtype,
     readonly cfg: GemmConfig = DEFAULT_CONFIG[dtype],
   ) {
     this.es = ELEM_BYTES[dtype];
-    this.mem = memory();
-    const module = new WebAssembly.Module(gemmModuleBytes(dtype, cfg) as BufferSource);
+    // the kernels' one linear memory (src/cpu/threads.ts): shared with helper threads in Node
+    this.mem = kernelMemory();
+    const sharedMem = kernelMemoryShared();
+    const module = new WebAssembly.Module(gemmModuleBytes(dtype, cfg, sharedMem ? SHARED_MAX_PAGES : undefined) as BufferSource);
+    this.shared = sharedMem ? { C: sharedKernel(module, 'gemmC'), R: sharedKernel(module, 'gemmR') } : undefined;
     const instance = new WebAssembly.Instance(module, { env: { mem: this.mem } });
     this.gemmC = instance.exports.gemmC as GemmFn;
     this.gemmR = instance.exports.gemmR as GemmFn;
@@ -120,6 +128,45 @@ export class WasmGemm {
   /** Bytes of linear memory currently held (it never shrinks; shared by all dtypes). */
   memoryBytes(): number {
     return this.mem.buffer.byteLength;
+  }
+
+  /**
+   * One kernel call (gemmR when `rowsA`, else gemmC) over mPanels × nPanels register tiles, cut
+   * into pieces for helper threads when it is large enough: by row panels when there are at least
+   * as many as column panels, else by column panels. Each piece writes its own tiles of C; every
+   * thread reads the same A and packed B in the shared memory, so nothing is copied.
+   */
+  private kernel(rowsA: boolean, aBase: number, aPanel: number, aStride: number, mPanels: number, bBase: number, nPanels: number, kc: number, cBase: number, ldc: number, acc: number): void {
+    const f = rowsA ? this.gemmR : this.gemmC;
+    const { MR, NR } = this.cfg;
+    const macs = mPanels * MR * nPanels * NR * kc;
+    const byRows = mPanels >= nPanels;
+    const panels = byRows ? mPanels : nPanels;
+    const helpers = this.shared && macs >= 2 * GEMM_THREAD_MIN_MACS ? helpersFor(panels) : 0;
+    if (helpers === 0) {
+      f(aBase, aPanel, aStride, mPanels, bBase, nPanels, kc, cBase, ldc, acc);
+      return;
+    }
+    // about four pieces a thread (threads come free at different times), each of at least
+    // GEMM_THREAD_MIN_MACS multiply-adds
+    const most = Math.max(2, Math.min(panels, Math.floor(macs / GEMM_THREAD_MIN_MACS), 4 * (helpers + 1)));
+    const G = Math.ceil(panels / most); // panels per piece
+    const pieces = Math.ceil(panels / G);
+    const args = [aBase, aPanel, aStride, mPanels, bBase, nPanels, kc, cBase, ldc, acc];
+    const step = args.map(() => 0);
+    if (byRows) {
+      args[3] = G;
+      step[0] = G * aPanel;
+      step[7] = G * MR * ldc;
+    } else {
+      args[5] = G;
+      step[4] = G * kc * NR * this.es;
+      step[7] = G * NR * this.es;
+    }
+    splitAcrossThreads({
+      kernel: rowsA ? this.shared!.R : this.shared!.C, fn: f, args, step, pieces,
+      countIndex: byRows ? 3 : 5, lastCount: panels - (pieces - 1) * G,
+    });
   }
 
   /**
@@ -171,7 +218,6 @@ export class WasmGemm {
           : BMode.Packed;
     const bRawSize = bMode === BMode.Rows ? (K - 1) * brs + Npad : bMode === BMode.Cols ? (Npad - 1) * bcs + K : 0;
     const bCopy = bMode === BMode.Rows ? (K - 1) * brs + N : (N - 1) * bcs + K;
-    const L = 16 / es;
 
     const aE = 0;
     const bRawE = roundUp(aE + aSize + slack, al);
@@ -180,8 +226,30 @@ export class WasmGemm {
     const endE = cE + Mpad * ncMaxPad + slack;
     const view = this.ensure(endE * es);
     if (!view) return false;
-    const gemm = aMode === AMode.Rows ? this.gemmR : this.gemmC;
 
+    // helpers poll between this run's kernel calls instead of sleeping (see holdCpuHelpers)
+    const held = this.shared !== undefined && M * N * K >= 2 * GEMM_THREAD_MIN_MACS && getNumThreads() > 1;
+    if (held) holdCpuHelpers(true);
+    try {
+      this.blocks(view, out, a, aOffsets, ars, acs, b, bOffsets, brs, bcs, batch, M, K, N, aMode, bMode, aE, bRawE, bE, cE, aCopy, bCopy);
+    } finally {
+      if (held) holdCpuHelpers(false);
+    }
+    return true;
+  }
+
+  /** The blocked loop nest of `run`, over operands already placed as `aMode` / `bMode` say. */
+  private blocks(
+    view: View, out: Num, a: Num, aOffsets: ArrayLike<number>, ars: number, acs: number, b: Num, bOffsets: ArrayLike<number>,
+    brs: number, bcs: number, batch: number, M: number, K: number, N: number, aMode: number, bMode: number,
+    aE: number, bRawE: number, bE: number, cE: number, aCopy: number, bCopy: number,
+  ): void {
+    const { MR, NR, MC, KC, NC } = this.cfg;
+    const es = this.es;
+    const L = 16 / es;
+    const rowsA = aMode === AMode.Rows;
+    const gemm = (aBase: number, aPanel: number, aStride: number, mPanels: number, bBase: number, nPanels: number, kc: number, cBase: number, ldc: number, acc: number): void =>
+      this.kernel(rowsA, aBase, aPanel, aStride, mPanels, bBase, nPanels, kc, cBase, ldc, acc);
     let lastA = -1;
     let lastB = -1;
     for (let bi = 0; bi < batch; bi++) {
@@ -230,7 +298,6 @@ export class WasmGemm {
         copyOut(out, outBase + jc, N, view, cE, ncPad, M, nc);
       }
     }
-    return true;
   }
 }
 
