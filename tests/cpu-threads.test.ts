@@ -186,6 +186,38 @@ describe.runIf(threadsHere)('cpu threads: WebAssembly GEMM blocks split across t
     expect(firstDiff(product(2, f32, 3, 200, 300, 100, false, false, true), product(1, f32, 3, 200, 300, 100, false, false, true))).toBe(-1);
   });
 
+  it('batches of small products split by batch element: the same bits, every layout, shared A, K over several blocks', () => {
+    const shapes: [number, number, number, number, boolean][] = [
+      [64, 6, 25, 784, true], // conv1 forward: one weight for every image; K = 25 leaves a tail for transposed B
+      [16, 6, 784, 25, false], // conv1 weight gradient: K = 784 over several K blocks (accumulate)
+      [32, 150, 16, 100, true], // conv2 input gradient
+      [9, 33, 70, 41, false], // edge tiles everywhere
+    ];
+    for (const make of [(n: number) => new Float32Array(n), (n: number) => new Float64Array(n), (n: number) => new Int32Array(n)]) {
+      for (const [batch, M, K, N, shareA] of shapes) {
+        for (const [aT, bT] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+          const one = product(1, make, batch, M, K, N, aT, bT, shareA);
+          const many = product(2, make, batch, M, K, N, aT, bT, shareA);
+          expect(firstDiff(many, one), `${make(0).constructor.name} ${batch}×${M}×${K}×${N} aT=${aT} bT=${bT} shareA=${shareA}`).toBe(-1);
+        }
+      }
+    }
+    // operands with no unit stride (every other element): packed in JavaScript, per batch element
+    const r = rng(5);
+    const [batch, M, K, N] = [24, 20, 300, 36];
+    const a = Float32Array.from({ length: batch * M * K * 2 }, () => r.uniform(-1, 1));
+    const b = Float32Array.from({ length: batch * K * N * 2 }, () => r.uniform(-1, 1));
+    const outs = [1, 2].map((threads) => {
+      setNumThreads(threads);
+      const out = new Float32Array(batch * M * N);
+      const aOff = Array.from({ length: batch }, (_, i) => i * M * K * 2), bOff = Array.from({ length: batch }, (_, i) => i * K * N * 2);
+      matmulIntoWasm(out, a, aOff, 2 * K, 2, b, bOff, 2 * N, 2, batch, M, K, N);
+      return out;
+    });
+    expect(firstDiff(outs[1]!, outs[0]!)).toBe(-1);
+    expect(outs[0]![5]).toBeCloseTo(Array.from({ length: K }, (_, k) => a[2 * k]! * b[2 * (k * N + 5)]!).reduce((x, y) => x + y, 0), 4);
+  });
+
   it('tensor matmul and a linear layer with its gradients match one thread', () => {
     const r = rng(11);
     const xs = Float32Array.from({ length: 256 * 784 }, () => r.uniform(-1, 1));

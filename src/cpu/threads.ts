@@ -121,8 +121,8 @@ export interface SharedKernel {
 }
 
 /**
- * One kernel call cut into `pieces`: piece i runs `fn(args[k] + i·step[k] …)`, except that the
- * last piece's argument `countIndex` is `lastCount` (a shorter last piece). Pieces must write
+ * One kernel call cut into `pieces`: piece i runs `fn(args[k] + i·step[k] …)`, except that in the
+ * last piece argument `last.index` is `last.value` (a shorter last piece). Pieces must write
  * disjoint memory.
  */
 export interface SplitCall {
@@ -132,8 +132,7 @@ export interface SplitCall {
   readonly args: readonly number[];
   readonly step: readonly number[];
   readonly pieces: number;
-  readonly countIndex: number;
-  readonly lastCount: number;
+  readonly last?: { readonly index: number; readonly value: number };
 }
 
 interface Helper {
@@ -272,7 +271,9 @@ function startHelpers(n: number): void {
  * once all are finished. Pieces are taken in order as threads come free.
  */
 export function splitAcrossThreads(call: SplitCall): void {
-  const { fn, args, step, pieces, countIndex, lastCount } = call;
+  const { fn, args, step, pieces } = call;
+  const countIndex = call.last?.index ?? 0;
+  const lastCount = call.last ? call.last.value : args[0]! + (pieces - 1) * step[0]!;
   const n = args.length;
   if (n > MAX_ARGS || step.length !== n || pieces < 1 || pieces > MAX_PIECES) internal(`splitAcrossThreads: ${n} arguments, ${pieces} pieces`);
   const active = helpersFor(pieces);

@@ -879,8 +879,8 @@ function threaded1d(
     const pieces = Math.ceil(len / CHUNK);
     const lastLen = len - (pieces - 1) * CHUNK;
     splitAcrossThreads({
-      kernel: k.shared!, fn: k.run, args: base, step, pieces, countIndex: 0,
-      lastCount: Math.ceil(lastLen / (4 * UNROLL)) * 16 * UNROLL,
+      kernel: k.shared!, fn: k.run, args: base, step, pieces,
+      last: { index: 0, value: Math.ceil(lastLen / (4 * UNROLL)) * 16 * UNROLL },
     });
     out.data.set(ov.subarray(ob, ob + len) as never, out.offset + s);
   }

@@ -55,6 +55,8 @@ export function wasmSimdSupported(): boolean {
  * helper threads.
  */
 export const GEMM_THREAD_MIN_MACS = 1 << 17;
+/** Most linear memory a batch split by element may take (its regions hold every element at once). */
+const BATCHED_MAX_BYTES = 64 * 2 ** 20;
 
 type GemmFn = (
   aBase: number,
@@ -90,7 +92,7 @@ export class WasmGemm {
   private readonly mem: WebAssembly.Memory;
   private view: View;
   /** gemmC and gemmR for helper threads, when the memory is shared */
-  private readonly shared: { C: SharedKernel; R: SharedKernel } | undefined;
+  private readonly shared: { C: SharedKernel; R: SharedKernel; packB: SharedKernel; packBT: SharedKernel } | undefined;
 
   constructor(
     readonly dtype: WasmDtype,
@@ -101,7 +103,9 @@ export class WasmGemm {
     this.mem = kernelMemory();
     const sharedMem = kernelMemoryShared();
     const module = new WebAssembly.Module(gemmModuleBytes(dtype, cfg, sharedMem ? SHARED_MAX_PAGES : undefined) as BufferSource);
-    this.shared = sharedMem ? { C: sharedKernel(module, 'gemmC'), R: sharedKernel(module, 'gemmR') } : undefined;
+    this.shared = sharedMem
+      ? { C: sharedKernel(module, 'gemmC'), R: sharedKernel(module, 'gemmR'), packB: sharedKernel(module, 'packB'), packBT: sharedKernel(module, 'packBT') }
+      : undefined;
     const instance = new WebAssembly.Instance(module, { env: { mem: this.mem } });
     this.gemmC = instance.exports.gemmC as GemmFn;
     this.gemmR = instance.exports.gemmR as GemmFn;
@@ -165,7 +169,7 @@ export class WasmGemm {
     }
     splitAcrossThreads({
       kernel: rowsA ? this.shared!.R : this.shared!.C, fn: f, args, step, pieces,
-      countIndex: byRows ? 3 : 5, lastCount: panels - (pieces - 1) * G,
+      last: { index: byRows ? 3 : 5, value: panels - (pieces - 1) * G },
     });
   }
 
@@ -219,6 +223,18 @@ export class WasmGemm {
     const bRawSize = bMode === BMode.Rows ? (K - 1) * brs + Npad : bMode === BMode.Cols ? (Npad - 1) * bcs + K : 0;
     const bCopy = bMode === BMode.Rows ? (K - 1) * brs + N : (N - 1) * bcs + K;
 
+    // helpers poll between this run's kernel calls instead of sleeping (see holdCpuHelpers)
+    const held = this.shared !== undefined && batch * M * N * K >= 2 * GEMM_THREAD_MIN_MACS && getNumThreads() > 1;
+    if (held && batch > 1 && (M * N * K < 4 * GEMM_THREAD_MIN_MACS || batch >= 4 * getNumThreads())) {
+      // many small products (convolutions' per-image GEMMs): threads take whole batch elements
+      holdCpuHelpers(true);
+      try {
+        if (this.batched(out, a, aOffsets, ars, acs, b, bOffsets, brs, bcs, batch, M, K, N, aMode, bMode, aSize, bRawSize, aCopy, bCopy)) return true;
+      } finally {
+        holdCpuHelpers(false);
+      }
+    }
+
     const aE = 0;
     const bRawE = roundUp(aE + aSize + slack, al);
     const bE = roundUp(bRawE + bRawSize + slack, al);
@@ -227,13 +243,86 @@ export class WasmGemm {
     const view = this.ensure(endE * es);
     if (!view) return false;
 
-    // helpers poll between this run's kernel calls instead of sleeping (see holdCpuHelpers)
-    const held = this.shared !== undefined && M * N * K >= 2 * GEMM_THREAD_MIN_MACS && getNumThreads() > 1;
     if (held) holdCpuHelpers(true);
     try {
       this.blocks(view, out, a, aOffsets, ars, acs, b, bOffsets, brs, bcs, batch, M, K, N, aMode, bMode, aE, bRawE, bE, cE, aCopy, bCopy);
     } finally {
       if (held) holdCpuHelpers(false);
+    }
+    return true;
+  }
+
+  /**
+   * `run` for a batch of products split across threads by batch element: every element's A (once
+   * when all share it), B, packed B and C get regions of their own in linear memory, this thread
+   * copies the operands in, and each packing and kernel step is one split call whose pieces are
+   * batch elements (their arguments advance by a region per piece). False, having done nothing,
+   * when memory cannot hold all the regions (BATCHED_MAX_BYTES) or no helper is free.
+   */
+  private batched(
+    out: Num, a: Num, aOffsets: ArrayLike<number>, ars: number, acs: number, b: Num, bOffsets: ArrayLike<number>,
+    brs: number, bcs: number, batch: number, M: number, K: number, N: number, aMode: number, bMode: number,
+    aSize: number, bRawSize: number, aCopy: number, bCopy: number,
+  ): boolean {
+    const { MR, NR, MC, KC, NC } = this.cfg;
+    const es = this.es;
+    const al = 16 / es;
+    const L = 16 / es;
+    const slack = 2 * NR + 2 * MR + al;
+    const kcMax = Math.min(KC, K);
+    const ncMaxPad = roundUp(Math.min(NC, N), NR);
+    const Mpad = roundUp(M, MR);
+    let sharedA = aMode !== AMode.Packed;
+    for (let i = 1; i < batch && sharedA; i++) sharedA = aOffsets[i] === aOffsets[0];
+    const aR = roundUp(aSize + slack, al), bRawR = roundUp(bRawSize + slack, al);
+    const bR = roundUp(kcMax * ncMaxPad + slack, al), cR = roundUp(Mpad * ncMaxPad + slack, al);
+    const aStep = sharedA ? 0 : aR;
+    const aE = 0, bRawE = aE + (sharedA ? 1 : batch) * aR, bE = bRawE + batch * bRawR, cE = bE + batch * bR;
+    const endE = cE + batch * cR;
+    if (endE * es > BATCHED_MAX_BYTES || helpersFor(batch) === 0) return false;
+    const view = this.ensure(endE * es);
+    if (!view) return false;
+    const sh = this.shared!;
+    const split = (kernel: SharedKernel, fn: (...args: number[]) => void, args: number[], step: number[]): void =>
+      splitAcrossThreads({ kernel, fn, args, step, pieces: batch });
+
+    for (let bi = 0; bi < batch; bi++) {
+      if (aMode !== AMode.Packed && (bi === 0 || !sharedA)) view.set(a.subarray(aOffsets[bi]!, aOffsets[bi]! + aCopy) as never, aE + bi * aStep);
+      if (bMode !== BMode.Packed) view.set(b.subarray(bOffsets[bi]!, bOffsets[bi]! + bCopy) as never, bRawE + bi * bRawR);
+    }
+    for (let jc = 0; jc < N; jc += NC) {
+      const nc = Math.min(NC, N - jc);
+      const ncPad = roundUp(nc, NR);
+      const nPanels = ncPad / NR;
+      const ldc = ncPad * es;
+      for (let pc = 0; pc < K; pc += KC) {
+        const kc = Math.min(KC, K - pc);
+        if (bMode === BMode.Rows) {
+          split(sh.packB, this.packBWasm, [(bRawE + pc * brs + jc) * es, brs * es, bE * es, kc, nPanels], [bRawR * es, 0, bR * es, 0, 0]);
+        } else if (bMode === BMode.Cols) {
+          const kcMain = kc - (kc % L);
+          split(sh.packBT, this.packBTWasm, [(bRawE + pc + jc * bcs) * es, bcs * es, bE * es, kc, kcMain, nPanels], [bRawR * es, 0, bR * es, 0, 0, 0]);
+          if (kcMain < kc) for (let bi = 0; bi < batch; bi++) packTailCols(view, bE + bi * bR, bRawE + bi * bRawR + pc + jc * bcs, bcs, kcMain, kc, nc, nPanels, NR);
+        } else {
+          for (let bi = 0; bi < batch; bi++) packB(view, bE + bi * bR, b, bOffsets[bi]! + pc * brs + jc * bcs, brs, bcs, kc, kc, nc, NR);
+        }
+        for (let ic = 0; ic < M; ic += MC) {
+          const mc = Math.min(MC, M - ic);
+          const mPanels = Math.ceil(mc / MR);
+          const cBase = (cE + ic * ncPad) * es;
+          const acc = pc > 0 ? 1 : 0;
+          const step = [aStep * es, 0, 0, 0, bR * es, 0, 0, cR * es, 0, 0];
+          if (aMode === AMode.Rows) {
+            split(sh.R, this.gemmR, [(aE + ic * ars + pc) * es, MR * ars * es, ars * es, mPanels, bE * es, nPanels, kc, cBase, ldc, acc], step);
+          } else if (aMode === AMode.Cols) {
+            split(sh.C, this.gemmC, [(aE + ic + pc * acs) * es, MR * es, acs * es, mPanels, bE * es, nPanels, kc, cBase, ldc, acc], step);
+          } else {
+            for (let bi = 0; bi < batch; bi++) packA(view, aE + bi * aR, a, aOffsets[bi]! + ic * ars + pc * acs, ars, acs, mc, kc, kc, MR);
+            split(sh.C, this.gemmC, [aE * es, kc * MR * es, MR * es, mPanels, bE * es, nPanels, kc, cBase, ldc, acc], [aR * es, 0, 0, 0, bR * es, 0, 0, cR * es, 0, 0]);
+          }
+        }
+      }
+      for (let bi = 0; bi < batch; bi++) copyOut(out, bi * M * N + jc, N, view, cE + bi * cR, ncPad, M, nc);
     }
     return true;
   }
