@@ -254,15 +254,25 @@ export function helpersFor(pieces: number): number {
   return kernelMemoryShared() ? Math.max(0, Math.min(pieces - 1, getNumThreads() - 1)) : 0;
 }
 
-function startHelpers(n: number): void {
+/**
+ * Makes sure `n` helpers exist; false (and one thread from then on) where this runtime refuses
+ * to start one (a Node-compatible runtime without evaluated workers, say).
+ */
+function startHelpers(n: number): boolean {
   const wt = workerThreads()!;
   const c = control();
-  while (helpers.length < n) {
-    const { port1, port2 } = new wt.MessageChannel();
-    const workerData = { mem: kernelMemory(), ctl: c.w.buffer, port: port2, index: helpers.length, spinMs: SPIN_MS, nice: HELPER_NICE };
-    const w = new wt.Worker(HELPER_SOURCE, { eval: true, workerData, transferList: [port2] });
-    w.unref();
-    helpers.push({ port: port1, sent: new Set() });
+  try {
+    while (helpers.length < n) {
+      const { port1, port2 } = new wt.MessageChannel();
+      const workerData = { mem: kernelMemory(), ctl: c.w.buffer, port: port2, index: helpers.length, spinMs: SPIN_MS, nice: HELPER_NICE };
+      const w = new wt.Worker(HELPER_SOURCE, { eval: true, workerData, transferList: [port2] });
+      w.unref();
+      helpers.push({ port: port1, sent: new Set() });
+    }
+    return true;
+  } catch {
+    threads = 1;
+    return helpers.length >= n;
   }
 }
 
@@ -276,7 +286,8 @@ export function splitAcrossThreads(call: SplitCall): void {
   const lastCount = call.last ? call.last.value : args[0]! + (pieces - 1) * step[0]!;
   const n = args.length;
   if (n > MAX_ARGS || step.length !== n || pieces < 1 || pieces > MAX_PIECES) internal(`splitAcrossThreads: ${n} arguments, ${pieces} pieces`);
-  const active = helpersFor(pieces);
+  let active = helpersFor(pieces);
+  if (active > 0 && !startHelpers(active)) active = 0;
   const piece = (i: number, buf: number[]): void => {
     for (let k = 0; k < n; k++) buf[k] = args[k]! + i * step[k]!;
     if (i === pieces - 1) buf[countIndex] = lastCount;
@@ -287,7 +298,6 @@ export function splitAcrossThreads(call: SplitCall): void {
     for (let i = 0; i < pieces; i++) piece(i, buf);
     return;
   }
-  startHelpers(active);
   for (const h of helpers) {
     if (h.sent.has(call.kernel.id)) continue;
     h.port.postMessage({ id: call.kernel.id, module: call.kernel.module, name: call.kernel.name });
