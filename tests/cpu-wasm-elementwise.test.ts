@@ -336,7 +336,7 @@ describe.runIf(wasmElementwiseSupported())('wasm elementwise: expressions, opera
     const { kernels, memoryBytes, failed } = wasmElementwiseStats();
     expect(failed).toBe(0);
     // a chunk per slot (4 at most here); split across threads, a round per slot and the result's
-    expect(memoryBytes).toBeLessThanOrEqual(getNumThreads() > 1 ? 5 * WASM_ELEMENTWISE_HELPER_ROUND * 4 : 4 * 65536);
+    expect(memoryBytes).toBeLessThanOrEqual(getNumThreads() > 1 ? 2 * 5 * WASM_ELEMENTWISE_HELPER_ROUND * 4 : 4 * 65536);
     compare(e, big.length - 5, [big, { data: big, offset: 1 }, { data: big, offset: 2 }], 8, 1e-5);
     expect(wasmElementwiseStats().kernels).toBe(kernels);
   });

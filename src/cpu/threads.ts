@@ -281,34 +281,40 @@ function startHelpers(n: number): boolean {
  * once all are finished. Pieces are taken in order as threads come free.
  */
 export function splitAcrossThreads(call: SplitCall): void {
-  const { fn, args, step, pieces } = call;
-  const countIndex = call.last?.index ?? 0;
-  const lastCount = call.last ? call.last.value : args[0]! + (pieces - 1) * step[0]!;
+  finishSplit(startSplit(call));
+}
+
+/** A split call started by `startSplit`: helpers may be running its pieces. */
+export interface StartedSplit {
+  readonly call: SplitCall;
+  readonly active: number;
+}
+
+/**
+ * Publishes `call` to the helpers and returns at once, so this thread can do other work (copy the
+ * next operands in) while they take pieces; `finishSplit` then takes what is left and waits. Only
+ * one split may be started at a time.
+ */
+export function startSplit(call: SplitCall): StartedSplit {
+  const { args, step, pieces } = call;
   const n = args.length;
   if (n > MAX_ARGS || step.length !== n || pieces < 1 || pieces > MAX_PIECES) internal(`splitAcrossThreads: ${n} arguments, ${pieces} pieces`);
+  if (pending) internal('startSplit: a split call is already running');
   let active = helpersFor(pieces);
   if (active > 0 && !startHelpers(active)) active = 0;
-  const piece = (i: number, buf: number[]): void => {
-    for (let k = 0; k < n; k++) buf[k] = args[k]! + i * step[k]!;
-    if (i === pieces - 1) buf[countIndex] = lastCount;
-    fn.apply(null, buf);
-  };
-  const buf = new Array<number>(n);
-  if (active === 0) {
-    for (let i = 0; i < pieces; i++) piece(i, buf);
-    return;
-  }
+  if (active === 0) return { call, active };
   for (const h of helpers) {
     if (h.sent.has(call.kernel.id)) continue;
     h.port.postMessage({ id: call.kernel.id, module: call.kernel.module, name: call.kernel.name });
     h.sent.add(call.kernel.id);
   }
   const { w, a } = control();
+  const { index, value } = lastPiece(call);
   a[C_FN] = call.kernel.id;
   a[C_NARGS] = n;
   a[C_PIECES] = pieces;
-  a[C_COUNT_INDEX] = countIndex;
-  a[C_LAST_COUNT] = lastCount;
+  a[C_COUNT_INDEX] = index;
+  a[C_LAST_COUNT] = value;
   a[C_ACTIVE] = active;
   for (let k = 0; k < n; k++) {
     a[C_ARGS + k] = args[k]!;
@@ -317,15 +323,42 @@ export function splitAcrossThreads(call: SplitCall): void {
   Atomics.store(w, W_FINISHED, 0);
   Atomics.store(w, W_FAILED, 0);
   gen = gen === 0x7fff ? 1 : gen + 1;
-  const g = gen;
-  Atomics.store(w, W_TICKET, g << 16);
+  Atomics.store(w, W_TICKET, gen << 16);
   Atomics.notify(w, W_TICKET);
+  pending = { call, active };
+  return pending;
+}
+
+let pending: StartedSplit | undefined;
+
+function lastPiece(call: SplitCall): { index: number; value: number } {
+  return call.last ?? { index: 0, value: call.args[0]! + (call.pieces - 1) * call.step[0]! };
+}
+
+/** Takes the pieces of a started split that no helper has taken, then waits for the helpers' pieces. */
+export function finishSplit(started: StartedSplit): void {
+  const { fn, args, step, pieces } = started.call;
+  const n = args.length;
+  const { index: countIndex, value: lastCount } = lastPiece(started.call);
+  const buf = new Array<number>(n);
+  const piece = (i: number): void => {
+    for (let k = 0; k < n; k++) buf[k] = args[k]! + i * step[k]!;
+    if (i === pieces - 1) buf[countIndex] = lastCount;
+    fn.apply(null, buf);
+  };
+  if (started.active === 0) {
+    for (let i = 0; i < pieces; i++) piece(i);
+    return;
+  }
+  if (pending !== started) internal('finishSplit: not the running split call');
+  pending = undefined;
+  const { w } = control();
   let mine = 0;
   for (;;) {
     const cur = Atomics.load(w, W_TICKET);
     if ((cur & 0xffff) >= pieces) break;
     if (Atomics.compareExchange(w, W_TICKET, cur, cur + 1) !== cur) continue;
-    piece(cur & 0xffff, buf);
+    piece(cur & 0xffff);
     mine++;
   }
   // the helpers' pieces: poll briefly (they are usually about done), then sleep

@@ -72,7 +72,8 @@ import type { DType } from '../../dtype.ts';
 import { exprKey, type Expr } from '../../ops/expr.ts';
 import { growMemory } from './memory.ts';
 import {
-  helpersFor, holdCpuHelpers, kernelMemory, kernelMemoryShared, SHARED_MAX_PAGES, sharedKernel, splitAcrossThreads, type SharedKernel,
+  finishSplit, helpersFor, holdCpuHelpers, kernelMemory, kernelMemoryShared, SHARED_MAX_PAGES, sharedKernel, startSplit,
+  type SharedKernel, type SplitCall, type StartedSplit,
 } from '../threads.ts';
 import { ByteWriter, emitModule, FuncBuilder, Op, SimdOp, SimdOpExt as X, ValType } from './emit.ts';
 
@@ -773,7 +774,7 @@ function compile(expr: Expr, hoisted: readonly boolean[]): Compiled {
 
 interface Kernel {
   run: (...args: number[]) => void;
-  /** whether the expression has an op costly enough (a transcendental, a division, a power) for helper threads to pay */
+  /** whether the expression has an op costly enough (a transcendental) for helper threads to pay */
   heavy: boolean;
   /** the module for helper threads (when the memory is shared) */
   shared: SharedKernel | undefined;
@@ -799,12 +800,14 @@ function ensure(bytes: number): boolean {
 }
 
 /**
- * Ops that make a loop compute-bound. Loops of only cheap ops (add, mul, compare, select, casts)
- * run at the speed of the copies in and out of linear memory, which stay on the calling thread:
- * 1M-element neg 0.33 ms on one thread, 0.30–0.34 on two, add 0.38 / 0.33–0.37, so they are not
- * split (sigmoid 1.06 → 0.70, exp 1.0 → 0.64).
+ * Ops that make a loop compute-bound enough to split across threads: the transcendentals (a
+ * polynomial each). Measured over 1M elements (ms, one thread → two): sigmoid 1.06 → 0.61, log
+ * 1.43 → 0.80, tanh 1.47 → 0.83. Loops of cheaper ops run at the speed of the copies in and out
+ * of linear memory, which stay on the calling thread, and two threads gained little or lost:
+ * neg 0.33 → 0.30–0.34, add 0.38 → 0.33–0.37, div 0.57 → 0.52 (1.04 with the copies overlapped,
+ * see threaded1d), reciprocal 0.41 → 0.38 (0.59), sqrt 0.53 → 0.44 (0.62).
  */
-const HEAVY: ReadonlySet<string> = new Set(['exp', 'expm1', 'log', 'log1p', 'sigmoid', 'tanh', 'sqrt', 'rsqrt', 'recip', 'div', 'pow']);
+const HEAVY: ReadonlySet<string> = new Set(['exp', 'expm1', 'log', 'log1p', 'sigmoid', 'tanh']);
 function isHeavy(e: Expr): boolean {
   switch (e.k) {
     case 'un': return HEAVY.has(e.op) || isHeavy(e.a);
@@ -841,12 +844,14 @@ export function compileWasmElementwise(expr: Expr, hoisted: readonly boolean[], 
 
 /**
  * A 1-D run split across threads (src/cpu/threads.ts), in rounds of at most HELPER_ROUND
- * elements: this thread copies the round's operands into slots of HELPER_ROUND elements (one
- * `set` each), the threads take pieces of CHUNK elements of it as they come free, and this thread
- * copies the round's result out. The result always gets a slot of its own here: a bool result
- * written over a float slot 0 lands (one byte per element) on floats of earlier pieces, which
- * another thread may not have read yet. False, having done nothing, when memory cannot grow
- * that far.
+ * elements over two buffers: while the threads take pieces (CHUNK elements) of round r in one
+ * buffer, this thread copies round r + 1's operands into the other (one `set` per operand), then
+ * joins in, then copies round r's result out while the helpers start on round r + 1. (Copying
+ * all in, computing, then copying out, the copies — serial on this thread — left a 1M-element
+ * sigmoid at 0.70 ms on 2 threads against 1.06 on one.) The result always gets a slot of its own:
+ * a bool result written over a float slot 0 lands (a byte per element) on floats of earlier
+ * pieces, which another thread may not have read yet. False, having done nothing, when memory
+ * cannot grow that far.
  */
 function threaded1d(
   k: Kernel, n: number, slotStride: number, slotSrc: readonly (Float32Array | Uint8Array)[], slotOff: readonly number[],
@@ -855,34 +860,50 @@ function threaded1d(
   const ns = slotSrc.length;
   const round = Math.min(HELPER_ROUND, Math.ceil(n / 16) * 16); // elements per slot
   const outSlot = ns;
-  if (!ensure((ns + 1) * round * 4)) return false;
+  const bufElems = (ns + 1) * round; // one buffer: the operand slots and the result's
+  if (!ensure(2 * bufElems * 4)) return false;
   const tgt = slotBool.map((b) => (b ? byteView : view));
   const ov: Float32Array | Uint8Array = k.boolOut ? byteView : view;
-  // operand j's slot: floats from element j·round, bools from byte j·round·4
-  const at = slotBool.map((b, j) => (b ? j * round * 4 : j * round));
-  const ob = k.boolOut ? outSlot * round * 4 : outSlot * round;
+  // operand j's slot in buffer q: floats from element q·bufElems + j·round, bools from that ×4 in bytes
+  const at = (j: number, q: number): number => (slotBool[j] ? (q * bufElems + j * round) * 4 : q * bufElems + j * round);
+  const outAt = (q: number): number => (k.boolOut ? (q * bufElems + outSlot * round) * 4 : q * bufElems + outSlot * round);
   // arguments: nBytes, each streamed operand's slot base, the output's, the scalars
   const nBases = 1 + k.streamed.length;
-  const base = args.slice();
   const step = args.map(() => 0);
-  step[0] = 0;
+  const slotOf: number[] = [];
   for (let i = 1; i <= nBases; i++) {
     const slot = i === nBases ? outSlot : args[i]! / (slotStride * 4);
-    const bool = i === nBases ? k.boolOut : slotBool[slot]!;
-    base[i] = slot * round * 4;
-    step[i] = bool ? CHUNK : CHUNK * 4; // bools take a byte per element
+    slotOf.push(slot);
+    step[i] = (i === nBases ? k.boolOut : slotBool[slot]!) ? CHUNK : CHUNK * 4; // bools take a byte per element
   }
-  base[0] = CHUNK * 4;
-  for (let s = 0; s < n; s += round) {
+  const callFor = (s: number, q: number): SplitCall => {
     const len = Math.min(round, n - s);
-    for (let j = 0; j < ns; j++) tgt[j]!.set(slotSrc[j]!.subarray(slotOff[j]! + s, slotOff[j]! + s + len) as never, at[j]!);
+    const base = args.slice();
+    base[0] = CHUNK * 4;
+    for (let i = 1; i <= nBases; i++) base[i] = (q * bufElems + slotOf[i - 1]! * round) * 4;
     const pieces = Math.ceil(len / CHUNK);
     const lastLen = len - (pieces - 1) * CHUNK;
-    splitAcrossThreads({
-      kernel: k.shared!, fn: k.run, args: base, step, pieces,
-      last: { index: 0, value: Math.ceil(lastLen / (4 * UNROLL)) * 16 * UNROLL },
-    });
-    out.data.set(ov.subarray(ob, ob + len) as never, out.offset + s);
+    return { kernel: k.shared!, fn: k.run, args: base, step, pieces, last: { index: 0, value: Math.ceil(lastLen / (4 * UNROLL)) * 16 * UNROLL } };
+  };
+  const copyIn = (s: number, q: number): void => {
+    const len = Math.min(round, n - s);
+    for (let j = 0; j < ns; j++) tgt[j]!.set(slotSrc[j]!.subarray(slotOff[j]! + s, slotOff[j]! + s + len) as never, at(j, q));
+  };
+  copyIn(0, 0);
+  let running: StartedSplit | undefined = startSplit(callFor(0, 0));
+  try {
+    for (let s = 0, q = 0; s < n; s += round, q ^= 1) {
+      const next = s + round;
+      if (next < n) copyIn(next, q ^ 1);
+      const current = running!;
+      running = undefined;
+      finishSplit(current);
+      if (next < n) running = startSplit(callFor(next, q ^ 1));
+      const len = Math.min(round, n - s);
+      out.data.set(ov.subarray(outAt(q), outAt(q) + len) as never, out.offset + s);
+    }
+  } finally {
+    if (running) finishSplit(running);
   }
   return true;
 }
