@@ -16,7 +16,8 @@
 import { ELEM_BYTES, gemmModuleBytes, type KernelShape, type WasmDtype } from './gemm-kernel.ts';
 import { growMemory } from './memory.ts';
 import {
-  getNumThreads, helpersFor, holdCpuHelpers, kernelMemory, kernelMemoryShared, SHARED_MAX_PAGES, sharedKernel, splitAcrossThreads, type SharedKernel,
+  getNumThreads, helpersFor, holdCpuHelpers, kernelMemory, kernelMemoryShared, MAX_PIECES, SHARED_MAX_PAGES, sharedKernel, splitAcrossThreads,
+  type SharedKernel,
 } from '../threads.ts';
 import { packA, packB, type Num, type View } from './pack.ts';
 
@@ -279,7 +280,7 @@ export class WasmGemm {
     const aStep = sharedA ? 0 : aR;
     const aE = 0, bRawE = aE + (sharedA ? 1 : batch) * aR, bE = bRawE + batch * bRawR, cE = bE + batch * bR;
     const endE = cE + batch * cR;
-    if (endE * es > BATCHED_MAX_BYTES || helpersFor(batch) === 0) return false;
+    if (endE * es > BATCHED_MAX_BYTES || batch > MAX_PIECES || helpersFor(batch) === 0) return false;
     const view = this.ensure(endE * es);
     if (!view) return false;
     const sh = this.shared!;
