@@ -84,6 +84,16 @@ const Mode = { Rows: 0, Cols: 1, Packed: 2 } as const;
 const AMode = Mode;
 const BMode = Mode;
 
+/** A product's operands and how they reach linear memory (see `run`). */
+interface Operands {
+  out: Num; a: Num; aOffsets: ArrayLike<number>; ars: number; acs: number; b: Num; bOffsets: ArrayLike<number>; brs: number; bcs: number;
+  M: number; K: number; N: number; aMode: number; bMode: number; aCopy: number; bCopy: number;
+}
+/** Where each batch element of a group lives in linear memory (elements): region starts and the stride between elements. */
+interface Layout {
+  aE: number; bRawE: number; bE: number; cE: number; aStep: number; bRawStep: number; bStep: number; cStep: number; end: number;
+}
+
 export class WasmGemm {
   readonly es: number;
   private readonly gemmC: GemmFn;
@@ -224,72 +234,104 @@ export class WasmGemm {
     const bRawSize = bMode === BMode.Rows ? (K - 1) * brs + Npad : bMode === BMode.Cols ? (Npad - 1) * bcs + K : 0;
     const bCopy = bMode === BMode.Rows ? (K - 1) * brs + N : (N - 1) * bcs + K;
 
+    // Regions in linear memory, per batch element of a group (see `nest`): A (one region when
+    // every element of the group shares it), raw B, packed B, C.
+    const aR = roundUp(aSize + slack, al), bRawR = roundUp(bRawSize + slack, al);
+    const bR = roundUp(kcMax * ncMaxPad + slack, al), cR = roundUp(Mpad * ncMaxPad + slack, al);
+    const op: Operands = { out, a, aOffsets, ars, acs, b, bOffsets, brs, bcs, M, K, N, aMode, bMode, aCopy, bCopy };
+    const layout = (count: number, sharedA: boolean): Layout => {
+      const aStep = sharedA ? 0 : aR;
+      const bRawE = (sharedA ? 1 : count) * aR, bE = bRawE + count * bRawR, cE = bE + count * bR;
+      return { aE: 0, bRawE, bE, cE, aStep, bRawStep: bRawR, bStep: bR, cStep: cR, end: cE + count * cR };
+    };
+
     // helpers poll between this run's kernel calls instead of sleeping (see holdCpuHelpers)
     const held = this.shared !== undefined && batch * M * N * K >= 2 * GEMM_THREAD_MIN_MACS && getNumThreads() > 1;
-    if (held && batch > 1 && (M * N * K < 4 * GEMM_THREAD_MIN_MACS || batch >= 4 * getNumThreads())) {
-      // many small products (convolutions' per-image GEMMs): threads take whole batch elements
-      holdCpuHelpers(true);
-      try {
-        if (this.batched(out, a, aOffsets, ars, acs, b, bOffsets, brs, bcs, batch, M, K, N, aMode, bMode, aSize, bRawSize, aCopy, bCopy)) return true;
-      } finally {
-        holdCpuHelpers(false);
-      }
-    }
-
-    const aE = 0;
-    const bRawE = roundUp(aE + aSize + slack, al);
-    const bE = roundUp(bRawE + bRawSize + slack, al);
-    const cE = roundUp(bE + kcMax * ncMaxPad + slack, al);
-    const endE = cE + Mpad * ncMaxPad + slack;
-    const view = this.ensure(endE * es);
-    if (!view) return false;
-
     if (held) holdCpuHelpers(true);
     try {
-      this.blocks(view, out, a, aOffsets, ars, acs, b, bOffsets, brs, bcs, batch, M, K, N, aMode, bMode, aE, bRawE, bE, cE, aCopy, bCopy);
+      if (held && batch > 1 && batch <= MAX_PIECES && helpersFor(batch) > 0 && (M * N * K < 4 * GEMM_THREAD_MIN_MACS || batch >= 4 * getNumThreads())) {
+        // many small products (convolutions' per-image GEMMs): threads take whole batch elements,
+        // every element in regions of its own
+        let sharedA = aMode !== AMode.Packed;
+        for (let i = 1; i < batch && sharedA; i++) sharedA = aOffsets[i] === aOffsets[0];
+        const lay = layout(batch, sharedA);
+        const view = lay.end * es <= BATCHED_MAX_BYTES ? this.ensure(lay.end * es) : null;
+        if (view) {
+          this.nest(view, op, lay, batch, batch);
+          return true;
+        }
+      }
+      const lay = layout(1, false);
+      const view = this.ensure(lay.end * es);
+      if (!view) return false;
+      this.nest(view, op, lay, batch, 1);
+      return true;
     } finally {
       if (held) holdCpuHelpers(false);
     }
-    return true;
   }
 
   /**
-   * `run` for a batch of products split across threads by batch element: every element's A (once
-   * when all share it), B, packed B and C get regions of their own in linear memory, this thread
-   * copies the operands in, and each packing and kernel step is one split call whose pieces are
-   * batch elements (their arguments advance by a region per piece). False, having done nothing,
-   * when memory cannot hold all the regions (BATCHED_MAX_BYTES) or no helper is free.
+   * The blocked loop nest (jc → pc → ic) over the batch, `count` elements at a time (1, or the
+   * whole batch), each element of a group in its own regions of `lay` (stride 0 between elements
+   * that share one). One element: packing and kernel calls run here (a large kernel call split
+   * across threads by panels, see `kernel`). Several: each packing or kernel step is one split
+   * call whose pieces are the elements, their arguments advancing by a region per piece.
    */
-  private batched(
-    out: Num, a: Num, aOffsets: ArrayLike<number>, ars: number, acs: number, b: Num, bOffsets: ArrayLike<number>,
-    brs: number, bcs: number, batch: number, M: number, K: number, N: number, aMode: number, bMode: number,
-    aSize: number, bRawSize: number, aCopy: number, bCopy: number,
-  ): boolean {
+  private nest(view: View, op: Operands, lay: Layout, batch: number, count: number): void {
+    const { brs, bcs } = op;
+    const es = this.es;
+    const { aStep, bRawStep, bStep, cStep } = lay;
+    const sh = this.shared;
+    const one = count === 1;
+    // per-piece steps of each split call's arguments (bytes), when there are several elements
+    const packStep = one ? [] : [bRawStep * es, 0, bStep * es, 0, 0, 0];
+    const gemmStep = one ? [] : [aStep * es, 0, 0, 0, bStep * es, 0, 0, cStep * es, 0, 0];
+    const packRows = (src: number, dst: number, kc: number, nPanels: number): void => {
+      if (one) this.packBWasm(src, brs * es, dst, kc, nPanels);
+      else splitAcrossThreads({ kernel: sh!.packB, fn: this.packBWasm, args: [src, brs * es, dst, kc, nPanels], step: packStep.slice(0, 5), pieces: count });
+    };
+    const packCols = (src: number, dst: number, kc: number, kcMain: number, nPanels: number): void => {
+      if (one) this.packBTWasm(src, bcs * es, dst, kc, kcMain, nPanels);
+      else splitAcrossThreads({ kernel: sh!.packBT, fn: this.packBTWasm, args: [src, bcs * es, dst, kc, kcMain, nPanels], step: packStep, pieces: count });
+    };
+    const gemm = (rowsA: boolean, aBase: number, aPanel: number, aStride: number, mPanels: number, bBase: number, nPanels: number, kc: number, cBase: number, ldc: number, acc: number): void => {
+      if (one) this.kernel(rowsA, aBase, aPanel, aStride, mPanels, bBase, nPanels, kc, cBase, ldc, acc);
+      else {
+        splitAcrossThreads({
+          kernel: rowsA ? sh!.R : sh!.C, fn: rowsA ? this.gemmR : this.gemmC,
+          args: [aBase, aPanel, aStride, mPanels, bBase, nPanels, kc, cBase, ldc, acc], step: gemmStep, pieces: count,
+        });
+      }
+    };
+
+    const last = { lastA: -1, lastB: -1 };
+    for (let first = 0; first < batch; first += count) this.group(view, op, lay, first, count, last, packRows, packCols, gemm);
+  }
+
+  /** `nest`'s loops for the `count` elements from `first`; `last` remembers what a single region already holds. */
+  private group(
+    view: View, op: Operands, lay: Layout, first: number, count: number, last: { lastA: number; lastB: number },
+    packRows: (src: number, dst: number, kc: number, nPanels: number) => void,
+    packCols: (src: number, dst: number, kc: number, kcMain: number, nPanels: number) => void,
+    gemm: (rowsA: boolean, aBase: number, aPanel: number, aStride: number, mPanels: number, bBase: number, nPanels: number, kc: number, cBase: number, ldc: number, acc: number) => void,
+  ): void {
+    const { out, a, aOffsets, ars, acs, b, bOffsets, brs, bcs, M, K, N, aMode, bMode, aCopy, bCopy } = op;
     const { MR, NR, MC, KC, NC } = this.cfg;
     const es = this.es;
-    const al = 16 / es;
     const L = 16 / es;
-    const slack = 2 * NR + 2 * MR + al;
-    const kcMax = Math.min(KC, K);
-    const ncMaxPad = roundUp(Math.min(NC, N), NR);
-    const Mpad = roundUp(M, MR);
-    let sharedA = aMode !== AMode.Packed;
-    for (let i = 1; i < batch && sharedA; i++) sharedA = aOffsets[i] === aOffsets[0];
-    const aR = roundUp(aSize + slack, al), bRawR = roundUp(bRawSize + slack, al);
-    const bR = roundUp(kcMax * ncMaxPad + slack, al), cR = roundUp(Mpad * ncMaxPad + slack, al);
-    const aStep = sharedA ? 0 : aR;
-    const aE = 0, bRawE = aE + (sharedA ? 1 : batch) * aR, bE = bRawE + batch * bRawR, cE = bE + batch * bR;
-    const endE = cE + batch * cR;
-    if (endE * es > BATCHED_MAX_BYTES || batch > MAX_PIECES || helpersFor(batch) === 0) return false;
-    const view = this.ensure(endE * es);
-    if (!view) return false;
-    const sh = this.shared!;
-    const split = (kernel: SharedKernel, fn: (...args: number[]) => void, args: number[], step: number[]): void =>
-      splitAcrossThreads({ kernel, fn, args, step, pieces: batch });
-
-    for (let bi = 0; bi < batch; bi++) {
-      if (aMode !== AMode.Packed && (bi === 0 || !sharedA)) view.set(a.subarray(aOffsets[bi]!, aOffsets[bi]! + aCopy) as never, aE + bi * aStep);
-      if (bMode !== BMode.Packed) view.set(b.subarray(bOffsets[bi]!, bOffsets[bi]! + bCopy) as never, bRawE + bi * bRawR);
+    const { aE, bRawE, bE, cE, aStep, bRawStep, bStep, cStep } = lay;
+    const one = count === 1;
+    for (let e = 0; e < count; e++) {
+      const aOff = aOffsets[first + e]!, bOff = bOffsets[first + e]!;
+      if (aMode !== AMode.Packed && ((!one && aStep !== 0) || aOff !== last.lastA)) {
+        view.set(a.subarray(aOff, aOff + aCopy) as never, aE + e * aStep);
+        last.lastA = aOff;
+      }
+      if (bMode !== BMode.Packed && (!one || bOff !== last.lastB)) {
+        view.set(b.subarray(bOff, bOff + bCopy) as never, bRawE + e * bRawStep);
+        last.lastB = bOff;
+      }
     }
     for (let jc = 0; jc < N; jc += NC) {
       const nc = Math.min(NC, N - jc);
@@ -299,94 +341,30 @@ export class WasmGemm {
       for (let pc = 0; pc < K; pc += KC) {
         const kc = Math.min(KC, K - pc);
         if (bMode === BMode.Rows) {
-          split(sh.packB, this.packBWasm, [(bRawE + pc * brs + jc) * es, brs * es, bE * es, kc, nPanels], [bRawR * es, 0, bR * es, 0, 0]);
+          packRows((bRawE + pc * brs + jc) * es, bE * es, kc, nPanels);
         } else if (bMode === BMode.Cols) {
           const kcMain = kc - (kc % L);
-          split(sh.packBT, this.packBTWasm, [(bRawE + pc + jc * bcs) * es, bcs * es, bE * es, kc, kcMain, nPanels], [bRawR * es, 0, bR * es, 0, 0, 0]);
-          if (kcMain < kc) for (let bi = 0; bi < batch; bi++) packTailCols(view, bE + bi * bR, bRawE + bi * bRawR + pc + jc * bcs, bcs, kcMain, kc, nc, nPanels, NR);
+          packCols((bRawE + pc + jc * bcs) * es, bE * es, kc, kcMain, nPanels);
+          if (kcMain < kc) for (let e = 0; e < count; e++) packTailCols(view, bE + e * bStep, bRawE + e * bRawStep + pc + jc * bcs, bcs, kcMain, kc, nc, nPanels, NR);
         } else {
-          for (let bi = 0; bi < batch; bi++) packB(view, bE + bi * bR, b, bOffsets[bi]! + pc * brs + jc * bcs, brs, bcs, kc, kc, nc, NR);
+          for (let e = 0; e < count; e++) packB(view, bE + e * bStep, b, bOffsets[first + e]! + pc * brs + jc * bcs, brs, bcs, kc, kc, nc, NR);
         }
         for (let ic = 0; ic < M; ic += MC) {
           const mc = Math.min(MC, M - ic);
           const mPanels = Math.ceil(mc / MR);
           const cBase = (cE + ic * ncPad) * es;
           const acc = pc > 0 ? 1 : 0;
-          const step = [aStep * es, 0, 0, 0, bR * es, 0, 0, cR * es, 0, 0];
           if (aMode === AMode.Rows) {
-            split(sh.R, this.gemmR, [(aE + ic * ars + pc) * es, MR * ars * es, ars * es, mPanels, bE * es, nPanels, kc, cBase, ldc, acc], step);
+            gemm(true, (aE + ic * ars + pc) * es, MR * ars * es, ars * es, mPanels, bE * es, nPanels, kc, cBase, ldc, acc);
           } else if (aMode === AMode.Cols) {
-            split(sh.C, this.gemmC, [(aE + ic + pc * acs) * es, MR * es, acs * es, mPanels, bE * es, nPanels, kc, cBase, ldc, acc], step);
+            gemm(false, (aE + ic + pc * acs) * es, MR * es, acs * es, mPanels, bE * es, nPanels, kc, cBase, ldc, acc);
           } else {
-            for (let bi = 0; bi < batch; bi++) packA(view, aE + bi * aR, a, aOffsets[bi]! + ic * ars + pc * acs, ars, acs, mc, kc, kc, MR);
-            split(sh.C, this.gemmC, [aE * es, kc * MR * es, MR * es, mPanels, bE * es, nPanels, kc, cBase, ldc, acc], [aR * es, 0, 0, 0, bR * es, 0, 0, cR * es, 0, 0]);
+            for (let e = 0; e < count; e++) packA(view, aE + e * aStep, a, aOffsets[first + e]! + ic * ars + pc * acs, ars, acs, mc, kc, kc, MR);
+            gemm(false, aE * es, kc * MR * es, MR * es, mPanels, bE * es, nPanels, kc, cBase, ldc, acc);
           }
         }
       }
-      for (let bi = 0; bi < batch; bi++) copyOut(out, bi * M * N + jc, N, view, cE + bi * cR, ncPad, M, nc);
-    }
-    return true;
-  }
-
-  /** The blocked loop nest of `run`, over operands already placed as `aMode` / `bMode` say. */
-  private blocks(
-    view: View, out: Num, a: Num, aOffsets: ArrayLike<number>, ars: number, acs: number, b: Num, bOffsets: ArrayLike<number>,
-    brs: number, bcs: number, batch: number, M: number, K: number, N: number, aMode: number, bMode: number,
-    aE: number, bRawE: number, bE: number, cE: number, aCopy: number, bCopy: number,
-  ): void {
-    const { MR, NR, MC, KC, NC } = this.cfg;
-    const es = this.es;
-    const L = 16 / es;
-    const rowsA = aMode === AMode.Rows;
-    const gemm = (aBase: number, aPanel: number, aStride: number, mPanels: number, bBase: number, nPanels: number, kc: number, cBase: number, ldc: number, acc: number): void =>
-      this.kernel(rowsA, aBase, aPanel, aStride, mPanels, bBase, nPanels, kc, cBase, ldc, acc);
-    let lastA = -1;
-    let lastB = -1;
-    for (let bi = 0; bi < batch; bi++) {
-      const aOff = aOffsets[bi]!;
-      const bOff = bOffsets[bi]!;
-      if (aMode !== AMode.Packed && aOff !== lastA) {
-        view.set(a.subarray(aOff, aOff + aCopy) as never, aE);
-        lastA = aOff;
-      }
-      if (bMode !== BMode.Packed && bOff !== lastB) {
-        view.set(b.subarray(bOff, bOff + bCopy) as never, bRawE);
-        lastB = bOff;
-      }
-      const outBase = bi * M * N;
-      for (let jc = 0; jc < N; jc += NC) {
-        const nc = Math.min(NC, N - jc);
-        const ncPad = roundUp(nc, NR);
-        const nPanels = ncPad / NR;
-        const ldc = ncPad * es;
-        for (let pc = 0; pc < K; pc += KC) {
-          const kc = Math.min(KC, K - pc);
-          if (bMode === BMode.Rows) {
-            this.packBWasm((bRawE + pc * brs + jc) * es, brs * es, bE * es, kc, nPanels);
-          } else if (bMode === BMode.Cols) {
-            const kcMain = kc - (kc % L);
-            this.packBTWasm((bRawE + pc + jc * bcs) * es, bcs * es, bE * es, kc, kcMain, nPanels);
-            if (kcMain < kc) packTailCols(view, bE, bRawE + pc + jc * bcs, bcs, kcMain, kc, nc, nPanels, NR);
-          } else {
-            packB(view, bE, b, bOff + pc * brs + jc * bcs, brs, bcs, kc, kc, nc, NR);
-          }
-          for (let ic = 0; ic < M; ic += MC) {
-            const mc = Math.min(MC, M - ic);
-            const mPanels = Math.ceil(mc / MR);
-            const cBase = (cE + ic * ncPad) * es;
-            const accumulate = pc > 0 ? 1 : 0;
-            if (aMode === AMode.Rows) {
-              gemm((aE + ic * ars + pc) * es, MR * ars * es, ars * es, mPanels, bE * es, nPanels, kc, cBase, ldc, accumulate);
-            } else if (aMode === AMode.Cols) {
-              gemm((aE + ic + pc * acs) * es, MR * es, acs * es, mPanels, bE * es, nPanels, kc, cBase, ldc, accumulate);
-            } else {
-              packA(view, aE, a, aOff + ic * ars + pc * acs, ars, acs, mc, kc, kc, MR);
-              gemm(aE * es, kc * MR * es, MR * es, mPanels, bE * es, nPanels, kc, cBase, ldc, accumulate);
-            }
-          }
-        }
-        copyOut(out, outBase + jc, N, view, cE, ncPad, M, nc);
-      }
+      for (let e = 0; e < count; e++) copyOut(out, (first + e) * M * N + jc, N, view, cE + e * cStep, ncPad, M, nc);
     }
   }
 }
