@@ -210,8 +210,8 @@ export function setNumThreads(n: number): number {
   return prev;
 }
 
-/** Largest size of the shared memory, in 64 KiB pages (1 GiB): modules import it with this maximum. */
-export const SHARED_MAX_PAGES = 16384;
+/** Largest size of the shared memory, in 64 KiB pages (4 GiB, wasm32's limit, as a plain memory may grow): modules import it with this maximum. */
+export const SHARED_MAX_PAGES = 65536;
 
 /**
  * The linear memory of the CPU kernels (elementwise and GEMM; they never run at once, and nothing
