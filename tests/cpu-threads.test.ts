@@ -16,6 +16,11 @@ import {
 } from '../src/cpu/wasm/elementwise.ts';
 import { matmulIntoWasm } from '../src/cpu/matmul.ts';
 import { rng } from './helpers/rng.ts';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const threadsHere = wasmElementwiseSupported() && kernelMemoryShared();
 const initial = getNumThreads();
@@ -24,6 +29,22 @@ afterEach(() => {
   setNumThreads(initial);
   setWasmElementwiseThreadMin(WASM_ELEMENTWISE_THREAD_MIN);
 });
+
+/** Runs a module of source text in a child Node process (through tsx, from the repository root). */
+function child(source: string, env: Record<string, string> = {}): Promise<{ code: number; stdout: string; ms: number }> {
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+  const dir = mkdtempSync(join(tmpdir(), 'tapegrad-threads-'));
+  const file = join(dir, 'child.mts');
+  writeFileSync(file, source);
+  const t0 = Date.now();
+  return new Promise((done) => {
+    execFile(process.execPath, [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), file], { cwd: root, timeout: 60_000, env: { ...process.env, ...env } },
+      (err, stdout) => {
+        rmSync(dir, { recursive: true, force: true });
+        done({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, ms: Date.now() - t0 });
+      });
+  });
+}
 
 describe('cpu threads: the setting', () => {
   it('is at least 1, returns the previous count, rejects a non-positive count', () => {
@@ -34,6 +55,20 @@ describe('cpu threads: the setting', () => {
     expect(getNumThreads()).toBe(threadsHere ? 3 : 1);
     expect(() => setNumThreads(0)).toThrow(ValueError);
     expect(() => setNumThreads(1.5)).toThrow(ValueError);
+  });
+
+  it('TAPEGRAD_CPU_THREADS sets the default, and helpers never keep a process alive', async () => {
+    const src = `
+      import { getNumThreads, randn } from ${JSON.stringify(resolve(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'index.ts'))};
+      const a = randn([300, 400]), b = randn([400, 300]);
+      const s = a.matmul(b).tanh().sum().itemSync();
+      console.log(getNumThreads(), Number.isFinite(s));
+    `;
+    const [one, two] = await Promise.all([child(src, { TAPEGRAD_CPU_THREADS: '1' }), child(src, { TAPEGRAD_CPU_THREADS: '2' })]);
+    expect(one).toMatchObject({ code: 0, stdout: '1 true\n' });
+    // the script ends without process.exit: an idle helper (blocked in Atomics.wait) must not hold it
+    expect(two).toMatchObject({ code: 0, stdout: `${threadsHere ? 2 : 1} true\n` });
+    expect(two.ms).toBeLessThan(30_000);
   });
 });
 
