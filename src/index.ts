@@ -31,7 +31,7 @@ export {
 export {
   add, sub, mul, div, pow, remainder, maximum, minimum, neg, abs, sign, exp, log, log1p, expm1, sqrt, rsqrt,
   square, reciprocal, sin, cos, tanh, sigmoid, relu, leakyRelu, gelu, softplus, erf, floor, ceil, round, trunc,
-  clamp, where, gt, ge, lt, le, eq, ne, logicalAnd, logicalOr, logicalNot, isnan,
+  clamp, lerp, addcmul, addcdiv, where, gt, ge, lt, le, eq, ne, logicalAnd, logicalOr, logicalNot, isnan,
   sum, mean, prod, amax, amin, max, min, argmax, argmin, logsumexp, var, std, softmax, logSoftmax,
   reshape, view, transpose, t, permute, expand, squeeze, unsqueeze, flatten, narrow, slice, index, cat, stack,
   split, chunk, pad, indexSelect, gather, scatterAdd, matmul, contiguous, clone, detach, cast,

@@ -251,6 +251,12 @@ export class Tensor {
   round(): Tensor { return F.round(this); }
   trunc(): Tensor { return F.trunc(this); }
   clamp(min?: number | null, max?: number | null): Tensor { return F.clamp(this, min, max); }
+  /** this + w·(end − this), one kernel (`torch.lerp`). */
+  lerp(end: TensorLike, w: TensorLike): Tensor { return F.lerp(this, end, w); }
+  /** this + value·t1·t2, one kernel (`torch.addcmul`). */
+  addcmul(t1: TensorLike, t2: TensorLike, value: TensorLike = 1): Tensor { return F.addcmul(this, t1, t2, value); }
+  /** this + value·t1/t2, one kernel (`torch.addcdiv`). */
+  addcdiv(t1: TensorLike, t2: TensorLike, value: TensorLike = 1): Tensor { return F.addcdiv(this, t1, t2, value); }
   isnan(): Tensor { return F.isnan(this); }
   logicalNot(): Tensor { return F.logicalNot(this); }
   logicalAnd(o: TensorLike): Tensor { return F.logicalAnd(this, o); }
@@ -317,6 +323,9 @@ export class Tensor {
   mul_(o: TensorLike): this { return F.inplace(this, F.mul(this, o), 'mul_', true); }
   div_(o: TensorLike): this { return F.inplace(this, F.div(this, o), 'div_', true); }
   clamp_(min?: number | null, max?: number | null): this { return F.inplace(this, F.clamp(this, min, max), 'clamp_', true); }
+  lerp_(end: TensorLike, w: TensorLike): this { return F.inplace(this, F.lerp(this, end, w), 'lerp_', true); }
+  addcmul_(t1: TensorLike, t2: TensorLike, value: TensorLike = 1): this { return F.inplace(this, F.addcmul(this, t1, t2, value), 'addcmul_', true); }
+  addcdiv_(t1: TensorLike, t2: TensorLike, value: TensorLike = 1): this { return F.inplace(this, F.addcdiv(this, t1, t2, value), 'addcdiv_', true); }
   zero_(): this { return F.inplace(this, F.zerosLike(this), 'zero_', true); }
   fill_(v: number): this { return F.inplace(this, F.fullLike(this, v), 'fill_', true); }
   /** Copies `src` (broadcast and cast to this tensor's shape and dtype) into this tensor. */

@@ -226,6 +226,56 @@ export const where = elementwise<NoAttrs>({
   vjp: (g, { inputs: [c] }) => [null, F.where(c!, g, 0), F.where(c!, 0, g)],
 });
 
+// ---- fused updates (one kernel each: optimizers run them on every parameter, every step) ----
+function fusedRule(op: string, float: boolean) {
+  return (inputs: readonly Aval[]): Aval => {
+    const dtype = sameDtype(op, inputs);
+    if (float ? !isFloat(dtype) : dtype === 'bool') throw new DTypeError(`${op}: expected ${float ? 'float' : 'numeric'} tensors, got ${dtype}`);
+    return { shape: broadcastShapes(op, ...inputs.map((x) => x.shape)), dtype };
+  };
+}
+/** a + w·(b − a) (PyTorch's lerp). */
+export const lerp = elementwise<NoAttrs>({
+  name: 'lerp',
+  infer: fusedRule('lerp', true),
+  expr: ([a, b, w]) => E.bin('add', a!, E.bin('mul', w!, E.bin('sub', b!, a!))),
+  save: { inputs: [0, 1, 2] },
+  // d lerp = (1 − w) da + w db + (b − a) dw
+  vjp: (g, { inputs: [a, b, w], needsGrad }) => [
+    needsGrad[0] ? F.mul(g, F.sub(1, w!)) : null,
+    needsGrad[1] ? F.mul(g, w!) : null,
+    needsGrad[2] ? F.mul(g, F.sub(b!, a!)) : null,
+  ],
+});
+/** x + v·t1·t2 (PyTorch's addcmul, with the value as an operand). */
+export const addcmul = elementwise<NoAttrs>({
+  name: 'addcmul',
+  infer: fusedRule('addcmul', false),
+  expr: ([x, t1, t2, v]) => E.bin('add', x!, E.bin('mul', v!, E.bin('mul', t1!, t2!))),
+  save: { inputs: [1, 2, 3] },
+  // d = dx + v·t2 dt1 + v·t1 dt2 + t1·t2 dv
+  vjp: (g, { inputs: [, t1, t2, v], needsGrad }) => [
+    g,
+    needsGrad[1] ? F.mul(g, F.mul(v!, t2!)) : null,
+    needsGrad[2] ? F.mul(g, F.mul(v!, t1!)) : null,
+    needsGrad[3] ? F.mul(g, F.mul(t1!, t2!)) : null,
+  ],
+});
+/** x + v·t1/t2 (PyTorch's addcdiv, with the value as an operand). */
+export const addcdiv = elementwise<NoAttrs>({
+  name: 'addcdiv',
+  infer: fusedRule('addcdiv', true),
+  expr: ([x, t1, t2, v]) => E.bin('add', x!, E.bin('mul', v!, E.bin('div', t1!, t2!))),
+  save: { inputs: [1, 2, 3] },
+  // d = dx + (v/t2) dt1 − (v·t1/t2²) dt2 + (t1/t2) dv
+  vjp: (g, { inputs: [, t1, t2, v], needsGrad }) => [
+    g,
+    needsGrad[1] ? F.mul(g, F.div(v!, t2!)) : null,
+    needsGrad[2] ? F.neg(F.mul(g, F.div(F.mul(v!, t1!), F.mul(t2!, t2!)))) : null,
+    needsGrad[3] ? F.mul(g, F.div(t1!, t2!)) : null,
+  ],
+});
+
 // ---- cast ----
 export const cast = elementwise<CastAttrs>({
   name: 'cast',

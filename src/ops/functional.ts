@@ -258,6 +258,40 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   return dispatch(prims.where, [cond, x, y], {});
 }
 
+/** Operands of a fused op promoted to one dtype (tensors by PyTorch's rules, then numbers). */
+function fusedOperands(op: string, vals: readonly TensorLike[]): Tensor[] {
+  const tensors = vals.filter((v): v is Tensor => v instanceof Tensor);
+  vals.forEach((v, i) => {
+    if (!(v instanceof Tensor) && typeof v !== 'number') throw new ValueError(`${op}: operand ${i + 1} is ${describeValue(v)}, expected a tensor or number`);
+  });
+  if (tensors.length === 0) throw new ValueError(`${op}: at least one operand must be a tensor`);
+  let dt = tensors[0]!.dtype;
+  let all0d = tensors[0]!.ndim === 0;
+  for (const t of tensors.slice(1)) {
+    dt = promoteTypes(dt, all0d, t.dtype, t.ndim === 0);
+    all0d &&= t.ndim === 0;
+  }
+  for (const v of vals) if (typeof v === 'number') dt = scalarDtype(dt, v);
+  const device = tensors[0]!.device;
+  return vals.map((v) => (v instanceof Tensor ? cast(v, dt) : scalar(v as number, dt, device)));
+}
+
+/**
+ * a + w·(b − a), one kernel (PyTorch's `torch.lerp`; float tensors).
+ * @example m.lerp_(grad, 1 - beta1) // Adam's first moment
+ */
+export function lerp(a: TensorLike, b: TensorLike, w: TensorLike): Tensor {
+  return dispatch(prims.lerp, fusedOperands('lerp', [a, b, w]), {});
+}
+/** x + value·t1·t2, one kernel (PyTorch's `torch.addcmul`; `value` may be a tensor). */
+export function addcmul(x: TensorLike, t1: TensorLike, t2: TensorLike, value: TensorLike = 1): Tensor {
+  return dispatch(prims.addcmul, fusedOperands('addcmul', [x, t1, t2, value]), {});
+}
+/** x + value·t1/t2, one kernel (PyTorch's `torch.addcdiv`; float tensors; `value` may be a tensor). */
+export function addcdiv(x: TensorLike, t1: TensorLike, t2: TensorLike, value: TensorLike = 1): Tensor {
+  return dispatch(prims.addcdiv, fusedOperands('addcdiv', [x, t1, t2, value]), {});
+}
+
 type Unary = (x: Tensor) => Tensor;
 const floatUnary = (op: OpDef): Unary => (x) => dispatch(op, [toFloat(x)], {});
 const numUnary = (op: OpDef): Unary => (x) => dispatch(op, [x], {});

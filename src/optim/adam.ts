@@ -55,8 +55,10 @@ function adamUpdate(p: Tensor, grad: Tensor, s: ParamState, g: ParamGroup<AdamOp
     else d = d.add(p.mul(scalar('weightDecay')));
   }
   const t = s.step.add_(1);
-  const m = s.expAvg!.mul_(b1).add_(d.mul(1 - b1));
-  const v = s.expAvgSq!.mul_(b2).add_(d.mul(d).mul(1 - b2));
+  // NOTE: m ← m + (1 − β₁)(d − m) and v ← β₂v + (1 − β₂)d² as PyTorch writes them (lerp_,
+  // addcmul_): one kernel each instead of three, equal to β₁m + (1 − β₁)d up to rounding
+  const m = s.expAvg!.lerp_(d, 1 - b1);
+  const v = s.expAvgSq!.mul_(b2).addcmul_(d, d, 1 - b2);
   const bc1 = t.mul(Math.log(b1)).expm1().neg();
   const bc2 = t.mul(Math.log(b2)).expm1().neg();
   let vUsed = v;
@@ -65,7 +67,7 @@ function adamUpdate(p: Tensor, grad: Tensor, s: ParamState, g: ParamGroup<AdamOp
     vUsed = vmax.copy_(vmax.maximum(v));
   }
   const denom = vUsed.sqrt().div(bc2.sqrt()).add(g.eps);
-  p.sub_(m.div(denom).mul(bc1.reciprocal().mul(scalar('lr'))));
+  p.addcdiv_(m, denom, bc1.reciprocal().mul(scalar('lr')).neg());
 }
 
 /**

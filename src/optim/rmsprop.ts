@@ -55,18 +55,18 @@ export class RMSprop extends Optimizer<RMSpropOptions> {
     s.step!.add_(1);
     let d = g.maximize ? grad.neg() : grad;
     if (g.weightDecay !== 0) d = d.add(p.mul(this.scalar(g, p, 'weightDecay')));
-    const v = s.squareAvg.mul_(g.alpha).add_(d.mul(d).mul(1 - g.alpha));
+    const v = s.squareAvg.mul_(g.alpha).addcmul_(d, d, 1 - g.alpha);
     let avg: Tensor;
     if (g.centered) {
-      const m = (s.gradAvg ??= stateTensor(() => zerosLike(p))).mul_(g.alpha).add_(d.mul(1 - g.alpha));
+      const m = (s.gradAvg ??= stateTensor(() => zerosLike(p))).lerp_(d, 1 - g.alpha);
       avg = v.sub(m.mul(m)).sqrt().add(g.eps);
     } else avg = v.sqrt().add(g.eps);
     // lr, weightDecay and momentum are read as 0-d tensors (see Optimizer.scalar), so changing
     // them between jit calls takes effect; which terms exist is decided per trace (changing it retraces: Optimizer.step guards it)
     const lr = this.scalar(g, p, 'lr');
     if (g.momentum > 0) {
-      const buf = (s.momentumBuffer ??= stateTensor(() => zerosLike(p))).mul_(this.scalar(g, p, 'momentum')).add_(d.div(avg));
+      const buf = (s.momentumBuffer ??= stateTensor(() => zerosLike(p))).mul_(this.scalar(g, p, 'momentum')).addcdiv_(d, avg);
       p.sub_(buf.mul(lr));
-    } else p.sub_(d.div(avg).mul(lr));
+    } else p.addcdiv_(d, avg, lr.neg());
   }
 }

@@ -414,6 +414,25 @@ export const primCases = {
     ref: whereRef,
     f32: 'exact',
   },
+  // fused updates: every operand differentiable, broadcast against the others
+  lerp: {
+    vjp: true,
+    gen: broadcastArb(['real', 'real', 'real'], { allowEmpty: true }).map((xs) => ({ xs, attrs: noAttrs })),
+    ref: (s) => mapBroadcast(s.xs.map((x) => ({ values: logical(x), shape: x.shape })), (a, b, w) => a + w! * (b! - a)),
+    f32: 'elementwise',
+  },
+  addcmul: {
+    vjp: true,
+    gen: broadcastArb(['real', 'real', 'real', 'real'], { allowEmpty: true }).map((xs) => ({ xs, attrs: noAttrs })),
+    ref: (s) => mapBroadcast(s.xs.map((x) => ({ values: logical(x), shape: x.shape })), (x, a, b, v) => x + v! * a! * b!),
+    f32: 'elementwise',
+  },
+  addcdiv: {
+    vjp: true,
+    gen: broadcastArb(['real', 'real', 'nonzero', 'real'], { allowEmpty: true }).map((xs) => ({ xs, attrs: noAttrs })),
+    ref: (s) => mapBroadcast(s.xs.map((x) => ({ values: logical(x), shape: x.shape })), (x, a, b, v) => x + v! * (a! / b!)),
+    f32: 'elementwise',
+  },
   // f64 → f32 → f64: the f32 rounding (≤ 6e-8 relative) needs a coarser step than 1e-6
   cast: {
     vjp: true,
