@@ -23,7 +23,7 @@ import {
   wasmElementwiseStats,
   wasmElementwiseSupported,
 } from '../src/cpu/wasm/elementwise.ts';
-import { roundAll } from '../src/jit/exec/cpu-codegen.ts';
+import { roundAll } from '../src/cpu/round-steps.ts';
 import { getNumThreads } from '../src/cpu/threads.ts';
 import { rng } from './helpers/rng.ts';
 

@@ -9,6 +9,7 @@ import { E, type Expr } from '../ops/expr.ts';
 import type { OpDef } from '../ops/registry.ts';
 import { contiguousStrides, numel } from '../shape.ts';
 import { runElementwise, type StridedArray } from './elementwise.ts';
+import { roundAll } from './round-steps.ts';
 import { runReduce } from './reduce.ts';
 import { runGather, runScatterAdd } from './indexing.ts';
 import { runFold, runUnfold } from './conv.ts';
@@ -207,7 +208,7 @@ export const cpuBackend: Backend = {
     switch (op.kind) {
       case 'elementwise': {
         const expr = op.expr(inputs.map((v, i) => operandExpr(v, i)), attrs, out);
-        runElementwise(expr, out.shape, view, inputs.map(arr));
+        runElementwise(expr, out.shape, view, inputs.map(arr), op.roundSteps ? roundAll(expr) : expr);
         break;
       }
       case 'reduce': {

@@ -79,8 +79,12 @@ function build(expr: Expr, nIn: number, rank: number, hoisted: readonly boolean[
   return new Function('out', 'outOff', 'outStrides', 'ins', 'offs', 'strides', 'shape', 'H', body) as Kernel;
 }
 
-/** out[view] = expr(inputs) elementwise over `shape`. */
-export function runElementwise(expr: Expr, shape: readonly number[], out: StridedArray, inputs: readonly StridedArray[]): void {
+/**
+ * out[view] = expr(inputs) elementwise over `shape`; `jsExpr` (default `expr`) is what a
+ * JavaScript kernel renders where the WebAssembly one declines (`expr` with every float32
+ * operation rounded, for an expression those would round step by step: see round-steps.ts).
+ */
+export function runElementwise(expr: Expr, shape: readonly number[], out: StridedArray, inputs: readonly StridedArray[], jsExpr: Expr = expr): void {
   const n = shape.reduce((a, b) => a * b, 1);
   if (n === 0) return;
   const { shape: cs, strides } = collapseDims(shape, [out.strides, ...inputs.map((x) => x.strides)]);
@@ -107,10 +111,10 @@ export function runElementwise(expr: Expr, shape: readonly number[], out: Stride
   // (./wasm/elementwise.ts; wasmElementwiseShaped says which loops qualify).
   // NOTE: there each op rounds to float32, while this JS kernel rounds a fused expression once.
   if (runWasmElementwise(expr, ek, cs, strides, out, inputs, hoisted)) return;
-  const key = `${ek}|${cs.length}|${hoisted.map((h) => (h ? 1 : 0)).join('')}`;
+  const key = `${jsExpr === expr ? ek : exprKey(jsExpr)}|${cs.length}|${hoisted.map((h) => (h ? 1 : 0)).join('')}`;
   let k = cache.get(key);
   if (!k) {
-    k = build(expr, inputs.length, cs.length, hoisted);
+    k = build(jsExpr, inputs.length, cs.length, hoisted);
     cache.set(key, k);
   }
   k(out.data, out.offset, strides[0]!, inputs.map((x) => x.data), inputs.map((x) => x.offset), strides.slice(1), cs, H);

@@ -237,6 +237,7 @@ function fusedRule(op: string, float: boolean) {
 /** a + w·(b − a) (PyTorch's lerp). */
 export const lerp = elementwise<NoAttrs>({
   name: 'lerp',
+  roundSteps: true,
   infer: fusedRule('lerp', true),
   expr: ([a, b, w]) => E.bin('add', a!, E.bin('mul', w!, E.bin('sub', b!, a!))),
   save: { inputs: [0, 1, 2] },
@@ -250,6 +251,7 @@ export const lerp = elementwise<NoAttrs>({
 /** x + v·t1·t2 (PyTorch's addcmul, with the value as an operand). */
 export const addcmul = elementwise<NoAttrs>({
   name: 'addcmul',
+  roundSteps: true,
   infer: fusedRule('addcmul', false),
   expr: ([x, t1, t2, v]) => E.bin('add', x!, E.bin('mul', v!, E.bin('mul', t1!, t2!))),
   save: { inputs: [1, 2, 3] },
@@ -264,6 +266,7 @@ export const addcmul = elementwise<NoAttrs>({
 /** x + v·t1/t2 (PyTorch's addcdiv, with the value as an operand). */
 export const addcdiv = elementwise<NoAttrs>({
   name: 'addcdiv',
+  roundSteps: true,
   infer: fusedRule('addcdiv', true),
   expr: ([x, t1, t2, v]) => E.bin('add', x!, E.bin('mul', v!, E.bin('div', t1!, t2!))),
   save: { inputs: [1, 2, 3] },

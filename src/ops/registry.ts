@@ -52,6 +52,12 @@ export interface ElementwiseOp<A> extends OpBase<A> {
   readonly kind: 'elementwise';
   /** the scalar expression of one output element, given the operands' expressions */
   readonly expr: (inputs: readonly Expr[], attrs: A, out: Aval) => Expr;
+  /**
+   * The expression fuses several float32 operations that round one by one (the separate ops it
+   * replaces did, and the WebAssembly and WGSL kernels do): JavaScript kernels render it through
+   * `roundAll` (src/cpu/round-steps.ts) so every path, and the jit, gives the same bits.
+   */
+  readonly roundSteps?: boolean;
 }
 export interface ReduceOp<A extends ReduceAttrs = ReduceAttrs> extends OpBase<A> {
   readonly kind: 'reduce';

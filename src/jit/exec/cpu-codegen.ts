@@ -7,6 +7,7 @@
  */
 import { H, renderJs } from '../../cpu/render.ts';
 import { collapseDims } from '../../cpu/elementwise.ts';
+import { roundAll } from '../../cpu/round-steps.ts';
 import { exprKey, type Expr } from '../../ops/expr.ts';
 import type { ReduceKind } from '../../ops/registry.ts';
 import { contiguousStrides } from '../../shape.ts';
@@ -63,39 +64,6 @@ export function exprSeeds(e: Expr, out: number[] = [], seen = new Set<Expr>()): 
 }
 
 const lit = (n: number) => String(n);
-
-const EXACT_UN: ReadonlySet<string> = new Set(['neg', 'abs', 'relu', 'sign', 'floor', 'ceil', 'trunc', 'round']);
-const EXACT_BIN: ReadonlySet<string> = new Set(['max', 'min']);
-
-/** e rounded to float32 as a store to a Float32Array rounds it (renders as Math.fround). */
-function round32(e: Expr): Expr {
-  return { k: 'cast', dtype: 'float32', a: { k: 'cast', dtype: 'float64', a: e } };
-}
-
-/**
- * The expression with every float32 operation rounded to float32, as eager kernels (one op each,
- * stored to a Float32Array) and the WebAssembly and WGSL renderers (f32 arithmetic) compute it;
- * the JS renderer alone would keep intermediates in double. Ops exact in float32 are left alone.
- */
-export function roundAll(root: Expr): Expr {
-  const memo = new Map<Expr, Expr>();
-  const go = (e: Expr): Expr => {
-    const hit = memo.get(e);
-    if (hit) return hit;
-    let r: Expr;
-    switch (e.k) {
-      case 'in': case 'const': case 'index': case 'rand': r = e; break;
-      case 'un': r = { ...e, a: go(e.a) }; if (e.dtype === 'float32' && !EXACT_UN.has(e.op)) r = round32(r); break;
-      case 'bin': r = { ...e, a: go(e.a), b: go(e.b) }; if (e.dtype === 'float32' && !EXACT_BIN.has(e.op)) r = round32(r); break;
-      case 'where': r = { ...e, c: go(e.c), a: go(e.a), b: go(e.b) }; break;
-      case 'cast': r = { ...e, a: go(e.a) }; if (e.dtype === 'float32' && e.a.dtype === 'int32') r = round32(r); break;
-      default: return e satisfies never;
-    }
-    memo.set(e, r);
-    return r;
-  };
-  return go(root);
-}
 
 /**
  * Nested loops over `shape`: level d keeps cursors `${c}_d` (one per name), starting from the

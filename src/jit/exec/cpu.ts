@@ -20,7 +20,8 @@ import { contiguousStrides, numel } from '../../shape.ts';
 import { Tensor } from '../../tensor.ts';
 import type { Kernel, Load, Lowered } from '../lower.ts';
 import type { BufferPlan } from '../passes/plan.ts';
-import { exprSeeds, genElementwise, genReduce, roundAll } from './cpu-codegen.ts';
+import { exprSeeds, genElementwise, genReduce } from './cpu-codegen.ts';
+import { roundAll } from '../../cpu/round-steps.ts';
 import { outputTensors, updateTarget, type KernelInfo, type Program } from './program.ts';
 import { kernelLabel } from './labels.ts';
 
