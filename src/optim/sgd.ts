@@ -55,9 +55,10 @@ export class SGD extends Optimizer<SGDOptions> {
       let buf = state.momentumBuffer;
       // the first buffer is d itself (PyTorch), written into a concrete zero buffer (see state-tensor.ts)
       if (!buf) buf = state.momentumBuffer = stateTensor(() => zerosLike(p)).copy_(d);
-      else buf.mul_(mu).add_(d.mul(this.scalar(g, p, '1 − dampening', (o) => 1 - o.dampening)));
-      d = g.nesterov ? d.add(buf.mul(mu)) : buf;
+      else buf.mul_(mu).addcmul_(d, this.scalar(g, p, '1 − dampening', (o) => 1 - o.dampening));
+      d = g.nesterov ? d.addcmul(buf, mu) : buf;
     }
-    p.sub_(d.mul(this.scalar(g, p, 'lr')));
+    // p − lr·d in one kernel (PyTorch's add_(d, alpha=−lr)); the same bits as p.sub_(d.mul(lr))
+    p.addcmul_(d, this.scalar(g, p, 'lr'), -1);
   }
 }
