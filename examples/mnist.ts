@@ -17,7 +17,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as tapegrad from 'tapegrad';
-import { DataLoader, datasets, keep, manualSeed, nn, noGrad, optim, save, scope, type Tensor } from 'tapegrad';
+import { DataLoader, datasets, getNumThreads, keep, manualSeed, nn, noGrad, optim, save, scope, type Tensor } from 'tapegrad';
 import { arg, flag, numArg } from './args.ts';
 import { ProgressBar } from './progress.ts';
 import { plotSvg } from './svg-plot.ts';
@@ -145,7 +145,7 @@ function makeOptimizer(): optim.Optimizer {
   }
 }
 const opt = makeOptimizer();
-console.log(`optimizer: ${optName}, lr ${lr}${schedule === 'cosine' ? ' (cosine decay to 0)' : ''}, batch size ${batchSize}, ${epochs} epoch${epochs === 1 ? '' : 's'}, seed ${seed}, device ${device}${useJit ? ', jit' : ''}`);
+console.log(`optimizer: ${optName}, lr ${lr}${schedule === 'cosine' ? ' (cosine decay to 0)' : ''}, batch size ${batchSize}, ${epochs} epoch${epochs === 1 ? '' : 's'}, seed ${seed}, device ${device}${device === 'cpu' ? ` (${getNumThreads()} thread${getNumThreads() === 1 ? '' : 's'})` : ''}${useJit ? ', jit' : ''}`);
 
 // ------------------------------------------------------------------ training
 
