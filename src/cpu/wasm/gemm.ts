@@ -11,7 +11,9 @@
  *  - anything else (transposed B, general strides): packed element by element in JS.
  *
  * Everything here is synchronous: the module is about 1 KiB, well under the 4 KiB that browsers
- * allow `new WebAssembly.Module` to compile on the main thread.
+ * allow `new WebAssembly.Module` to compile on the main thread. In Node the linear memory is the
+ * one shared with helper threads (../threads.ts): a large kernel call is split by register-tile
+ * panels, a batch of small products by batch element (`nest`).
  */
 import { ELEM_BYTES, gemmModuleBytes, type KernelShape, type WasmDtype } from './gemm-kernel.ts';
 import { growMemory } from './memory.ts';
@@ -102,7 +104,7 @@ export class WasmGemm {
   private readonly packBTWasm: PackBTFn;
   private readonly mem: WebAssembly.Memory;
   private view: View;
-  /** gemmC and gemmR for helper threads, when the memory is shared */
+  /** the module's kernels and packers for helper threads, when the memory is shared */
   private readonly shared: { C: SharedKernel; R: SharedKernel; packB: SharedKernel; packBT: SharedKernel } | undefined;
 
   constructor(
