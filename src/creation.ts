@@ -93,6 +93,7 @@ export function zeros(shape: readonly number[] | number, opts: CreateOptions = {
 export function ones(shape: readonly number[] | number, opts: CreateOptions = {}): Tensor {
   return full(shape, 1, opts);
 }
+const describeArg = (v: unknown): string => (typeof v === 'number' ? String(v) : v === null ? 'null' : typeof v === 'object' ? 'an object' : `${typeof v} ${String(v)}`);
 const likeOpts = (t: Tensor, opts: CreateOptions): CreateOptions => ({ dtype: t.dtype, device: t.device, ...opts });
 export function zerosLike(t: Tensor, opts: CreateOptions = {}): Tensor { return zeros(t.shape, likeOpts(t, opts)); }
 export function onesLike(t: Tensor, opts: CreateOptions = {}): Tensor { return ones(t.shape, likeOpts(t, opts)); }
@@ -100,11 +101,26 @@ export function fullLike(t: Tensor, value: number, opts: CreateOptions = {}): Te
 
 /**
  * Values from start (inclusive) to end (exclusive) by step; `arange(5)` is [0, 1, 2, 3, 4].
- * The dtype is int32 when all arguments are integers, else float32.
+ * The dtype is int32 when all arguments are integers, else float32. Options may follow the last
+ * number given, as PyTorch's keyword arguments do.
+ * @example arange(5, { dtype: 'float32' }); arange(0, 1, 0.25, { device: 'webgpu' })
  */
-export function arange(start: number, end?: number, step = 1, opts: CreateOptions = {}): Tensor {
+export function arange(start: number, end?: number, step?: number, opts?: CreateOptions): Tensor;
+export function arange(end: number, opts: CreateOptions): Tensor;
+export function arange(start: number, end: number, opts: CreateOptions): Tensor;
+export function arange(start: number, endOrOpts?: number | CreateOptions, stepOrOpts?: number | CreateOptions, options: CreateOptions = {}): Tensor {
+  let end: number | undefined, step = 1, opts = options;
+  if (typeof endOrOpts === 'object' && endOrOpts !== null) opts = endOrOpts;
+  else {
+    end = endOrOpts;
+    if (typeof stepOrOpts === 'object' && stepOrOpts !== null) opts = stepOrOpts;
+    else if (stepOrOpts !== undefined) step = stepOrOpts;
+  }
+  for (const [name, v] of [['start', start], ['end', end], ['step', step]] as const) {
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v))) throw new ValueError(`arange: ${name} must be a finite number, got ${describeArg(v)}`);
+  }
   if (end === undefined) { end = start; start = 0; }
-  if (step === 0 || !Number.isFinite(step)) throw new ValueError(`arange: step must be a non-zero finite number, got ${step}`);
+  if (step === 0) throw new ValueError(`arange: step must be a non-zero finite number, got ${step}`);
   const size = Math.max(0, Math.ceil((end - start) / step));
   const dtype = opts.dtype ?? ([start, end, step].every(Number.isInteger) ? 'int32' : 'float32');
   return finish(dispatch(prims.arange, [], { start, step, size, dtype }, opts.device), opts);

@@ -38,6 +38,13 @@ describe('bad input gets a clear, typed error', () => {
   it('negative or zero sizes where they make no sense', () => {
     expect(() => zeros([-2])).toThrow(ShapeError);
     expect(() => arange(0, 5, 0)).toThrow(ValueError);
+    // a bound that is not a number names itself (it used to surface as "invalid size NaN")
+    expect(() => arange(NaN)).toThrow(/arange: start must be a finite number, got NaN/);
+    expect(() => arange(0, 'x' as never)).toThrow(/arange: end must be a finite number, got string x/);
+    expect(() => arange(0, 5, Infinity)).toThrow(/arange: step must be a finite number, got Infinity/);
+    // options after the last number, as PyTorch's keyword arguments
+    expect(arange(3, { dtype: 'float32' }).dtype).toBe('float32');
+    expect(arange(1, 3, { dtype: 'float32' }).toArraySync()).toEqual([1, 2]);
     expect(() => zeros([4]).split(0)).toThrow(ValueError);
     expect(() => zeros([4]).chunk(0)).toThrow(ValueError);
     expect(() => zeros([4]).narrow(0, 2, 5)).toThrow(ShapeError);
