@@ -3,8 +3,8 @@
  * WebAssembly modules over one *shared* linear memory, so a kernel call can be cut into pieces
  * that the calling thread and its helpers take as they come free.
  *
- * Node only (worker_threads, found through `process.getBuiltinModule`, so bundlers for the
- * browser see no import): a browser's main thread may not block in `Atomics.wait`, and
+ * Node only (worker_threads, found through `process.getBuiltinModule` — Node ≥ 20.16 — so
+ * bundlers for the browser see no import): a browser's main thread may not block in `Atomics.wait`, and
  * SharedArrayBuffer there needs cross-origin isolation, so browsers run every kernel on one
  * thread. Helpers start lazily; threads in all default to the cores (`os.availableParallelism()`,
  * at most `MAX_HELPERS + 1`); `TAPEGRAD_CPU_THREADS` or `setNumThreads` overrides.
