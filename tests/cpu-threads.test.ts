@@ -31,7 +31,7 @@ afterEach(() => {
 });
 
 /** Runs a module of source text in a child Node process (through tsx, from the repository root). */
-function child(source: string, env: Record<string, string> = {}): Promise<{ code: number; stdout: string; ms: number }> {
+function child(source: string, env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string; ms: number }> {
   const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
   const dir = mkdtempSync(join(tmpdir(), 'tapegrad-threads-'));
   const file = join(dir, 'child.mts');
@@ -39,9 +39,9 @@ function child(source: string, env: Record<string, string> = {}): Promise<{ code
   const t0 = Date.now();
   return new Promise((done) => {
     execFile(process.execPath, [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), file], { cwd: root, timeout: 60_000, env: { ...process.env, ...env } },
-      (err, stdout) => {
+      (err, stdout, stderr) => {
         rmSync(dir, { recursive: true, force: true });
-        done({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, ms: Date.now() - t0 });
+        done({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr, ms: Date.now() - t0 });
       });
   });
 }
@@ -69,6 +69,10 @@ describe('cpu threads: the setting', () => {
     // the script ends without process.exit: an idle helper (blocked in Atomics.wait) must not hold it
     expect(two).toMatchObject({ code: 0, stdout: `${threadsHere ? 2 : 1} true\n` });
     expect(two.ms).toBeLessThan(30_000);
+    // a bad value warns (as OMP_NUM_THREADS does) and the default applies
+    const bad = await child(src, { TAPEGRAD_CPU_THREADS: 'two' });
+    expect(bad.code).toBe(0);
+    expect(bad.stderr).toMatch(/TAPEGRAD_CPU_THREADS="two" is not a positive integer; using \d+ CPU threads/);
   });
 });
 

@@ -176,7 +176,10 @@ function defaultThreads(): number {
   if (!workerThreads()) return 1;
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.TAPEGRAD_CPU_THREADS;
   if (env !== undefined && /^\d+$/.test(env) && Number(env) >= 1) return Math.min(Number(env), MAX_HELPERS + 1);
-  return Math.min(cores(), MAX_HELPERS + 1);
+  const n = Math.min(cores(), MAX_HELPERS + 1);
+  // as OMP_NUM_THREADS does for PyTorch: a bad value warns and the default applies
+  if (env !== undefined && env !== '') console.warn(`tapegrad: TAPEGRAD_CPU_THREADS=${JSON.stringify(env)} is not a positive integer; using ${n} CPU threads`);
+  return n;
 }
 
 /**
