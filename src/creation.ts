@@ -4,7 +4,7 @@ import { arrayFor, dtypeOfArray, isFloat, type DType, type TypedArray } from './
 import { DTypeError, ShapeError, ValueError } from './errors.ts';
 import { checkShape, fmtShape, numel } from './shape.ts';
 import { Tensor } from './tensor.ts';
-import { dispatch, getDefaultDevice } from './ops/dispatch.ts';
+import { describeValue, dispatch, getDefaultDevice } from './ops/dispatch.ts';
 import { prims } from './ops/prims.ts';
 import type { NestedArray } from './tensor.ts';
 
@@ -93,7 +93,6 @@ export function zeros(shape: readonly number[] | number, opts: CreateOptions = {
 export function ones(shape: readonly number[] | number, opts: CreateOptions = {}): Tensor {
   return full(shape, 1, opts);
 }
-const describeArg = (v: unknown): string => (typeof v === 'number' ? String(v) : v === null ? 'null' : typeof v === 'object' ? 'an object' : `${typeof v} ${String(v)}`);
 const likeOpts = (t: Tensor, opts: CreateOptions): CreateOptions => ({ dtype: t.dtype, device: t.device, ...opts });
 export function zerosLike(t: Tensor, opts: CreateOptions = {}): Tensor { return zeros(t.shape, likeOpts(t, opts)); }
 export function onesLike(t: Tensor, opts: CreateOptions = {}): Tensor { return ones(t.shape, likeOpts(t, opts)); }
@@ -117,7 +116,7 @@ export function arange(start: number, endOrOpts?: number | CreateOptions, stepOr
     else if (stepOrOpts !== undefined) step = stepOrOpts;
   }
   for (const [name, v] of [['start', start], ['end', end], ['step', step]] as const) {
-    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v))) throw new ValueError(`arange: ${name} must be a finite number, got ${describeArg(v)}`);
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v))) throw new ValueError(`arange: ${name} must be a finite number, got ${typeof v === 'number' ? v : describeValue(v)}`);
   }
   if (end === undefined) { end = start; start = 0; }
   if (step === 0) throw new ValueError(`arange: step must be a non-zero finite number, got ${step}`);

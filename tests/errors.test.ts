@@ -40,7 +40,7 @@ describe('bad input gets a clear, typed error', () => {
     expect(() => arange(0, 5, 0)).toThrow(ValueError);
     // a bound that is not a number names itself (it used to surface as "invalid size NaN")
     expect(() => arange(NaN)).toThrow(/arange: start must be a finite number, got NaN/);
-    expect(() => arange(0, 'x' as never)).toThrow(/arange: end must be a finite number, got string x/);
+    expect(() => arange(0, 'x' as never)).toThrow(/arange: end must be a finite number, got the string "x"/);
     expect(() => arange(0, 5, Infinity)).toThrow(/arange: step must be a finite number, got Infinity/);
     // options after the last number, as PyTorch's keyword arguments
     expect(arange(3, { dtype: 'float32' }).dtype).toBe('float32');

@@ -24,6 +24,7 @@
  * `unref`'d, so they never keep a process alive.
  */
 import { internal, ValueError } from '../errors.ts';
+import type { ModuleSpec } from './wasm/emit.ts';
 
 /** Most helper threads, whatever the core count. */
 const MAX_HELPERS = 7;
@@ -213,8 +214,8 @@ export function setNumThreads(n: number): number {
   return prev;
 }
 
-/** Largest size of the shared memory, in 64 KiB pages (4 GiB, wasm32's limit, as a plain memory may grow): modules import it with this maximum. */
-export const SHARED_MAX_PAGES = 65536;
+/** Largest size of the shared memory, in 64 KiB pages (4 GiB, wasm32's limit, as a plain memory may grow). */
+const SHARED_MAX_PAGES = 65536;
 
 /**
  * The linear memory of the CPU kernels (elementwise and GEMM; they never run at once, and nothing
@@ -233,7 +234,12 @@ export function kernelMemory(): WebAssembly.Memory {
   return memory;
 }
 
-/** Whether `kernelMemory()` is shared (modules must then import it as shared). */
+/** How a kernel module imports `kernelMemory()` (`env.mem`; shared, with its maximum, when it is). */
+export function kernelMemoryImport(): ModuleSpec['memoryImport'] {
+  return { module: 'env', name: 'mem', minPages: 1, shared: kernelMemoryShared() ? { maxPages: SHARED_MAX_PAGES } : undefined };
+}
+
+/** Whether `kernelMemory()` is shared (helpers can run its modules). */
 export function kernelMemoryShared(): boolean {
   return kernelMemory().buffer instanceof SharedArrayBuffer;
 }

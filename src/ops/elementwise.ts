@@ -248,36 +248,32 @@ export const lerp = elementwise<NoAttrs>({
     needsGrad[2] ? F.mul(g, F.sub(b!, a!)) : null,
   ],
 });
-/** x + v·t1·t2 (PyTorch's addcmul, with the value as an operand). */
-export const addcmul = elementwise<NoAttrs>({
-  name: 'addcmul',
-  roundSteps: true,
-  infer: fusedRule('addcmul', false),
-  expr: ([x, t1, t2, v]) => E.bin('add', x!, E.bin('mul', v!, E.bin('mul', t1!, t2!))),
-  save: { inputs: [1, 2, 3] },
-  // d = dx + v·t2 dt1 + v·t1 dt2 + t1·t2 dv
-  vjp: (g, { inputs: [, t1, t2, v], needsGrad }) => [
-    g,
-    needsGrad[1] ? F.mul(g, F.mul(v!, t2!)) : null,
-    needsGrad[2] ? F.mul(g, F.mul(v!, t1!)) : null,
-    needsGrad[3] ? F.mul(g, F.mul(t1!, t2!)) : null,
-  ],
-});
-/** x + v·t1/t2 (PyTorch's addcdiv, with the value as an operand). */
-export const addcdiv = elementwise<NoAttrs>({
-  name: 'addcdiv',
-  roundSteps: true,
-  infer: fusedRule('addcdiv', true),
-  expr: ([x, t1, t2, v]) => E.bin('add', x!, E.bin('mul', v!, E.bin('div', t1!, t2!))),
-  save: { inputs: [1, 2, 3] },
-  // d = dx + (v/t2) dt1 − (v·t1/t2²) dt2 + (t1/t2) dv
-  vjp: (g, { inputs: [, t1, t2, v], needsGrad }) => [
-    g,
-    needsGrad[1] ? F.mul(g, F.div(v!, t2!)) : null,
-    needsGrad[2] ? F.neg(F.mul(g, F.div(F.mul(v!, t1!), F.mul(t2!, t2!)))) : null,
-    needsGrad[3] ? F.mul(g, F.div(t1!, t2!)) : null,
-  ],
-});
+/**
+ * x + v·q(t1, t2) with q a product or a quotient: PyTorch's addcmul and addcdiv, with the value as
+ * an operand. `vdq` gives v·∂q/∂t1 and v·∂q/∂t2, for the rule d = dx + v·∂q/∂t1 dt1 + v·∂q/∂t2 dt2 + q dv.
+ */
+function addcOp(name: 'addcmul' | 'addcdiv', op: 'mul' | 'div', float: boolean, vdq: (v: Tensor, t1: Tensor, t2: Tensor) => [Tensor, Tensor]) {
+  return elementwise<NoAttrs>({
+    name,
+    roundSteps: true,
+    infer: fusedRule(name, float),
+    expr: ([x, t1, t2, v]) => E.bin('add', x!, E.bin('mul', v!, E.bin(op, t1!, t2!))),
+    save: { inputs: [1, 2, 3] },
+    vjp: (g, { inputs: [, t1, t2, v], needsGrad }) => {
+      const [d1, d2] = needsGrad[1] || needsGrad[2] ? vdq(v!, t1!, t2!) : [null, null];
+      return [
+        g,
+        needsGrad[1] ? F.mul(g, d1!) : null,
+        needsGrad[2] ? F.mul(g, d2!) : null,
+        needsGrad[3] ? F.mul(g, op === 'mul' ? F.mul(t1!, t2!) : F.div(t1!, t2!)) : null,
+      ];
+    },
+  });
+}
+/** x + v·t1·t2: v·∂/∂t1 = v·t2, v·∂/∂t2 = v·t1. */
+export const addcmul = addcOp('addcmul', 'mul', false, (v, t1, t2) => [F.mul(v, t2), F.mul(v, t1)]);
+/** x + v·t1/t2: v·∂/∂t1 = v/t2, v·∂/∂t2 = −v·t1/t2². */
+export const addcdiv = addcOp('addcdiv', 'div', true, (v, t1, t2) => [F.div(v, t2), F.neg(F.div(F.mul(v, t1), F.mul(t2, t2)))]);
 
 // ---- cast ----
 export const cast = elementwise<CastAttrs>({

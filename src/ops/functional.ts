@@ -46,26 +46,33 @@ export function asOperand(src: TensorLike, like: Tensor): Tensor {
   return expand(cast(t, like.dtype), like.shape);
 }
 
-/** Promotes two operands to one dtype (PyTorch's rules; JS numbers never widen a tensor's float dtype). */
-function operands(op: string, a: TensorLike, b: TensorLike): [Tensor, Tensor] {
-  for (const [v, which] of [[a, 'first'], [b, 'second']] as const) {
+const ORDINAL = ['first', 'second', 'third', 'fourth'];
+
+/**
+ * Promotes operands to one dtype (PyTorch's rules: tensors pairwise, a 0-d tensor not widening a
+ * dimensioned one of its category; then JS numbers, which never widen a tensor's float dtype).
+ */
+function promoted(op: string, vals: readonly TensorLike[]): Tensor[] {
+  vals.forEach((v, i) => {
     if (!(v instanceof Tensor) && typeof v !== 'number' && typeof v !== 'boolean') {
-      throw new ValueError(`${op}: the ${which} operand is ${describeValue(v)}, expected a tensor, number or boolean`);
+      throw new ValueError(`${op}: the ${ORDINAL[i] ?? `#${i + 1}`} operand is ${describeValue(v)}, expected a tensor, number or boolean`);
     }
+  });
+  const tensors = vals.filter((v): v is Tensor => v instanceof Tensor);
+  if (tensors.length === 0) throw new ValueError(`${op}: at least one operand must be a tensor, got ${vals.map((v) => typeof v).join(' and ')}`);
+  let dt = tensors[0]!.dtype, all0d = tensors[0]!.ndim === 0;
+  for (const t of tensors.slice(1)) {
+    dt = promoteTypes(dt, all0d, t.dtype, t.ndim === 0);
+    all0d &&= t.ndim === 0;
   }
-  if (a instanceof Tensor && b instanceof Tensor) {
-    const dt = promoteTypes(a.dtype, a.ndim === 0, b.dtype, b.ndim === 0);
-    return [cast(a, dt), cast(b, dt)];
-  }
-  if (a instanceof Tensor) {
-    const dt = scalarDtype(a.dtype, b as number | boolean);
-    return [cast(a, dt), scalar(b as number, dt, a.device)];
-  }
-  if (b instanceof Tensor) {
-    const dt = scalarDtype(b.dtype, a);
-    return [scalar(a, dt, b.device), cast(b, dt)];
-  }
-  throw new ValueError(`${op}: at least one operand must be a tensor, got ${typeof a} and ${typeof b}`);
+  for (const v of vals) if (!(v instanceof Tensor)) dt = scalarDtype(dt, v as number | boolean);
+  const device = tensors[0]!.device;
+  return vals.map((v) => (v instanceof Tensor ? cast(v, dt) : scalar(v as number | boolean, dt, device)));
+}
+
+/** Promotes two operands to one dtype (see `promoted`). */
+function operands(op: string, a: TensorLike, b: TensorLike): [Tensor, Tensor] {
+  return promoted(op, [a, b]) as [Tensor, Tensor];
 }
 
 function toFloat(t: Tensor): Tensor {
@@ -258,38 +265,20 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   return dispatch(prims.where, [cond, x, y], {});
 }
 
-/** Operands of a fused op promoted to one dtype (tensors by PyTorch's rules, then numbers). */
-function fusedOperands(op: string, vals: readonly TensorLike[]): Tensor[] {
-  const tensors = vals.filter((v): v is Tensor => v instanceof Tensor);
-  vals.forEach((v, i) => {
-    if (!(v instanceof Tensor) && typeof v !== 'number') throw new ValueError(`${op}: operand ${i + 1} is ${describeValue(v)}, expected a tensor or number`);
-  });
-  if (tensors.length === 0) throw new ValueError(`${op}: at least one operand must be a tensor`);
-  let dt = tensors[0]!.dtype;
-  let all0d = tensors[0]!.ndim === 0;
-  for (const t of tensors.slice(1)) {
-    dt = promoteTypes(dt, all0d, t.dtype, t.ndim === 0);
-    all0d &&= t.ndim === 0;
-  }
-  for (const v of vals) if (typeof v === 'number') dt = scalarDtype(dt, v);
-  const device = tensors[0]!.device;
-  return vals.map((v) => (v instanceof Tensor ? cast(v, dt) : scalar(v as number, dt, device)));
-}
-
 /**
  * a + w·(b − a), one kernel (PyTorch's `torch.lerp`; float tensors).
  * @example m.lerp_(grad, 1 - beta1) // Adam's first moment
  */
 export function lerp(a: TensorLike, b: TensorLike, w: TensorLike): Tensor {
-  return dispatch(prims.lerp, fusedOperands('lerp', [a, b, w]), {});
+  return dispatch(prims.lerp, promoted('lerp', [a, b, w]), {});
 }
 /** x + value·t1·t2, one kernel (PyTorch's `torch.addcmul`; `value` may be a tensor). */
 export function addcmul(x: TensorLike, t1: TensorLike, t2: TensorLike, value: TensorLike = 1): Tensor {
-  return dispatch(prims.addcmul, fusedOperands('addcmul', [x, t1, t2, value]), {});
+  return dispatch(prims.addcmul, promoted('addcmul', [x, t1, t2, value]), {});
 }
 /** x + value·t1/t2, one kernel (PyTorch's `torch.addcdiv`; float tensors; `value` may be a tensor). */
 export function addcdiv(x: TensorLike, t1: TensorLike, t2: TensorLike, value: TensorLike = 1): Tensor {
-  return dispatch(prims.addcdiv, fusedOperands('addcdiv', [x, t1, t2, value]), {});
+  return dispatch(prims.addcdiv, promoted('addcdiv', [x, t1, t2, value]), {});
 }
 
 type Unary = (x: Tensor) => Tensor;

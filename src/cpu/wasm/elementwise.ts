@@ -72,7 +72,7 @@ import type { DType } from '../../dtype.ts';
 import { exprKey, type Expr } from '../../ops/expr.ts';
 import { growMemory } from './memory.ts';
 import {
-  finishSplit, helpersFor, holdCpuHelpers, kernelMemory, kernelMemoryShared, SHARED_MAX_PAGES, sharedKernel, startSplit,
+  finishSplit, helpersFor, holdCpuHelpers, kernelMemory, kernelMemoryImport, kernelMemoryShared, sharedKernel, startSplit,
   type SharedKernel, type SplitCall, type StartedSplit,
 } from '../threads.ts';
 import { ByteWriter, emitModule, FuncBuilder, Op, SimdOp, SimdOpExt as X, ValType } from './emit.ts';
@@ -349,8 +349,7 @@ class Gen {
     c.byte(Op.local_get).u32(this.i).byte(Op.i32_const).s32(16 * step).byte(Op.i32_add).byte(Op.local_tee).u32(this.i);
     c.byte(Op.local_get).u32(0).byte(Op.i32_lt_u).byte(Op.br_if).u32(0);
     c.byte(Op.end);
-    const shared = kernelMemoryShared() ? { maxPages: SHARED_MAX_PAGES } : undefined;
-    return emitModule({ memoryImport: { module: 'env', name: 'mem', minPages: 1, shared }, funcs: [{ name: 'run', fn: this.f }] });
+    return emitModule({ memoryImport: kernelMemoryImport(), funcs: [{ name: 'run', fn: this.f }] });
   }
 }
 

@@ -28,7 +28,7 @@
  * (V8 keeps them in xmm registers when MR*NR/lanes + NR/lanes + 2 ≤ 15). Loop nest: B panels
  * outer (one kc×NR B micro-panel stays in L1), A panels inner (from L2), k innermost.
  */
-import { emitModule, FuncBuilder, Op, SimdOp, ValType } from './emit.ts';
+import { emitModule, FuncBuilder, Op, SimdOp, ValType, type ModuleSpec } from './emit.ts';
 
 export type WasmDtype = 'f32' | 'f64' | 'i32';
 
@@ -246,12 +246,14 @@ function packBTFunc(dtype: WasmDtype, { NR }: KernelShape): FuncBuilder {
   return f;
 }
 
-/** The module's bytes; `sharedMaxPages` when the imported memory is shared (helper threads). */
-export function gemmModuleBytes(dtype: WasmDtype, shape: KernelShape, sharedMaxPages?: number): Uint8Array {
+/** The module's bytes, importing its memory as `memoryImport` says (shared for helper threads). */
+export function gemmModuleBytes(
+  dtype: WasmDtype, shape: KernelShape, memoryImport: ModuleSpec['memoryImport'] = { module: 'env', name: 'mem', minPages: 1 },
+): Uint8Array {
   const lanes = 16 / ELEM_BYTES[dtype];
   if (shape.NR % lanes !== 0) throw new Error(`NR=${shape.NR} must be a multiple of ${lanes} for ${dtype}`);
   return emitModule({
-    memoryImport: { module: 'env', name: 'mem', minPages: 1, shared: sharedMaxPages === undefined ? undefined : { maxPages: sharedMaxPages } },
+    memoryImport,
     funcs: [
       { name: 'gemmC', fn: gemmFunc(dtype, shape, false) },
       { name: 'gemmR', fn: gemmFunc(dtype, shape, true) },

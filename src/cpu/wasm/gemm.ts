@@ -18,7 +18,7 @@
 import { ELEM_BYTES, gemmModuleBytes, type KernelShape, type WasmDtype } from './gemm-kernel.ts';
 import { growMemory } from './memory.ts';
 import {
-  getNumThreads, helpersFor, holdCpuHelpers, kernelMemory, kernelMemoryShared, MAX_PIECES, SHARED_MAX_PAGES, sharedKernel, splitAcrossThreads,
+  getNumThreads, helpersFor, holdCpuHelpers, kernelMemory, kernelMemoryImport, kernelMemoryShared, MAX_PIECES, sharedKernel, splitAcrossThreads,
   type SharedKernel,
 } from '../threads.ts';
 import { packA, packB, type Num, type View } from './pack.ts';
@@ -57,7 +57,7 @@ export function wasmSimdSupported(): boolean {
  * Fewest multiply-adds in one kernel call (an A block times a B block) for it to be split across
  * helper threads.
  */
-export const GEMM_THREAD_MIN_MACS = 1 << 17;
+const GEMM_THREAD_MIN_MACS = 1 << 17;
 /** Most linear memory a batch split by element may take (its regions hold every element at once). */
 const BATCHED_MAX_BYTES = 64 * 2 ** 20;
 
@@ -114,9 +114,8 @@ export class WasmGemm {
     this.es = ELEM_BYTES[dtype];
     // the kernels' one linear memory (src/cpu/threads.ts): shared with helper threads in Node
     this.mem = kernelMemory();
-    const sharedMem = kernelMemoryShared();
-    const module = new WebAssembly.Module(gemmModuleBytes(dtype, cfg, sharedMem ? SHARED_MAX_PAGES : undefined) as BufferSource);
-    this.shared = sharedMem
+    const module = new WebAssembly.Module(gemmModuleBytes(dtype, cfg, kernelMemoryImport()) as BufferSource);
+    this.shared = kernelMemoryShared()
       ? { C: sharedKernel(module, 'gemmC'), R: sharedKernel(module, 'gemmR'), packB: sharedKernel(module, 'packB'), packBT: sharedKernel(module, 'packBT') }
       : undefined;
     const instance = new WebAssembly.Instance(module, { env: { mem: this.mem } });

@@ -7,7 +7,6 @@
  */
 import { H, renderJs } from '../../cpu/render.ts';
 import { collapseDims } from '../../cpu/elementwise.ts';
-import { roundAll } from '../../cpu/round-steps.ts';
 import { exprKey, type Expr } from '../../ops/expr.ts';
 import type { ReduceKind } from '../../ops/registry.ts';
 import { contiguousStrides } from '../../shape.ts';
