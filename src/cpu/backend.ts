@@ -2,6 +2,7 @@
  * @file The CPU backend: storages are typed arrays; kernels are rendered JS loops (elementwise)
  * and hand-written templates (reduce, matmul, im2col, gather, layout copies).
  */
+import { raiseMallocThresholds } from './malloc-threshold.ts';
 import { registerBackend, type Aval, type Backend, type BufView, type MemoryInfo, type Storage } from '../backend.ts';
 import { arrayFor, bytesPerElement, type DType, type TypedArray } from '../dtype.ts';
 import { internal } from '../errors.ts';
@@ -149,6 +150,8 @@ let liveStorages = 0;
 // callback runs, and callbacks run only once the program yields to a macrotask: in a loop that
 // never yields, every output array stayed alive (W4's 1M-element jit logistic went from 2.1 to
 // about 4 ms a call, eager 3.7 to 8 ms). dispose() and scope() release, and recycle, explicitly.
+raiseMallocThresholds();
+
 const registry = typeof FinalizationRegistry !== 'undefined'
   ? new FinalizationRegistry<number>((bytes) => { bytesInUse -= bytes; liveStorages--; })
   : null;
