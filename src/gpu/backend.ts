@@ -249,7 +249,8 @@ export class GpuBackend implements Backend {
       s.constValue = undefined;
       this.dropBuffer(d);
       d.buf = buf;
-      d.rec = this.reclaimer.track(d, buf, false);
+      // counted again: untracking the temporary took its bytes off
+      d.rec = this.reclaimer.track(d, buf);
       d.constValue = undefined;
       return;
     }

@@ -18,12 +18,14 @@ export interface ReclaimRecord {
   readonly ref: WeakRef<object>;
   readonly buf: GpuBuf;
   live: boolean;
+  /** forced collections so far when it was tracked (its bytes count towards the next one) */
+  readonly epoch: number;
 }
 
 export class Reclaimer {
   private readonly records = new Set<ReclaimRecord>();
   private readonly registry: FinalizationRegistry<ReclaimRecord> | null;
-  /** bytes of buffers handed to storages since the last forced collection */
+  /** bytes of buffers handed to storages since the last forced collection, less those released by hand since */
   bytesSinceGc = 0;
   readonly stats = { forcedGcs: 0, sweeps: 0, reclaimed: 0, reclaimedBytes: 0, gcMs: 0 };
 
@@ -38,18 +40,23 @@ export class Reclaimer {
   }
 
   /** Starts watching `owner`; its buffer is freed once `owner` is unreachable. */
-  track(owner: object, buf: GpuBuf, fresh = true): ReclaimRecord {
-    const rec: ReclaimRecord = { ref: new WeakRef(owner), buf, live: true };
+  track(owner: object, buf: GpuBuf): ReclaimRecord {
+    const rec: ReclaimRecord = { ref: new WeakRef(owner), buf, live: true, epoch: this.stats.forcedGcs };
     this.records.add(rec);
     this.registry?.register(owner, rec, rec);
-    if (fresh) this.bytesSinceGc += buf.bytes;
+    this.bytesSinceGc += buf.bytes;
     return rec;
   }
 
-  /** Stops watching (the owner released its buffer itself). */
+  /**
+   * Stops watching (the owner released its buffer itself). Its bytes no longer count towards the
+   * next forced collection: a buffer released by hand (dispose, scope, a jit output the caller
+   * disposes) can never be garbage, so a loop that frees everything it makes forces none.
+   */
   untrack(rec: ReclaimRecord): void {
     if (!rec.live) return;
     rec.live = false;
+    if (rec.epoch === this.stats.forcedGcs) this.bytesSinceGc -= rec.buf.bytes;
     this.records.delete(rec);
     this.registry?.unregister(rec);
   }
