@@ -3,6 +3,7 @@
  * and hand-written templates (reduce, matmul, im2col, gather, layout copies).
  */
 import { raiseMallocThresholds } from './malloc-threshold.ts';
+import { arenaArray, arenaBlock, arenaRelease, arenaRetain } from './arena.ts';
 import { registerBackend, type Aval, type Backend, type BufView, type MemoryInfo, type Storage } from '../backend.ts';
 import { arrayFor, bytesPerElement, type DType, type TypedArray } from '../dtype.ts';
 import { internal } from '../errors.ts';
@@ -69,16 +70,25 @@ function acquire(dtype: DType, n: number, zero: boolean): TypedArray {
     if (zero) a.fill(0);
     return a;
   }
-  const fresh = arrayFor(dtype, n);
+  // in the kernels' memory when there is room (WebAssembly kernels then run on it in place)
+  const inArena = arenaArray(dtype, n);
+  const fresh = inArena ?? arrayFor(dtype, n);
+  if (inArena && zero) fresh.fill(0);
   recyclable.add(fresh);
   return fresh;
 }
 
-/** Returns a released storage's array to the pool, if it is one of ours and the cap allows. */
+/**
+ * Returns a released storage's array to the pool, if it is one of ours and the cap allows; an
+ * arena array that is not pooled gives up its owner's hold on its block.
+ */
 function recycle(a: TypedArray, dtype: DType): void {
-  if (!pooling || !recyclable.has(a)) return;
   const bytes = a.byteLength;
-  if (bytesPooled + bytes > poolMaxBytes) return;
+  if (!pooling || !recyclable.has(a) || bytesPooled + bytes > poolMaxBytes) {
+    const block = arenaBlock(a);
+    if (block >= 0) arenaRelease(block);
+    return;
+  }
   const key = `${dtype}:${a.length}`;
   let list = pool.get(key);
   if (!list) pool.set(key, (list = []));
@@ -103,8 +113,14 @@ export function adoptOutput(data: TypedArray, dtype: DType): Storage {
   return track(new CpuStorage(data, dtype));
 }
 
-/** Drops every pooled array (they are garbage-collected as usual). */
+/** Drops every pooled array (garbage-collected as usual; arena blocks return to the arena). */
 export function trimCpuPool(): void {
+  for (const list of pool.values()) {
+    for (const a of list) {
+      const block = arenaBlock(a);
+      if (block >= 0) arenaRelease(block);
+    }
+  }
   pool.clear();
   bytesPooled = 0;
 }
@@ -152,23 +168,41 @@ let liveStorages = 0;
 // about 4 ms a call, eager 3.7 to 8 ms). dispose() and scope() release, and recycle, explicitly.
 raiseMallocThresholds();
 
+// An arena array's block is an exception: the callback gets its block number (not the array)
+// and returns it, so arena memory of unreachable tensors is reused once callbacks run; until
+// then, a full arena just means plain arrays (src/cpu/arena.ts).
 const registry = typeof FinalizationRegistry !== 'undefined'
-  ? new FinalizationRegistry<number>((bytes) => { bytesInUse -= bytes; liveStorages--; })
+  ? new FinalizationRegistry<{ bytes: number; block: number }>(({ bytes, block }) => {
+    bytesInUse -= bytes;
+    liveStorages--;
+    if (block >= 0) arenaRelease(block);
+  })
   : null;
 
 function track(s: CpuStorage): CpuStorage {
   const bytes = s.data.length * bytesPerElement(s.dtype);
   bytesInUse += bytes;
   liveStorages++;
-  registry?.register(s, bytes, s);
+  registry?.register(s, { bytes, block: arenaBlock(s.data) }, s);
   return s;
+}
+
+/**
+ * @internal A storage of `n` zeros that a compiled function keeps as a temporary (src/jit/exec/cpu.ts):
+ * in the kernels' memory when there is room, released with `cpuBackend.release`.
+ */
+export function temporaryStorage(dtype: DType, n: number): CpuStorage {
+  return track(new CpuStorage(acquire(dtype, n, true), dtype));
 }
 
 export const cpuBackend: Backend = {
   device: 'cpu',
   fromArray(data: TypedArray, dtype: DType): Storage {
     // adopted, not copied: if the array is one of our outputs, another storage now shares it
+    // (never pooled again; an arena block gets a second owner)
     recyclable.delete(data);
+    const block = arenaBlock(data);
+    if (block >= 0) arenaRetain(block);
     return track(new CpuStorage(data, dtype));
   },
   async read(view: BufView): Promise<TypedArray> {
@@ -179,7 +213,11 @@ export const cpuBackend: Backend = {
     const strides = contiguousStrides(view.shape);
     if (view.shape.every((d, i) => d === 1 || view.strides[i] === strides[i])) {
       const src = arr(view).data;
-      return src.slice(view.offset, view.offset + n); // dense: one memcpy
+      // dense: one memcpy (slice() of an arena array, on shared memory, copies element by element)
+      if (arenaBlock(src) < 0) return src.slice(view.offset, view.offset + n);
+      const data = arrayFor(view.dtype, n);
+      data.set(src.subarray(view.offset, view.offset + n) as never);
+      return data;
     }
     // handed to the caller for good: a plain array, never pooled
     const data = arrayFor(view.dtype, n);

@@ -8,6 +8,7 @@ import type { TypedArray } from '../dtype.ts';
 import { exprKey, type Expr } from '../ops/expr.ts';
 import { H, renderJs } from './render.ts';
 import { runWasmElementwise } from './wasm/elementwise.ts';
+import { arenaBlock } from './arena.ts';
 
 export interface StridedArray {
   readonly data: TypedArray;
@@ -98,7 +99,9 @@ export function runElementwise(expr: Expr, shape: readonly number[], out: Stride
     if (expr.k === 'in') {
       const x = inputs[expr.i]!;
       const s = strides[expr.i + 1]![0];
-      if (x.data.constructor === out.data.constructor && (s === 1 || s === 0)) {
+      // (between two arena arrays the WebAssembly path below copies faster: `set` on shared
+      // memory copies with relaxed atomics, 25 µs per 800 KB against 10 for plain arrays)
+      if (x.data.constructor === out.data.constructor && (s === 0 || (s === 1 && (arenaBlock(x.data) < 0 || arenaBlock(out.data) < 0)))) {
         if (s === 1) out.data.set(x.data.subarray(x.offset, x.offset + n) as never, out.offset);
         else out.data.fill(x.data[x.offset]!, out.offset, out.offset + n);
         return;

@@ -71,8 +71,9 @@ import type { StridedArray } from '../elementwise.ts';
 import type { DType } from '../../dtype.ts';
 import { exprKey, type Expr } from '../../ops/expr.ts';
 import { growMemory } from './memory.ts';
+import { arenaAddress, scratchFits } from '../arena.ts';
 import {
-  finishSplit, helpersFor, holdCpuHelpers, kernelMemory, kernelMemoryImport, kernelMemoryShared, sharedKernel, startSplit,
+  finishSplit, helpersFor, MAX_PIECES, splitAcrossThreads, holdCpuHelpers, kernelMemory, kernelMemoryImport, kernelMemoryShared, sharedKernel, startSplit,
   type SharedKernel, type SplitCall, type StartedSplit,
 } from '../threads.ts';
 import { ByteWriter, emitModule, FuncBuilder, Op, SimdOp, SimdOpExt as X, ValType } from './emit.ts';
@@ -144,12 +145,13 @@ export function wasmElementwiseEnabled(): boolean {
   return enabled;
 }
 
-const stats = { runs: 0, threaded: 0, kernels: 0, unsupported: 0, failed: 0 };
+const stats = { runs: 0, threaded: 0, inPlace: 0, kernels: 0, unsupported: 0, failed: 0 };
 /**
- * Counters: wasm elementwise runs, compiled modules, expressions left to JS as unsupported, modules
- * the engine failed to compile (should stay 0), and the bytes of linear memory held.
+ * Counters: wasm elementwise runs (split across threads; run in place on arena arrays), compiled
+ * modules, expressions left to JS as unsupported, modules the engine failed to compile (should
+ * stay 0), and the bytes of linear memory held.
  */
-export function wasmElementwiseStats(): { runs: number; threaded: number; kernels: number; unsupported: number; failed: number; memoryBytes: number } {
+export function wasmElementwiseStats(): { runs: number; threaded: number; inPlace: number; kernels: number; unsupported: number; failed: number; memoryBytes: number } {
   return { ...stats, memoryBytes: kernelMemory().buffer.byteLength };
 }
 
@@ -793,7 +795,7 @@ let byteView = new Uint8Array(0);
 /** Makes linear memory at least `bytes` long; false when it cannot grow. */
 function ensure(bytes: number): boolean {
   const m = kernelMemory();
-  if (!growMemory(m, bytes)) return false;
+  if (!scratchFits(bytes) || !growMemory(m, bytes)) return false;
   if (view.buffer !== m.buffer) {
     view = new Float32Array(m.buffer);
     byteView = new Uint8Array(m.buffer);
@@ -910,6 +912,106 @@ function threaded1d(
   return true;
 }
 
+/** Elements per kernel iteration (UNROLL vectors of 4 floats): an in-place call covers a multiple. */
+const STEP = 4 * UNROLL;
+/** Fewest elements per row for rows to run in place, one kernel call each (shorter rows: the copy path batches them). */
+const IN_PLACE_ROW_MIN = 64;
+/**
+ * Fewest elements per thread for an in-place loop of cheap ops to be split (no copies: the loop is
+ * bound by memory traffic; 200K-element add, addcdiv on 2 threads: the same as on one).
+ */
+const IN_PLACE_CHEAP_THREAD_MIN = 262144;
+
+/**
+ * Runs a float32 kernel where its operands and result live, when every streamed operand and the
+ * output are arena arrays (src/cpu/arena.ts) and each is unit-stride along rows: no copies in or
+ * out of scratch slots. A 1-D loop is one call (split across threads when large enough), rows
+ * whose length is a multiple of STEP one call per row; the last partial step of a 1-D loop goes
+ * through a scratch slot (an in-place call would write past the result's end). The same kernel
+ * as the copy path, so the same bits. False, having done nothing, when it does not apply.
+ */
+function runInArena(
+  k: Kernel, shape: readonly number[], strides: readonly (readonly number[])[], out: StridedArray, inputs: readonly StridedArray[],
+): boolean {
+  if (k.boolOut || k.boolIn.size > 0 || !(out.data instanceof Float32Array)) return false;
+  const outAt = arenaAddress(out.data);
+  if (outAt < 0) return false;
+  const r = shape.length;
+  const inner = shape[r - 1]!;
+  if (r > 1 && (inner < IN_PLACE_ROW_MIN || inner % STEP !== 0)) return false;
+  const bases: number[] = [];
+  for (const i of k.streamed) {
+    const x = inputs[i]!;
+    const at = x.data instanceof Float32Array ? arenaAddress(x.data) : -1;
+    if (at < 0 || strides[i + 1]![r - 1] !== 1) return false;
+    bases.push(at + x.offset * 4);
+  }
+  const ob = outAt + out.offset * 4;
+  const scalars = k.scalars.map((i) => inputs[i]!.data[inputs[i]!.offset]!);
+  const nb = bases.length;
+  const args = [0, ...bases, ob, ...scalars];
+  if (r === 1) {
+    const n = inner;
+    const main = n - (n % STEP);
+    if (main > 0) {
+      const perThread = k.heavy ? threadMin : IN_PLACE_CHEAP_THREAD_MIN;
+      if (k.shared && main >= 2 * perThread && helpersFor(Math.floor(main / perThread)) > 0) {
+        // pieces of whole steps, about four per thread, so a late helper takes fewer
+        const pieces = Math.min(MAX_PIECES, Math.max(2, Math.floor(main / perThread)) * 2);
+        const per = Math.ceil(main / pieces / STEP) * STEP;
+        const count = Math.ceil(main / per);
+        const step = args.map((_, j) => (j >= 1 && j <= nb + 1 ? per * 4 : 0));
+        args[0] = per * 4;
+        holdCpuHelpers(true);
+        try {
+          splitAcrossThreads({ kernel: k.shared, fn: k.run, args, step, pieces: count, last: { index: 0, value: (main - (count - 1) * per) * 4 } });
+        } finally {
+          holdCpuHelpers(false);
+        }
+        stats.threaded++;
+      } else {
+        args[0] = main * 4;
+        k.run.apply(null, args);
+      }
+    }
+    if (main < n) {
+      // the partial step: operands into scratch slots of STEP floats each, the result out
+      const len = n - main;
+      if (!ensure((nb + 1) * STEP * 4)) return false;
+      for (let j = 0; j < nb; j++) {
+        const x = inputs[k.streamed[j]!]!;
+        view.set(x.data.subarray(x.offset + main, x.offset + n) as Float32Array, j * STEP);
+        args[1 + j] = j * STEP * 4;
+      }
+      args[1 + nb] = nb * STEP * 4;
+      args[0] = STEP * 4;
+      k.run.apply(null, args);
+      out.data.set(view.subarray(nb * STEP, nb * STEP + len), out.offset + main);
+    }
+    return true;
+  }
+  // rows: an odometer over the outer dims, one call per row
+  args[0] = inner * 4;
+  const idx = new Array<number>(r - 1).fill(0);
+  const rows = shape.reduce((a, b) => a * b, 1) / inner;
+  const streamedStrides = k.streamed.map((i) => strides[i + 1]!);
+  const outStrides = strides[0]!;
+  for (let row = 0; row < rows; row++) {
+    k.run.apply(null, args);
+    let d = r - 2;
+    for (;;) {
+      for (let j = 0; j < nb; j++) args[1 + j]! += streamedStrides[j]![d]! * 4;
+      args[1 + nb]! += outStrides[d]! * 4;
+      if (++idx[d]! < shape[d]! || d === 0) break;
+      for (let j = 0; j < nb; j++) args[1 + j]! -= shape[d]! * streamedStrides[j]![d]! * 4;
+      args[1 + nb]! -= shape[d]! * outStrides[d]! * 4;
+      idx[d] = 0;
+      d--;
+    }
+  }
+  return true;
+}
+
 /** Fewest elements per row for the multi-dimensional path (see `wasmElementwiseShaped`). */
 export const WASM_ELEMENTWISE_ROW_MIN = 32;
 
@@ -977,6 +1079,12 @@ export function runWasmElementwise(
   for (const i of k.streamed) if (!stored(inputs[i]!.data, k.boolIn.has(i))) return false;
   for (const i of k.scalars) if (!stored(inputs[i]!.data, k.boolIn.has(i))) return false;
 
+  if (runInArena(k, shape, strides, out, inputs)) {
+    stats.runs++;
+    stats.inPlace++;
+    return true;
+  }
+
   const r = shape.length;
   const inner = shape[r - 1]!;
   const n = shape.reduce((a, b) => a * b, 1);
@@ -989,6 +1097,7 @@ export function runWasmElementwise(
   const slotStrides: (readonly number[])[] = [];
   const slotBool: boolean[] = [];
   const args: number[] = [0];
+  const argSlot: number[] = []; // the slot of each streamed operand's argument
   for (const i of k.streamed) {
     const x = inputs[i]!;
     const st = strides[i + 1]!;
@@ -1001,6 +1110,7 @@ export function runWasmElementwise(
       slotBool.push(k.boolIn.has(i));
     }
     args.push(s * slotStride * 4);
+    argSlot.push(s);
   }
   const ns = slotSrc.length;
   // The result overwrites slot 0: vector i of the output (16 bytes at i, or 4 bool bytes at i/4)
@@ -1033,12 +1143,25 @@ export function runWasmElementwise(
         return true;
       }
     }
+    // operands in the arena (float32) are read where they live, and the result written where it
+    // lives (but for a last chunk that ends inside a step: the kernel writes whole steps)
+    const slotAt = slotSrc.map((d, j) => (slotBool[j] ? -1 : arenaAddress(d)));
+    const outAt = k.boolOut ? -1 : arenaAddress(o);
+    const nb = argSlot.length;
     for (let s = 0; s < n; s += CHUNK) {
       const len = Math.min(CHUNK, n - s);
-      for (let j = 0; j < ns; j++) tgt[j]!.set(slotSrc[j]!.subarray(slotOff[j]! + s, slotOff[j]! + s + len) as never, tb[j]!);
+      for (let j = 0; j < ns; j++) {
+        if (slotAt[j]! < 0) tgt[j]!.set(slotSrc[j]!.subarray(slotOff[j]! + s, slotOff[j]! + s + len) as never, tb[j]!);
+      }
+      for (let q = 0; q < nb; q++) {
+        const j = argSlot[q]!;
+        args[1 + q] = slotAt[j]! >= 0 ? slotAt[j]! + (slotOff[j]! + s) * 4 : j * slotStride * 4;
+      }
+      const direct = outAt >= 0 && len % STEP === 0;
+      args[1 + nb] = direct ? outAt + (out.offset + s) * 4 : outSlot * slotStride * 4;
       args[0] = Math.ceil(len / (4 * UNROLL)) * 16 * UNROLL;
       run.apply(null, args);
-      o.set(ov.subarray(ob, ob + len) as never, out.offset + s);
+      if (!direct) o.set(ov.subarray(ob, ob + len) as never, out.offset + s);
     }
     stats.runs++;
     return true;

@@ -17,6 +17,7 @@
  */
 import { ELEM_BYTES, gemmModuleBytes, type KernelShape, type WasmDtype } from './gemm-kernel.ts';
 import { growMemory } from './memory.ts';
+import { scratchFits } from '../arena.ts';
 import {
   getNumThreads, helpersFor, holdCpuHelpers, kernelMemory, kernelMemoryImport, kernelMemoryShared, MAX_PIECES, sharedKernel, splitAcrossThreads,
   type SharedKernel,
@@ -136,7 +137,8 @@ export class WasmGemm {
    * when memory cannot grow that far (the engine's limit, 2–4 GiB, or out of memory).
    */
   private ensure(bytes: number): View | null {
-    if (!growMemory(this.mem, bytes)) return null;
+    // scratch from offset 0 stays below the tensors' arena (src/cpu/arena.ts)
+    if (!scratchFits(bytes) || !growMemory(this.mem, bytes)) return null;
     if (this.view.buffer !== this.mem.buffer) this.view = this.makeView();
     return this.view;
   }

@@ -5,7 +5,7 @@
  * call and reused; only outputs are fresh per call.
  */
 import { batchOffsets } from '../../cpu/batch-offsets.ts';
-import { acquireOutputArray, adoptOutput, cpuBackend, type CpuStorage } from '../../cpu/backend.ts';
+import { acquireOutputArray, adoptOutput, cpuBackend, temporaryStorage, type CpuStorage } from '../../cpu/backend.ts';
 import { collapseDims, runElementwise, type StridedArray } from '../../cpu/elementwise.ts';
 import { runGather, runScatterAdd } from '../../cpu/indexing.ts';
 import { runFold, runUnfold } from '../../cpu/conv.ts';
@@ -239,7 +239,7 @@ export function cpuProgram(low: Lowered, plan: BufferPlan): Program {
           // pooled like eager outputs: disposing (or scope()) a result recycles its array
           case 'output': arrays[i] = acquireOutputArray(s.dtype, s.numel); bases[i] = 0; break;
           case 'temp':
-            if (!temps[i] || temps[i]!.data.length < s.numel) temps[i] = cpuBackend.fromArray(arrayFor(s.dtype, s.numel), s.dtype) as CpuStorage;
+            if (!temps[i] || temps[i]!.data.length < s.numel) temps[i] = temporaryStorage(s.dtype, s.numel);
             arrays[i] = temps[i]!.data;
             bases[i] = 0;
             break;

@@ -1,0 +1,226 @@
+/**
+ * @file Tensor memory in the CPU kernels' linear memory (src/cpu/arena.ts): the allocator (reuse by
+ * size, lowering the top, splitting when full, reference counts, the cap), the CPU backend's use
+ * of it (op outputs, release, a second owner, readback), and kernels run in place on it, which
+ * must give the bits the copy path gives (the same kernel) for every shape the in-place path
+ * takes or declines: 1-D with a partial last step, split across threads, rows, operands mixed
+ * with plain arrays.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { fromTypedArray, type Tensor } from '../src/index.ts';
+import {
+  ARENA_BASE, arenaAddress, arenaArray, arenaBlock, arenaEnabled, arenaRelease, arenaRetain, arenaStats, scratchFits, setArena,
+} from '../src/cpu/arena.ts';
+import { cpuBackend, trimCpuPool, type CpuStorage } from '../src/cpu/backend.ts';
+import { runElementwise, type StridedArray } from '../src/cpu/elementwise.ts';
+import { wasmElementwiseStats, wasmElementwiseSupported } from '../src/cpu/wasm/elementwise.ts';
+import { getNumThreads, kernelMemoryShared } from '../src/cpu/threads.ts';
+import { E, type Expr } from '../src/ops/expr.ts';
+import { rng } from './helpers/rng.ts';
+
+// the arena needs a shared kernel memory (Node with worker threads); elsewhere it is off
+const here = kernelMemoryShared() && wasmElementwiseSupported();
+const CAP = 256 * 2 ** 20;
+
+afterEach(() => {
+  setArena(true, CAP);
+});
+
+const dataOf = (t: Tensor) => (t._storage as CpuStorage).data;
+const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer instanceof ArrayBuffer ? a.buffer : a.slice().buffer, a.buffer instanceof ArrayBuffer ? a.byteOffset : 0, a.length));
+
+describe.runIf(here)('cpu arena: allocator', () => {
+  it('is on with a shared kernel memory, and hands out aligned, disjoint views above ARENA_BASE', () => {
+    expect(arenaEnabled()).toBe(true);
+    const a = arenaArray('float32', 1000)!, b = arenaArray('int32', 17)!, c = arenaArray('bool', 5)!;
+    for (const x of [a, b, c]) {
+      expect(arenaAddress(x)).toBeGreaterThanOrEqual(ARENA_BASE);
+      expect(arenaAddress(x) % 64).toBe(0);
+    }
+    expect(b).toBeInstanceOf(Int32Array);
+    expect(c).toBeInstanceOf(Uint8Array);
+    const spans = [a, b, c].map((x) => [arenaAddress(x), arenaAddress(x) + x.byteLength]).sort((p, q) => p[0]! - q[0]!);
+    for (let i = 1; i < spans.length; i++) expect(spans[i]![0]).toBeGreaterThanOrEqual(spans[i - 1]![1]!);
+    a.fill(7);
+    b.fill(-3);
+    expect(a[999]).toBe(7); // writing b did not touch a
+    expect(arenaAddress(new Float32Array(4))).toBe(-1);
+    expect(arenaArray('float64', 10)).toBeNull();
+    for (const x of [a, b, c]) arenaRelease(arenaBlock(x));
+  });
+
+  it('reuses a released block of the same size, and lowers the top when the top block is released', () => {
+    const a = arenaArray('float32', 4096)!;
+    const at = arenaAddress(a);
+    arenaRelease(arenaBlock(a));
+    const s0 = arenaStats();
+    const b = arenaArray('float32', 4096)!;
+    expect(arenaAddress(b)).toBe(at);
+    const top = arenaStats().topBytes;
+    arenaRelease(arenaBlock(b));
+    const after = arenaStats();
+    expect(after.topBytes).toBeLessThanOrEqual(top - 4096 * 4);
+    expect(after.reused + after.allocated).toBeGreaterThan(s0.reused + s0.allocated);
+  });
+
+  it('keeps a block until its last owner releases it', () => {
+    const a = arenaArray('float32', 2048)!;
+    const block = arenaBlock(a);
+    arenaRetain(block);
+    arenaRelease(block);
+    const live = arenaStats().liveBytes;
+    const b = arenaArray('float32', 2048)!;
+    expect(arenaAddress(b)).not.toBe(arenaAddress(a)); // still owned once: not reused
+    arenaRelease(block);
+    expect(arenaStats().liveBytes).toBe(live); // a gone, b added
+    arenaRelease(arenaBlock(b));
+  });
+
+  it('refuses past its cap (callers fall back to plain arrays), then splits a larger free block', () => {
+    trimCpuPool();
+    const base = arenaStats().topBytes;
+    setArena(true, base + 3 * 65536);
+    const big = arenaArray('float32', 2 * 16384)!; // 128 KiB
+    const mid = arenaArray('float32', 16384)!; // 64 KiB: the arena is now full
+    expect(big).not.toBeNull();
+    expect(mid).not.toBeNull();
+    expect(arenaArray('float32', 16384)).toBeNull();
+    const refused = arenaStats().refused;
+    expect(refused).toBeGreaterThan(0);
+    // free the big block (not at the top: mid is above it); a smaller request splits it
+    arenaRelease(arenaBlock(big));
+    const small = arenaArray('float32', 1000)!;
+    expect(arenaAddress(small)).toBe(arenaAddress(big));
+    expect(arenaStats().split).toBeGreaterThan(0);
+    for (const x of [mid, small]) arenaRelease(arenaBlock(x));
+    // every byte came back: the top is where it started
+    expect(arenaStats().topBytes).toBe(base);
+  });
+
+  it('keeps kernels\' scratch below the arena', () => {
+    expect(scratchFits(ARENA_BASE)).toBe(true);
+    expect(scratchFits(ARENA_BASE + 1)).toBe(false);
+  });
+});
+
+describe.runIf(here)('cpu arena: storages', () => {
+  it('op outputs live in the arena; release returns the array for reuse; readback is a plain copy', () => {
+    trimCpuPool();
+    const x = fromTypedArray(Float32Array.from({ length: 5000 }, (_, i) => i), [5000], 'float32');
+    expect(arenaAddress(dataOf(x))).toBe(-1); // a user's array is adopted as it is
+    const y = x.mul(2);
+    const arr = dataOf(y);
+    expect(arenaAddress(arr)).toBeGreaterThanOrEqual(ARENA_BASE);
+    const back = y.dataSync() as Float32Array;
+    expect(back.buffer).toBeInstanceOf(ArrayBuffer);
+    expect(back[4999]).toBe(9998);
+    y.dispose();
+    const z = x.add(1);
+    expect(dataOf(z)).toBe(arr); // the pool handed the same arena array out again
+    expect(z.dataSync()[10]).toBe(11);
+  });
+
+  it('an arena array adopted by a second storage survives the first one\'s release', () => {
+    const y = fromTypedArray(new Float32Array(3000).fill(1), [3000], 'float32').mul(3);
+    const arr = dataOf(y);
+    const second = cpuBackend.fromArray(arr, 'float32') as CpuStorage;
+    y.dispose();
+    // reuse pressure: same-size outputs must not land on the shared array
+    const others = Array.from({ length: 4 }, () => fromTypedArray(new Float32Array(3000), [3000], 'float32').add(5));
+    for (const o of others) expect(dataOf(o)).not.toBe(arr);
+    expect(second.data[2999]).toBe(3);
+    cpuBackend.release(second);
+  });
+
+  it('with the arena off, outputs are plain arrays', () => {
+    setArena(false);
+    const y = fromTypedArray(new Float32Array(5000).fill(2), [5000], 'float32').sqrt();
+    expect(arenaAddress(dataOf(y))).toBe(-1);
+  });
+});
+
+/** Float32 operands as arena arrays (or plain ones), filled from a seeded generator. */
+function operand(n: number, seed: number, inArena: boolean): Float32Array {
+  const a = inArena ? (arenaArray('float32', n) as Float32Array) : new Float32Array(n);
+  const r = rng(seed);
+  for (let i = 0; i < n; i++) a[i] = r.uniform(-3, 3);
+  return a;
+}
+
+/**
+ * Runs `expr` over `shape` with the given operand layouts twice, once with every array plain (the
+ * copy path) and once with the arrays chosen by `arena`, and compares the bits.
+ */
+function compare(expr: Expr, shape: number[], operands: { strides: number[]; len: number }[], arena: boolean[], outArena: boolean) {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const outStrides = shape.map((_, d) => shape.slice(d + 1).reduce((a, b) => a * b, 1));
+  const run = (useArena: boolean[], useOut: boolean): Float32Array => {
+    const ins: StridedArray[] = operands.map((o, i) => ({ data: operand(o.len, 100 + i, useArena[i]!), offset: 0, strides: o.strides }));
+    const out: StridedArray = { data: useOut ? (arenaArray('float32', n) as Float32Array) : new Float32Array(n), offset: 0, strides: outStrides };
+    (out.data as Float32Array).fill(NaN);
+    runElementwise(expr, shape, out, ins);
+    const copy = (out.data as Float32Array).slice();
+    for (const x of [...ins, out]) if (arenaBlock(x.data) >= 0) arenaRelease(arenaBlock(x.data));
+    return copy;
+  };
+  const plain = run(operands.map(() => false), false);
+  const before = wasmElementwiseStats();
+  const mixed = run(arena, outArena);
+  const after = wasmElementwiseStats();
+  expect(bits(mixed)).toEqual(bits(plain));
+  return { inPlace: after.inPlace - before.inPlace, threaded: after.threaded - before.threaded };
+}
+
+const x0 = E.input(0, 'float32'), x1 = E.input(1, 'float32'), x2 = E.input(2, 'float32');
+const fused = E.bin('add', x0, E.bin('mul', E.const(0.25, 'float32'), E.bin('div', x1, E.bin('add', E.un('abs', x2), E.const(1, 'float32')))));
+const heavy = E.un('exp', E.bin('mul', x0, E.const(0.5, 'float32')));
+
+describe.runIf(here)('cpu arena: kernels in place', () => {
+  it('1-D runs in place, the partial last step included, with the same bits', () => {
+    for (const n of [1024, 1027, 4099, 20000]) {
+      const ops = [0, 1, 2].map(() => ({ strides: [1], len: n }));
+      const r = compare(fused, [n], ops, [true, true, true], true);
+      expect(r.inPlace).toBe(1);
+    }
+  });
+
+  it('writes nothing past the result when it ends inside a step (a result at an offset of its array)', () => {
+    for (const n of [1027, 4099]) {
+      const big = arenaArray('float32', n + 40) as Float32Array;
+      big.fill(123);
+      const ins = [0, 1, 2].map((i) => ({ data: operand(n, 7 + i, true), offset: 0, strides: [1] }));
+      const before = wasmElementwiseStats().inPlace;
+      runElementwise(fused, [n], { data: big, offset: 5, strides: [1] }, ins);
+      expect(wasmElementwiseStats().inPlace).toBe(before + 1);
+      expect(Array.from(big.subarray(0, 5))).toEqual([123, 123, 123, 123, 123]);
+      expect(Array.from(big.subarray(5 + n))).toEqual(new Array(35).fill(123));
+      for (const x of [...ins.map((i) => i.data), big]) arenaRelease(arenaBlock(x));
+    }
+  });
+
+  it('large 1-D loops split across threads in place, cheap and heavy', () => {
+    const n = 600_003;
+    expect(compare(heavy, [n], [{ strides: [1], len: n }], [true], true).inPlace).toBe(1);
+    const r = compare(fused, [n], [0, 1, 2].map(() => ({ strides: [1], len: n })), [true, true, true], true);
+    expect(r.inPlace).toBe(1);
+    if (getNumThreads() > 1) expect(r.threaded).toBe(1);
+  });
+
+  it('rows run in place, a bias broadcast over rows included', () => {
+    const r = compare(fused, [64, 136], [{ strides: [136, 1], len: 64 * 136 }, { strides: [0, 1], len: 136 }, { strides: [136, 1], len: 64 * 136 }], [true, true, true], true);
+    expect(r.inPlace).toBe(1);
+    // a row that is not a whole number of steps, or a per-row scalar: the copy path
+    expect(compare(fused, [64, 100], [{ strides: [100, 1], len: 6400 }, { strides: [0, 1], len: 100 }, { strides: [100, 1], len: 6400 }], [true, true, true], true).inPlace).toBe(0);
+    expect(compare(fused, [64, 136], [{ strides: [136, 1], len: 64 * 136 }, { strides: [1, 0], len: 64 }, { strides: [136, 1], len: 64 * 136 }], [true, true, true], true).inPlace).toBe(0);
+  });
+
+  it('operands mixed with plain arrays read in place where they can, with the same bits', () => {
+    for (const n of [5000, 40003]) {
+      const ops = [0, 1, 2].map(() => ({ strides: [1], len: n }));
+      expect(compare(fused, [n], ops, [true, false, true], true).inPlace).toBe(0);
+      compare(fused, [n], ops, [false, true, false], false);
+      compare(fused, [n], ops, [false, false, false], true);
+      compare(fused, [n], ops, [true, true, true], false);
+    }
+  });
+});
