@@ -206,3 +206,17 @@ describe('integer results', () => {
     expect(x.gt(0).requiresGrad).toBe(false);
   });
 });
+
+describe('matmul gradients of a transposed operand (computed in its layout)', () => {
+  it("x·Wᵀ (a Linear layer): W.grad, computed as g'ᵀx, has the bits of (xᵀ g)ᵀ", () => {
+    const x = randn([33, 70]), w = randn([20, 70], { requiresGrad: true }), g = randn([33, 20]);
+    x.matmul(w.t()).backward(g);
+    const ref = x.t().matmul(g).t().contiguous().dataSync();
+    expect(Array.from(w.grad!.dataSync())).toEqual(Array.from(ref));
+  });
+  it('a transposed left operand gets its gradient the same way, with the same bits', () => {
+    const a = randn([70, 33], { requiresGrad: true }), b = randn([70, 20]), g = randn([33, 20]);
+    a.t().matmul(b).backward(g);
+    expect(Array.from(a.grad!.dataSync())).toEqual(Array.from(g.matmul(b.t()).t().contiguous().dataSync()));
+  });
+});

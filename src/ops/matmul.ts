@@ -3,6 +3,7 @@ import { DTypeError, ShapeError } from '../errors.ts';
 import { broadcastShapes, fmtShape } from '../shape.ts';
 import type { TemplateOp } from './registry.ts';
 import * as F from './functional.ts';
+import type { Tensor } from '../tensor.ts';
 
 export const matmul: TemplateOp<'matmul', Record<string, never>> = {
   kind: 'matmul',
@@ -20,9 +21,20 @@ export const matmul: TemplateOp<'matmul', Record<string, never>> = {
     return { shape: [...batch, as[as.length - 2]!, bs[bs.length - 1]!], dtype: a!.dtype };
   },
   save: { inputs: [0, 1] },
-  // d(AB) = dA B + A dB  ⇒  ḡA = g Bᵀ, ḡB = Aᵀ g (batch broadcasting is summed by the engine)
+  // d(AB) = dA B + A dB  ⇒  ḡA = g Bᵀ, ḡB = Aᵀ g (batch broadcasting is summed by the engine).
+  // An operand stored transposed (x·Wᵀ's Wᵀ, a view of the weight) gets its gradient in the same
+  // layout, as (gᵀ A)ᵀ: the same products summed in the same order (the same bits), but the
+  // transpose's own rule then hands the weight a gradient laid out as the weight is, so the copy
+  // a leaf's .grad takes is a plain memcpy, not a transposing one (eager Adam step of a
+  // 784-256-128-10 MLP, batch 64: 3.41–3.43 → 3.20–3.32 ms).
   vjp: (g, { inputs: [a, b], needsGrad }) => [
-    needsGrad[0] ? F.matmul(g, F.transpose(b!, -1, -2)) : null,
-    needsGrad[1] ? F.matmul(F.transpose(a!, -1, -2), g) : null,
+    needsGrad[0] ? (colMajor(a!) ? F.transpose(F.matmul(b!, F.transpose(g, -1, -2)), -1, -2) : F.matmul(g, F.transpose(b!, -1, -2))) : null,
+    needsGrad[1] ? (colMajor(b!) ? F.transpose(F.matmul(F.transpose(g, -1, -2), a!), -1, -2) : F.matmul(F.transpose(a!, -1, -2), g)) : null,
   ],
 };
+
+/** Whether a matrix operand's last two dims are stored column-major (a transposed view). */
+function colMajor(t: Tensor): boolean {
+  const s = t.strides, r = s.length, sh = t.shape;
+  return sh[r - 2]! > 1 && sh[r - 1]! > 1 && s[r - 2] === 1 && s[r - 1] !== 1;
+}
