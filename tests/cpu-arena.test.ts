@@ -222,5 +222,11 @@ describe.runIf(here)('cpu arena: kernels in place', () => {
       compare(fused, [n], ops, [false, false, false], true);
       compare(fused, [n], ops, [true, true, true], false);
     }
+    // heavy loops split across threads in rounds: the result written in place, the operand copied, and the other way round
+    for (const n of [600_000, 600_003]) {
+      const r = compare(heavy, [n], [{ strides: [1], len: n }], [false], true);
+      if (getNumThreads() > 1) expect(r.threaded).toBe(1);
+      compare(heavy, [n], [{ strides: [1], len: n }], [true], false);
+    }
   });
 });

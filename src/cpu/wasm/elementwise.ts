@@ -870,7 +870,7 @@ function threaded1d(
   const ov: Float32Array | Uint8Array = k.boolOut ? byteView : view;
   // operand j's slot in buffer q: floats from element q·bufElems + j·round, bools from that ×4 in bytes
   const at = (j: number, q: number): number => (slotBool[j] ? (q * bufElems + j * round) * 4 : q * bufElems + j * round);
-  const outAt = (q: number): number => (k.boolOut ? (q * bufElems + outSlot * round) * 4 : q * bufElems + outSlot * round);
+  const outSlotAt = (q: number): number => (k.boolOut ? (q * bufElems + outSlot * round) * 4 : q * bufElems + outSlot * round);
   // arguments: nBytes, each streamed operand's slot base, the output's, the scalars
   const nBases = 1 + k.streamed.length;
   const step = args.map(() => 0);
@@ -880,18 +880,26 @@ function threaded1d(
     slotOf.push(slot);
     step[i] = (i === nBases ? k.boolOut : slotBool[slot]!) ? CHUNK : CHUNK * 4; // bools take a byte per element
   }
+  // operands in the arena are read where they live; so is the result written, unless the loop
+  // ends inside a step (the last piece writes whole steps)
+  const slotAt = slotSrc.map((d, j) => (slotBool[j] ? -1 : arenaAddress(d)));
+  const outAt = k.boolOut || n % STEP !== 0 ? -1 : arenaAddress(out.data);
   const callFor = (s: number, q: number): SplitCall => {
     const len = Math.min(round, n - s);
     const base = args.slice();
     base[0] = CHUNK * 4;
-    for (let i = 1; i <= nBases; i++) base[i] = (q * bufElems + slotOf[i - 1]! * round) * 4;
+    for (let i = 1; i < nBases; i++) {
+      const j = slotOf[i - 1]!;
+      base[i] = slotAt[j]! >= 0 ? slotAt[j]! + (slotOff[j]! + s) * 4 : (q * bufElems + j * round) * 4;
+    }
+    base[nBases] = outAt >= 0 ? outAt + (out.offset + s) * 4 : (q * bufElems + outSlot * round) * 4;
     const pieces = Math.ceil(len / CHUNK);
     const lastLen = len - (pieces - 1) * CHUNK;
     return { kernel: k.shared!, fn: k.run, args: base, step, pieces, last: { index: 0, value: Math.ceil(lastLen / (4 * UNROLL)) * 16 * UNROLL } };
   };
   const copyIn = (s: number, q: number): void => {
     const len = Math.min(round, n - s);
-    for (let j = 0; j < ns; j++) tgt[j]!.set(slotSrc[j]!.subarray(slotOff[j]! + s, slotOff[j]! + s + len) as never, at(j, q));
+    for (let j = 0; j < ns; j++) if (slotAt[j]! < 0) tgt[j]!.set(slotSrc[j]!.subarray(slotOff[j]! + s, slotOff[j]! + s + len) as never, at(j, q));
   };
   copyIn(0, 0);
   let running: StartedSplit | undefined = startSplit(callFor(0, 0));
@@ -904,7 +912,7 @@ function threaded1d(
       finishSplit(current);
       if (next < n) running = startSplit(callFor(next, q ^ 1));
       const len = Math.min(round, n - s);
-      out.data.set(ov.subarray(outAt(q), outAt(q) + len) as never, out.offset + s);
+      if (outAt < 0) out.data.set(ov.subarray(outSlotAt(q), outSlotAt(q) + len) as never, out.offset + s);
     }
   } finally {
     if (running) finishSplit(running);
