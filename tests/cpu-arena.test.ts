@@ -7,7 +7,7 @@
  * with plain arrays.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { fromTypedArray, type Tensor } from '../src/index.ts';
+import { fromTypedArray, nn, type Tensor } from '../src/index.ts';
 import {
   ARENA_BASE, arenaAddress, arenaArray, arenaBlock, arenaEnabled, arenaRelease, arenaRetain, arenaStats, scratchFits, setArena,
 } from '../src/cpu/arena.ts';
@@ -16,6 +16,7 @@ import { runElementwise, type StridedArray } from '../src/cpu/elementwise.ts';
 import { wasmElementwiseStats, wasmElementwiseSupported } from '../src/cpu/wasm/elementwise.ts';
 import { getNumThreads, kernelMemoryShared } from '../src/cpu/threads.ts';
 import { E, type Expr } from '../src/ops/expr.ts';
+import { unfoldWasm } from '../src/cpu/wasm/unfold.ts';
 import { rng } from './helpers/rng.ts';
 
 // the arena needs a shared kernel memory (Node with worker threads); elsewhere it is off
@@ -228,5 +229,41 @@ describe.runIf(here)('cpu arena: kernels in place', () => {
       if (getNumThreads() > 1) expect(r.threaded).toBe(1);
       compare(heavy, [n], [{ strides: [1], len: n }], [true], false);
     }
+  });
+});
+
+describe.runIf(here)('cpu arena: convolution kernels in place', () => {
+  it('unfold writes nothing past its result, which ends exactly at its block', () => {
+    // 2 images 1×8×8, 1×3 taps, padding 1 along x: 2·3·64 floats = 1,536 bytes, a multiple of the
+    // block alignment; the last row is a run of 7 pixels and a pixel of padding (vector writes)
+    const x = arenaArray('float32', 128) as Float32Array;
+    for (let i = 0; i < 128; i++) x[i] = i + 1;
+    const out = arenaArray('float32', 2 * 3 * 64) as Float32Array;
+    const guard = arenaArray('float32', 37) as Float32Array;
+    expect(arenaAddress(guard)).toBe(arenaAddress(out) + out.byteLength); // the next block
+    guard.fill(-5);
+    expect(unfoldWasm(x, 0, 64, 64, 8, 1, 2, 1, 8, 8, 1, 3, 1, 1, 0, 1, 1, 1, 0, out)).toBe(true);
+    expect(Array.from(guard)).toEqual(new Array(37).fill(-5));
+    // the centre tap's columns are the images themselves
+    expect(Array.from(out.subarray(64, 128))).toEqual(Array.from(x.subarray(0, 64)));
+    expect(Array.from(out.subarray(3 * 64 + 64, 3 * 64 + 128))).toEqual(Array.from(x.subarray(64, 128)));
+    for (const a of [x, out, guard]) arenaRelease(arenaBlock(a));
+  });
+
+  it('unfold (im2col) and fold give the same bits on arena arrays as through scratch', () => {
+    const run = (on: boolean) => {
+      const r = rng(5);
+      setArena(on);
+      trimCpuPool();
+      const t = (shape: number[]) => fromTypedArray(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r.uniform(-1, 1)), shape, 'float32').mul(1);
+      const x = t([5, 3, 13, 11]).requiresGrad_(), w = t([4, 3, 3, 5]).requiresGrad_();
+      const y = nn.functional.conv2d(x, w, null, { padding: [1, 2] });
+      if (on) expect(arenaAddress(dataOf(y))).toBeGreaterThanOrEqual(ARENA_BASE);
+      y.mul(y).sum().backward();
+      return [y, x.grad!, w.grad!].map((z) => bits(z.dataSync() as Float32Array));
+    };
+    const arena = run(true);
+    const plain = run(false); // the same inputs, every array plain
+    expect(arena).toEqual(plain);
   });
 });

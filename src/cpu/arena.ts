@@ -119,7 +119,8 @@ function allocate(size: number): number {
     stats.reused++;
     return at;
   }
-  if (top + size <= cap && growMemory(kernelMemory(), ARENA_BASE + top + size)) {
+  // (plus a vector of slack: kernels may read up to 12 bytes past an operand's end)
+  if (top + size <= cap && growMemory(kernelMemory(), ARENA_BASE + top + size + 64)) {
     at = top;
     top += size;
     stats.allocated++;

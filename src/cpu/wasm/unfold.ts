@@ -10,7 +10,8 @@
  * each copy or fill run up to 12 bytes past its end: what it overwrites there is written again
  * afterwards (rows are in storage order), so no lane is masked. Fold walks the same table the
  * other way, adding each run onto the image (whole vectors, then the last pixels one at a time).
- * Images and columns move through the module's own linear memory one image at a time (each
+ * Images and columns that live in the tensors' arena (src/cpu/arena.ts) are read and written in
+ * place; others move through a scratch region of the kernels' memory one image at a time (each
  * fits in L2 at LeNet's sizes). NOTE: linear memory never shrinks, so it stays as large as the
  * largest image's columns seen (a 3×3 conv over 64 channels of 224×224 holds ~115 MB); the output
  * itself is that large per image anyway. Measured at LeNet's shapes against the JS loops (median ms, one core, same run):
@@ -23,6 +24,8 @@
 import { emitModule, FuncBuilder, Op, SimdOp, SimdOpExt as X, ValType } from './emit.ts';
 import { growMemory } from './memory.ts';
 import { wasmSimdSupported } from './gemm.ts';
+import { kernelMemory, kernelMemoryImport } from '../threads.ts';
+import { arenaAddress, scratchFits } from '../arena.ts';
 
 /** Scalar opcodes the emitter's `Op` table does not list. */
 const I32_LOAD = 0x28;
@@ -71,7 +74,7 @@ function moduleBytes(): Uint8Array {
   f.get(tab).i32(20).op(Op.i32_add).set(tab);
   f.get(nRows).i32(1).op(Op.i32_sub).tee(nRows).brIf(0);
   f.end().end();
-  return emitModule({ memoryImport: { module: 'env', name: 'mem', minPages: 1 }, funcs: [{ name: 'unfold', fn: f }, { name: 'fold', fn: foldFunc() }] });
+  return emitModule({ memoryImport: kernelMemoryImport(), funcs: [{ name: 'unfold', fn: f }, { name: 'fold', fn: foldFunc() }] });
 }
 
 /**
@@ -131,7 +134,7 @@ function instance(): Kernels | null {
     kernel = null;
     try {
       if (wasmSimdSupported()) {
-        const mem = new WebAssembly.Memory({ initial: 1 });
+        const mem = kernelMemory();
         const inst = new WebAssembly.Instance(new WebAssembly.Module(moduleBytes() as BufferSource), { env: { mem } });
         kernel = { run: inst.exports.unfold as UnfoldFn, fold: inst.exports.fold as FoldFn, mem };
       }
@@ -201,14 +204,18 @@ export function unfoldWasm(
   const imgAt = tab.byteLength;
   const colsAt = imgAt + Math.ceil((span * 4 + 16) / 16) * 16;
   const need = colsAt + per * 4 + 16;
-  if (!growMemory(k.mem, need)) return false;
+  if (!scratchFits(need) || !growMemory(k.mem, need)) return false;
   const view = new Float32Array(k.mem.buffer);
   new Int32Array(k.mem.buffer, 0, tab.length).set(tab);
+  // arena arrays (src/cpu/arena.ts) are read and written where they live, but for the last
+  // image's columns: the run copies may write up to 12 bytes past them
+  const src = arenaAddress(d), dst = arenaAddress(out);
   for (let n = 0; n < N; n++) {
     const base = off + n * s0;
-    view.set(d.subarray(base, base + span), imgAt / 4);
-    k.run(0, nRows, imgAt, colsAt, pv);
-    out.set(view.subarray(colsAt / 4, colsAt / 4 + per), n * per);
+    const direct = dst >= 0 && n < N - 1;
+    if (src < 0) view.set(d.subarray(base, base + span), imgAt / 4);
+    k.run(0, nRows, src >= 0 ? src + base * 4 : imgAt, direct ? dst + n * per * 4 : colsAt, pv);
+    if (!direct) out.set(view.subarray(colsAt / 4, colsAt / 4 + per), n * per);
   }
   return true;
 }
@@ -234,14 +241,16 @@ export function foldWasm(
   // layout: table | columns of one image | the image
   const colsAt = Math.ceil(tab.byteLength / 16) * 16;
   const imgAt = colsAt + Math.ceil((per * 4) / 16) * 16;
-  if (!growMemory(k.mem, imgAt + img * 4)) return false;
+  if (!scratchFits(imgAt + img * 4) || !growMemory(k.mem, imgAt + img * 4)) return false;
   const view = new Float32Array(k.mem.buffer);
   new Int32Array(k.mem.buffer, 0, tab.length).set(tab);
+  // arena arrays are read and accumulated into where they live (fold writes nothing past a run)
+  const src = arenaAddress(d), dst = arenaAddress(out);
   for (let n = 0; n < N; n++) {
-    view.set(d.subarray(off + n * t0, off + n * t0 + per), colsAt / 4);
-    view.set(out.subarray(n * img, (n + 1) * img), imgAt / 4);
-    k.fold(0, tab.length / 5, colsAt, imgAt);
-    out.set(view.subarray(imgAt / 4, imgAt / 4 + img), n * img);
+    if (src < 0) view.set(d.subarray(off + n * t0, off + n * t0 + per), colsAt / 4);
+    if (dst < 0) view.set(out.subarray(n * img, (n + 1) * img), imgAt / 4);
+    k.fold(0, tab.length / 5, src >= 0 ? src + (off + n * t0) * 4 : colsAt, dst >= 0 ? dst + n * img * 4 : imgAt);
+    if (dst < 0) out.set(view.subarray(imgAt / 4, imgAt / 4 + img), n * img);
   }
   return true;
 }
