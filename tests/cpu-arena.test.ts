@@ -17,6 +17,7 @@ import { wasmElementwiseStats, wasmElementwiseSupported } from '../src/cpu/wasm/
 import { getNumThreads, kernelMemoryShared } from '../src/cpu/threads.ts';
 import { E, type Expr } from '../src/ops/expr.ts';
 import { unfoldWasm } from '../src/cpu/wasm/unfold.ts';
+import { wasmGemmInPlaceOperands } from '../src/cpu/wasm/gemm.ts';
 import { rng } from './helpers/rng.ts';
 
 // the arena needs a shared kernel memory (Node with worker threads); elsewhere it is off
@@ -266,4 +267,35 @@ describe.runIf(here)('cpu arena: convolution kernels in place', () => {
     const plain = run(false); // the same inputs, every array plain
     expect(arena).toEqual(plain);
   });
+});
+
+describe.runIf(here)('cpu arena: matrix products read operands in place', () => {
+  const cases: [string, number[], number[], (a: Tensor, b: Tensor) => Tensor][] = [
+    ['rows', [37, 50], [50, 29], (a, b) => a.matmul(b)],
+    ['A transposed', [50, 37], [50, 29], (a, b) => a.t().matmul(b)],
+    ['B transposed', [37, 50], [29, 50], (a, b) => a.matmul(b.t())],
+    ['batched', [6, 13, 40], [6, 40, 17], (a, b) => a.matmul(b)],
+    ['A broadcast over the batch', [13, 40], [6, 40, 17], (a, b) => a.matmul(b)],
+    ['B broadcast over the batch', [6, 13, 40], [40, 17], (a, b) => a.matmul(b)],
+    ['large enough for threads', [128, 784], [128, 784], (a, b) => a.matmul(b.t())],
+    ['batched, large', [64, 6, 25], [64, 25, 784], (a, b) => a.matmul(b)],
+  ];
+  for (const [name, as, bs, f] of cases) {
+    it(`${name}: ${JSON.stringify(as)} · ${JSON.stringify(bs)} gives the same bits as from copies`, () => {
+      const run = (on: boolean) => {
+        setArena(on);
+        const r = rng(11);
+        const t = (shape: number[]) => fromTypedArray(Float32Array.from({ length: shape.reduce((p, q) => p * q, 1) }, () => r.uniform(-1, 1)), shape, 'float32').mul(1);
+        const a = t(as), b = t(bs);
+        const before = wasmGemmInPlaceOperands();
+        const y = f(a, b);
+        return { bits: bits(y.dataSync() as Float32Array), inPlace: wasmGemmInPlaceOperands() - before };
+      };
+      const arena = run(true);
+      const plain = run(false);
+      expect(arena.bits).toEqual(plain.bits);
+      expect(plain.inPlace).toBe(0);
+      expect(arena.inPlace).toBeGreaterThan(0);
+    });
+  }
 });

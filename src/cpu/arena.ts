@@ -23,6 +23,8 @@ import { growMemory } from './wasm/memory.ts';
 
 /** Where the arena starts: kernels' scratch stays below (GEMM operands of up to 1 GiB of scratch). */
 export const ARENA_BASE = 2 ** 30;
+/** Bytes of memory kept readable above the top block (reads past an operand's end stay in bounds). */
+const SLACK = 4096;
 /** Block alignment in bytes (a cache line; WebAssembly SIMD wants 16). */
 const ALIGN = 64;
 /**
@@ -119,8 +121,8 @@ function allocate(size: number): number {
     stats.reused++;
     return at;
   }
-  // (plus a vector of slack: kernels may read up to 12 bytes past an operand's end)
-  if (top + size <= cap && growMemory(kernelMemory(), ARENA_BASE + top + size + 64)) {
+  // (plus slack: kernels may read past an operand's end, GEMM's edge tiles up to ~200 bytes)
+  if (top + size <= cap && growMemory(kernelMemory(), ARENA_BASE + top + size + SLACK)) {
     at = top;
     top += size;
     stats.allocated++;

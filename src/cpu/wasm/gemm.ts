@@ -17,7 +17,7 @@
  */
 import { ELEM_BYTES, gemmModuleBytes, type KernelShape, type WasmDtype } from './gemm-kernel.ts';
 import { growMemory } from './memory.ts';
-import { scratchFits } from '../arena.ts';
+import { arenaAddress, scratchFits } from '../arena.ts';
 import {
   getNumThreads, helpersFor, holdCpuHelpers, kernelMemory, kernelMemoryImport, kernelMemoryShared, MAX_PIECES, sharedKernel, splitAcrossThreads,
   type SharedKernel,
@@ -45,6 +45,13 @@ export const DEFAULT_CONFIG: Record<WasmDtype, GemmConfig> = {
 const roundUp = (x: number, m: number) => Math.ceil(x / m) * m;
 
 /** True when this engine compiles a module using v128 (WebAssembly SIMD). */
+/** Operands the GEMM read in place from the tensors' arena (tests, diagnosis). */
+let inPlaceOperands = 0;
+/** How many GEMM operands were read in place from the tensors' arena so far. */
+export function wasmGemmInPlaceOperands(): number {
+  return inPlaceOperands;
+}
+
 export function wasmSimdSupported(): boolean {
   try {
     if (typeof WebAssembly !== 'object' || typeof WebAssembly.validate !== 'function') return false;
@@ -91,6 +98,11 @@ const BMode = Mode;
 interface Operands {
   out: Num; a: Num; aOffsets: ArrayLike<number>; ars: number; acs: number; b: Num; bOffsets: ArrayLike<number>; brs: number; bcs: number;
   M: number; K: number; N: number; aMode: number; bMode: number; aCopy: number; bCopy: number;
+  /**
+   * Where A's and B's arrays start in linear memory (elements), when they live in the tensors'
+   * arena (src/cpu/arena.ts) and the kernels read them in place instead of from copies; else −1.
+   */
+  aIn: number; bIn: number;
 }
 /** Where each batch element of a group lives in linear memory (elements): region starts and the stride between elements. */
 interface Layout {
@@ -241,11 +253,33 @@ export class WasmGemm {
     // every element of the group shares it), raw B, packed B, C.
     const aR = roundUp(aSize + slack, al), bRawR = roundUp(bRawSize + slack, al);
     const bR = roundUp(kcMax * ncMaxPad + slack, al), cR = roundUp(Mpad * ncMaxPad + slack, al);
-    const op: Operands = { out, a, aOffsets, ars, acs, b, bOffsets, brs, bcs, M, K, N, aMode, bMode, aCopy, bCopy };
+    // operands in the arena are read in place (the copy-free modes only), when their batch
+    // elements are evenly spaced (one step per element between split pieces)
+    const evenly = (offs: ArrayLike<number>): number | null => {
+      const d = batch > 1 ? offs[1]! - offs[0]! : 0;
+      for (let i = 2; i < batch; i++) if (offs[i]! - offs[i - 1]! !== d) return null;
+      return d;
+    };
+    const aAt = aMode !== AMode.Packed ? arenaAddress(a as Float32Array) : -1;
+    const bAt = bMode !== BMode.Packed ? arenaAddress(b as Float32Array) : -1;
+    const aEvery = aAt >= 0 ? evenly(aOffsets) : null, bEvery = bAt >= 0 ? evenly(bOffsets) : null;
+    // the kernels read up to a padded span (and edge-tile slack) past an operand's last element:
+    // memory above the arena's top is grown to cover it (nothing else lives there)
+    let maxA = 0, maxB = 0;
+    for (let i = 0; i < batch; i++) {
+      maxA = Math.max(maxA, aOffsets[i]!);
+      maxB = Math.max(maxB, bOffsets[i]!);
+    }
+    const covered = (at: number, maxOff: number, span: number): boolean => growMemory(this.mem, at + (maxOff + span + slack) * es);
+    const aIn = aEvery !== null && covered(aAt, maxA, aSize) ? aAt / es : -1;
+    const bIn = bEvery !== null && covered(bAt, maxB, bRawSize) ? bAt / es : -1;
+    inPlaceOperands += (aIn >= 0 ? 1 : 0) + (bIn >= 0 ? 1 : 0);
+    const op: Operands = { out, a, aOffsets, ars, acs, b, bOffsets, brs, bcs, M, K, N, aMode, bMode, aCopy, bCopy, aIn, bIn };
     const layout = (count: number, sharedA: boolean): Layout => {
       const aStep = sharedA ? 0 : aR;
       const bRawE = (sharedA ? 1 : count) * aR, bE = bRawE + count * bRawR, cE = bE + count * bR;
-      return { aE: 0, bRawE, bE, cE, aStep, bRawStep: bRawR, bStep: bR, cStep: cR, end: cE + count * cR };
+      // in place, a split piece's next element is its offset step away
+      return { aE: 0, bRawE, bE, cE, aStep: aIn >= 0 ? aEvery! : aStep, bRawStep: bIn >= 0 ? bEvery! : bRawR, bStep: bR, cStep: cR, end: cE + count * cR };
     };
 
     // helpers poll between this run's kernel calls instead of sleeping (see holdCpuHelpers)
@@ -319,7 +353,7 @@ export class WasmGemm {
     packCols: (src: number, dst: number, kc: number, kcMain: number, nPanels: number) => void,
     gemm: (rowsA: boolean, aBase: number, aPanel: number, aStride: number, mPanels: number, bBase: number, nPanels: number, kc: number, cBase: number, ldc: number, acc: number) => void,
   ): void {
-    const { out, a, aOffsets, ars, acs, b, bOffsets, brs, bcs, M, K, N, aMode, bMode, aCopy, bCopy } = op;
+    const { out, a, aOffsets, ars, acs, b, bOffsets, brs, bcs, M, K, N, aMode, bMode, aCopy, bCopy, aIn, bIn } = op;
     const { MR, NR, MC, KC, NC } = this.cfg;
     const es = this.es;
     const L = 16 / es;
@@ -327,15 +361,18 @@ export class WasmGemm {
     const one = count === 1;
     for (let e = 0; e < count; e++) {
       const aOff = aOffsets[first + e]!, bOff = bOffsets[first + e]!;
-      if (aMode !== AMode.Packed && ((!one && aStep !== 0) || aOff !== last.lastA)) {
+      if (aMode !== AMode.Packed && aIn < 0 && ((!one && aStep !== 0) || aOff !== last.lastA)) {
         view.set(a.subarray(aOff, aOff + aCopy) as never, aE + e * aStep);
         last.lastA = aOff;
       }
-      if (bMode !== BMode.Packed && (!one || bOff !== last.lastB)) {
+      if (bMode !== BMode.Packed && bIn < 0 && (!one || bOff !== last.lastB)) {
         view.set(b.subarray(bOff, bOff + bCopy) as never, bRawE + e * bRawStep);
         last.lastB = bOff;
       }
     }
+    // the first element's A and raw B: in place, or the copies just made
+    const aAt = aIn >= 0 ? aIn + aOffsets[first]! : aE;
+    const bRawAt = bIn >= 0 ? bIn + bOffsets[first]! : bRawE;
     for (let jc = 0; jc < N; jc += NC) {
       const nc = Math.min(NC, N - jc);
       const ncPad = roundUp(nc, NR);
@@ -344,11 +381,11 @@ export class WasmGemm {
       for (let pc = 0; pc < K; pc += KC) {
         const kc = Math.min(KC, K - pc);
         if (bMode === BMode.Rows) {
-          packRows((bRawE + pc * brs + jc) * es, bE * es, kc, nPanels);
+          packRows((bRawAt + pc * brs + jc) * es, bE * es, kc, nPanels);
         } else if (bMode === BMode.Cols) {
           const kcMain = kc - (kc % L);
-          packCols((bRawE + pc + jc * bcs) * es, bE * es, kc, kcMain, nPanels);
-          if (kcMain < kc) for (let e = 0; e < count; e++) packTailCols(view, bE + e * bStep, bRawE + e * bRawStep + pc + jc * bcs, bcs, kcMain, kc, nc, nPanels, NR);
+          packCols((bRawAt + pc + jc * bcs) * es, bE * es, kc, kcMain, nPanels);
+          if (kcMain < kc) for (let e = 0; e < count; e++) packTailCols(view, bE + e * bStep, bRawAt + e * bRawStep + pc + jc * bcs, bcs, kcMain, kc, nc, nPanels, NR);
         } else {
           for (let e = 0; e < count; e++) packB(view, bE + e * bStep, b, bOffsets[first + e]! + pc * brs + jc * bcs, brs, bcs, kc, kc, nc, NR);
         }
@@ -358,9 +395,9 @@ export class WasmGemm {
           const cBase = (cE + ic * ncPad) * es;
           const acc = pc > 0 ? 1 : 0;
           if (aMode === AMode.Rows) {
-            gemm(true, (aE + ic * ars + pc) * es, MR * ars * es, ars * es, mPanels, bE * es, nPanels, kc, cBase, ldc, acc);
+            gemm(true, (aAt + ic * ars + pc) * es, MR * ars * es, ars * es, mPanels, bE * es, nPanels, kc, cBase, ldc, acc);
           } else if (aMode === AMode.Cols) {
-            gemm(false, (aE + ic + pc * acs) * es, MR * es, acs * es, mPanels, bE * es, nPanels, kc, cBase, ldc, acc);
+            gemm(false, (aAt + ic + pc * acs) * es, MR * es, acs * es, mPanels, bE * es, nPanels, kc, cBase, ldc, acc);
           } else {
             for (let e = 0; e < count; e++) packA(view, aE + e * aStep, a, aOffsets[first + e]! + ic * ars + pc * acs, ars, acs, mc, kc, kc, MR);
             gemm(false, aE * es, kc * MR * es, MR * es, mPanels, bE * es, nPanels, kc, cBase, ldc, acc);
