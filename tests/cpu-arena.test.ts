@@ -18,6 +18,9 @@ import { getNumThreads, kernelMemoryShared } from '../src/cpu/threads.ts';
 import { E, type Expr } from '../src/ops/expr.ts';
 import { unfoldWasm } from '../src/cpu/wasm/unfold.ts';
 import { wasmGemmInPlaceOperands } from '../src/cpu/wasm/gemm.ts';
+import { runReduce } from '../src/cpu/reduce.ts';
+import { runGather, runScatterAdd } from '../src/cpu/indexing.ts';
+import { IndexError } from '../src/errors.ts';
 import { rng } from './helpers/rng.ts';
 
 // the arena needs a shared kernel memory (Node with worker threads); elsewhere it is off
@@ -298,4 +301,91 @@ describe.runIf(here)('cpu arena: matrix products read operands in place', () => 
       expect(arena.inPlace).toBeGreaterThan(0);
     });
   }
+});
+
+describe.runIf(here)('cpu arena: max-pooling pairs (argmax and scatterAdd over a dim of two) in place', () => {
+  // data with ties, NaNs, ±0 and infinities mixed in, so every rule of the pick is exercised
+  const special = [NaN, -0, 0, Infinity, -Infinity, 1, 1];
+  const fill = (a: Float32Array, seed: number) => {
+    const r = rng(seed);
+    for (let i = 0; i < a.length; i++) a[i] = r.next() < 0.15 ? special[r.int(0, special.length - 1)]! : Math.round(r.uniform(-4, 4) * 2) / 2;
+  };
+  const shapes: [number, number][] = [[150, 1], [7, 1], [33, 14], [21, 5], [9, 3], [4, 8]];
+  for (const kind of ['argmax', 'argmin'] as const) {
+    for (const [rows, inner] of shapes) {
+      it(`${kind} over [${rows}, 2, ${inner}] with values: the JavaScript kernel's bits`, () => {
+        const n = rows * 2 * inner;
+        const x = arenaArray('float32', n + 3) as Float32Array;
+        fill(x, rows * 31 + inner);
+        const plainX = x.slice();
+        const shape = [rows, 2, inner];
+        const xs = { offset: 3, strides: [2 * inner, inner, 1] };
+        const idx = arenaArray('int32', rows * inner) as Int32Array, vals = arenaArray('float32', rows * inner) as Float32Array;
+        runReduce(kind, { data: x, ...xs }, shape, [1], idx, vals);
+        const jIdx = new Int32Array(rows * inner), jVals = new Float32Array(rows * inner);
+        runReduce(kind, { data: plainX, ...xs }, shape, [1], jIdx, jVals); // plain arrays: the JavaScript kernel
+        expect(Array.from(idx)).toEqual(Array.from(jIdx));
+        expect(bits(vals)).toEqual(bits(jVals));
+        const idx2 = arenaArray('int32', rows * inner) as Int32Array;
+        runReduce(kind, { data: x, ...xs }, shape, [1], idx2, null);
+        expect(Array.from(idx2)).toEqual(Array.from(jIdx));
+        for (const a of [x, idx, vals, idx2]) arenaRelease(arenaBlock(a));
+      });
+    }
+  }
+  for (const [rows, inner] of shapes) {
+    it(`scatterAdd into [${rows}, 2, ${inner}]: the JavaScript kernel's bits; a bad index is an IndexError`, () => {
+      const n = rows * inner;
+      const out = arenaArray('float32', 2 * n) as Float32Array;
+      fill(out, 5 + n);
+      const plainOut = out.slice();
+      const src = arenaArray('float32', n + 1) as Float32Array;
+      fill(src, 9 + n);
+      const idx = arenaArray('int32', n) as Int32Array;
+      const r = rng(n);
+      for (let i = 0; i < n; i++) idx[i] = r.int(0, 1);
+      const shape = [rows, 2, inner], ishape = [rows, 1, inner];
+      runScatterAdd(out, shape, { data: idx, offset: 0, strides: [inner, inner, 1] }, ishape, { data: src, offset: 1, strides: [inner, inner, 1] }, 1);
+      runScatterAdd(plainOut, shape, { data: idx.slice(), offset: 0, strides: [inner, inner, 1] }, ishape, { data: src.slice(), offset: 1, strides: [inner, inner, 1] }, 1);
+      expect(bits(out)).toEqual(bits(plainOut));
+      idx[n - 1] = 2;
+      expect(() => runScatterAdd(out, shape, { data: idx, offset: 0, strides: [inner, inner, 1] }, ishape, { data: src, offset: 1, strides: [inner, inner, 1] }, 1))
+        .toThrow(IndexError);
+      idx[n - 1] = 0;
+      idx[0] = -1;
+      expect(() => runScatterAdd(out, shape, { data: idx, offset: 0, strides: [inner, inner, 1] }, ishape, { data: src, offset: 1, strides: [inner, inner, 1] }, 1))
+        .toThrow(/index -1 is out of range/);
+      for (const a of [out, src, idx]) arenaRelease(arenaBlock(a));
+    });
+  }
+  for (const [rows, inner] of shapes) {
+    it(`gather from [${rows}, 2, ${inner}]: the JavaScript kernel's bits; a bad index is an IndexError`, () => {
+      const n = rows * inner;
+      const x = arenaArray('float32', 2 * n + 2) as Float32Array;
+      fill(x, 7 + n);
+      const idx = arenaArray('int32', n) as Int32Array;
+      const r = rng(n + 1);
+      for (let i = 0; i < n; i++) idx[i] = r.int(0, 1);
+      const out = arenaArray('float32', n) as Float32Array, plain = new Float32Array(n);
+      const shape = [rows, 2, inner], ishape = [rows, 1, inner];
+      const xs = { offset: 2, strides: [2 * inner, inner, 1] }, is = { offset: 0, strides: [inner, inner, 1] };
+      runGather({ data: x, ...xs }, shape, { data: idx, ...is }, ishape, 1, out);
+      runGather({ data: x.slice(), ...xs }, shape, { data: idx.slice(), ...is }, ishape, 1, plain);
+      expect(bits(out)).toEqual(bits(plain));
+      idx[n >> 1] = 3;
+      expect(() => runGather({ data: x, ...xs }, shape, { data: idx, ...is }, ishape, 1, out)).toThrow(/gather: index 3 is out of range/);
+      for (const a of [x, idx, out]) arenaRelease(arenaBlock(a));
+    });
+  }
+  it('max-pooling runs through them (LeNet-sized), forward and backward, with the same bits as plain arrays', () => {
+    const run = (on: boolean) => {
+      setArena(on);
+      const r = rng(3);
+      const x = fromTypedArray(Float32Array.from({ length: 8 * 6 * 28 * 28 }, () => r.uniform(-1, 1)), [8, 6, 28, 28], 'float32').mul(1).requiresGrad_();
+      const y = nn.functional.maxPool2d(x, 2);
+      y.mul(y).sum().backward();
+      return [bits(y.dataSync() as Float32Array), bits(x.grad!.dataSync() as Float32Array)];
+    };
+    expect(run(true)).toEqual(run(false));
+  });
 });

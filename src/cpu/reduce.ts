@@ -12,6 +12,7 @@
  */
 import type { TypedArray } from '../dtype.ts';
 import type { ReduceKind } from '../ops/registry.ts';
+import { argPairsWasm } from './wasm/pairs.ts';
 import { collapseDims, type StridedArray } from './elementwise.ts';
 
 /**
@@ -146,9 +147,29 @@ export function runReduce(kind: ReduceKind, x: StridedArray, shape: readonly num
   // every LeNet shape tried, even where the kept dim is the contiguous one: sum [64,16,150] over
   // dim 0 0.23 vs 0.12 ms, argmax [5376,2,14] over dim 1 0.88 vs 0.53 ms.
   const pair = isArg(kind) && iRank === 1 && inner.shape[0] === 2;
+  if (pair && pairsInPlace(kind as 'argmax' | 'argmin', x, shape, dims, out, values)) return;
   kernelFor(kind, iRank <= 1, pair, x.data, out, values)(
     x.data, x.offset, out, outN,
     Int32Array.from(outer.shape), Int32Array.from(oStr), oRank,
     Int32Array.from(inner.shape), Int32Array.from(iStr), iRank, innerN, values,
   );
+}
+
+/**
+ * max-pooling's argmax over one dim of two elements of a contiguous float32 array, [rows, 2,
+ * inner], by the WebAssembly kernel (./wasm/pairs.ts), when every array lives in the arena;
+ * false (nothing done) otherwise.
+ */
+function pairsInPlace(kind: 'argmax' | 'argmin', x: StridedArray, shape: readonly number[], dims: readonly number[], out: TypedArray, values: TypedArray | null): boolean {
+  if (dims.length !== 1 || !(x.data instanceof Float32Array) || !(out instanceof Int32Array) || (values && !(values instanceof Float32Array))) return false;
+  const d = dims[0]!;
+  // contiguous strides
+  for (let i = shape.length - 1, s = 1; i >= 0; i--) {
+    if (shape[i]! > 1 && x.strides[i] !== s) return false;
+    s *= shape[i]!;
+  }
+  let rows = 1, inner = 1;
+  for (let i = 0; i < d; i++) rows *= shape[i]!;
+  for (let i = d + 1; i < shape.length; i++) inner *= shape[i]!;
+  return argPairsWasm(kind, x.data, x.offset, rows, inner, out, values as Float32Array | null);
 }

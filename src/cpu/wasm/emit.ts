@@ -187,7 +187,7 @@ export class FuncBuilder {
     this.code.byte(Op.end);
     return this;
   }
-  simd(o: SimdOp): this {
+  simd(o: SimdOp | SimdOpExt): this {
     this.code.byte(0xfd).u32(o);
     return this;
   }
