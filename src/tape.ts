@@ -232,7 +232,10 @@ function accumulateLeaf(t: Tensor, g: Tensor, keepGraph: boolean): void {
   // NOTE: a rule may hand the same tensor to several operands (d(a+b) = [g, g]) or pass the
   // caller's gradient through; each leaf gets its own storage so in-place edits of one .grad
   // (optimizers, clipping) never change another.
-  t.grad = withGradMode(false, () => (t.grad ? F.add(t.grad, g) : ownedGrad(g)));
+  const had = t._readGrad();
+  const fresh = withGradMode(false, () => (had ? F.add(had, g) : ownedGrad(g)));
+  t._replaceGrad(fresh);
+  fresh._gradUnread = true;
 }
 
 /** `g` itself when no other tensor can share its storage, else a copy. */

@@ -48,10 +48,33 @@ export class Tensor {
   static _gradHook: ((t: Tensor, write: boolean) => void) | null = null;
   /** @internal set by scope(): sees every concrete tensor created and every gradient stored */
   static _scopeHooks: { created(t: Tensor): void; gradSet(owner: Tensor, g: Tensor): void } | null = null;
+  /**
+   * @internal set by backward on a gradient it made for a leaf's `.grad` (a tensor nothing else
+   * holds); cleared once the program reads that `.grad` (it may keep the tensor). While set, the
+   * optimizers' and modules' zeroGrad() and backward's accumulation release the gradient's memory
+   * when they replace it, instead of leaving it to the garbage collector.
+   */
+  _gradUnread = false;
   /** accumulated gradient (leaves, and non-leaves after retainGrad()) */
   get grad(): Tensor | null {
+    const g = this._readGrad();
+    if (g) g._gradUnread = false;
+    return g;
+  }
+  /** @internal `.grad` for the library's own reads (optimizers, zeroGrad): seen by jit, not a read by the program */
+  _readGrad(): Tensor | null {
     if (Tensor._gradHook) Tensor._gradHook(this, false);
     return this._grad;
+  }
+  /**
+   * @internal Replaces `.grad` (as the setter does) and disposes the old gradient if backward made
+   * it and the program never read it: no reference to it can exist outside the library.
+   */
+  _replaceGrad(g: Tensor | null): void {
+    const old = this._grad;
+    this.grad = g;
+    // (not while jit traces: a compiled function binds the .grad tensors it saw)
+    if (old && old !== g && old._gradUnread && !Tensor._gradHook) old.dispose();
   }
   set grad(g: Tensor | null) {
     // as PyTorch: a gradient always matches its tensor (the optimizers and backward rely on it)

@@ -229,12 +229,11 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
   /** Clears every parameter's gradient: to null (default, as PyTorch), or to zeros in place. */
   zeroGrad(setToNone = true): void {
     for (const p of this.parameters()) {
-      if (!p.grad) continue;
-      if (setToNone) p.grad = null;
-      else {
-        // NOTE: a fresh tensor, not zero_(): one gradient tensor can be shared by several leaves
-        p.grad = zerosLike(p.grad);
-      }
+      const g = p._readGrad();
+      if (!g) continue;
+      // NOTE: a fresh tensor, not zero_(): one gradient tensor can be shared by several leaves; a
+      // gradient backward made that the program never read is released (see Optimizer.zeroGrad)
+      p._replaceGrad(setToNone ? null : zerosLike(g));
     }
   }
 

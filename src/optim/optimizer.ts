@@ -179,9 +179,13 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
   zeroGrad(setToNone = true): void {
     for (const g of this.paramGroups) {
       for (const p of g.params) {
-        if (!p.grad) continue;
-        // NOTE: never zero_() in place: one gradient tensor can be shared by several leaves
-        p.grad = setToNone ? null : zerosLike(p.grad);
+        const g = p._readGrad();
+        if (!g) continue;
+        // NOTE: never zero_() in place: one gradient tensor can be shared by several leaves. A
+        // gradient backward made that the program never read is released here, not left to the
+        // collector (PyTorch frees it by reference count; in a loop that never yields to the event
+        // loop, the CPU's arena would fill with them)
+        p._replaceGrad(setToNone ? null : zerosLike(g));
       }
     }
   }
@@ -202,11 +206,12 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
     noGrad(() => {
       for (const group of this.paramGroups) {
         for (const p of group.params) {
-          if (!p.grad) continue;
+          const grad = p._readGrad();
+          if (!grad) continue;
           let st = this.state.get(p);
           if (!st) this.state.set(p, (st = {}));
           const had = Object.keys(st).length;
-          this.update(p, p.grad, st, group);
+          this.update(p, grad, st, group);
           // new state (a first step's momentum buffer…): the next step has other terms
           if (Object.keys(st).length !== had) this.structureVersion++;
           // state lives as long as the optimizer, even when created inside a scope()
