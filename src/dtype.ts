@@ -17,6 +17,28 @@ export function arrayFor(dtype: DType, size: number): TypedArray {
   }
 }
 
+/** Bytes from which `arrayForOverwrite` skips zeroing (smaller arrays come from V8's pools anyway). */
+const UNINIT_MIN_BYTES = 65536;
+
+/**
+ * A fresh array of `size` elements whose every element the caller overwrites: in Node, large
+ * ones are allocated without zeroing (`Buffer.allocUnsafeSlow`, a buffer of its own), which
+ * saves a pass over fresh memory (~0.1 ms per 4 MB); elsewhere, `arrayFor`.
+ */
+export function arrayForOverwrite(dtype: DType, size: number): TypedArray {
+  const bytes = size * bytesPerElement(dtype);
+  const B = (globalThis as { Buffer?: { allocUnsafeSlow?(n: number): Uint8Array } }).Buffer;
+  if (bytes < UNINIT_MIN_BYTES || typeof B?.allocUnsafeSlow !== 'function') return arrayFor(dtype, size);
+  const b = B.allocUnsafeSlow(bytes);
+  switch (dtype) {
+    case 'float32': return new Float32Array(b.buffer, b.byteOffset, size);
+    case 'float64': return new Float64Array(b.buffer, b.byteOffset, size);
+    case 'int32': return new Int32Array(b.buffer, b.byteOffset, size);
+    case 'bool': return new Uint8Array(b.buffer, b.byteOffset, size);
+    default: return dtype satisfies never;
+  }
+}
+
 export function bytesPerElement(dtype: DType): number {
   switch (dtype) {
     case 'float32': case 'int32': return 4;

@@ -137,6 +137,21 @@ describe.runIf(here)('cpu arena: storages', () => {
     cpuBackend.release(second);
   });
 
+  it('a large readback is a plain array of its own, every element written', () => {
+    const n = 300_001;
+    const x = fromTypedArray(Float32Array.from({ length: n }, (_, i) => i % 1000), [n], 'float32');
+    const y = x.add(1);
+    expect(arenaAddress(dataOf(y))).toBeGreaterThanOrEqual(ARENA_BASE);
+    const back = y.dataSync() as Float32Array;
+    expect(back).toBeInstanceOf(Float32Array);
+    expect(back.buffer).toBeInstanceOf(ArrayBuffer);
+    expect(back.byteOffset).toBe(0);
+    expect(back.buffer.byteLength).toBe(4 * n);
+    let bad = 0;
+    for (let i = 0; i < n; i++) if (back[i] !== (i % 1000) + 1) bad++;
+    expect(bad).toBe(0);
+  });
+
   it('with the arena off, outputs are plain arrays', () => {
     setArena(false);
     const y = fromTypedArray(new Float32Array(5000).fill(2), [5000], 'float32').sqrt();

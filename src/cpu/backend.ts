@@ -5,7 +5,7 @@
 import { raiseMallocThresholds } from './malloc-threshold.ts';
 import { arenaArray, arenaBlock, arenaRelease, arenaRetain } from './arena.ts';
 import { registerBackend, type Aval, type Backend, type BufView, type MemoryInfo, type Storage } from '../backend.ts';
-import { arrayFor, bytesPerElement, type DType, type TypedArray } from '../dtype.ts';
+import { arrayFor, arrayForOverwrite, bytesPerElement, type DType, type TypedArray } from '../dtype.ts';
 import { internal } from '../errors.ts';
 import { E, type Expr } from '../ops/expr.ts';
 import type { OpDef } from '../ops/registry.ts';
@@ -215,7 +215,7 @@ export const cpuBackend: Backend = {
       const src = arr(view).data;
       // dense: one memcpy (slice() of an arena array, on shared memory, copies element by element)
       if (arenaBlock(src) < 0) return src.slice(view.offset, view.offset + n);
-      const data = arrayFor(view.dtype, n);
+      const data = arrayForOverwrite(view.dtype, n);
       data.set(src.subarray(view.offset, view.offset + n) as never);
       return data;
     }

@@ -8,7 +8,7 @@
  * uniform, so `x.mul(0.5)` runs one kernel, not two.
  */
 import type { Aval, Backend, BufView, MemoryInfo, Storage } from '../backend.ts';
-import { arrayFor, type DType, type TypedArray } from '../dtype.ts';
+import { arrayFor, arrayForOverwrite, type DType, type TypedArray } from '../dtype.ts';
 import { DeviceError, IndexError, internal } from '../errors.ts';
 import { E, exprUses, type Expr } from '../ops/expr.ts';
 import type { AxisAttrs, FoldAttrs, OpDef, PadAttrs, ReduceAttrs, UnfoldAttrs } from '../ops/registry.ts';
@@ -87,7 +87,7 @@ function touchPages<T extends TypedArray>(a: T): T {
  */
 function takeInto(dtype: 'float32' | 'int32' | 'bool', m: ArrayBuffer, b: number, dst: TypedArray | null): TypedArray {
   const n = b / 4;
-  const out = dst ?? arrayFor(dtype, n);
+  const out = dst ?? arrayForOverwrite(dtype, n);
   switch (dtype) {
     case 'float32': out.set(new Float32Array(m, 0, n)); break;
     case 'int32': out.set(new Int32Array(m, 0, n)); break;
@@ -207,7 +207,7 @@ export class GpuBackend implements Backend {
       // multi-megabyte array costs ~1 ms of page faults on first write: hidden behind the wait)
       const dtype = view.dtype;
       let dst: TypedArray | null = null;
-      const prefault = n >= PREFAULT_MIN ? () => { dst = touchPages(arrayFor(dtype, n)); } : undefined;
+      const prefault = n >= PREFAULT_MIN ? () => { dst = touchPages(arrayForOverwrite(dtype, n)); } : undefined;
       const pending = this.rt.read(src, offset * 4, n * 4, (m, b) => takeInto(dtype, m, b, dst), prefault);
       if (temp) this.rt.release(temp);
       const { data, flags } = await pending;
