@@ -25,7 +25,7 @@ import { rng } from './helpers/rng.ts';
 
 // the arena needs a shared kernel memory (Node with worker threads); elsewhere it is off
 const here = kernelMemoryShared() && wasmElementwiseSupported();
-const CAP = 256 * 2 ** 20;
+const CAP = 128 * 2 ** 20; // the default
 
 afterEach(() => {
   setArena(true, CAP);
@@ -152,8 +152,30 @@ describe.runIf(here)('cpu arena: storages', () => {
     expect(bad).toBe(0);
   });
 
-  it('with the arena off, outputs are plain arrays', () => {
+  it('an in-place op trades arrays with its temporary result: views see it, no copy is made', () => {
+    trimCpuPool();
+    const x = fromTypedArray(new Float32Array(5000).fill(1), [5000], 'float32').mul(1); // an array of ours
+    const v = x.narrow(0, 10, 5);
+    const before = dataOf(x);
+    x.add_(2);
+    expect(dataOf(x)).not.toBe(before); // the temporary's array, not a copy into the old one
+    expect(v.toArraySync()).toEqual([3, 3, 3, 3, 3]);
+    expect(x.dataSync()[4999]).toBe(3);
+    const y = x.mul(1); // the old array went back to the pool
+    expect(dataOf(y)).toBe(before);
+  });
+
+  it('an array adopted from the program keeps receiving in-place writes (as torch.from_numpy)', () => {
+    const mine = new Float32Array(5000).fill(1);
+    const x = fromTypedArray(mine, [5000], 'float32');
+    x.mul_(4);
+    expect(dataOf(x)).toBe(mine);
+    expect(mine[123]).toBe(4);
+  });
+
+  it('with the arena off, outputs are plain arrays (once the pool holds no arena arrays)', () => {
     setArena(false);
+    trimCpuPool();
     const y = fromTypedArray(new Float32Array(5000).fill(2), [5000], 'float32').sqrt();
     expect(arenaAddress(dataOf(y))).toBe(-1);
   });

@@ -28,13 +28,16 @@ const SLACK = 4096;
 /** Block alignment in bytes (a cache line; WebAssembly SIMD wants 16). */
 const ALIGN = 64;
 /**
- * Default most bytes of arena blocks (the output pool's cap too). Blocks of tensors the collector
+ * Default most bytes of arena blocks. Blocks of tensors the collector
  * frees come back only when their finalization callbacks run, which needs the program to yield to
  * the event loop: a synchronous loop that leaves garbage (gradients replaced each step) fills the
  * arena, then gets plain arrays. The memory stays with the process (a WebAssembly memory does not
- * shrink), so this is kept modest. At most 1 GiB: addresses stay below 2 GiB (positive i32).
+ * shrink), and the first touch of its pages costs page faults (an eager loop that frees nothing
+ * bump-allocates through fresh pages until the arena is full: MLP steps of bench/trainers.ts, 30
+ * steps in, took 3.0 ms with a 256 MiB cap, 2.7 with 128, 2.5 with plain arrays), so this is kept
+ * modest. At most 1 GiB: addresses stay below 2 GiB (positive i32).
  */
-const DEFAULT_CAP = 256 * 2 ** 20;
+const DEFAULT_CAP = 128 * 2 ** 20;
 
 /**
  * Largest block: bigger arrays (a whole dataset as one tensor: MNIST's 60,000 images are 188 MB)

@@ -154,6 +154,15 @@ function operandExpr(v: BufView, i: number): Expr {
   return E.input(i, v.dtype);
 }
 
+/** Whether a view is laid out contiguously from its offset (size-1 dims' strides ignored). */
+function denseView(v: BufView): boolean {
+  for (let i = v.shape.length - 1, s = 1; i >= 0; i--) {
+    if (v.shape[i]! > 1 && v.strides[i] !== s) return false;
+    s *= v.shape[i]!;
+  }
+  return true;
+}
+
 /** Copies `src` into the (possibly strided) `dst` elementwise. */
 function copyInto(dst: StridedArray, src: StridedArray, shape: readonly number[], dtype: DType): void {
   runElementwise(identity(dtype), shape, dst, [src]);
@@ -224,7 +233,24 @@ export const cpuBackend: Backend = {
     copyInto({ data, offset: 0, strides }, arr(view), view.shape, view.dtype);
     return data;
   },
-  assign(dst: BufView, src: BufView): void {
+  assign(dst: BufView, src: BufView, move = false): void {
+    const d = dst.storage as CpuStorage, t = src.storage as CpuStorage;
+    // a temporary (an in-place op's result) covering its whole storage trades arrays with the
+    // destination instead of being copied, when both arrays are ours (an array adopted from the
+    // program must keep receiving the writes, as torch.from_numpy's does); the temporary is
+    // released right after, taking the old array with it
+    if (move && t !== d && !t.disposed && t.dtype === d.dtype && t.data.length === d.data.length && numel(dst.shape) === d.data.length &&
+      dst.offset === 0 && src.offset === 0 && denseView(dst) && denseView(src) && recyclable.has(d.data) && recyclable.has(t.data)) {
+      const mine = d.data;
+      d.data = t.data;
+      t.data = mine;
+      // the collector's callbacks must return the blocks each storage now holds
+      for (const s of [d, t]) {
+        registry?.unregister(s);
+        registry?.register(s, { bytes: s.data.length * bytesPerElement(s.dtype), block: arenaBlock(s.data) }, s);
+      }
+      return;
+    }
     copyInto(arr(dst), arr(src), dst.shape, dst.dtype);
   },
   release(storage: Storage): void {
