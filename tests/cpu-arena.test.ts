@@ -84,7 +84,7 @@ describe.runIf(here)('cpu arena: allocator', () => {
   it('refuses past its cap (callers fall back to plain arrays), then splits a larger free block', () => {
     trimCpuPool();
     const base = arenaStats().topBytes;
-    setArena(true, base + 3 * 65536);
+    setArena(true, (base + 3 * 65536) / 0.75); // 192 KiB more for ordinary arrays
     const big = arenaArray('float32', 2 * 16384)!; // 128 KiB
     const mid = arenaArray('float32', 16384)!; // 64 KiB: the arena is now full
     expect(big).not.toBeNull();
@@ -99,6 +99,20 @@ describe.runIf(here)('cpu arena: allocator', () => {
     expect(arenaStats().split).toBeGreaterThan(0);
     for (const x of [mid, small]) arenaRelease(arenaBlock(x));
     // every byte came back: the top is where it started
+    expect(arenaStats().topBytes).toBe(base);
+  });
+
+  it('keeps a quarter of its cap for long-lived arrays (a compiled function\'s temporaries)', () => {
+    trimCpuPool();
+    const base = arenaStats().topBytes;
+    // ordinary arrays may fill the cap up to three quarters: exactly 192 KiB more here
+    setArena(true, (base + 3 * 65536) / 0.75);
+    const a = arenaArray('float32', 3 * 16384)!;
+    expect(a).not.toBeNull();
+    expect(arenaArray('float32', 16384)).toBeNull();
+    const kept = arenaArray('float32', 16384, true);
+    expect(kept).not.toBeNull();
+    for (const x of [a, kept!]) arenaRelease(arenaBlock(x));
     expect(arenaStats().topBytes).toBe(base);
   });
 

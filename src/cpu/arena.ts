@@ -117,15 +117,23 @@ function putFree(at: number, size: number): void {
   freeBytes += size;
 }
 
+/**
+ * The part of the cap that only long-lived arrays may take (a compiled function's temporaries):
+ * an eager loop leaving garbage fills the rest, and a function compiled after it still gets its
+ * buffers in place (LeNet's compiled step holds 14.7 MiB of temporaries).
+ */
+const RESERVE_FRACTION = 0.25;
+
 /** A block of `size` bytes (a multiple of ALIGN), relative address, or −1. */
-function allocate(size: number): number {
+function allocate(size: number, reserved: boolean): number {
   let at = takeFree(size);
   if (at >= 0) {
     stats.reused++;
     return at;
   }
+  const limit = reserved ? cap : cap * (1 - RESERVE_FRACTION);
   // (plus slack: kernels may read past an operand's end, GEMM's edge tiles up to ~200 bytes)
-  if (top + size <= cap && growMemory(kernelMemory(), ARENA_BASE + top + size + SLACK)) {
+  if (top + size <= limit && growMemory(kernelMemory(), ARENA_BASE + top + size + SLACK)) {
     at = top;
     top += size;
     stats.allocated++;
@@ -147,13 +155,14 @@ function allocate(size: number): number {
 /**
  * A fresh array of `n` elements in the arena (stale contents), owned once (release it with
  * `arenaRelease`), or null when the arena is off, the dtype is float64, the array is larger than
- * MAX_BLOCK or the arena is full.
+ * MAX_BLOCK or the arena is full. `reserved`: a long-lived array, which may also take the part of
+ * the cap kept from the others (RESERVE_FRACTION).
  */
-export function arenaArray(dtype: DType, n: number): TypedArray | null {
+export function arenaArray(dtype: DType, n: number, reserved = false): TypedArray | null {
   if (!arenaEnabled() || dtype === 'float64' || n === 0) return null;
   const size = round(n * bytesPerElement(dtype));
   if (size > MAX_BLOCK) return null;
-  const at = allocate(size);
+  const at = allocate(size, reserved);
   if (at < 0) return null;
   refs.set(at, 1);
   sizes.set(at, size);

@@ -61,7 +61,7 @@ let pooling = true;
  * write every element pass `zero = false`; those that accumulate into the output (fold) or leave
  * parts of it untouched (pad with value 0) pass true.
  */
-function acquire(dtype: DType, n: number, zero: boolean): TypedArray {
+function acquire(dtype: DType, n: number, zero: boolean, longLived = false): TypedArray {
   const bytes = n * bytesPerElement(dtype);
   if (bytes < POOL_MIN_BYTES) return arrayFor(dtype, n);
   const a = pool.get(`${dtype}:${n}`)?.pop();
@@ -71,7 +71,7 @@ function acquire(dtype: DType, n: number, zero: boolean): TypedArray {
     return a;
   }
   // in the kernels' memory when there is room (WebAssembly kernels then run on it in place)
-  const inArena = arenaArray(dtype, n);
+  const inArena = arenaArray(dtype, n, longLived);
   const fresh = inArena ?? arrayFor(dtype, n);
   if (inArena && zero) fresh.fill(0);
   recyclable.add(fresh);
@@ -201,7 +201,7 @@ function track(s: CpuStorage): CpuStorage {
  * in the kernels' memory when there is room, released with `cpuBackend.release`.
  */
 export function temporaryStorage(dtype: DType, n: number): CpuStorage {
-  return track(new CpuStorage(acquire(dtype, n, true), dtype));
+  return track(new CpuStorage(acquire(dtype, n, true, true), dtype));
 }
 
 export const cpuBackend: Backend = {

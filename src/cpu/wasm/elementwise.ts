@@ -964,7 +964,7 @@ function runInArena(
     if (main > 0) {
       const perThread = k.heavy ? threadMin : IN_PLACE_CHEAP_THREAD_MIN;
       if (k.shared && main >= 2 * perThread && helpersFor(Math.floor(main / perThread)) > 0) {
-        // pieces of whole steps, about four per thread, so a late helper takes fewer
+        // pieces of whole steps, twice as many as the threads the loop can feed, so a late helper takes fewer
         const pieces = Math.min(MAX_PIECES, Math.max(2, Math.floor(main / perThread)) * 2);
         const per = Math.ceil(main / pieces / STEP) * STEP;
         const count = Math.ceil(main / per);
