@@ -25,6 +25,11 @@ let done = false;
 export function raiseMallocThresholds(): void {
   if (done) return;
   done = true;
-  // dropped at once: the collector frees it at its next pass, and glibc adjusts then
-  void new ArrayBuffer(WARM_BYTES);
+  // dropped at once: the collector frees it at its next pass, and glibc adjusts then (a runtime
+  // that refuses 30 MiB loses nothing but the tweak)
+  try {
+    void new ArrayBuffer(WARM_BYTES);
+  } catch {
+    // out of memory or address space: carry on without it
+  }
 }
