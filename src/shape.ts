@@ -19,6 +19,25 @@ export function contiguousStrides(shape: Shape): number[] {
   return s;
 }
 
+/** Whether `strides` lay `shape` out contiguously (row-major; the strides of size-1 dims do not matter). */
+export function hasContiguousStrides(shape: Shape, strides: readonly number[]): boolean {
+  let expected = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    const d = shape[i]!;
+    if (d !== 1 && strides[i] !== expected) return false;
+    expected *= d;
+  }
+  return true;
+}
+
+/** The products of the dims before and after `dim`: `shape` seen as [outer, shape[dim], inner]. */
+export function aroundDim(shape: Shape, dim: number): { outer: number; inner: number } {
+  let outer = 1, inner = 1;
+  for (let d = 0; d < dim; d++) outer *= shape[d]!;
+  for (let d = dim + 1; d < shape.length; d++) inner *= shape[d]!;
+  return { outer, inner };
+}
+
 export function fmtShape(shape: Shape): string {
   return `[${shape.join(', ')}]`;
 }

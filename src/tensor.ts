@@ -67,6 +67,17 @@ export class Tensor {
     return this._grad;
   }
   /**
+   * @internal zeroGrad() of one tensor (Optimizer and Module): `.grad` to null, or to fresh zeros —
+   * never zero_() in place: one gradient tensor can be shared by several leaves. A gradient
+   * backward made that the program never read is released here, not left to the collector
+   * (PyTorch frees it by reference count; in a loop that never yields to the event loop, the CPU's
+   * arena would fill with them).
+   */
+  _clearGrad(setToNone: boolean): void {
+    const g = this._readGrad();
+    if (g) this._replaceGrad(setToNone ? null : F.zerosLike(g));
+  }
+  /**
    * @internal Replaces `.grad` (as the setter does) and disposes the old gradient if backward made
    * it and the program never read it: no reference to it can exist outside the library.
    */

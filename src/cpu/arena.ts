@@ -204,6 +204,12 @@ export function arenaRelease(block: number): void {
   putFree(block, size);
 }
 
+/** One owner fewer of the block of `a`, if `a` is an arena array (nothing otherwise). */
+export function releaseArenaArray(a: TypedArray): void {
+  const block = arenaBlock(a);
+  if (block >= 0) arenaRelease(block);
+}
+
 /** Bytes of live blocks, free blocks, the top, and counters (tests, diagnosis). */
 export function arenaStats(): { liveBytes: number; freeBytes: number; topBytes: number; blocks: number; allocated: number; reused: number; split: number; refused: number } {
   let live = 0;

@@ -3,13 +3,13 @@
  * and hand-written templates (reduce, matmul, im2col, gather, layout copies).
  */
 import { raiseMallocThresholds } from './malloc-threshold.ts';
-import { arenaArray, arenaBlock, arenaRelease, arenaRetain } from './arena.ts';
+import { arenaArray, arenaBlock, arenaRelease, arenaRetain, releaseArenaArray } from './arena.ts';
 import { registerBackend, type Aval, type Backend, type BufView, type MemoryInfo, type Storage } from '../backend.ts';
 import { arrayFor, arrayForOverwrite, bytesPerElement, type DType, type TypedArray } from '../dtype.ts';
 import { internal } from '../errors.ts';
 import { E, type Expr } from '../ops/expr.ts';
 import type { OpDef } from '../ops/registry.ts';
-import { contiguousStrides, numel } from '../shape.ts';
+import { contiguousStrides, hasContiguousStrides, numel } from '../shape.ts';
 import { runElementwise, type StridedArray } from './elementwise.ts';
 import { roundAll } from './round-steps.ts';
 import { runReduce } from './reduce.ts';
@@ -85,8 +85,7 @@ function acquire(dtype: DType, n: number, zero: boolean, longLived = false): Typ
 function recycle(a: TypedArray, dtype: DType): void {
   const bytes = a.byteLength;
   if (!pooling || !recyclable.has(a) || bytesPooled + bytes > poolMaxBytes) {
-    const block = arenaBlock(a);
-    if (block >= 0) arenaRelease(block);
+    releaseArenaArray(a);
     return;
   }
   const key = `${dtype}:${a.length}`;
@@ -115,12 +114,7 @@ export function adoptOutput(data: TypedArray, dtype: DType): Storage {
 
 /** Drops every pooled array (garbage-collected as usual; arena blocks return to the arena). */
 export function trimCpuPool(): void {
-  for (const list of pool.values()) {
-    for (const a of list) {
-      const block = arenaBlock(a);
-      if (block >= 0) arenaRelease(block);
-    }
-  }
+  for (const list of pool.values()) for (const a of list) releaseArenaArray(a);
   pool.clear();
   bytesPooled = 0;
 }
@@ -154,15 +148,6 @@ function operandExpr(v: BufView, i: number): Expr {
   return E.input(i, v.dtype);
 }
 
-/** Whether a view is laid out contiguously from its offset (size-1 dims' strides ignored). */
-function denseView(v: BufView): boolean {
-  for (let i = v.shape.length - 1, s = 1; i >= 0; i--) {
-    if (v.shape[i]! > 1 && v.strides[i] !== s) return false;
-    s *= v.shape[i]!;
-  }
-  return true;
-}
-
 /** Copies `src` into the (possibly strided) `dst` elementwise. */
 function copyInto(dst: StridedArray, src: StridedArray, shape: readonly number[], dtype: DType): void {
   runElementwise(identity(dtype), shape, dst, [src]);
@@ -188,11 +173,15 @@ const registry = typeof FinalizationRegistry !== 'undefined'
   })
   : null;
 
+/** Has the collector's callback account for `s` (and return its arena block) if it is never released. */
+function watch(s: CpuStorage): void {
+  registry?.register(s, { bytes: s.data.length * bytesPerElement(s.dtype), block: arenaBlock(s.data) }, s);
+}
+
 function track(s: CpuStorage): CpuStorage {
-  const bytes = s.data.length * bytesPerElement(s.dtype);
-  bytesInUse += bytes;
+  bytesInUse += s.data.length * bytesPerElement(s.dtype);
   liveStorages++;
-  registry?.register(s, { bytes, block: arenaBlock(s.data) }, s);
+  watch(s);
   return s;
 }
 
@@ -220,7 +209,7 @@ export const cpuBackend: Backend = {
   readSync(view: BufView): TypedArray {
     const n = numel(view.shape);
     const strides = contiguousStrides(view.shape);
-    if (view.shape.every((d, i) => d === 1 || view.strides[i] === strides[i])) {
+    if (hasContiguousStrides(view.shape, view.strides)) {
       const src = arr(view).data;
       // dense: one memcpy (slice() of an arena array, on shared memory, copies element by element)
       if (arenaBlock(src) < 0) return src.slice(view.offset, view.offset + n);
@@ -240,14 +229,14 @@ export const cpuBackend: Backend = {
     // program must keep receiving the writes, as torch.from_numpy's does); the temporary is
     // released right after, taking the old array with it
     if (move && t !== d && !t.disposed && t.dtype === d.dtype && t.data.length === d.data.length && numel(dst.shape) === d.data.length &&
-      dst.offset === 0 && src.offset === 0 && denseView(dst) && denseView(src) && recyclable.has(d.data) && recyclable.has(t.data)) {
+      dst.offset === 0 && src.offset === 0 && hasContiguousStrides(dst.shape, dst.strides) && hasContiguousStrides(src.shape, src.strides) && recyclable.has(d.data) && recyclable.has(t.data)) {
       const mine = d.data;
       d.data = t.data;
       t.data = mine;
       // the collector's callbacks must return the blocks each storage now holds
       for (const s of [d, t]) {
         registry?.unregister(s);
-        registry?.register(s, { bytes: s.data.length * bytesPerElement(s.dtype), block: arenaBlock(s.data) }, s);
+        watch(s);
       }
       return;
     }

@@ -1,7 +1,7 @@
 /** @file gather / scatterAdd kernels (PyTorch semantics along one dim), with index range checks. */
 import type { TypedArray } from '../dtype.ts';
 import { IndexError } from '../errors.ts';
-import { fmtShape } from '../shape.ts';
+import { aroundDim, contiguousStrides, fmtShape, hasContiguousStrides } from '../shape.ts';
 import { collapseDims, type StridedArray } from './elementwise.ts';
 import { gatherPairsWasm, scatterPairsWasm } from './wasm/pairs.ts';
 
@@ -89,12 +89,9 @@ function scatterAddKernel(out: TypedArray, ds: number, size: number, id: TypedAr
 /** out[pos] = x[pos with dim ← idx[pos]] over the index's shape. */
 export function runGather(x: StridedArray, xShape: readonly number[], idx: StridedArray, idxShape: readonly number[], dim: number, out: TypedArray): void {
   // max-pooling's pick: a dim of two, every array contiguous and in the arena (./wasm/pairs.ts)
-  if (xShape[dim] === 2 && idxShape[dim] === 1 && out instanceof Float32Array && idx.data instanceof Int32Array && x.data instanceof Float32Array &&
-    idxShape.length === xShape.length && idxShape.every((n, d) => d === dim || n === xShape[d]) && contiguous(xShape, x.strides) && contiguous(idxShape, idx.strides)) {
-    let rows = 1, inner = 1;
-    for (let d = 0; d < dim; d++) rows *= xShape[d]!;
-    for (let d = dim + 1; d < xShape.length; d++) inner *= xShape[d]!;
-    const bad = gatherPairsWasm(x.data, x.offset, rows, inner, idx.data, idx.offset, out);
+  const pairs = pairLayout(xShape, idxShape, dim, [x, xShape], [idx, idxShape]);
+  if (pairs && out instanceof Float32Array && idx.data instanceof Int32Array && x.data instanceof Float32Array) {
+    const bad = gatherPairsWasm(x.data, x.offset, pairs.outer, pairs.inner, idx.data, idx.offset, out);
     if (bad !== null) {
       if (bad >= 0) rangeError('gather', idx.data[idx.offset + bad]!, 2, dim, xShape);
       return;
@@ -109,31 +106,27 @@ export function runGather(x: StridedArray, xShape: readonly number[], idx: Strid
 /** out (a contiguous copy of base) gets src[pos] added at pos with dim ← idx[pos]. */
 export function runScatterAdd(out: TypedArray, outShape: readonly number[], idx: StridedArray, idxShape: readonly number[], src: StridedArray, dim: number): void {
   // max-pooling's backward: a dim of two, every array contiguous and in the arena (./wasm/pairs.ts)
-  if (outShape[dim] === 2 && idxShape[dim] === 1 && out instanceof Float32Array && idx.data instanceof Int32Array && src.data instanceof Float32Array &&
-    idxShape.length === outShape.length && idxShape.every((n, d) => d === dim || n === outShape[d]) && contiguous(idxShape, idx.strides) && contiguous(idxShape, src.strides)) {
-    let rows = 1, inner = 1;
-    for (let d = 0; d < dim; d++) rows *= outShape[d]!;
-    for (let d = dim + 1; d < outShape.length; d++) inner *= outShape[d]!;
-    const bad = scatterPairsWasm(out, rows, inner, idx.data, idx.offset, src.data as Float32Array, src.offset);
+  const pairs = pairLayout(outShape, idxShape, dim, [idx, idxShape], [src, idxShape]);
+  if (pairs && out instanceof Float32Array && idx.data instanceof Int32Array && src.data instanceof Float32Array) {
+    const bad = scatterPairsWasm(out, pairs.outer, pairs.inner, idx.data, idx.offset, src.data, src.offset);
     if (bad !== null) {
       if (bad >= 0) rangeError('scatterAdd', idx.data[idx.offset + bad]!, 2, dim, outShape);
       return;
     }
   }
-  const strides: number[] = new Array(outShape.length);
-  let acc = 1;
-  for (let d = outShape.length - 1; d >= 0; d--) { strides[d] = acc; acc *= outShape[d]!; }
+  const strides = contiguousStrides(outShape);
   const size = outShape[dim]!;
   const [shape, is, os, ss] = walkDims(idxShape, idx.strides, strides.map((s, d) => (d === dim ? 0 : s)), src.strides);
   const bad = scatterAddKernel(out, strides[dim] ?? 0, size, idx.data, idx.offset, src.data, src.offset, shape!, is!, os!, ss!, shape!.length);
   if (bad >= 0) rangeError('scatterAdd', idx.data[bad]!, size, dim, outShape);
 }
 
-/** Whether `strides` are the contiguous strides of `shape` (size-1 dims' strides ignored). */
-function contiguous(shape: readonly number[], strides: readonly number[]): boolean {
-  for (let i = shape.length - 1, s = 1; i >= 0; i--) {
-    if (shape[i]! > 1 && strides[i] !== s) return false;
-    s *= shape[i]!;
-  }
-  return true;
+/**
+ * [outer, 2, inner] with an index of [outer, 1, inner] along `dim` (max-pooling's pairs), every
+ * given operand laid out contiguously: the layout the pair kernels take, or null.
+ */
+function pairLayout(shape: readonly number[], idxShape: readonly number[], dim: number, ...operands: [StridedArray, readonly number[]][]): { outer: number; inner: number } | null {
+  if (shape[dim] !== 2 || idxShape[dim] !== 1 || idxShape.length !== shape.length || !idxShape.every((n, d) => d === dim || n === shape[d])) return null;
+  if (!operands.every(([a, sh]) => hasContiguousStrides(sh, a.strides))) return null;
+  return aroundDim(shape, dim);
 }

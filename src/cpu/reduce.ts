@@ -13,6 +13,7 @@
 import type { TypedArray } from '../dtype.ts';
 import type { ReduceKind } from '../ops/registry.ts';
 import { argPairsWasm } from './wasm/pairs.ts';
+import { aroundDim, hasContiguousStrides } from '../shape.ts';
 import { collapseDims, type StridedArray } from './elementwise.ts';
 
 /**
@@ -162,14 +163,7 @@ export function runReduce(kind: ReduceKind, x: StridedArray, shape: readonly num
  */
 function pairsInPlace(kind: 'argmax' | 'argmin', x: StridedArray, shape: readonly number[], dims: readonly number[], out: TypedArray, values: TypedArray | null): boolean {
   if (dims.length !== 1 || !(x.data instanceof Float32Array) || !(out instanceof Int32Array) || (values && !(values instanceof Float32Array))) return false;
-  const d = dims[0]!;
-  // contiguous strides
-  for (let i = shape.length - 1, s = 1; i >= 0; i--) {
-    if (shape[i]! > 1 && x.strides[i] !== s) return false;
-    s *= shape[i]!;
-  }
-  let rows = 1, inner = 1;
-  for (let i = 0; i < d; i++) rows *= shape[i]!;
-  for (let i = d + 1; i < shape.length; i++) inner *= shape[i]!;
-  return argPairsWasm(kind, x.data, x.offset, rows, inner, out, values as Float32Array | null);
+  if (!hasContiguousStrides(shape, x.strides)) return false;
+  const { outer, inner } = aroundDim(shape, dims[0]!);
+  return argPairsWasm(kind, x.data, x.offset, outer, inner, out, values as Float32Array | null);
 }

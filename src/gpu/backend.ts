@@ -12,7 +12,7 @@ import { arrayFor, arrayForOverwrite, type DType, type TypedArray } from '../dty
 import { DeviceError, IndexError, internal } from '../errors.ts';
 import { E, exprUses, type Expr } from '../ops/expr.ts';
 import type { AxisAttrs, FoldAttrs, OpDef, PadAttrs, ReduceAttrs, UnfoldAttrs } from '../ops/registry.ts';
-import { contiguousStrides, numel } from '../shape.ts';
+import { contiguousStrides, hasContiguousStrides, numel } from '../shape.ts';
 import type { GpuContext } from './device.ts';
 import { runElementwise, type BufOperand, type ConstOperand, type EwOperand } from './kernels/elementwise.ts';
 import { runElementwise as runCpuElementwise } from '../cpu/elementwise.ts';
@@ -97,15 +97,7 @@ function takeInto(dtype: 'float32' | 'int32' | 'bool', m: ArrayBuffer, b: number
   return out;
 }
 
-function isDense(view: { shape: readonly number[]; strides: readonly number[] }): boolean {
-  let expected = 1;
-  for (let i = view.shape.length - 1; i >= 0; i--) {
-    const d = view.shape[i]!;
-    if (d !== 1 && view.strides[i] !== expected) return false;
-    expected *= d;
-  }
-  return true;
-}
+const isDense = (view: { shape: readonly number[]; strides: readonly number[] }): boolean => hasContiguousStrides(view.shape, view.strides);
 
 export class GpuBackend implements Backend {
   readonly device = 'webgpu' as const;

@@ -14,7 +14,6 @@ import type { Device } from '../backend.ts';
 import { isFloat, type DType } from '../dtype.ts';
 import { DTypeError, IndexError, ShapeError, TapegradError, ValueError } from '../errors.ts';
 import { fmtShape, sameShape } from '../shape.ts';
-import { zerosLike } from '../creation.ts';
 import { noGrad } from '../tape.ts';
 import { Tensor } from '../tensor.ts';
 import { Parameter } from './parameter.ts';
@@ -229,11 +228,7 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
   /** Clears every parameter's gradient: to null (default, as PyTorch), or to zeros in place. */
   zeroGrad(setToNone = true): void {
     for (const p of this.parameters()) {
-      const g = p._readGrad();
-      if (!g) continue;
-      // NOTE: a fresh tensor, not zero_(): one gradient tensor can be shared by several leaves; a
-      // gradient backward made that the program never read is released (see Optimizer.zeroGrad)
-      p._replaceGrad(setToNone ? null : zerosLike(g));
+      p._clearGrad(setToNone);
     }
   }
 

@@ -12,7 +12,6 @@
  * ], { lr: 0.01, momentum: 0.9 });
  * opt.zeroGrad(); loss.backward(); opt.step();
  */
-import { zerosLike } from '../creation.ts';
 import { isFloat } from '../dtype.ts';
 import { ValueError } from '../errors.ts';
 import { enableGrad, noGrad } from '../tape.ts';
@@ -179,13 +178,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
   zeroGrad(setToNone = true): void {
     for (const g of this.paramGroups) {
       for (const p of g.params) {
-        const g = p._readGrad();
-        if (!g) continue;
-        // NOTE: never zero_() in place: one gradient tensor can be shared by several leaves. A
-        // gradient backward made that the program never read is released here, not left to the
-        // collector (PyTorch frees it by reference count; in a loop that never yields to the event
-        // loop, the CPU's arena would fill with them)
-        p._replaceGrad(setToNone ? null : zerosLike(g));
+        p._clearGrad(setToNone);
       }
     }
   }

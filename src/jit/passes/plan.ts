@@ -6,7 +6,7 @@
  * reused once their value is dead. Temporary slots are allocated once, so a compiled step
  * allocates nothing per call beyond its outputs.
  */
-import { contiguousStrides, sameShape } from '../../shape.ts';
+import { contiguousStrides, hasContiguousStrides, sameShape } from '../../shape.ts';
 import type { DType } from '../../dtype.ts';
 import { kernelReads, kernelWrites, type Kernel, type Load, type Lowered } from '../lower.ts';
 
@@ -60,14 +60,10 @@ const bytesOf = (d: DType) => (d === 'float64' ? 8 : d === 'bool' ? 1 : 4);
 /** Is every load of `value` in kernel k an element-for-element read of a contiguous buffer? */
 function identityReads(k: Kernel, value: number, epilogueInPlace = false): boolean {
   const identity = (loads: readonly Load[], shape: readonly number[]) =>
-    loads.every((l) => l.value !== value || (l.view.offset === 0 && sameShape(l.view.shape, shape) && contiguousLike(l.view.strides, shape)));
+    loads.every((l) => l.value !== value || (l.view.offset === 0 && sameShape(l.view.shape, shape) && hasContiguousStrides(shape, l.view.strides)));
   if ((k.kind === 'matmul' || k.kind === 'reduce') && k.epilogue && epilogueInPlace) return !k.loads.some((l) => l.value === value) && identity(k.epilogue.loads, k.node.shape);
   if (k.kind !== 'elementwise') return !kernelReads(k).some((l) => l.value === value);
   return identity(k.loads, k.shape);
-}
-function contiguousLike(strides: readonly number[], shape: readonly number[]): boolean {
-  const c = contiguousStrides(shape);
-  return strides.every((s, i) => shape[i] === 1 || s === c[i]);
 }
 
 export function plan(low: Lowered, opts: PlanOptions = { inPlace: true }): BufferPlan {
