@@ -30,11 +30,16 @@ export function arrayForOverwrite(dtype: DType, size: number): TypedArray {
   const B = (globalThis as { Buffer?: { allocUnsafeSlow?(n: number): Uint8Array } }).Buffer;
   if (bytes < UNINIT_MIN_BYTES || typeof B?.allocUnsafeSlow !== 'function') return arrayFor(dtype, size);
   const b = B.allocUnsafeSlow(bytes);
+  return arrayOver(dtype, b.buffer, b.byteOffset, size);
+}
+
+/** A typed array of `dtype` over `size` elements of existing memory from `byteOffset`. */
+export function arrayOver(dtype: DType, buffer: ArrayBufferLike, byteOffset: number, size: number): TypedArray {
   switch (dtype) {
-    case 'float32': return new Float32Array(b.buffer, b.byteOffset, size);
-    case 'float64': return new Float64Array(b.buffer, b.byteOffset, size);
-    case 'int32': return new Int32Array(b.buffer, b.byteOffset, size);
-    case 'bool': return new Uint8Array(b.buffer, b.byteOffset, size);
+    case 'float32': return new Float32Array(buffer, byteOffset, size);
+    case 'float64': return new Float64Array(buffer, byteOffset, size);
+    case 'int32': return new Int32Array(buffer, byteOffset, size);
+    case 'bool': return new Uint8Array(buffer, byteOffset, size);
     default: return dtype satisfies never;
   }
 }

@@ -17,7 +17,7 @@
  * path, never a limit). Arrays of tensors the garbage collector finds unreachable come back when
  * their storage's FinalizationRegistry callback runs (src/cpu/backend.ts).
  */
-import { bytesPerElement, type DType, type TypedArray } from '../dtype.ts';
+import { arrayOver, bytesPerElement, type DType, type TypedArray } from '../dtype.ts';
 import { kernelMemory, kernelMemoryShared } from './threads.ts';
 import { growMemory } from './wasm/memory.ts';
 
@@ -168,7 +168,7 @@ export function arenaArray(dtype: DType, n: number, reserved = false): TypedArra
   sizes.set(at, size);
   const buf = kernelMemory().buffer;
   const addr = ARENA_BASE + at;
-  const a = dtype === 'float32' ? new Float32Array(buf, addr, n) : dtype === 'int32' ? new Int32Array(buf, addr, n) : new Uint8Array(buf, addr, n);
+  const a = arrayOver(dtype, buf, addr, n);
   addressOf.set(a, at);
   return a;
 }
