@@ -8,6 +8,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { fromTypedArray, nn, type Tensor } from '../src/index.ts';
+import { jit } from '../src/jit/index.ts';
 import {
   ARENA_BASE, arenaAddress, arenaArray, arenaBlock, arenaEnabled, arenaRelease, arenaRetain, arenaStats, scratchFits, setArena,
 } from '../src/cpu/arena.ts';
@@ -185,6 +186,32 @@ describe.runIf(here)('cpu arena: storages', () => {
     x.mul_(4);
     expect(dataOf(x)).toBe(mine);
     expect(mine[123]).toBe(4);
+  });
+
+  it('a compiled function keeps its outputs in the arena while an eager loop fills it with garbage', () => {
+    trimCpuPool();
+    const base = arenaStats().topBytes;
+    // room for 16 ordinary blocks of 64 KiB (three quarters of the cap), and the reserve
+    setArena(true, (base + 16 * 65536) / 0.75);
+    const x = fromTypedArray(Float32Array.from({ length: 16384 }, (_, i) => (i % 7) - 3), [16384], 'float32');
+    const f = jit((t: Tensor) => t.neg().exp().add(1).reciprocal());
+    const garbage: Tensor[] = [];
+    let inArena = 0;
+    for (let i = 0; i < 12; i++) {
+      // eager: three intermediates the program drops (kept here, as if the collector had not run)
+      const e = x.neg();
+      const g = e.exp().add(1);
+      garbage.push(e, g, g.neg());
+      // an eager result disposed at once: its array returns to the pool eager ops take from
+      x.mul(2).dispose();
+      const y = f(x);
+      if (arenaAddress(dataOf(y)) >= ARENA_BASE) inArena++;
+      expect(y.dataSync()[3]).toBeCloseTo(1 / (1 + Math.exp(-0)), 6);
+      y.dispose(); // back to the compiled function's own pool, which eager ops do not take from
+    }
+    expect(arenaStats().refused).toBeGreaterThan(0); // the eager garbage did fill the arena
+    expect(inArena).toBe(12);
+    for (const t of garbage) t.dispose();
   });
 
   it('with the arena off, outputs are plain arrays (once the pool holds no arena arrays)', () => {

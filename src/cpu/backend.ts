@@ -47,8 +47,17 @@ function arr(v: BufView): StridedArray {
 
 /** Arrays this backend allocated for op outputs, the only ones it may recycle. */
 const recyclable = new WeakSet<TypedArray>();
+/**
+ * Arrays a compiled function took (its temporaries and outputs, which may use the arena's
+ * reserve): they go back to `reservedPool`, where eager ops cannot take them. An eager loop that
+ * leaves garbage takes whatever the shared pool holds and drops it to the collector (W4 paired
+ * with the eager formula: the compiled logistic's output went to the eager `neg` of the next
+ * call, and after six calls the compiled function wrote plain arrays, through scratch).
+ */
+const reservedArrays = new WeakSet<TypedArray>();
 /** Free arrays by `dtype:length`. */
 const pool = new Map<string, TypedArray[]>();
+const reservedPool = new Map<string, TypedArray[]>();
 let bytesPooled = 0;
 /** Pool cap, as the GPU backend's (changeable for tests through `setCpuPooling`). */
 let poolMaxBytes = 256 * 2 ** 20;
@@ -59,22 +68,26 @@ let pooling = true;
 /**
  * An output array of `n` elements, from the pool when one of that size is free. Kernels that
  * write every element pass `zero = false`; those that accumulate into the output (fold) or leave
- * parts of it untouched (pad with value 0) pass true.
+ * parts of it untouched (pad with value 0) pass true. `compiled`: for a compiled function, from
+ * its own pool and the arena's reserve.
  */
-function acquire(dtype: DType, n: number, zero: boolean, longLived = false): TypedArray {
+function acquire(dtype: DType, n: number, zero: boolean, compiled = false): TypedArray {
   const bytes = n * bytesPerElement(dtype);
   if (bytes < POOL_MIN_BYTES) return arrayFor(dtype, n);
-  const a = pool.get(`${dtype}:${n}`)?.pop();
+  const key = `${dtype}:${n}`;
+  const a = (compiled ? reservedPool.get(key)?.pop() : undefined) ?? pool.get(key)?.pop();
   if (a) {
     bytesPooled -= bytes;
     if (zero) a.fill(0);
+    if (compiled) reservedArrays.add(a);
     return a;
   }
   // in the kernels' memory when there is room (WebAssembly kernels then run on it in place)
-  const inArena = arenaArray(dtype, n, longLived);
+  const inArena = arenaArray(dtype, n, compiled);
   const fresh = inArena ?? arrayFor(dtype, n);
   if (inArena && zero) fresh.fill(0);
   recyclable.add(fresh);
+  if (compiled) reservedArrays.add(fresh);
   return fresh;
 }
 
@@ -89,8 +102,9 @@ function recycle(a: TypedArray, dtype: DType): void {
     return;
   }
   const key = `${dtype}:${a.length}`;
-  let list = pool.get(key);
-  if (!list) pool.set(key, (list = []));
+  const into = reservedArrays.has(a) ? reservedPool : pool;
+  let list = into.get(key);
+  if (!list) into.set(key, (list = []));
   list.push(a);
   bytesPooled += bytes;
 }
@@ -101,7 +115,7 @@ function recycle(a: TypedArray, dtype: DType): void {
  * Wrap it with `adoptOutput`, once.
  */
 export function acquireOutputArray(dtype: DType, n: number): TypedArray {
-  return acquire(dtype, n, false);
+  return acquire(dtype, n, false, true);
 }
 
 /**
@@ -114,8 +128,10 @@ export function adoptOutput(data: TypedArray, dtype: DType): Storage {
 
 /** Drops every pooled array (garbage-collected as usual; arena blocks return to the arena). */
 export function trimCpuPool(): void {
-  for (const list of pool.values()) for (const a of list) releaseArenaArray(a);
-  pool.clear();
+  for (const p of [pool, reservedPool]) {
+    for (const list of p.values()) for (const a of list) releaseArenaArray(a);
+    p.clear();
+  }
   bytesPooled = 0;
 }
 
