@@ -255,3 +255,23 @@ describe.skipIf(!gpu.ok)('webgpu: kernels', () => {
     await expectSameTensor('maxPool2d', pg, pc, 1e-5, 1e-5);
   });
 });
+
+describe.skipIf(!gpu.ok)('webgpu: a device the program opened itself', () => {
+  it('is described from its adapterInfo, so a software adapter gets the kernels tuned for CPU adapters', async () => {
+    const { findGpu } = await import('../src/gpu/platform.ts');
+    const { openDevice } = await import('../src/gpu/device.ts');
+    const found = await findGpu();
+    if (!found.gpu) throw new Error(found.why);
+    const adapter = (await found.gpu.requestAdapter())!;
+    const device = await adapter.requestDevice();
+    try {
+      const ctx = await openDevice({ device });
+      const mine = getBackend('webgpu') as unknown as GpuBackend;
+      expect(ctx.adapter.isSoftware).toBe(mine.ctx.adapter.isSoftware);
+      expect(ctx.adapter.description).toBe(mine.ctx.adapter.description);
+      expect(ctx.adapter.vendor).toBe(mine.ctx.adapter.vendor);
+    } finally {
+      device.destroy();
+    }
+  });
+});
