@@ -86,6 +86,35 @@ d('jit on WebGPU', () => {
     expect(hg.lower(ac.to('webgpu'), bmc.to('webgpu'), cc.to('webgpu')).kernels.some((k) => k.kind === 'matmul' && k.fused > 0)).toBe(true);
   });
 
+  it('stores a matmul epilogue four columns at a time where n and the operands allow, elsewhere one by one, with the same values', async () => {
+    const rt = (getBackend('webgpu') as unknown as GpuBackend).rt;
+    const vec4Out = /var<storage, read_write> O: array<vec4<(f32|i32)>>/;
+    const check = async (label: string, f: (...t: Tensor[]) => Tensor, args: Tensor[], vec: boolean) => {
+      rt.matmulVariant = 'register';
+      try {
+        const g = jit(f, { eagerFirstCall: false });
+        const dev = args.map((t) => t.to('webgpu'));
+        const ks = g.lower(...dev).kernels.filter((k) => k.kind === 'matmul');
+        expect(ks.length, label).toBe(1);
+        const got = await g(...dev).data();
+        expect(vec4Out.test(ks[0]!.source), `${label}: vec4 stores`).toBe(vec);
+        expectAllClose(label, got, f(...args).dataSync(), 1e-4, 1e-5);
+      } finally {
+        rt.matmulVariant = 'auto';
+      }
+    };
+    const x = randn([9, 20]);
+    // n = 24: a per-column bias (unit column stride) and a per-row operand (column stride 0)
+    await check('bias, per-row scale, n = 24', (a, w, b, r) => NF.linear(a, w, b).mul(r).relu(), [x, randn([24, 20]), randn([24]), randn([9, 1])], true);
+    // n = 22: one column at a time
+    await check('n = 22', (a, w, b) => NF.linear(a, w, b).relu(), [x, randn([22, 20]), randn([22])], false);
+    // an operand at an offset that is not a multiple of 4: one column at a time
+    await check('operand at offset 1', (a, w, c) => a.matmul(w.t()).add(c.narrow(1, 1, 8)), [x, randn([8, 20]), randn([9, 9])], false);
+    // int32 product with an int32 epilogue
+    const ai = randint(-5, 5, [7, 6]), bi = randint(-5, 5, [6, 12]), ci = randint(-5, 5, [12]);
+    await check('int32', (a, b, c) => a.matmul(b).add(c).mul(2), [ai, bi, ci], true);
+  });
+
   it('computes max(…).values in its argmax\'s kernel (no gather) and matches the CPU, NaN and ties included', async () => {
     const xc = tensor([[1, 3, 3, -2], [NaN, 5, 0, 1], [-0, 0, -1, -3]]);
     const f = (a: Tensor) => { const m = a.max(1, true); const n = a.t().min(0); return [m.values, m.indices, n.values.mul(2), n.indices]; };
