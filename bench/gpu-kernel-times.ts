@@ -20,7 +20,7 @@ const resolveBuf = device.createBuffer({ size: MAXQ * 8, usage: GPUBufferUsage.Q
 const readBuf = device.createBuffer({ size: MAXQ * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
 let on = false; let q = 0; const labels: string[] = [];
 const orig = Runtime.prototype.dispatch;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- reaches the runtime's private pass state
+// (reaches the runtime's private pass state)
 Runtime.prototype.dispatch = function (this: any, k, bufs, u, count) {
   if (!on || q + 2 > MAXQ) return orig.call(this, k, bufs, u, count);
   this.closePass();
