@@ -14,7 +14,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { manualSeed, memory, noGrad, randn, tensor, webgpuPipelineKeys, webgpuStats, zeros, type Tensor } from '../src/index.ts';
+import { manualSeed, memory, noGrad, randn, syncWebGPU, tensor, webgpuPipelineKeys, webgpuStats, zeros, type Tensor } from '../src/index.ts';
 
 const gpu = await gpuStatus();
 const D = 'webgpu' as const;
@@ -106,6 +106,24 @@ describe.skipIf(!gpu.ok)('webgpu: memory of an eager training loop', () => {
     // and it trains
     expect(mean(losses.slice(-50))).toBeLessThan(mean(losses.slice(0, 50)) * 0.5);
   }, 300_000);
+});
+
+describe.skipIf(!gpu.ok)('webgpu: memory of a loop that synchronises but never reads back', () => {
+  it('syncWebGPU() returns unreachable tensors\' buffers as a readback does', async () => {
+    const x = randn([1 << 18], { device: D });
+    await syncWebGPU();
+    const before = memory(D).bytesInUse;
+    let maxInUse = 0;
+    for (let i = 0; i < 300; i++) {
+      // four 1 MiB results a call, none disposed: 1.2 GiB if nothing came back before the collector's finalizers
+      x.neg().exp().add(1).reciprocal();
+      await syncWebGPU();
+      maxInUse = Math.max(maxInUse, memory(D).bytesInUse - before);
+    }
+    // the reclaimer's threshold (128 MiB between forced collections) plus one call's results
+    expect(maxInUse).toBeLessThan(160 * MiB);
+    x.dispose();
+  }, 120_000);
 });
 
 describe.skipIf(!gpu.ok)('webgpu: pipeline cache', () => {

@@ -137,9 +137,16 @@ export function reclaimWebGPUMemory(): void {
   active?.reclaimer.atYield(true);
 }
 
-/** Waits for all submitted WebGPU work (for timing). */
+/**
+ * Waits for all submitted WebGPU work (for timing). Like a readback, it then returns the buffers
+ * of tensors the program can no longer reach to the pool (a loop that syncs but never reads back
+ * would otherwise wait for the collector's finalizers for every buffer).
+ */
 export async function syncWebGPU(): Promise<void> {
-  await active?.rt.sync();
+  const b = active;
+  if (!b) return;
+  await b.rt.sync();
+  b.reclaimer.atYield();
 }
 
 /**
