@@ -17,7 +17,7 @@ import { jit, type Jitted } from '../src/jit/index.ts';
 import { measureSuite, printTable, W, type MeasureOpts, type MlpRunnable, type Row, type Runnable, type Suite } from './harness.ts';
 import { jaxLogistic, jaxPowerSum, jaxSuite, useJaxDevice } from './peers/jaxjs.ts';
 import { ensureWebGPU } from './peers/webgpu-node.ts';
-import { overLogisticInput, tapegradSuite } from './tapegrad.ts';
+import { overLogisticInput, residentOverLogisticInput, tapegradSuite } from './tapegrad.ts';
 import { lenetTrainer, mlpTrainer } from './trainers.ts';
 
 
@@ -141,6 +141,10 @@ async function main() {
     console.log(await interleaved('W4 logistic, eager x.sigmoid()', elementwise(device, (x) => x.sigmoid()), elementwise(device, jit(logisticFormula)), rounds));
   }
   if (only.includes('powerSum')) console.log(await interleaved('W4b a + a**10, 1M', elementwise(device, powerSum), elementwise(device, jit(powerSum)), rounds));
+  // the same without the 4 MB readback each run (result kept on the device, synchronised, disposed)
+  const resident = residentOverLogisticInput;
+  if (only.includes('logistic')) console.log(await interleaved('W4 logistic, no readback', resident(device, logisticFormula), resident(device, jit(logisticFormula)), rounds));
+  if (only.includes('powerSum')) console.log(await interleaved('W4b a + a**10, no readback', resident(device, powerSum), resident(device, jit(powerSum)), rounds));
   if (only.includes('mlp')) console.log(await interleaved('W2 MLP step (batch 128)', mlpTrainer(device, false), mlpTrainer(device, true), rounds));
   if (only.includes('mlp')) {
     // training as a loop runs it: 20 steps, the loss read once at the end (host work of one step

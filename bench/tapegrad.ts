@@ -2,7 +2,7 @@
 // user would write them (eager ops, nn.functional, backward, in-place SGD under noGrad; the
 // training steps live in bench/trainers.ts, shared with the jit suite).
 
-import { fromTypedArray, type Device, type Tensor } from '../src/index.ts';
+import { fromTypedArray, syncWebGPU, type Device, type Tensor } from '../src/index.ts';
 import type { MlpRunnable, Runnable, Suite } from './harness.ts';
 import { logisticInput, uniform } from './peers/data.ts';
 import { lenetTrainer, mlpTrainer } from './trainers.ts';
@@ -35,6 +35,24 @@ export function overLogisticInput(device: Device, f: (x: Tensor) => Tensor): Run
       const d = await y.data();
       y.dispose();
       return d;
+    },
+    dispose: () => x.dispose(),
+  };
+}
+
+/**
+ * W4/W4b without the readback: `f` over the 1M resident values, the device synchronised (WebGPU:
+ * the submitted work finished; the CPU computes synchronously), the result disposed. Every run of
+ * `overLogisticInput` also copies 4 MB to the host, which costs both sides alike (on a GPU more
+ * than the kernels); this isolates what fusing the formula saves.
+ */
+export function residentOverLogisticInput(device: Device, f: (x: Tensor) => Tensor): Runnable {
+  const x = fromTypedArray(logisticInput(), [logisticInput().length], 'float32', device);
+  return {
+    async run() {
+      const y = f(x);
+      if (device === 'webgpu') await syncWebGPU();
+      y.dispose();
     },
     dispose: () => x.dispose(),
   };
