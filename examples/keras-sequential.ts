@@ -46,6 +46,9 @@ clf.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics:
 clf.summary();
 
 await clf.fit(flat(train.images), train.labels, { epochs, batchSize: 32, validationSplit: 0.1 });
+// compile()'s jitCompile 'auto' (the default): fit ran the training step compiled by jit
+const step = clf.trainFunction;
+if (step) console.log(`fit's training step ran compiled: ${step.stats.traces} trace${step.stats.traces === 1 ? '' : 's'} for ${step.stats.calls} steps, ${step.lower(flat(train.images.narrow(0, 0, 32)), train.labels.narrow(0, 0, 32)).launches} kernel launches each (compile with jitCompile: false to train eagerly)`);
 const result = await clf.evaluate(flat(test.images), test.labels, { batchSize: 1000 });
 console.log(`test loss ${result.loss.toFixed(4)}, test accuracy ${(result.accuracy! * 100).toFixed(2)}%`);
 

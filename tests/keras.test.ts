@@ -1,6 +1,6 @@
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
-  ShapeError, ValueError, datasets, keras, manualSeed, memory, nn, rand, randn, tensor, type MnistDataset,
+  DeviceError, ShapeError, ValueError, datasets, keras, manualSeed, memory, nn, rand, randn, tensor, type MnistDataset, type Tensor,
 } from '../src/index.ts';
 import { Adam, SGD } from '../src/optim/index.ts';
 
@@ -404,5 +404,100 @@ describe('keras errors', () => {
     const opt = new SGD(early.parameters(), { lr: 0.1 });
     early.add(new Dense(2));
     expectThrows(() => early.compile({ optimizer: opt, loss: 'mse' }), ValueError, 'does not hold 2 of the model');
+  });
+});
+
+describe('keras.Sequential: compile({ jitCompile: true })', () => {
+  const data = () => {
+    manualSeed(21);
+    const x = randn([90, 6]);
+    const y = x.index(null, 0).sub(x.index(null, 1).mul(0.5)).gt(0).int(); // [90], two classes
+    return { x, y };
+  };
+  const model = (jitCompile: boolean, dropout = 0) => {
+    manualSeed(22);
+    const m = new Sequential([
+      new Dense(12, { inputDim: 6, activation: 'relu' }), ...(dropout ? [new Dropout(dropout)] : []), new Dense(2, { activation: 'softmax' }),
+    ]);
+    m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], jitCompile });
+    return m;
+  };
+
+  it('fit runs the compiled step and trains as the eager step does (losses, accuracies, weights)', async () => {
+    const { x, y } = data();
+    const eager = model(false), compiled = model(true);
+    expect(eager.trainFunction).toBeNull();
+    // batches of 32 over 90 samples: a last batch of 26 is a second signature
+    const he = await eager.fit(x, y, { epochs: 4, batchSize: 32, verbose: 0, seed: 3 });
+    const hj = await compiled.fit(x, y, { epochs: 4, batchSize: 32, verbose: 0, seed: 3 });
+    const step = compiled.trainFunction!;
+    expect(step.stats.calls).toBe(12);
+    expect(step.stats.traces).toBe(2);
+    expect(step.lower(x.narrow(0, 0, 32), y.narrow(0, 0, 32)).kernels.length).toBeGreaterThan(0);
+    for (let e = 0; e < 4; e++) {
+      expect(hj.history.loss[e]!).toBeCloseTo(he.history.loss[e]!, 5);
+      expect(hj.history.accuracy![e]!).toBeCloseTo(he.history.accuracy![e]!, 10);
+    }
+    expect(he.history.loss[3]!).toBeLessThan(he.history.loss[0]!);
+    const we = eager.stateDict(), wj = compiled.stateDict();
+    for (const k of Object.keys(we)) {
+      const a = we[k]!.dataSync(), b = wj[k]!.dataSync();
+      for (let i = 0; i < a.length; i++) expect(b[i]!).toBeCloseTo(a[i]!, 5);
+    }
+    // evaluate and predict run eagerly on the trained weights either way
+    expect((await compiled.evaluate(x, y, { verbose: 0 })).loss).toBeCloseTo((await eager.evaluate(x, y, { verbose: 0 })).loss, 5);
+  });
+
+  it('runs Dropout inside the compiled step with the eager step\'s random stream, and frees its per-step tensors', async () => {
+    const { x, y } = data();
+    const he = await model(false, 0.2).fit(x, y, { epochs: 30, batchSize: 30, verbose: 0, seed: 4 });
+    const m = model(true, 0.2);
+    const h = await m.fit(x, y, { epochs: 30, batchSize: 30, verbose: 0, seed: 4 });
+    expect(m.trainFunction!.stats.traces).toBe(1);
+    expect(h.history.loss[29]!).toBeLessThan(h.history.loss[0]! * 0.7);
+    for (let e = 0; e < 30; e++) {
+      expect(h.history.loss[e]!).toBeCloseTo(he.history.loss[e]!, 5);
+      expect(h.history.accuracy![e]!).toBeCloseTo(he.history.accuracy![e]!, 10);
+    }
+    const before = memory().storages;
+    await m.fit(x, y, { epochs: 3, batchSize: 30, verbose: 0 });
+    expect(memory().storages).toBeLessThanOrEqual(before);
+  });
+
+  it('is the default (\'auto\'); jitCompile must be true, false or \'auto\'', () => {
+    const m = new Sequential([new Dense(2, { inputDim: 3 })]);
+    m.compile({ optimizer: 'sgd', loss: 'mse' });
+    expect(m.trainFunction).not.toBeNull();
+    expectThrows(() => m.compile({ optimizer: 'sgd', loss: 'mse', jitCompile: 'yes' as unknown as boolean }), ValueError, "jitCompile must be true, false or 'auto'");
+  });
+
+  it('\'auto\' trains eagerly, with one warning, a model whose step cannot be traced; true throws', async () => {
+    /** A custom layer that reads a value back on the host: fine eagerly, not traceable. */
+    class HostScale extends keras.Layer {
+      readonly className = 'HostScale';
+      protected readonly defaultName = 'host_scale';
+      protected buildLayer(inputShape: readonly number[]): readonly number[] {
+        return inputShape;
+      }
+      preActivation(x: Tensor): Tensor {
+        return x.mul(1 / (1 + Math.abs(x.mean().itemSync())));
+      }
+    }
+    const { x, y } = data();
+    const make = (jitCompile: boolean | 'auto') => {
+      manualSeed(22);
+      const m = new Sequential([new Dense(12, { inputDim: 6, activation: 'relu' }), new HostScale(), new Dense(2, { activation: 'softmax' })]);
+      m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], jitCompile });
+      return m;
+    };
+    const eager = await make(false).fit(x, y, { epochs: 3, batchSize: 30, verbose: 0, seed: 6 });
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const auto = make('auto');
+    const h = await auto.fit(x, y, { epochs: 3, batchSize: 30, verbose: 0, seed: 6 });
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(String(warn.mock.calls[0]![0])).toMatch(/could not be compiled \(jitCompile 'auto'\), so it runs eagerly/);
+    expect(auto.trainFunction).toBeNull();
+    for (let e = 0; e < 3; e++) expect(h.history.loss[e]!).toBeCloseTo(eager.history.loss[e]!, 6);
+    await expectRejects(make(true).fit(x, y, { epochs: 1, batchSize: 30, verbose: 0 }), DeviceError, 'symbolic (inside jit tracing)');
   });
 });

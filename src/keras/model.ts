@@ -16,6 +16,7 @@ import { keep, scope } from '../scope.ts';
 import * as F from '../ops/functional.ts';
 import { Module } from '../nn/module.ts';
 import { DataLoader } from '../data/dataloader.ts';
+import { jit, type Jitted } from '../jit/jit.ts';
 import { TensorDataset } from '../data/dataset.ts';
 import { Generator } from '../data/generator.ts';
 import type { Optimizer } from '../optim/optimizer.ts';
@@ -35,6 +36,14 @@ export interface CompileOptions {
   optimizer: OptimizerName | Optimizer | ((params: Tensor[]) => Optimizer);
   loss: LossName | 'meanSquaredError' | 'meanAbsoluteError' | 'mean_squared_error' | 'categorical_crossentropy' | 'sparse_categorical_crossentropy' | 'binary_crossentropy';
   metrics?: (MetricName | 'acc')[];
+  /**
+   * Compile the training step — forward, loss, backward and the optimizer's update — with `jit`
+   * (Keras's `jit_compile`): `fit` then runs it as a few fused kernels, traced once per batch shape
+   * (a smaller last batch is a second trace). 'auto' (the default, as in Keras 3): compile, and if
+   * the step cannot be traced (a custom layer that reads values back, say), warn once and train
+   * eagerly; true: compile, and throw what tracing throws; false: always eager.
+   */
+  jitCompile?: boolean | 'auto';
 }
 
 /** A metric row: `loss`, and `accuracy` when compiled with metrics ['accuracy']. */
@@ -108,10 +117,14 @@ interface Compiled {
   loss: LossName;
   metrics: MetricName[];
   accuracy: AccuracyKind | null;
+  /** the compiled training step (jitCompile), returning the batch's mean loss and, with accuracy, its hit count */
+  step: Jitted<[Tensor, Tensor], Tensor[]> | null;
+  /** whether a step that fails to compile falls back to eager training (jitCompile 'auto') */
+  fallBack: boolean;
 }
 
 /** Model properties a layer name must not shadow (layers are stored as fields, like nn.Module). */
-const RESERVED = new Set(['layers', 'name', 'training', 'optimizer', 'stopTraining']);
+const RESERVED = new Set(['layers', 'name', 'training', 'optimizer', 'stopTraining', 'trainFunction']);
 
 function checkInt(op: string, name: string, v: unknown, min: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new ValueError(`${op}: ${name} must be an integer ≥ ${min}, got ${String(v)}`);
@@ -254,13 +267,61 @@ export class Sequential extends Module<[Tensor], Tensor> {
     const loss = resolveLoss(opts.loss);
     const metrics = resolveMetrics(opts.metrics);
     this.lastLayer('compile');
+    const mode = opts.jitCompile ?? 'auto';
+    if (mode !== true && mode !== false && mode !== 'auto') throw new ValueError(`compile: jitCompile must be true, false or 'auto', got ${String(mode)}`);
     const optimizer = makeOptimizer(opts.optimizer, this.parameters());
-    this.compiled = {
+    const c: Compiled = {
       optimizer, loss, metrics,
       accuracy: metrics.includes('accuracy') ? accuracyKind(loss, this.outputShape) : null,
+      step: null,
+      fallBack: mode === 'auto',
     };
+    if (mode !== false) c.step = jit((x: Tensor, y: Tensor) => this.trainStep(c, x, y), { name: `${this.name}.trainStep` });
+    this.compiled = c;
     this.optimizer = optimizer;
     return this;
+  }
+
+  /**
+   * Runs the compiled step; null when it could not be compiled under jitCompile 'auto' (warned
+   * once; the model then trains eagerly until compiled again). Tracing mutates nothing, so the
+   * eager step that follows starts from the same state; an error that is not the jit's recurs
+   * there and is thrown.
+   */
+  private compiledStep(c: Compiled, x: Tensor, y: Tensor): Tensor[] | null {
+    const step = c.step!;
+    const traces = step.stats.traces;
+    try {
+      return step(x, y);
+    } catch (e) {
+      if (!c.fallBack || step.stats.traces === traces) throw e;
+      console.warn(`fit: the training step of ${this.name} could not be compiled (jitCompile 'auto'), so it runs eagerly: ${(e as Error).message}`);
+      c.step = null;
+      return null;
+    }
+  }
+
+  /** One training step as `jitCompile` compiles it: the batch's mean loss and, with accuracy, its hit count. */
+  private trainStep(c: Compiled, x: Tensor, y: Tensor): Tensor[] {
+    c.optimizer.zeroGrad();
+    const h = this.head(x);
+    const loss = computeLoss(c.loss, h, y);
+    loss.backward();
+    c.optimizer.step();
+    return noGrad(() => {
+      const out = [F.detach(loss)];
+      if (c.accuracy) out.push(correctCount(c.accuracy, { pre: F.detach(h.pre), act: h.act, out: h.out && F.detach(h.out) }, y));
+      return out;
+    });
+  }
+
+  /**
+   * The training step `fit` runs as compiled by `jit` (Keras's `model.train_function`), after
+   * `compile({ …, jitCompile: true })`; null otherwise. Its `stats` count calls and traces, and
+   * `lower(x, y)` shows the compiled graph and kernels.
+   */
+  get trainFunction(): Jitted<[Tensor, Tensor], Tensor[]> | null {
+    return this.compiled?.step ?? null;
   }
 
   private requireCompiled(op: string): Compiled {
@@ -331,10 +392,14 @@ export class Sequential extends Module<[Tensor], Tensor> {
         const acc = new Accumulator(c);
         let step = 0;
         for (const [xb, yb] of loader) {
-          // one scope per step: every intermediate is released at its end (bounded memory on
-          // WebGPU without waiting for the garbage collector); gradients, optimizer state and the
-          // running sums survive
-          scope(() => {
+          const outs = c.step ? this.compiledStep(c, xb, yb) : null;
+          if (outs) {
+            scope(() => acc.addSums(outs[0]!, outs[1] ?? null, yb.shape[0]!));
+            for (const t of outs) t.dispose();
+          } else scope(() => {
+            // one scope per step: every intermediate is released at its end (bounded memory on
+            // WebGPU without waiting for the garbage collector); gradients, optimizer state and
+            // the running sums survive
             releaseGrads(params, c.optimizer);
             c.optimizer.zeroGrad();
             const h = this.head(xb);
@@ -522,15 +587,20 @@ class Accumulator {
 
   /** Adds one batch; returns the new running sums (to keep them alive out of a scope). */
   add(loss: Tensor, h: Head, y: Tensor): Tensor[] {
-    const n = y.shape[0]!;
+    const k = this.c.accuracy ? noGrad(() => correctCount(this.c.accuracy!, { pre: F.detach(h.pre), act: h.act, out: h.out && F.detach(h.out) }, y)) : null;
+    return this.addSums(loss, k, y.shape[0]!);
+  }
+
+  /**
+   * Adds one batch of `n` samples given its mean loss and hit count (null without accuracy);
+   * returns the new running sums. Call it in a scope (its temporaries are released there).
+   */
+  addSums(loss: Tensor, correct: Tensor | null, n: number): Tensor[] {
     const prev = [this.lossSum, this.correct];
     noGrad(() => {
       const l = F.mul(F.detach(loss), n);
       this.lossSum = this.lossSum ? F.add(this.lossSum, l) : l;
-      if (this.c.accuracy) {
-        const k = correctCount(this.c.accuracy, { pre: F.detach(h.pre), act: h.act, out: h.out && F.detach(h.out) }, y);
-        this.correct = this.correct ? F.add(this.correct, k) : k;
-      }
+      if (correct) this.correct = this.correct ? F.add(this.correct, correct) : F.clone(correct);
     });
     for (const t of prev) t?.dispose();
     this.seen += n;
