@@ -47,6 +47,12 @@ export interface Backend {
   readonly device: Device;
   /** A storage holding a copy of `data` (already of the dtype's array type). */
   fromArray(data: TypedArray, dtype: DType): Storage;
+  /**
+   * A storage holding a copy of `data` converted to `dtype`'s array type, in memory the backend
+   * chooses (the CPU: an output array of its pool or the kernels' memory, where its WebAssembly
+   * kernels read it in place). Optional: `tensor()` copies and calls `fromArray` otherwise.
+   */
+  copyFrom?(data: TypedArray, dtype: DType): Storage;
   /** The view's values, contiguous in logical (row-major) order. */
   read(view: BufView): Promise<TypedArray>;
   /** Synchronous readback; a DeviceError where the device has none. */

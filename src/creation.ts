@@ -36,6 +36,13 @@ export function tensor(data: NestedInput | TypedArray | NestedArray, opts: Creat
   if (ArrayBuffer.isView(data)) {
     const src = data as TypedArray;
     const dtype = opts.dtype ?? dtypeOfArray(src);
+    const device = opts.device ?? getDefaultDevice();
+    const backend = getBackend(device);
+    if (backend.copyFrom) {
+      const shape = opts.shape ?? [src.length];
+      if (src.length !== numel(shape)) throw new ShapeError(`tensor: ${src.length} values do not fill shape ${fmtShape(shape)}`);
+      return finish(Tensor._fromStorage(backend.copyFrom(src, dtype), [...shape], null, 0, dtype, device, null), opts);
+    }
     const arr = arrayFor(dtype, src.length);
     arr.set(src as never);
     return finish(fromTypedArray(arr, opts.shape ?? [src.length], dtype, opts.device), opts);

@@ -7,7 +7,7 @@
  * with plain arrays.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { fromTypedArray, nn, type Tensor } from '../src/index.ts';
+import { fromTypedArray, nn, tensor, type Tensor } from '../src/index.ts';
 import { jit } from '../src/jit/index.ts';
 import {
   ARENA_BASE, arenaAddress, arenaArray, arenaBlock, arenaEnabled, arenaRelease, arenaRetain, arenaStats, scratchFits, setArena,
@@ -186,6 +186,22 @@ describe.runIf(here)('cpu arena: storages', () => {
     x.mul_(4);
     expect(dataOf(x)).toBe(mine);
     expect(mine[123]).toBe(4);
+  });
+
+  it('tensor(typedArray) copies into the arena (fromTypedArray adopts the array as it is)', () => {
+    const src = Float32Array.from({ length: 5000 }, (_, i) => i * 0.5);
+    const t = tensor(src, { shape: [50, 100] });
+    expect(arenaAddress(dataOf(t))).toBeGreaterThanOrEqual(ARENA_BASE);
+    src[7] = -1; // a copy: the tensor does not see later writes to the source
+    expect(t.shape).toEqual([50, 100]);
+    expect(t.dataSync()[7]).toBe(3.5);
+    expect(t.dataSync()[4999]).toBe(2499.5);
+    // converted to the dtype asked for
+    const i = tensor(Float32Array.from([1.7, -2.2, 3]), { dtype: 'int32' });
+    expect(i.dtype).toBe('int32');
+    expect(Array.from(i.dataSync())).toEqual([1, -2, 3]);
+    expect(() => tensor(src, { shape: [7, 7] })).toThrow(/5000 values do not fill shape \[7, 7\]/);
+    expect(arenaAddress(dataOf(fromTypedArray(src, [5000], 'float32')))).toBe(-1);
   });
 
   it('a compiled function keeps its outputs in the arena while an eager loop fills it with garbage', () => {

@@ -219,6 +219,11 @@ export const cpuBackend: Backend = {
     if (block >= 0) arenaRetain(block);
     return track(new CpuStorage(data, dtype));
   },
+  copyFrom(data: TypedArray, dtype: DType): Storage {
+    const a = acquire(dtype, data.length, false);
+    a.set(data as never);
+    return track(new CpuStorage(a, dtype));
+  },
   async read(view: BufView): Promise<TypedArray> {
     return this.readSync(view);
   },
