@@ -308,17 +308,14 @@ export class Sequential extends Module<[Tensor], Tensor> {
     const loss = computeLoss(c.loss, h, y);
     loss.backward();
     c.optimizer.step();
-    return noGrad(() => {
-      const out = [F.detach(loss)];
-      if (c.accuracy) out.push(correctCount(c.accuracy, { pre: F.detach(h.pre), act: h.act, out: h.out && F.detach(h.out) }, y));
-      return out;
-    });
+    const hits = c.accuracy ? batchHits(c.accuracy, h, y) : null;
+    return hits ? [F.detach(loss), hits] : [F.detach(loss)];
   }
 
   /**
-   * The training step `fit` runs as compiled by `jit` (Keras's `model.train_function`), after
-   * `compile({ …, jitCompile: true })`; null otherwise. Its `stats` count calls and traces, and
-   * `lower(x, y)` shows the compiled graph and kernels.
+   * The training step `fit` runs as compiled by `jit` (Keras's `model.train_function`); null
+   * before compile(), with `jitCompile: false`, or once 'auto' fell back to eager training. Its
+   * `stats` count calls and traces, and `lower(x, y)` shows the compiled graph and kernels.
    */
   get trainFunction(): Jitted<[Tensor, Tensor], Tensor[]> | null {
     return this.compiled?.step ?? null;
@@ -567,6 +564,11 @@ function keepOptimizerState(opt: Optimizer): void {
   for (const st of opt.state.values()) for (const t of Object.values(st)) keep(t);
 }
 
+/** The number of correct predictions in a batch (a 0-d tensor), without gradients. */
+function batchHits(kind: AccuracyKind, h: Head, y: Tensor): Tensor {
+  return noGrad(() => correctCount(kind, { pre: F.detach(h.pre), act: h.act, out: h.out && F.detach(h.out) }, y));
+}
+
 function pairs(logs: EpochLogs): [string, number][] {
   const out: [string, number][] = [['loss', logs.loss]];
   if (logs.accuracy !== undefined) out.push(['accuracy', logs.accuracy]);
@@ -587,8 +589,7 @@ class Accumulator {
 
   /** Adds one batch; returns the new running sums (to keep them alive out of a scope). */
   add(loss: Tensor, h: Head, y: Tensor): Tensor[] {
-    const k = this.c.accuracy ? noGrad(() => correctCount(this.c.accuracy!, { pre: F.detach(h.pre), act: h.act, out: h.out && F.detach(h.out) }, y)) : null;
-    return this.addSums(loss, k, y.shape[0]!);
+    return this.addSums(loss, this.c.accuracy ? batchHits(this.c.accuracy, h, y) : null, y.shape[0]!);
   }
 
   /**
