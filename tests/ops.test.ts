@@ -127,6 +127,27 @@ describe('shape and indexing ops', () => {
     expect(x.indexSelect(1, tensor([2, 2, 0], { dtype: 'int32' })).toArraySync()).toEqual([[3, 3, 1], [6, 6, 4]]);
     expect(x.indexSelect(0, tensor([1], { dtype: 'int32' })).toArraySync()).toEqual([[4, 5, 6]]);
   });
+  it('indexSelect copies whole blocks where it can (contiguous source, blocks of 16+), with the element loop\'s values and errors', () => {
+    const base = arange(5 * 4 * 3 * 8).reshape(5, 4, 3, 8);
+    const idx = tensor([3, 0, 3, 1], { dtype: 'int32' });
+    for (const dt of ['float32', 'int32', 'bool'] as const) {
+      const x = dt === 'bool' ? base.remainder(3).eq(0) : base.to(dt === 'float32' ? 'float32' : 'int32');
+      for (const dim of [0, 1, 2, 3]) {
+        const i = dim === 2 ? tensor([2, 0], { dtype: 'int32' }) : idx;
+        const got = x.indexSelect(dim, i);
+        // the element loop: the same gather over a non-contiguous copy of x
+        const strided = x.transpose(0, 3).contiguous().transpose(0, 3);
+        expect(got.toArraySync(), `${dt} dim ${dim}`).toEqual(strided.indexSelect(dim, i).toArraySync());
+        expect(got.dtype).toBe(dt);
+      }
+      // a view at an offset
+      const v = x.narrow(0, 1, 3);
+      expect(v.indexSelect(0, tensor([2, 0], { dtype: 'int32' })).toArraySync()).toEqual([x.index(3).toArraySync(), x.index(1).toArraySync()]);
+    }
+    const x = base.float();
+    expect(() => x.indexSelect(0, tensor([1, 5], { dtype: 'int32' }))).toThrow(/gather: index 5 is out of range for dim 0 of size 5/);
+    expect(() => x.indexSelect(1, tensor([-1], { dtype: 'int32' }))).toThrow(/gather: index -1 is out of range for dim 1 of size 4/);
+  });
   it('matmul for 1-D, 2-D, batched and broadcast operands', () => {
     const v = tensor([1, 2]), m = tensor([[1, 2], [3, 4]]);
     expect(v.matmul(v).itemSync()).toBe(5);

@@ -98,9 +98,51 @@ export function runGather(x: StridedArray, xShape: readonly number[], idx: Strid
     }
   }
   const size = xShape[dim]!;
+  if (selectRows(x, xShape, idx, idxShape, dim, out)) return;
   const [shape, is, xs] = walkDims(idxShape, idx.strides, x.strides.map((s, d) => (d === dim ? 0 : s)));
   const bad = gatherKernel(x.data, x.offset, x.strides[dim] ?? 0, size, idx.data, idx.offset, out, shape!, is!, xs!, shape!.length);
   if (bad >= 0) rangeError('gather', idx.data[bad]!, size, dim, xShape);
+}
+
+/** Fewest elements per selected block for `selectRows` (shorter blocks: the element loop). */
+const SELECT_MIN_BLOCK = 16;
+
+/**
+ * indexSelect's gather — an index that varies along `dim` only (broadcast elsewhere), over a
+ * contiguous x with the same sizes after `dim` — as one block copy per selected index: a DataLoader
+ * batch of 64 MNIST images (64 blocks of 784 floats) 0.10 → 0.02 ms. False (nothing done) when
+ * the layout differs or the blocks are short.
+ */
+function selectRows(x: StridedArray, xShape: readonly number[], idx: StridedArray, idxShape: readonly number[], dim: number, out: TypedArray): boolean {
+  const r = xShape.length;
+  if (idxShape.length !== r || !hasContiguousStrides(xShape, x.strides) || x.data.constructor !== out.constructor) return false;
+  let inner = 1, outer = 1;
+  for (let d = 0; d < r; d++) {
+    if (d !== dim && idx.strides[d] !== 0 && idxShape[d] !== 1) return false;
+    if (d > dim) {
+      if (idxShape[d] !== xShape[d]) return false;
+      inner *= xShape[d]!;
+    } else if (d < dim) {
+      if (idxShape[d] !== xShape[d]) return false;
+      outer *= xShape[d]!;
+    }
+  }
+  if (inner < SELECT_MIN_BLOCK) return false;
+  const n = idxShape[dim]!, size = xShape[dim]!, step = idx.strides[dim]!;
+  const id = idx.data;
+  for (let i = 0, q = idx.offset; i < n; i++, q += step) {
+    const k = id[q]!;
+    if (k < 0 || k >= size) rangeError('gather', k, size, dim, xShape);
+  }
+  const src = x.data as Float32Array, dst = out as Float32Array;
+  for (let o = 0; o < outer; o++) {
+    const base = x.offset + o * size * inner;
+    for (let i = 0, q = idx.offset; i < n; i++, q += step) {
+      const from = base + id[q]! * inner;
+      dst.set(src.subarray(from, from + inner), (o * n + i) * inner);
+    }
+  }
+  return true;
 }
 
 /** out (a contiguous copy of base) gets src[pos] added at pos with dim ← idx[pos]. */
