@@ -154,10 +154,12 @@ const identity = (dtype: DType) => E.input(0, dtype);
 
 /**
  * An operand's expression. Single values that are small integers are inlined as constants, so
- * x**2 renders as x*x and x*2 folds; there are few such values, so kernels stay few.
+ * x**2 renders as x*x and x*2 folds; there are few such values, so kernels stay few. Not into a
+ * result of one element: folding gains nothing there, and a counter (Adam's step) would compile
+ * a kernel for each of its first 64 values.
  */
-function operandExpr(v: BufView, i: number): Expr {
-  if (v.storage.size === 1 && v.dtype !== 'bool') {
+function operandExpr(v: BufView, i: number, outSize: number): Expr {
+  if (outSize > 1 && v.storage.size === 1 && v.dtype !== 'bool') {
     const c = (v.storage as CpuStorage).data[0]!;
     if (Number.isInteger(c) && Math.abs(c) <= 64) return E.const(c, v.dtype);
   }
@@ -284,7 +286,7 @@ export const cpuBackend: Backend = {
     const o = storage.data;
     switch (op.kind) {
       case 'elementwise': {
-        const expr = op.expr(inputs.map((v, i) => operandExpr(v, i)), attrs, out);
+        const expr = op.expr(inputs.map((v, i) => operandExpr(v, i, numel(out.shape))), attrs, out);
         runElementwise(expr, out.shape, view, inputs.map(arr), op.roundSteps ? roundAll(expr) : expr);
         break;
       }

@@ -90,7 +90,10 @@ export function runElementwise(expr: Expr, shape: readonly number[], out: Stride
   if (n === 0) return;
   const { shape: cs, strides } = collapseDims(shape, [out.strides, ...inputs.map((x) => x.strides)]);
   const hoisted = inputs.map((_, i) => strides[i + 1]!.every((s) => s === 0));
-  if (cs.length === 1 && strides[0]![0] === 1) {
+  // NOTE: a fill is never compiled: its value is part of the expression, so a kernel per value
+  // would be built and cached — one per call for the 0-d tensors every JS number operand becomes
+  // (`x.mul(lr)` with a changing lr, a learning-rate schedule's refill)
+  if (cs.length === 0 || (cs.length === 1 && strides[0]![0] === 1)) {
     // a plain copy or fill of one run: memmove / fill
     if (expr.k === 'const') {
       out.data.fill(expr.dtype === 'bool' ? (expr.v ? 1 : 0) : expr.v, out.offset, out.offset + n);
