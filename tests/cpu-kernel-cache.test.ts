@@ -4,8 +4,9 @@
  * schedule steps) must not compile, and keep, a kernel per value.
  */
 import { describe, expect, it } from 'vitest';
-import { full, noGrad, optim, randn, nn } from '../src/index.ts';
-import { elementwiseKernelCount } from '../src/cpu/elementwise.ts';
+import { full, manualSeed, noGrad, optim, rand, randn, randint, nn } from '../src/index.ts';
+import { elementwiseKernelCount, runElementwise } from '../src/cpu/elementwise.ts';
+import { E } from '../src/ops/expr.ts';
 
 describe('cpu elementwise kernels: one per structure, not per value', () => {
   it('0-d fills and scalar operands with a new value each call add no kernels', () => {
@@ -35,5 +36,33 @@ describe('cpu elementwise kernels: one per structure, not per value', () => {
     const before = elementwiseKernelCount();
     for (let i = 0; i < 100; i++) step();
     expect(elementwiseKernelCount()).toBe(before);
+  });
+
+  it('random tensors and dropout masks read their seeds at run time: no kernel per call, the same streams', () => {
+    const x = randn([300]);
+    const draw = () => [rand([300]).dataSync()[17]!, randn([40]).dataSync()[3]!, randint(0, 9, [50]).dataSync()[7]!, nn.functional.dropout(x, 0.3, true).dataSync()[5]!];
+    manualSeed(5);
+    draw();
+    const before = elementwiseKernelCount();
+    const seen = new Set<number>();
+    for (let i = 0; i < 30; i++) seen.add(draw()[0]!);
+    expect(elementwiseKernelCount()).toBe(before);
+    expect(seen.size).toBe(30); // every call a new stream
+    manualSeed(5);
+    const a = draw();
+    manualSeed(5);
+    expect(draw()).toEqual(a); // seeded streams unchanged
+  });
+
+  it('constants read at run time keep their places: a shared node and two equal-looking ones', () => {
+    const run = (e: ReturnType<typeof E.const>) => {
+      const out = new Float32Array(4);
+      runElementwise(e, [4], { data: out, offset: 0, strides: [1] }, []);
+      return Array.from(out);
+    };
+    const c = E.const(0.3, 'float32');
+    expect(run(E.bin('add', c, c))).toEqual(Array(4).fill(Math.fround(Math.fround(0.3) + Math.fround(0.3))));
+    expect(run(E.bin('add', E.const(0.3, 'float32'), E.const(0.7, 'float32')))).toEqual(Array(4).fill(Math.fround(Math.fround(0.3) + Math.fround(0.7))));
+    expect(run(E.bin('add', c, c))).toEqual(Array(4).fill(Math.fround(0.6)));
   });
 });

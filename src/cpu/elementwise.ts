@@ -17,9 +17,64 @@ export interface StridedArray {
 }
 
 type Kernel = (out: TypedArray, outOff: number, outStrides: readonly number[], ins: readonly TypedArray[],
-  offs: readonly number[], strides: readonly (readonly number[])[], shape: readonly number[], h: typeof H) => void;
+  offs: readonly number[], strides: readonly (readonly number[])[], shape: readonly number[], h: typeof H,
+  params: Float64Array) => void;
 
 const cache = new Map<string, Kernel>();
+
+/**
+ * The values a kernel reads at run time instead of having them written into its code: every
+ * rand node's seed and every constant but a small integer (those stay literal: x**2 renders as
+ * x*x). Without this, each dropout mask, random tensor or new scalar value compiled a kernel of
+ * its own and kept it in the cache (50 `rand([n])` calls: 50 kernels).
+ */
+interface Params {
+  /** the parameter slot of each such node */
+  readonly slot: Map<Expr, number>;
+  /** their values, in slot order, as the literal would give them */
+  readonly values: Float64Array;
+  /** the expression's key with those values left out */
+  readonly key: string;
+}
+
+const literalInt = (e: Expr): boolean => e.k === 'const' && Number.isInteger(e.v) && Math.abs(e.v) <= 64;
+
+function parametrize(root: Expr): Params {
+  const slot = new Map<Expr, number>();
+  const values: number[] = [];
+  const memo = new Map<Expr, Expr>();
+  // the same tree with every parameter's value replaced by its slot, for the key (two trees with
+  // one key then read the same slots where the same code reads them)
+  const shadow = (e: Expr): Expr => {
+    const m = memo.get(e);
+    if (m) return m;
+    let r: Expr;
+    switch (e.k) {
+      case 'const':
+        if (literalInt(e)) r = e;
+        else {
+          slot.set(e, values.length);
+          values.push(e.dtype === 'float32' ? Math.fround(e.v) : e.dtype === 'int32' ? e.v | 0 : e.dtype === 'bool' ? (e.v ? 1 : 0) : e.v);
+          r = { k: 'const', v: slot.get(e)! + 0.5, dtype: e.dtype }; // slot j as j + ½: never a literal's value
+        }
+        break;
+      case 'rand':
+        slot.set(e, values.length);
+        values.push(e.seed);
+        r = { k: 'rand', seed: slot.get(e)!, dtype: e.dtype };
+        break;
+      case 'in': case 'index': r = e; break;
+      case 'un': case 'cast': r = { ...e, a: shadow(e.a) }; break;
+      case 'bin': r = { ...e, a: shadow(e.a), b: shadow(e.b) }; break;
+      case 'where': r = { ...e, c: shadow(e.c), a: shadow(e.a), b: shadow(e.b) }; break;
+      default: return e satisfies never;
+    }
+    memo.set(e, r);
+    return r;
+  };
+  const key = exprKey(shadow(root));
+  return { slot, values: Float64Array.from(values), key };
+}
 
 /** Merges adjacent dims that are contiguous for every operand; drops size-1 dims. */
 export function collapseDims(shape: readonly number[], stridesList: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
@@ -40,7 +95,11 @@ export function collapseDims(shape: readonly number[], stridesList: readonly (re
   return { shape: outShape, strides: outStrides };
 }
 
-function build(expr: Expr, nIn: number, rank: number, hoisted: readonly boolean[]): Kernel {
+function build(expr: Expr, nIn: number, rank: number, hoisted: readonly boolean[], params: Params): Kernel {
+  const param = (e: Expr): string | null => {
+    const j = params.slot.get(e);
+    return j === undefined ? null : `params[${j}]`;
+  };
   const usesIndex = /index|rand/.test(exprKey(expr));
   const L: string[] = [];
   const streamed = [...Array(nIn).keys()].filter((i) => !hoisted[i]);
@@ -53,7 +112,7 @@ function build(expr: Expr, nIn: number, rank: number, hoisted: readonly boolean[
   L.push(`let po = outOff;`);
   for (const i of streamed) L.push(`let p${i} = offs[${i}];`);
   if (usesIndex) L.push('let idx = 0;');
-  const { stmts, value } = renderJs(expr, (i) => (hoisted[i] ? `v${i}` : `A${i}[q${i}_${rank}]`), 'idx');
+  const { stmts, value } = renderJs(expr, (i) => (hoisted[i] ? `v${i}` : `A${i}[q${i}_${rank}]`), 'idx', param);
   // loop nest: level d keeps cursors q*_d; the innermost body evaluates the expression
   const open = (d: number): string[] => {
     const src = d === 0 ? ['po', ...streamed.map((i) => `p${i}`)] : ['qo_' + d, ...streamed.map((i) => `q${i}_${d}`)];
@@ -71,13 +130,13 @@ function build(expr: Expr, nIn: number, rank: number, hoisted: readonly boolean[
     return inner;
   };
   if (rank === 0) {
-    const { stmts: s0, value: v0 } = renderJs(expr, (i) => (hoisted[i] ? `v${i}` : `A${i}[p${i}]`), 'idx');
+    const { stmts: s0, value: v0 } = renderJs(expr, (i) => (hoisted[i] ? `v${i}` : `A${i}[p${i}]`), 'idx', param);
     L.push(...s0, `out[po] = ${v0};`);
   } else {
     L.push(...open(0));
   }
   const body = L.join('\n');
-  return new Function('out', 'outOff', 'outStrides', 'ins', 'offs', 'strides', 'shape', 'H', body) as Kernel;
+  return new Function('out', 'outOff', 'outStrides', 'ins', 'offs', 'strides', 'shape', 'H', 'params', body) as Kernel;
 }
 
 /**
@@ -117,13 +176,14 @@ export function runElementwise(expr: Expr, shape: readonly number[], out: Stride
   // (./wasm/elementwise.ts; wasmElementwiseShaped says which loops qualify).
   // NOTE: there each op rounds to float32, while this JS kernel rounds a fused expression once.
   if (runWasmElementwise(expr, ek, cs, strides, out, inputs, hoisted)) return;
-  const key = `${jsExpr === expr ? ek : exprKey(jsExpr)}|${cs.length}|${hoisted.map((h) => (h ? 1 : 0)).join('')}`;
+  const params = parametrize(jsExpr);
+  const key = `${params.key}|${cs.length}|${hoisted.map((h) => (h ? 1 : 0)).join('')}`;
   let k = cache.get(key);
   if (!k) {
-    k = build(jsExpr, inputs.length, cs.length, hoisted);
+    k = build(jsExpr, inputs.length, cs.length, hoisted, params);
     cache.set(key, k);
   }
-  k(out.data, out.offset, strides[0]!, inputs.map((x) => x.data), inputs.map((x) => x.offset), strides.slice(1), cs, H);
+  k(out.data, out.offset, strides[0]!, inputs.map((x) => x.data), inputs.map((x) => x.offset), strides.slice(1), cs, H, params.values);
 }
 
 /** Number of distinct compiled elementwise kernels (for tests and stats). */

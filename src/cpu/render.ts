@@ -75,9 +75,13 @@ export function literal(v: number, dtype: DType): string {
 
 /**
  * Renders `root` as JS. `load(i)` gives the expression reading operand i; `index` names the
- * linear output index variable. Returns the statements (temporaries) and the final expression.
+ * linear output index variable; `param(e)`, when given, may name where a constant's value or a
+ * rand node's seed is read at run time instead of being written into the code. Returns the
+ * statements (temporaries) and the final expression.
  */
-export function renderJs(root: Expr, load: (i: number) => string, index: string): { stmts: string[]; value: string } {
+export function renderJs(
+  root: Expr, load: (i: number) => string, index: string, param?: (e: Expr) => string | null,
+): { stmts: string[]; value: string } {
   const uses = exprUses(root);
   const names = new Map<Expr, string>();
   const stmts: string[] = [];
@@ -113,9 +117,9 @@ export function renderJs(root: Expr, load: (i: number) => string, index: string)
   const build = (e: Expr): string => {
     switch (e.k) {
       case 'in': return load(e.i);
-      case 'const': return literal(e.v, e.dtype);
+      case 'const': return param?.(e) ?? literal(e.v, e.dtype);
       case 'index': return index;
-      case 'rand': return `H.rand(${e.seed}, ${index})`;
+      case 'rand': return `H.rand(${param?.(e) ?? e.seed}, ${index})`;
       case 'cast': {
         const a = go(e.a);
         const from = e.a.dtype;
