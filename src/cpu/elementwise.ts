@@ -42,37 +42,39 @@ const literalInt = (e: Expr): boolean => e.k === 'const' && Number.isInteger(e.v
 function parametrize(root: Expr): Params {
   const slot = new Map<Expr, number>();
   const values: number[] = [];
-  const memo = new Map<Expr, Expr>();
-  // the same tree with every parameter's value replaced by its slot, for the key (two trees with
-  // one key then read the same slots where the same code reads them)
-  const shadow = (e: Expr): Expr => {
-    const m = memo.get(e);
-    if (m) return m;
-    let r: Expr;
+  // exprKey's format, with each parameter's value replaced by its slot (two trees with one key
+  // then read the same slots where the same code reads them); one pass, no copies of the tree
+  const ids = new Map<Expr, number>();
+  const visit = (e: Expr): string => {
+    const seen = ids.get(e);
+    if (seen !== undefined) return `#${seen}`;
+    let s: string;
     switch (e.k) {
+      case 'in': s = `in${e.i}:${e.dtype}`; break;
       case 'const':
-        if (literalInt(e)) r = e;
+        if (literalInt(e)) s = `c(${Object.is(e.v, -0) ? '-0' : String(e.v)}):${e.dtype}`;
         else {
           slot.set(e, values.length);
+          s = `c(?${values.length}):${e.dtype}`;
           values.push(e.dtype === 'float32' ? Math.fround(e.v) : e.dtype === 'int32' ? e.v | 0 : e.dtype === 'bool' ? (e.v ? 1 : 0) : e.v);
-          r = { k: 'const', v: slot.get(e)! + 0.5, dtype: e.dtype }; // slot j as j + ½: never a literal's value
         }
         break;
       case 'rand':
         slot.set(e, values.length);
+        s = `rand(?${values.length})`;
         values.push(e.seed);
-        r = { k: 'rand', seed: slot.get(e)!, dtype: e.dtype };
         break;
-      case 'in': case 'index': r = e; break;
-      case 'un': case 'cast': r = { ...e, a: shadow(e.a) }; break;
-      case 'bin': r = { ...e, a: shadow(e.a), b: shadow(e.b) }; break;
-      case 'where': r = { ...e, c: shadow(e.c), a: shadow(e.a), b: shadow(e.b) }; break;
+      case 'index': s = 'index'; break;
+      case 'un': s = `${e.op}(${visit(e.a)})`; break;
+      case 'bin': s = `${e.op}(${visit(e.a)},${visit(e.b)})`; break;
+      case 'where': s = `where(${visit(e.c)},${visit(e.a)},${visit(e.b)})`; break;
+      case 'cast': s = `cast<${e.dtype}>(${visit(e.a)})`; break;
       default: return e satisfies never;
     }
-    memo.set(e, r);
-    return r;
+    ids.set(e, ids.size);
+    return s;
   };
-  const key = exprKey(shadow(root));
+  const key = visit(root);
   return { slot, values: Float64Array.from(values), key };
 }
 
