@@ -22,21 +22,22 @@ function round32(e: Expr): Expr {
  * the JS renderer alone would keep intermediates in double. Ops exact in float32 are left alone.
  */
 export function roundAll(root: Expr): Expr {
-  const memo = new Map<Expr, Expr>();
-  const go = (e: Expr): Expr => {
-    const hit = memo.get(e);
-    if (hit) return hit;
-    let r: Expr;
-    switch (e.k) {
-      case 'in': case 'const': case 'index': case 'rand': r = e; break;
-      case 'un': r = { ...e, a: go(e.a) }; if (e.dtype === 'float32' && !EXACT_UN.has(e.op)) r = round32(r); break;
-      case 'bin': r = { ...e, a: go(e.a), b: go(e.b) }; if (e.dtype === 'float32' && !EXACT_BIN.has(e.op)) r = round32(r); break;
-      case 'where': r = { ...e, c: go(e.c), a: go(e.a), b: go(e.b) }; break;
-      case 'cast': r = { ...e, a: go(e.a) }; if (e.dtype === 'float32' && e.a.dtype === 'int32') r = round32(r); break;
-      default: return e satisfies never;
-    }
-    memo.set(e, r);
-    return r;
-  };
-  return go(root);
+  return rounded(root, new Map());
+}
+
+// a module-level recursion, not a closure per call (roundAll runs for ops with `roundSteps`; see exprKey's note)
+function rounded(e: Expr, memo: Map<Expr, Expr>): Expr {
+  const hit = memo.get(e);
+  if (hit) return hit;
+  let r: Expr;
+  switch (e.k) {
+    case 'in': case 'const': case 'index': case 'rand': r = e; break;
+    case 'un': r = { ...e, a: rounded(e.a, memo) }; if (e.dtype === 'float32' && !EXACT_UN.has(e.op)) r = round32(r); break;
+    case 'bin': r = { ...e, a: rounded(e.a, memo), b: rounded(e.b, memo) }; if (e.dtype === 'float32' && !EXACT_BIN.has(e.op)) r = round32(r); break;
+    case 'where': r = { ...e, c: rounded(e.c, memo), a: rounded(e.a, memo), b: rounded(e.b, memo) }; break;
+    case 'cast': r = { ...e, a: rounded(e.a, memo) }; if (e.dtype === 'float32' && e.a.dtype === 'int32') r = round32(r); break;
+    default: return e satisfies never;
+  }
+  memo.set(e, r);
+  return r;
 }

@@ -45,28 +45,29 @@ export const E = {
 
 /** A canonical string for an expression (cache key for rendered kernels); shared nodes are numbered. */
 export function exprKey(root: Expr): string {
-  const ids = new Map<Expr, number>();
-  const parts: string[] = [];
-  const visit = (e: Expr): string => {
-    const seen = ids.get(e);
-    if (seen !== undefined) return `#${seen}`;
-    let s: string;
-    switch (e.k) {
-      case 'in': s = `in${e.i}:${e.dtype}`; break;
-      case 'const': s = `c(${Object.is(e.v, -0) ? '-0' : String(e.v)}):${e.dtype}`; break;
-      case 'un': s = `${e.op}(${visit(e.a)})`; break;
-      case 'bin': s = `${e.op}(${visit(e.a)},${visit(e.b)})`; break;
-      case 'where': s = `where(${visit(e.c)},${visit(e.a)},${visit(e.b)})`; break;
-      case 'cast': s = `cast<${e.dtype}>(${visit(e.a)})`; break;
-      case 'rand': s = `rand(${e.seed})`; break;
-      case 'index': s = 'index'; break;
-      default: return e satisfies never;
-    }
-    ids.set(e, ids.size);
-    parts.push(s);
-    return s;
-  };
-  return visit(root);
+  return keyOf(root, new Map());
+}
+
+// NOTE: a module-level recursion rather than a closure made per call: exprKey runs for every
+// eager elementwise op, and under tsx (esbuild's keepNames) each named closure costs a
+// defineProperty when it is created
+function keyOf(e: Expr, ids: Map<Expr, number>): string {
+  const seen = ids.get(e);
+  if (seen !== undefined) return `#${seen}`;
+  let s: string;
+  switch (e.k) {
+    case 'in': s = `in${e.i}:${e.dtype}`; break;
+    case 'const': s = `c(${Object.is(e.v, -0) ? '-0' : String(e.v)}):${e.dtype}`; break;
+    case 'un': s = `${e.op}(${keyOf(e.a, ids)})`; break;
+    case 'bin': s = `${e.op}(${keyOf(e.a, ids)},${keyOf(e.b, ids)})`; break;
+    case 'where': s = `where(${keyOf(e.c, ids)},${keyOf(e.a, ids)},${keyOf(e.b, ids)})`; break;
+    case 'cast': s = `cast<${e.dtype}>(${keyOf(e.a, ids)})`; break;
+    case 'rand': s = `rand(${e.seed})`; break;
+    case 'index': s = 'index'; break;
+    default: return e satisfies never;
+  }
+  ids.set(e, ids.size);
+  return s;
 }
 
 /** Number of times each node is referenced from its parents (renderers bind shared nodes to temporaries). */

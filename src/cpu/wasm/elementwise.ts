@@ -1045,6 +1045,11 @@ export function wasmElementwiseShaped(shape: readonly number[], strides: readonl
   return true;
 }
 
+/** Whether `d` is stored as a kernel reads it (float32: Float32Array, bool: Uint8Array). */
+function stored(d: unknown, bool: boolean): boolean {
+  return bool ? d instanceof Uint8Array : d instanceof Float32Array;
+}
+
 /**
  * out[view] = expr(inputs) over the collapsed loop `shape` (`strides` lists the output's collapsed
  * strides first), when `wasmElementwiseShaped` holds for it; `hoisted` inputs are constant over
@@ -1082,7 +1087,6 @@ export function runWasmElementwise(
   const k = compileWasmElementwise(expr, hoisted, key);
   if (!k) return false;
   // every array must be stored as the kernel reads it (float32: Float32Array, bool: Uint8Array)
-  const stored = (d: unknown, bool: boolean): boolean => (bool ? d instanceof Uint8Array : d instanceof Float32Array);
   if (!stored(out.data, k.boolOut)) return false;
   for (const i of k.streamed) if (!stored(inputs[i]!.data, k.boolIn.has(i))) return false;
   for (const i of k.scalars) if (!stored(inputs[i]!.data, k.boolIn.has(i))) return false;
