@@ -19,6 +19,7 @@ import { getNumThreads, kernelMemoryShared } from '../src/cpu/threads.ts';
 import { E, type Expr } from '../src/ops/expr.ts';
 import { unfoldWasm } from '../src/cpu/wasm/unfold.ts';
 import { wasmGemmInPlaceOperands } from '../src/cpu/wasm/gemm.ts';
+import { copyRowsInMemory } from '../src/cpu/wasm/copy.ts';
 import { runReduce } from '../src/cpu/reduce.ts';
 import { runGather, runScatterAdd } from '../src/cpu/indexing.ts';
 import { IndexError } from '../src/errors.ts';
@@ -363,6 +364,21 @@ describe.runIf(here)('cpu arena: convolution kernels in place', () => {
     const arena = run(true);
     const plain = run(false); // the same inputs, every array plain
     expect(arena).toEqual(plain);
+  });
+});
+
+describe.runIf(here)('cpu arena: copies inside the kernels\' memory', () => {
+  it('copyRowsInMemory moves rows between pitches with memory.copy, and no row when there are none', () => {
+    const src = arenaArray('float32', 40) as Float32Array, dst = arenaArray('float32', 40) as Float32Array;
+    src.forEach((_, i) => { src[i] = i; });
+    dst.fill(-1);
+    // 3 rows of 5 floats, source pitch 8, destination pitch 6
+    expect(copyRowsInMemory(arenaAddress(dst), 24, arenaAddress(src), 32, 20, 3)).toBe(true);
+    expect(Array.from(dst.subarray(0, 18))).toEqual([0, 1, 2, 3, 4, -1, 8, 9, 10, 11, 12, -1, 16, 17, 18, 19, 20, -1]);
+    expect(dst[18]).toBe(-1);
+    expect(copyRowsInMemory(arenaAddress(dst), 24, arenaAddress(src), 32, 20, 0)).toBe(true);
+    expect(dst[0]).toBe(0);
+    for (const x of [src, dst]) arenaRelease(arenaBlock(x));
   });
 });
 

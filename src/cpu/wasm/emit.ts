@@ -202,6 +202,11 @@ export class FuncBuilder {
     this.code.byte(0xfd).u32(SimdOp.i8x16_shuffle).bytes(lanes);
     return this;
   }
+  /** memory.copy (bulk memory) within memory 0: pops destination, source and byte count. */
+  memoryCopy(): this {
+    this.code.byte(0xfc).u32(10).byte(0).byte(0);
+    return this;
+  }
   v128Zero(): this {
     this.code.byte(0xfd).u32(SimdOp.v128_const);
     for (let i = 0; i < 16; i++) this.code.byte(0);

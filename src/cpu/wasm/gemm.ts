@@ -18,6 +18,7 @@
 import { ELEM_BYTES, gemmModuleBytes, type KernelShape, type WasmDtype } from './gemm-kernel.ts';
 import { growMemory } from './memory.ts';
 import { arenaAddress, scratchFits } from '../arena.ts';
+import { copyRowsInMemory } from './copy.ts';
 import {
   getNumThreads, helpersFor, holdCpuHelpers, kernelMemory, kernelMemoryImport, kernelMemoryShared, MAX_PIECES, sharedKernel, splitAcrossThreads,
   type SharedKernel,
@@ -427,6 +428,14 @@ function packTailCols(view: View, dst: number, src: number, cs: number, kFrom: n
 
 /** Copies the M×nc result (pitch `pitch` elements, at view[cBase]) to out[outBase + i*N + j]. */
 function copyOut(out: Num, outBase: number, N: number, view: View, cBase: number, pitch: number, M: number, nc: number): void {
+  // an arena result lives in the same memory: memory.copy there (typed-array copies between
+  // regions of a shared memory go with relaxed atomics, 2.3× slower)
+  const at = arenaAddress(out as Float32Array);
+  if (at >= 0) {
+    const es = out.BYTES_PER_ELEMENT;
+    const whole = nc === pitch && nc === N;
+    if (copyRowsInMemory(at + outBase * es, N * es, cBase * es, pitch * es, (whole ? M * N : nc) * es, whole ? 1 : M)) return;
+  }
   if (nc === pitch && nc === N) {
     out.set(view.subarray(cBase, cBase + M * N) as never, outBase);
     return;
