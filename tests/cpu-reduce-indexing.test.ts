@@ -120,6 +120,25 @@ describe('cpu reduce kernel', () => {
     expect(cases).toBeGreaterThan(500);
   });
 
+  it('plain reductions of several outputs (taken 4 and 2 side by side) equal the reference bit for bit', () => {
+    const r = rng(7);
+    const cases: [number[], number[]][] = [
+      [[8, 6, 7, 7], [0, 2, 3]], [[4, 9, 5], [0, 2]], [[9, 13], [0]], [[5, 11], [1]], [[3, 7, 2], [1]], [[2, 3, 17], [0]],
+    ];
+    for (const [shape, dims] of cases) {
+      for (const kind of ['sum', 'prod', 'max', 'min'] as const) {
+        for (const dtype of ['float32', 'float64', 'int32'] as const) {
+          const x = randomView(r, shape, dtype, kind === 'max' || kind === 'min' ? 0.02 : 0);
+          const outN = numel(shape.filter((_, i) => !dims.includes(i)));
+          const got = arrayFor(dtype, outN), want = arrayFor(dtype, outN);
+          runReduce(kind, x, shape, dims, got);
+          refReduce(kind, x, shape, dims, want);
+          same(got, want);
+        }
+      }
+    }
+  });
+
   it('argmax/argmin pick the first NaN and the first of equal values; max/min propagate NaN', () => {
     const x = { data: Float32Array.of(1, NaN, 3, NaN, 2, 2, -Infinity, -Infinity), offset: 0, strides: [2, 1] };
     const o = new Int32Array(4);

@@ -47,6 +47,9 @@ const argUpdate = (kind: 'argmax' | 'argmin', a: string, bp: string, best: strin
 
 const isArg = (kind: ReduceKind): kind is 'argmax' | 'argmin' => kind === 'argmax' || kind === 'argmin';
 
+/** How many outputs a plain reduction (sum, prod, max, min) computes side by side: groups of these sizes in turn (see buildPerOutput). */
+const LANES = [4, 2];
+
 /** Odometer step over dims [0, n) of `shape`/`str` with position `pos`, moving cursor `p`. */
 const odometer = (pos: string, shape: string, str: string, n: string, p: string) => `
   for (let d = ${n} - 1; d >= 0; d--) {
@@ -90,6 +93,33 @@ function buildPerOutput(kind: ReduceKind, flat: boolean, withValues: boolean, pa
         r += L;
         ${odometer('iPos', 'iShape', 'iStr', 'U', 'p0')}
       }`;
+  // Plain reductions take LANES neighbouring outputs (along the innermost kept dim) at a time,
+  // each with its own accumulator, walking the same reduced offsets: every output still adds its
+  // elements in the same order (the same result bit for bit), but the additions of different
+  // outputs overlap instead of each waiting for the previous one (an add's latency bound the
+  // loop: LeNet's bias gradients, sum over [64,6,28,28] dims [0,2,3], 0.17 → 0.12 ms; sum over
+  // [64,16,150] dim 0 0.088 → 0.062 ms)
+  const group = (lanes: number): string => {
+    const accs = Array.from({ length: lanes }, (_, i) => `a${i}`);
+    const laneUpdate = (q: string) => accs.map((a, i) => `{ const v = data[${q}${i ? ` + ${i} * ks` : ''}]; ${KINDS[kind as keyof typeof KINDS].update(a)} }`).join('\n          ');
+    return `
+    for (; k + ${lanes} <= n; k += ${lanes}, b += ${lanes} * ks) {
+      ${accs.map((a) => `let ${a} = ${KINDS[kind as keyof typeof KINDS].init};`).join(' ')}
+      ${flat ? `
+      for (let j = 0, p = b; j < L; j++, p += ls) {
+          ${laneUpdate('p')}
+      }` : `
+      let p0 = b;
+      for (let u = 0; u < upperN; u++) {
+        for (let j = 0, p = p0; j < L; j++, p += ls) {
+          ${laneUpdate('p')}
+        }
+        ${odometer('iPos', 'iShape', 'iStr', 'U', 'p0')}
+      }`}
+      ${accs.map((a) => `out[o++] = ${a};`).join(' ')}
+    }`;
+  };
+  const grouped = arg || pair ? '' : LANES.map(group).join('');
   const src = `
   const L = iRank > 0 ? iShape[iRank - 1] : 1, ls = iRank > 0 ? iStr[iRank - 1] : 0;
   const U = iRank > 0 ? iRank - 1 : 0;
@@ -98,7 +128,8 @@ function buildPerOutput(kind: ReduceKind, flat: boolean, withValues: boolean, pa
   const oPos = new Int32Array(OU), iPos = new Int32Array(U);
   let base = off, o = 0;
   for (let ob = 0; ob < outN; ob += n) {
-    for (let k = 0, b = base; k < n; k++, b += ks) {
+    let k = 0, b = base;${grouped}
+    for (; k < n; k++, b += ks) {
       ${init}${body}
       ${withValues ? 'vals[o] = acc;' : ''}
       out[o++] = ${arg ? 'best' : 'acc'};
