@@ -24,6 +24,24 @@ describe('jit: values', () => {
     expect(arr(exact(x, y))).toEqual(arr(f(x, y)));
   });
 
+  it('reductions with a fused prologue, several outputs at a time, equal eager bit for bit', () => {
+    manualSeed(3);
+    const cases: [number[], number[], (x: Tensor, b: Tensor) => Tensor][] = [
+      [[8, 6, 7, 7], [0, 2, 3], (x, b) => x.mul(b).exp().sum([0, 2, 3])],
+      [[9, 13], [0], (x, b) => x.mul(b).abs().amax(0)],
+      [[5, 11], [1], (x, b) => x.add(b).square().sum(1)],
+      [[3, 7, 5], [1], (x, b) => x.sub(b).relu().amin(1)],
+      [[4, 3, 10], [0], (x, b) => x.mul(b).tanh().prod(0)],
+    ];
+    for (const [shape, , f] of cases) {
+      const x = randn(shape), b = randn([shape[shape.length - 1]!]);
+      const g = jit(f, { eagerFirstCall: false });
+      expect(g.lower(x, b).kernels.filter((k) => k.kind === 'reduce').length, `[${shape}]`).toBe(1);
+      const got = Array.from(g(x, b).dataSync()), want = Array.from(f(x, b).dataSync());
+      expect(got, `[${shape}]`).toEqual(want);
+    }
+  });
+
   it('fuses the logistic into one kernel and a + a**10 into one kernel', () => {
     const x = randn([1000]);
     const logistic = jit((a: Tensor) => F.div(1, F.add(1, exp(a.neg()))), { eagerFirstCall: false });

@@ -133,15 +133,44 @@ export function genReduce(kind: ReduceKind, expr: Expr, inShape: readonly number
     : kind === 'sum' ? 'acc += v;' : kind === 'prod' ? 'acc *= v;' : kind === 'max' ? 'if (v > acc || v !== v) acc = v;' : 'if (v < acc || v !== v) acc = v;';
   const names = [...Array(n).keys()].map((i) => `p${i}`);
   const L: string[] = ['let oi = ob;'];
-  L.push(...loops(outer.shape, names, outer.strides, names.map((_, i) => `b${i} + ${lit(loads[i]!.view.offset)}`), 'k', (ck) => [
-    `let acc = ${init};`,
-    ...(arg ? ['let best = 0, cnt = 0, nan = false;'] : []),
-    ...loops(inner.shape, names, inner.strides, names.map((_, i) => ck(i)), 'r', (cr) => {
-      const { stmts, value } = renderJs(expr, (i) => `A${i}[${cr(i)}]`, '0');
-      return [...stmts, `const v = ${value};`, combine];
-    }),
-    arg ? 'o[oi++] = best;' : 'o[oi++] = acc;',
-  ]));
+  const starts = names.map((_, i) => `b${i} + ${lit(loads[i]!.view.offset)}`);
+  const r = outer.shape.length;
+  if (arg || r === 0 || outer.shape[r - 1]! < 2) {
+    L.push(...loops(outer.shape, names, outer.strides, starts, 'k', (ck) => [
+      `let acc = ${init};`,
+      ...(arg ? ['let best = 0, cnt = 0, nan = false;'] : []),
+      ...loops(inner.shape, names, inner.strides, names.map((_, i) => ck(i)), 'r', (cr) => {
+        const { stmts, value } = renderJs(expr, (i) => `A${i}[${cr(i)}]`, '0');
+        return [...stmts, `const v = ${value};`, combine];
+      }),
+      arg ? 'o[oi++] = best;' : 'o[oi++] = acc;',
+    ]));
+    return compile(key, params, L.join('\n'));
+  }
+  // Plain reductions: neighbouring outputs along the innermost kept dim 4 (then 2) at a time, each
+  // with its own accumulator over the same reduced offsets — every output adds in the same order
+  // as one at a time (and as the eager kernel), but the additions of different outputs overlap
+  // (see src/cpu/reduce.ts)
+  const last = outer.shape[r - 1]!;
+  const step = outer.strides.map((st) => st[r - 1]!);
+  const g = (i: number) => `${names[i]}_g`;
+  L.push(...loops(outer.shape.slice(0, -1), names, outer.strides.map((st) => st.slice(0, -1)), starts, 'k', (ck) => {
+    const lines = [`let ${[...names.map((_, i) => `${g(i)} = ${ck(i)}`), 'kk = 0'].join(', ')};`];
+    for (const lanes of [4, 2, 1]) {
+      if (lanes > last) continue;
+      const accs = [...Array(lanes).keys()].map((l) => `a${l}`);
+      lines.push(lanes === 1 ? `for (; kk < ${last}; kk++) {` : `for (; kk + ${lanes} <= ${last}; kk += ${lanes}) {`);
+      lines.push(`let ${accs.map((a) => `${a} = ${init}`).join(', ')};`);
+      lines.push(...loops(inner.shape, names, inner.strides, names.map((_, i) => g(i)), 'r', (cr) => accs.map((a, l) => {
+        const { stmts, value } = renderJs(expr, (i) => `A${i}[${cr(i)}${l && step[i] ? ` + ${l * step[i]!}` : ''}]`, '0');
+        return `{ ${[...stmts, `const v = ${value};`, combine.replaceAll('acc', a)].join(' ')} }`;
+      })));
+      lines.push(accs.map((a) => `o[oi++] = ${a};`).join(' '));
+      lines.push(...names.map((_, i) => (step[i] ? `${g(i)} += ${lanes * step[i]!};` : '')).filter(Boolean));
+      lines.push('}');
+    }
+    return lines;
+  }));
   return compile(key, params, L.join('\n'));
 }
 
