@@ -160,6 +160,31 @@ describe('conv2d against a direct float64 reference', () => {
   }
 });
 
+describe('conv2d inference over a batch whose columns exceed 16 MiB', () => {
+  /** Seeded values in [-1, 1). */
+  const fill = (shape: number[], seed: number) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    let s = seed;
+    return fromTypedArray(Float32Array.from({ length: n }, () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 30) - 1), shape, 'float32');
+  };
+  const cases: { name: string; x: number[]; w: number[]; opts: Parameters<typeof nn.functional.conv2d>[3] }[] = [
+    // 518,400 column elements per image: slices of 8 images
+    { name: 'per image, padding and stride', x: [20, 16, 40, 40], w: [8, 16, 5, 5], opts: { padding: 1 } },
+    // the batch folded into the columns (L = 16, 32 output channels), groups of 2
+    { name: 'batch folded, groups', x: [500, 64, 6, 6], w: [32, 32, 3, 3], opts: { groups: 2 } },
+  ];
+  for (const c of cases) {
+    it(`a slice of the batch at a time, with the same values bit for bit: ${c.name}`, () => {
+      const x = fill(c.x, 1), w = fill(c.w, 2), b = fill([c.w[0]!], 3);
+      const sliced = nn.functional.conv2d(x, w, b, c.opts); // no input requires a gradient: sliced
+      w.requiresGrad_();
+      const whole = nn.functional.conv2d(x, w, b, c.opts); // recorded for backward: one product
+      expect(sliced.shape).toEqual(whole.shape);
+      expect(Array.from(sliced.dataSync())).toEqual(Array.from(whole.dataSync()));
+    });
+  }
+});
+
 describe.skipIf(!gpu.ok)('conv2d on WebGPU against a direct float64 reference', () => {
   for (const c of cases) {
     it(`eager: ${c.name}`, () => check(c, 'webgpu', 'float32', false, 2e-4));
