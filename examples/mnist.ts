@@ -228,10 +228,9 @@ for (let epoch = 0; epoch < epochs; epoch++) {
     // the step's only host sync: reading back its loss and hit count together (one wait for the
     // GPU instead of two; cheap on the CPU)
     const [l, c] = await Promise.all([loss.item(), correct.item()]);
-    if (!jitted) {
-      // the batches are fresh copies and the results are read: free them now
-      for (const t of new Set([loss, correct, x, y, xb, yb])) t.dispose();
-    }
+    // the batches are fresh copies and the results are read: free them now (their memory goes
+    // back to the pool instead of waiting for the garbage collector)
+    for (const t of new Set([loss, correct, x, y, xb, yb])) t.dispose();
     epochLoss += l * n; epochCorrect += c; epochSeen += n;
     winLoss += l * n; winCorrect += c; winSeen += n;
     if (i % every === 0 || i === steps) {
