@@ -40,46 +40,22 @@ interface Params {
 const literalInt = (e: Expr): boolean => e.k === 'const' && Number.isInteger(e.v) && Math.abs(e.v) <= 64;
 
 function parametrize(root: Expr): Params {
-  const ctx: ParamWalk = { slot: new Map(), values: [], ids: new Map() };
-  const key = paramKey(root, ctx);
-  return { slot: ctx.slot, values: Float64Array.from(ctx.values), key };
-}
-
-interface ParamWalk { slot: Map<Expr, number>; values: number[]; ids: Map<Expr, number> }
-
-/**
- * exprKey's format, with each parameter's value replaced by its slot (two trees with one key then
- * read the same slots where the same code reads them); one pass, no copy of the tree, and no
- * closure per call (see exprKey's note).
- */
-function paramKey(e: Expr, w: ParamWalk): string {
-  const seen = w.ids.get(e);
-  if (seen !== undefined) return `#${seen}`;
-  let s: string;
-  switch (e.k) {
-    case 'in': s = `in${e.i}:${e.dtype}`; break;
-    case 'const':
-      if (literalInt(e)) s = `c(${Object.is(e.v, -0) ? '-0' : String(e.v)}):${e.dtype}`;
-      else {
-        w.slot.set(e, w.values.length);
-        s = `c(?${w.values.length}):${e.dtype}`;
-        w.values.push(e.dtype === 'float32' ? Math.fround(e.v) : e.dtype === 'int32' ? e.v | 0 : e.dtype === 'bool' ? (e.v ? 1 : 0) : e.v);
-      }
-      break;
-    case 'rand':
-      w.slot.set(e, w.values.length);
-      s = `rand(?${w.values.length})`;
-      w.values.push(e.seed);
-      break;
-    case 'index': s = 'index'; break;
-    case 'un': s = `${e.op}(${paramKey(e.a, w)})`; break;
-    case 'bin': s = `${e.op}(${paramKey(e.a, w)},${paramKey(e.b, w)})`; break;
-    case 'where': s = `where(${paramKey(e.c, w)},${paramKey(e.a, w)},${paramKey(e.b, w)})`; break;
-    case 'cast': s = `cast<${e.dtype}>(${paramKey(e.a, w)})`; break;
-    default: return e satisfies never;
-  }
-  w.ids.set(e, w.ids.size);
-  return s;
+  const slot = new Map<Expr, number>();
+  const values: number[] = [];
+  // exprKey with each parameter's value replaced by its slot (two trees with one key then read
+  // the same slots where the same code reads them)
+  const key = exprKey(root, (e) => {
+    if (e.k === 'rand') {
+      slot.set(e, values.length);
+      values.push(e.seed);
+      return `rand(?${values.length - 1})`;
+    }
+    if (e.k !== 'const' || literalInt(e)) return null;
+    slot.set(e, values.length);
+    values.push(e.dtype === 'float32' ? Math.fround(e.v) : e.dtype === 'int32' ? e.v | 0 : e.dtype === 'bool' ? (e.v ? 1 : 0) : e.v);
+    return `c(?${values.length - 1}):${e.dtype}`;
+  });
+  return { slot, values: Float64Array.from(values), key };
 }
 
 /** Merges adjacent dims that are contiguous for every operand; drops size-1 dims. */

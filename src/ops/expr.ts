@@ -43,26 +43,30 @@ export const E = {
   index: (): Expr => ({ k: 'index', dtype: 'int32' }),
 };
 
-/** A canonical string for an expression (cache key for rendered kernels); shared nodes are numbered. */
-export function exprKey(root: Expr): string {
-  return keyOf(root, new Map());
+/**
+ * A canonical string for an expression (cache key for rendered kernels); shared nodes are numbered.
+ * `leaf`, when given, may replace a constant's or a rand node's token (a key that leaves their
+ * values out: src/cpu/elementwise.ts); it is called once per distinct node, in key order.
+ */
+export function exprKey(root: Expr, leaf?: (e: Expr) => string | null): string {
+  return keyOf(root, new Map(), leaf);
 }
 
 // NOTE: a module-level recursion rather than a closure made per call: exprKey runs for every
 // eager elementwise op, and under tsx (esbuild's keepNames) each named closure costs a
 // defineProperty when it is created
-function keyOf(e: Expr, ids: Map<Expr, number>): string {
+function keyOf(e: Expr, ids: Map<Expr, number>, leaf: ((e: Expr) => string | null) | undefined): string {
   const seen = ids.get(e);
   if (seen !== undefined) return `#${seen}`;
   let s: string;
   switch (e.k) {
     case 'in': s = `in${e.i}:${e.dtype}`; break;
-    case 'const': s = `c(${Object.is(e.v, -0) ? '-0' : String(e.v)}):${e.dtype}`; break;
-    case 'un': s = `${e.op}(${keyOf(e.a, ids)})`; break;
-    case 'bin': s = `${e.op}(${keyOf(e.a, ids)},${keyOf(e.b, ids)})`; break;
-    case 'where': s = `where(${keyOf(e.c, ids)},${keyOf(e.a, ids)},${keyOf(e.b, ids)})`; break;
-    case 'cast': s = `cast<${e.dtype}>(${keyOf(e.a, ids)})`; break;
-    case 'rand': s = `rand(${e.seed})`; break;
+    case 'const': s = leaf?.(e) ?? `c(${Object.is(e.v, -0) ? '-0' : String(e.v)}):${e.dtype}`; break;
+    case 'un': s = `${e.op}(${keyOf(e.a, ids, leaf)})`; break;
+    case 'bin': s = `${e.op}(${keyOf(e.a, ids, leaf)},${keyOf(e.b, ids, leaf)})`; break;
+    case 'where': s = `where(${keyOf(e.c, ids, leaf)},${keyOf(e.a, ids, leaf)},${keyOf(e.b, ids, leaf)})`; break;
+    case 'cast': s = `cast<${e.dtype}>(${keyOf(e.a, ids, leaf)})`; break;
+    case 'rand': s = leaf?.(e) ?? `rand(${e.seed})`; break;
     case 'index': s = 'index'; break;
     default: return e satisfies never;
   }
