@@ -21,9 +21,13 @@ function finish(t: Tensor, opts: CreateOptions): Tensor {
   return t;
 }
 
+function checkFills(n: number, shape: readonly number[]): void {
+  if (n !== numel(shape)) throw new ShapeError(`tensor: ${n} values do not fill shape ${fmtShape(shape)}`);
+}
+
 /** A tensor holding `data` (already in the dtype's array type), on a device. */
 export function fromTypedArray(data: TypedArray, shape: readonly number[], dtype: DType, device: Device = getDefaultDevice()): Tensor {
-  if (data.length !== numel(shape)) throw new ShapeError(`tensor: ${data.length} values do not fill shape ${fmtShape(shape)}`);
+  checkFills(data.length, shape);
   const storage = getBackend(device).fromArray(data, dtype);
   return Tensor._fromStorage(storage, [...shape], null, 0, dtype, device, null);
 }
@@ -40,7 +44,7 @@ export function tensor(data: NestedInput | TypedArray | NestedArray, opts: Creat
     const backend = getBackend(device);
     if (backend.copyFrom) {
       const shape = opts.shape ?? [src.length];
-      if (src.length !== numel(shape)) throw new ShapeError(`tensor: ${src.length} values do not fill shape ${fmtShape(shape)}`);
+      checkFills(src.length, shape);
       return finish(Tensor._fromStorage(backend.copyFrom(src, dtype), [...shape], null, 0, dtype, device, null), opts);
     }
     const arr = arrayFor(dtype, src.length);

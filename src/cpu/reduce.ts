@@ -47,8 +47,11 @@ const argUpdate = (kind: 'argmax' | 'argmin', a: string, bp: string, best: strin
 
 const isArg = (kind: ReduceKind): kind is 'argmax' | 'argmin' => kind === 'argmax' || kind === 'argmin';
 
-/** How many outputs a plain reduction (sum, prod, max, min) computes side by side: groups of these sizes in turn (see buildPerOutput). */
-const LANES = [4, 2];
+/**
+ * How many outputs a plain reduction (sum, prod, max, min) computes side by side: groups of these
+ * sizes in turn (see buildPerOutput; the jit's generated reductions group the same way).
+ */
+export const REDUCE_LANES: readonly number[] = [4, 2];
 
 /** Odometer step over dims [0, n) of `shape`/`str` with position `pos`, moving cursor `p`. */
 const odometer = (pos: string, shape: string, str: string, n: string, p: string) => `
@@ -119,7 +122,7 @@ function buildPerOutput(kind: ReduceKind, flat: boolean, withValues: boolean, pa
       ${accs.map((a) => `out[o++] = ${a};`).join(' ')}
     }`;
   };
-  const grouped = arg || pair ? '' : LANES.map(group).join('');
+  const grouped = arg || pair ? '' : REDUCE_LANES.map(group).join('');
   const src = `
   const L = iRank > 0 ? iShape[iRank - 1] : 1, ls = iRank > 0 ? iStr[iRank - 1] : 0;
   const U = iRank > 0 ? iRank - 1 : 0;

@@ -7,6 +7,7 @@
  */
 import { H, renderJs } from '../../cpu/render.ts';
 import { collapseDims } from '../../cpu/elementwise.ts';
+import { REDUCE_LANES } from '../../cpu/reduce.ts';
 import { exprKey, type Expr } from '../../ops/expr.ts';
 import type { ReduceKind } from '../../ops/registry.ts';
 import { contiguousStrides } from '../../shape.ts';
@@ -156,7 +157,7 @@ export function genReduce(kind: ReduceKind, expr: Expr, inShape: readonly number
   const g = (i: number) => `${names[i]}_g`;
   L.push(...loops(outer.shape.slice(0, -1), names, outer.strides.map((st) => st.slice(0, -1)), starts, 'k', (ck) => {
     const lines = [`let ${[...names.map((_, i) => `${g(i)} = ${ck(i)}`), 'kk = 0'].join(', ')};`];
-    for (const lanes of [4, 2, 1]) {
+    for (const lanes of [...REDUCE_LANES, 1]) {
       if (lanes > last) continue;
       const accs = [...Array(lanes).keys()].map((l) => `a${l}`);
       lines.push(lanes === 1 ? `for (; kk < ${last}; kk++) {` : `for (; kk + ${lanes} <= ${last}; kk += ${lanes}) {`);
