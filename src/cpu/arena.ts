@@ -60,7 +60,7 @@ const sizes = new Map<number, number>();
 const addressOf = new WeakMap<TypedArray, number>();
 let freeBytes = 0;
 
-const stats = { allocated: 0, reused: 0, split: 0, refused: 0 };
+const stats = { allocated: 0, reused: 0, split: 0, refused: 0, handedOutBytes: 0 };
 
 /** Whether op outputs may live in the arena (a shared kernel memory; not switched off). */
 export function arenaEnabled(): boolean {
@@ -164,6 +164,7 @@ export function arenaArray(dtype: DType, n: number, reserved = false): TypedArra
   if (size > MAX_BLOCK) return null;
   const at = allocate(size, reserved);
   if (at < 0) return null;
+  stats.handedOutBytes += size;
   refs.set(at, 1);
   sizes.set(at, size);
   const buf = kernelMemory().buffer;
@@ -211,8 +212,14 @@ export function releaseArenaArray(a: TypedArray): void {
 }
 
 /** Bytes of live blocks, free blocks, the top, and counters (tests, diagnosis). */
-export function arenaStats(): { liveBytes: number; freeBytes: number; topBytes: number; blocks: number; allocated: number; reused: number; split: number; refused: number } {
+export function arenaStats(): {
+  liveBytes: number; freeBytes: number; topBytes: number; blocks: number; allocated: number; reused: number; split: number; refused: number;
+  /** bytes of every block handed out so far */
+  handedOutBytes: number;
+  /** the cap in bytes */
+  capBytes: number;
+} {
   let live = 0;
   for (const s of sizes.values()) live += s;
-  return { liveBytes: live, freeBytes, topBytes: top, blocks: sizes.size, ...stats };
+  return { liveBytes: live, freeBytes, topBytes: top, blocks: sizes.size, ...stats, capBytes: cap };
 }

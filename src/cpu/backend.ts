@@ -12,6 +12,7 @@ import type { OpDef } from '../ops/registry.ts';
 import { contiguousStrides, hasContiguousStrides, numel } from '../shape.ts';
 import { runElementwise, type StridedArray } from './elementwise.ts';
 import { roundAll } from './round-steps.ts';
+import { ArenaReclaimer, type Watch } from './reclaim.ts';
 import { runReduce } from './reduce.ts';
 import { runGather, runScatterAdd } from './indexing.ts';
 import { runFold, runUnfold } from './conv.ts';
@@ -22,6 +23,8 @@ export class CpuStorage implements Storage {
   readonly device = 'cpu' as const;
   version = 0;
   disposed = false;
+  /** @internal what the collector's callback and the reclaimer know of it */
+  watched: Watch | null = null;
   constructor(public data: TypedArray, readonly dtype: DType) {}
   get size(): number { return this.data.length; }
 }
@@ -181,19 +184,35 @@ let liveStorages = 0;
 raiseMallocThresholds();
 
 // An arena array's block is an exception: the callback gets its block number (not the array)
-// and returns it, so arena memory of unreachable tensors is reused once callbacks run; until
-// then, a full arena just means plain arrays (src/cpu/arena.ts).
+// and returns it, so arena memory of unreachable tensors is reused once callbacks run, or sooner
+// at a readback (./reclaim.ts); until then, a full arena just means plain arrays (./arena.ts).
+function drop(w: Watch): void {
+  bytesInUse -= w.bytes;
+  liveStorages--;
+  if (w.block >= 0) arenaRelease(w.block);
+}
+
+/** @internal Frees the arena blocks of storages the program dropped (at readbacks). */
+export const cpuReclaimer = new ArenaReclaimer(drop);
+
 const registry = typeof FinalizationRegistry !== 'undefined'
-  ? new FinalizationRegistry<{ bytes: number; block: number }>(({ bytes, block }) => {
-    bytesInUse -= bytes;
-    liveStorages--;
-    if (block >= 0) arenaRelease(block);
+  ? new FinalizationRegistry<Watch>((w) => {
+    if (cpuReclaimer.forget(w)) drop(w);
   })
   : null;
 
-/** Has the collector's callback account for `s` (and return its arena block) if it is never released. */
+/** Has the collector's callback (or the reclaimer) account for `s` and return its arena block if it is never released. */
 function watch(s: CpuStorage): void {
-  registry?.register(s, { bytes: s.data.length * bytesPerElement(s.dtype), block: arenaBlock(s.data) }, s);
+  const w = cpuReclaimer.watch(s, s.data.length * bytesPerElement(s.dtype), arenaBlock(s.data));
+  s.watched = w;
+  registry?.register(s, w, s);
+}
+
+/** Stops watching `s` (released by hand, or about to be watched anew). */
+function unwatch(s: CpuStorage): void {
+  if (s.watched) cpuReclaimer.forget(s.watched);
+  s.watched = null;
+  registry?.unregister(s);
 }
 
 function track(s: CpuStorage): CpuStorage {
@@ -227,7 +246,10 @@ export const cpuBackend: Backend = {
     return track(new CpuStorage(a, dtype));
   },
   async read(view: BufView): Promise<TypedArray> {
-    return this.readSync(view);
+    // copied before yielding: the caller may release the tensor once data() has been called
+    const data = this.readSync(view);
+    await cpuReclaimer.atReadback();
+    return data;
   },
   readSync(view: BufView): TypedArray {
     const n = numel(view.shape);
@@ -258,7 +280,7 @@ export const cpuBackend: Backend = {
       t.data = mine;
       // the collector's callbacks must return the blocks each storage now holds
       for (const s of [d, t]) {
-        registry?.unregister(s);
+        unwatch(s);
         watch(s);
       }
       return;
@@ -269,7 +291,7 @@ export const cpuBackend: Backend = {
     const s = storage as CpuStorage;
     if (s.disposed) return;
     s.disposed = true;
-    registry?.unregister(s);
+    unwatch(s);
     bytesInUse -= s.data.length * bytesPerElement(s.dtype);
     liveStorages--;
     const data = s.data;

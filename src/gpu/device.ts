@@ -4,7 +4,8 @@
  * WebGPU reports asynchronously are collected here and thrown at the next readback.
  */
 import { DeviceError } from '../errors.ts';
-import { findGpu, isNode, type GpuSource } from './platform.ts';
+import { findGpu, type GpuSource } from './platform.ts';
+import { isNode } from '../platform.ts';
 
 /** The limits the kernels read (the adapter's real ones, requested in full). */
 export interface GpuLimits {

@@ -13,7 +13,7 @@ import { DeviceError } from '../errors.ts';
 import { scope } from '../scope.ts';
 import { GpuBackend } from './backend.ts';
 import { openDevice, type AdapterDescription, type GpuLimits, type WebGPUOptions } from './device.ts';
-import { findForcedGc } from './platform.ts';
+import { findForcedGc } from '../platform.ts';
 import { Reclaimer } from './reclaim.ts';
 import { Runtime } from './runtime.ts';
 
