@@ -33,7 +33,7 @@ export class ArenaReclaimer {
   private gc: (() => void) | null | undefined;
   private refusedAtLast = 0;
   private handedOutAtLast = 0;
-  readonly stats = { forcedGcs: 0, reclaimed: 0, reclaimedBytes: 0 };
+  readonly stats = { forcedGcs: 0, reclaimed: 0, reclaimedBytes: 0, gcMs: 0 };
   /** false: readbacks never force a collection (tests compare) */
   enabled = true;
 
@@ -68,7 +68,9 @@ export class ArenaReclaimer {
     if (this.gc === undefined) this.gc = await findForcedGc();
     if (!this.gc) return;
     await nextMacrotask();
+    const t0 = performance.now();
     this.gc();
+    this.stats.gcMs += performance.now() - t0;
     this.stats.forcedGcs++;
     const a = arenaStats();
     this.refusedAtLast = a.refused;
