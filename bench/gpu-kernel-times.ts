@@ -1,6 +1,6 @@
 // GPU time of every dispatch of one training step, compiled and eager, from timestamp queries
 // (Dawn under Node): each dispatch gets a compute pass of its own with timestamp writes, so the
-// figures carry a pass's overhead, and lavapipe's timestamps tick every ~65 µs: use it to see
+// figures carry a pass's overhead, and lavapipe's timestamps tick every ~65 µs (Dawn's quantization is switched off here): use it to see
 // which kernels dominate, not for totals. Diagnosis only (it patches Runtime.dispatch).
 //
 //   XDG_RUNTIME_DIR=/tmp npx tsx bench/gpu-kernel-times.ts [mlp|lenet]
@@ -9,7 +9,8 @@ import { initWebGPU, syncWebGPU } from '../src/index.ts';
 import { Runtime } from '../src/gpu/runtime.ts';
 import { mlpTrainer, lenetTrainer } from './trainers.ts';
 Object.assign(globalThis, globals);
-const gpu = create([]);
+// timestamps are quantized by default (a timing side-channel guard); this is a diagnosis tool
+const gpu = create(['disable-dawn-features=timestamp_quantization']);
 const adapter = (await gpu.requestAdapter())!;
 const device = await adapter.requestDevice({ requiredFeatures: ['timestamp-query'] as GPUFeatureName[] });
 (globalThis as any).__keep = [gpu, adapter];
