@@ -211,6 +211,11 @@ export function releaseArenaArray(a: TypedArray): void {
   if (block >= 0) arenaRelease(block);
 }
 
+/** The allocator's counters and its cap, without walking the blocks (the reclaimer asks at every readback). */
+export function arenaCounters(): Readonly<typeof stats> & { capBytes: number } {
+  return { ...stats, capBytes: cap };
+}
+
 /** Bytes of live blocks, free blocks, the top, and counters (tests, diagnosis). */
 export function arenaStats(): {
   liveBytes: number; freeBytes: number; topBytes: number; blocks: number; allocated: number; reused: number; split: number; refused: number;

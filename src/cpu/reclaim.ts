@@ -15,7 +15,7 @@
  * form, 2 shared cores): eager 4.8 → 1.8 ms a call, `a + a**10` 1.9 → 1.1 ms; one forced
  * collection (~5 ms with the benchmark's peers loaded) every 8–30 calls.
  */
-import { arenaStats } from './arena.ts';
+import { arenaCounters } from './arena.ts';
 import { findForcedGc, nextMacrotask } from '../platform.ts';
 
 /** What the backend keeps of a storage it watches: its size, its arena block (or −1), a weak handle. */
@@ -58,7 +58,7 @@ export class ArenaReclaimer {
   /** Whether the next readback should collect: the arena refused blocks and much was handed out since. */
   get due(): boolean {
     if (!this.enabled || this.gc === null || this.arenaWatches.size === 0) return false;
-    const a = arenaStats();
+    const a = arenaCounters();
     return a.refused > this.refusedAtLast && a.handedOutBytes - this.handedOutAtLast >= a.capBytes / 4;
   }
 
@@ -72,7 +72,7 @@ export class ArenaReclaimer {
     this.gc();
     this.stats.gcMs += performance.now() - t0;
     this.stats.forcedGcs++;
-    const a = arenaStats();
+    const a = arenaCounters();
     this.refusedAtLast = a.refused;
     this.handedOutAtLast = a.handedOutBytes;
     this.sweep();
