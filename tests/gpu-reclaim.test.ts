@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Reclaimer } from '../src/gpu/reclaim.ts';
+import { findForcedGc, nextMacrotask } from '../src/platform.ts';
 import type { GpuBuf } from '../src/gpu/runtime.ts';
 
 const buf = (bytes: number) => ({ bytes }) as unknown as GpuBuf;
@@ -56,5 +57,31 @@ describe('reclaimer: forced collections', () => {
     r.track({}, buf(100));
     r.untrack(old); // its bytes were already cleared by the collection
     expect(r.bytesSinceGc).toBe(100);
+  });
+});
+
+describe('reclaimer: sweeps', () => {
+  it('skips the sweep until a full collection has run since the last one, then frees what it cleared', async () => {
+    const gc = await findForcedGc();
+    if (!gc) return; // (browsers: no forced collection to make the test deterministic)
+    const freed: GpuBuf[] = [];
+    const r = new Reclaimer((b) => freed.push(b), null, Infinity);
+    const dropped = buf(100);
+    r.track({}, dropped); // its owner is unreachable at once
+    const keptOwner = {};
+    r.track(keptOwner, buf(50));
+    await nextMacrotask();
+    r.sweep(); // a fresh probe, in this job
+    await nextMacrotask();
+    r.atYield();
+    expect(r.stats.skippedSweeps).toBe(1); // no collection since that sweep
+    expect(freed).toEqual([]);
+    await nextMacrotask();
+    gc();
+    r.atYield();
+    expect(r.stats.skippedSweeps).toBe(1);
+    expect(freed).toEqual([dropped]);
+    expect(r.tracked).toBe(1);
+    expect(keptOwner).toBeDefined();
   });
 });
