@@ -7,7 +7,8 @@ import { AutogradError } from './errors.ts';
 import { isFloat } from './dtype.ts';
 import type { OpDef, VjpCtx } from './ops/registry.ts';
 import { fmtShape, sameShape } from './shape.ts';
-import type { Tensor } from './tensor.ts';
+import { Tensor } from './tensor.ts';
+import { scope } from './scope.ts';
 import * as F from './ops/functional.ts';
 
 let gradEnabled = true;
@@ -83,6 +84,8 @@ export function recordOp(op: OpDef, inputs: readonly Tensor[], attrs: unknown, o
   const want = op.save?.inputs ?? [];
   const saveIdx = typeof want === 'function' ? want(needsGrad) : want;
   const saved: (Tensor | undefined)[] = inputs.map((t, i) => (saveIdx.includes(i) ? t : undefined));
+  for (const t of saved) if (t) countOwnSave(t, 1);
+  if (op.save?.out) countOwnSave(out, 1);
   const versions = saved.map((t) => (t ? t._version : 0));
   const node = new Node(
     op, attrs, edges, saved, op.save?.out ? out : undefined, versions, out._version,
@@ -90,6 +93,50 @@ export function recordOp(op: OpDef, inputs: readonly Tensor[], attrs: unknown, o
   );
   out.requiresGrad = true;
   out.gradFn = node;
+}
+
+// ---------------------------------------------------------------- composites' own tensors
+
+/**
+ * Storages a composite made for its own use (no view of them escapes it: im2col columns, a
+ * product before its bias is added), with how many unreleased nodes saved them. A composite
+ * disposes one that no node saved when it is done with it; backward disposes the rest when it
+ * releases the last node that saved them, as PyTorch frees them by reference count. Without
+ * this they wait for the garbage collector (src/cpu/reclaim.ts): LeNet's eager step left its
+ * 8.8 MB of im2col columns to it.
+ */
+const ownSaves = new WeakMap<object, number>();
+
+function countOwnSave(t: Tensor, by: number): number | undefined {
+  const s = t._storage;
+  const c = s ? ownSaves.get(s) : undefined;
+  if (c !== undefined) ownSaves.set(s!, c + by);
+  return c === undefined ? undefined : c + by;
+}
+
+/** @internal Marks `t`, just made by a composite, as its own until `doneWithOwn`. Returns it. */
+export function ownTensor<T extends Tensor>(t: T): T {
+  // (not while jit traces: a compiled function plans its buffers itself)
+  // (a view shares a storage made elsewhere: never its to release)
+  if (t._storage && t._base === null && !Tensor._gradHook && !ownSaves.has(t._storage)) ownSaves.set(t._storage, 0);
+  return t;
+}
+
+/** @internal The composite is done with its own `t`: disposed now unless a node saved it (then backward disposes it). */
+export function doneWithOwn(t: Tensor): void {
+  const s = t._storage;
+  if (s && ownSaves.get(s) === 0) {
+    ownSaves.delete(s);
+    t.dispose();
+  }
+}
+
+/** A released node's saved tensor: disposed when it is a composite's own and no unreleased node saved it. */
+function releaseSaved(t: Tensor): void {
+  if (countOwnSave(t, -1) === 0) {
+    ownSaves.delete(t._storage!);
+    t.dispose();
+  }
 }
 
 /** Sums a gradient of a broadcast result back to an operand's shape (the one place unbroadcast happens). */
@@ -184,7 +231,7 @@ export function runBackward(
   // validate everything first, so an error leaves no gradient half-accumulated
   for (const n of nodes) checkNode(n);
 
-  withGradMode(!!opts.createGraph, () => {
+  const replay = () => withGradMode(!!opts.createGraph, () => {
     for (const n of nodes) {
       const g = grads.get(n);
       if (!g) continue;
@@ -209,17 +256,41 @@ export function runBackward(
     }
   });
 
+  const store = () => {
+    for (const [leaf, g] of leafGrads) {
+      if (targets) {
+        if (targets.has(leaf)) addTo(captured, leaf, g);
+      } else accumulateLeaf(leaf, g, !!opts.createGraph);
+    }
+  };
+  // NOTE: what the replay makes besides the gradients it stores (each rule's intermediates, the
+  // gradients passed from node to node, partial sums, a gradient copied into a leaf's own
+  // storage) is released when it ends, as PyTorch frees it by reference count, instead of
+  // waiting for the collector (an eager LeNet step left ~10 MB of them). Not when the graph of
+  // the gradients is kept (createGraph: they are in it) nor while jit traces (a compiled
+  // function plans its own buffers).
+  if (opts.createGraph || Tensor._gradHook) {
+    replay();
+    store();
+  } else {
+    scope(() => {
+      replay();
+      store();
+      return [...captured.values()];
+    });
+  }
+
   if (!opts.retainGraph) {
     for (const n of nodes) {
+      // (not with createGraph: the gradients' own graph may have saved them)
+      if (!opts.createGraph) {
+        for (const t of n.saved ?? []) if (t) releaseSaved(t);
+        if (n.savedOut) releaseSaved(n.savedOut);
+      }
       n.saved = null;
       n.savedOut = undefined;
       n.released = true;
     }
-  }
-  for (const [leaf, g] of leafGrads) {
-    if (targets) {
-      if (targets.has(leaf)) addTo(captured, leaf, g);
-    } else accumulateLeaf(leaf, g, !!opts.createGraph);
   }
   return captured;
 }

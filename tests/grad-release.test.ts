@@ -4,7 +4,7 @@
  * garbage collector); gradients the program read, or set itself, are left alone.
  */
 import { describe, expect, it } from 'vitest';
-import { nn, optim, tensor, type Tensor } from '../src/index.ts';
+import { grad, memory, nn, noGrad, optim, tensor, type Tensor } from '../src/index.ts';
 import { jit } from '../src/jit/index.ts';
 
 const lossOf = (w: Tensor, x: Tensor) => w.mul(x).sum();
@@ -83,5 +83,64 @@ describe('gradient release', () => {
     for (let i = 0; i < 4; i++) step(x);
     expect(w.grad!.toArraySync()).toEqual([1, 1, 1]);
     expect((w.toArraySync() as number[]).map((v) => Math.round(v * 10) / 10)).toEqual([0.6, 1.6, 2.6]);
+  });
+});
+
+describe('backward temporaries and composites\' own tensors', () => {
+  const F = nn.functional;
+  const storages = () => memory().storages;
+
+  it('backward releases what it made besides the gradients it stores (rules\' intermediates, node-to-node gradients)', () => {
+    const w1 = tensor([[1, -2, 3], [0.5, 1, -1], [2, 0, 1], [-1, 1, 1]], { requiresGrad: true });
+    const w2 = tensor([[1, 2, -1, 0.5], [0, 1, 1, -2]], { requiresGrad: true });
+    const x = tensor([[1, 2, 3], [-1, 0, 2], [0.5, -0.5, 1]]);
+    const loss = x.matmul(w1.t()).relu().matmul(w2.t()).sum();
+    const before = storages();
+    loss.backward();
+    // the root gradient (ones) and the two .grad tensors; the relu mask, the masked gradient, the
+    // gradients between the products and the transposed gradient's copy are gone (10 live
+    // storages before backward released them)
+    expect(storages() - before).toBe(3);
+    const h = [[1, 2, 3], [-1, 0, 2], [0.5, -0.5, 1]].map((r) => [0, 1, 2, 3].map((j) => [[1, -2, 3], [0.5, 1, -1], [2, 0, 1], [-1, 1, 1]][j]!.reduce((s, v, k) => s + v * r[k]!, 0)));
+    // d/dh = (w2 columns summed) where h > 0
+    const colSum = [1, 3, 0, -1.5];
+    const dW1 = [0, 1, 2, 3].map((j) => [0, 1, 2].map((k) => h.reduce((s, hr, i) => s + (hr[j]! > 0 ? colSum[j]! * [[1, 2, 3], [-1, 0, 2], [0.5, -0.5, 1]][i]![k]! : 0), 0)));
+    expect(w1.grad!.toArraySync()).toEqual(dW1);
+    const relu = h.map((r) => r.map((v) => Math.max(v, 0)));
+    expect(w2.grad!.toArraySync()).toEqual([0, 1].map(() => [0, 1, 2, 3].map((j) => relu.reduce((s, r) => s + r[j]!, 0))));
+  });
+
+  it('keeps what retainGrad and grad() hand back', () => {
+    const w = tensor([1, -2, 3], { requiresGrad: true });
+    const h = w.mul(2);
+    h.retainGrad();
+    h.relu().sum().backward();
+    expect(h.grad!.toArraySync()).toEqual([1, 0, 1]);
+    expect(w.grad!.toArraySync()).toEqual([2, 0, 2]);
+    const [g] = grad(w.relu().mul(w).sum(), [w]); // relu'(w)·w + relu(w)
+    expect(g!.toArraySync()).toEqual([2, 0, 6]);
+  });
+
+  it('conv2d disposes its columns and its product before the bias when nothing saved them, else after backward', () => {
+    // x: [1, 1, 3, 3] = 1..9; w: [2, 1, 2, 2]; bias [2]; outputs [1, 2, 2, 2]
+    const x = tensor([[[[1, 2, 3], [4, 5, 6], [7, 8, 9]]]]);
+    const w = tensor([[[[1, 0], [0, 1]]], [[[0, 2], [-1, 0]]]], { requiresGrad: true });
+    const b = tensor([10, -10], { requiresGrad: true });
+    const expected = [[[[16, 18], [22, 24]], [[-10, -9], [-7, -6]]]];
+    let before = storages();
+    const inference = noGrad(() => F.conv2d(x, w, b));
+    expect(storages() - before).toBe(1); // the output alone (3 before the change)
+    expect(inference.toArraySync()).toEqual(expected);
+    before = storages();
+    const y = F.conv2d(x, w, b);
+    expect(storages() - before).toBe(2); // the output, and the columns the weight's gradient needs
+    expect(y.toArraySync()).toEqual(expected);
+    before = storages();
+    y.sum().backward();
+    // the sum, its root gradient, w.grad and b.grad, less the columns (7 before the change)
+    expect(storages() - before).toBe(3);
+    // dL/dw[o] = the sum of the 2×2 windows' entries at each kernel position
+    expect(w.grad!.toArraySync()).toEqual([[[[12, 16], [24, 28]]], [[[12, 16], [24, 28]]]]);
+    expect(b.grad!.toArraySync()).toEqual([4, 4]);
   });
 });

@@ -7,7 +7,7 @@ import { DTypeError, IndexError, ShapeError, ValueError } from '../errors.ts';
 import { fmtShape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { rand } from '../creation.ts';
-import { isGradEnabled, noGrad } from '../tape.ts';
+import { doneWithOwn, isGradEnabled, noGrad, ownTensor } from '../tape.ts';
 import * as F from '../ops/functional.ts';
 import { windowOutSize } from '../ops/conv.ts';
 
@@ -102,7 +102,11 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
     for (const t of parts) t.dispose();
     return unbatched ? F.squeeze(y, 0) : y;
   }
-  const cols = F.unfold(x, { kernel: [kh, kw], stride, padding, dilation, padValue: 0 }); // [N, C·kh·kw, L]
+  // the columns, their batch-folded copy and a product before its bias is added are this
+  // function's own: disposed here unless backward needs them, then by backward (src/tape.ts)
+  const own: Tensor[] = [];
+  const mine = (t: Tensor) => (own.push(ownTensor(t)), t);
+  const cols = mine(F.unfold(x, { kernel: [kh, kw], stride, padding, dilation, padValue: 0 })); // [N, C·kh·kw, L]
   const ck = Cg * kh * kw;
   let y: Tensor;
   if (conv2dFoldsBatch(N, L, O / g)) {
@@ -110,18 +114,22 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
     // weight gradient's sum over the batch becomes part of one product's K (= N·L) instead of a
     // sum of N per-image products, so it is rounded in a different order.
     // cols [N, g, ck, L] → [g, ck, N, L] (copied) → [g, ck, N·L]
-    const c = F.reshape(F.permute(F.reshape(cols, [N, g, ck, L]), [1, 2, 0, 3]), [g, ck, N * L]);
+    const c = mine(F.reshape(F.permute(F.reshape(cols, [N, g, ck, L]), [1, 2, 0, 3]), [g, ck, N * L]));
     const p = F.matmul(F.reshape(weight, [g, O / g, ck]), c); // [g, O/g, N·L]
+    if (bias) mine(p);
     y = F.permute(F.reshape(p, [O, N, L]), [1, 0, 2]); // [N, O, L], a view
     // the bias add writes y contiguously; without a bias the reshape below copies it
     if (bias) y = F.add(y, F.reshape(bias, [O, 1]));
     y = F.reshape(y, [N, O, oh, ow]);
   } else {
-    if (g === 1) y = F.matmul(F.reshape(weight, [O, ck]), cols); // [N, O, L]
-    else y = F.matmul(F.reshape(weight, [g, O / g, ck]), F.reshape(cols, [N, g, ck, L])); // [N, g, O/g, L]
-    y = F.reshape(y, [N, O, oh, ow]);
+    const p = g === 1
+      ? F.matmul(F.reshape(weight, [O, ck]), cols) // [N, O, L]
+      : F.matmul(F.reshape(weight, [g, O / g, ck]), F.reshape(cols, [N, g, ck, L])); // [N, g, O/g, L]
+    if (bias) mine(p);
+    y = F.reshape(p, [N, O, oh, ow]);
     if (bias) y = F.add(y, F.reshape(bias, [1, O, 1, 1]));
   }
+  for (const t of own) doneWithOwn(t);
   return unbatched ? F.squeeze(y, 0) : y;
 }
 
