@@ -143,4 +143,19 @@ describe('backward temporaries and composites\' own tensors', () => {
     expect(w.grad!.toArraySync()).toEqual([[[[12, 16], [24, 28]]], [[[12, 16], [24, 28]]]]);
     expect(b.grad!.toArraySync()).toEqual([4, 4]);
   });
+
+  it('maxPool2d releases its row maxima once the second step has read them', () => {
+    const x = tensor([[[[1, 5, 2, 0], [3, 4, 8, 1], [0, 2, 6, 7], [9, 1, 3, 2]]]], { requiresGrad: true });
+    let before = storages();
+    const y = F.maxPool2d(x, 2);
+    // the output and each step's argmax indices (saved for backward); not the row maxima
+    expect(storages() - before).toBe(3);
+    expect(y.toArraySync()).toEqual([[[[5, 8], [9, 7]]]]);
+    before = storages();
+    const z = noGrad(() => F.maxPool2d(x, 2));
+    expect(storages() - before).toBe(3);
+    expect(z.toArraySync()).toEqual([[[[5, 8], [9, 7]]]]);
+    y.sum().backward();
+    expect(x.grad!.toArraySync()).toEqual([[[[0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [1, 0, 0, 0]]]]);
+  });
 });

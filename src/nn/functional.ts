@@ -189,13 +189,19 @@ export function maxPool2d(x: Tensor, kernel: Pair, opts: Pool2dOptions = {}): Te
     // argmax over the flattened window. The backward is two scatters into views instead of a
     // scatter into im2col columns and a fold.
     const [R, oh, kh, ow, kw] = tiles.shape as [number, number, number, number, number];
+    // (the row maxima are this function's own: released once the second step has read them,
+    // unless a node saved them)
+    let rows: Tensor, y: Tensor;
     if (exactTiling(g)) {
       // the same two steps at rank 2 and 3 (views of the input): indexing kernels pay per dim
-      const rows = F.max(F.reshape(g.x4, [R * oh * kh * ow, kw]), 1, true).values; // [N·C·oh·kh·ow, 1]
-      return g.finish(F.max(F.reshape(rows, [R * oh, kh, ow]), 1, true).values);
+      rows = ownTensor(F.max(F.reshape(g.x4, [R * oh * kh * ow, kw]), 1, true).values); // [N·C·oh·kh·ow, 1]
+      y = F.max(F.reshape(rows, [R * oh, kh, ow]), 1, true).values;
+    } else {
+      rows = ownTensor(F.max(tiles, 4, true).values); // [N·C, oh, kh, ow, 1]
+      y = F.max(rows, 2, true).values;
     }
-    const rows = F.max(tiles, 4, true).values; // [N·C, oh, kh, ow, 1]
-    return g.finish(F.max(rows, 2, true).values);
+    doneWithOwn(rows);
+    return g.finish(y);
   }
   return g.finish(F.max(windowColumns(g, -Infinity), 1).values);
 }
