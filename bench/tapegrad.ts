@@ -13,7 +13,16 @@ export function tapegradSuite(device: Device = 'cpu', label = `tapegrad ${device
     async matmul(n: number): Promise<Runnable> {
       const a = fromTypedArray(uniform(n * n, -1, 1, 1), [n, n], 'float32', device);
       const b = fromTypedArray(uniform(n * n, -1, 1, 2), [n, n], 'float32', device);
-      return { run: () => a.matmul(b).data(), dispose() {} };
+      // the product read back, then freed (as the tfjs suite disposes its result)
+      return {
+        async run() {
+          const c = a.matmul(b);
+          const d = await c.data();
+          c.dispose();
+          return d;
+        },
+        dispose() {},
+      };
     },
     mlp: async (): Promise<MlpRunnable> => mlpTrainer(device, false),
     lenet: async (): Promise<Runnable> => lenetTrainer(device, false),
