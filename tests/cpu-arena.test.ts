@@ -8,6 +8,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { fromTypedArray, nn, tensor, type Tensor } from '../src/index.ts';
+import type { TypedArray } from '../src/dtype.ts';
 import { jit } from '../src/jit/index.ts';
 import {
   ARENA_BASE, arenaAddress, arenaArray, arenaBlock, arenaEnabled, arenaRelease, arenaRetain, arenaStats, scratchFits, setArena,
@@ -102,6 +103,24 @@ describe.runIf(here)('cpu arena: allocator', () => {
     for (const x of [mid, small]) arenaRelease(arenaBlock(x));
     // every byte came back: the top is where it started
     expect(arenaStats().topBytes).toBe(base);
+  });
+
+  it('merges a released block with free neighbours, so a full arena still serves an array as large as them together', () => {
+    trimCpuPool();
+    const base = arenaStats().topBytes;
+    setArena(true, (base + 4 * 65536) / 0.75); // 256 KiB more for ordinary arrays
+    const [a, b, c, d] = [0, 1, 2, 3].map(() => arenaArray('float32', 16384)!) as [TypedArray, TypedArray, TypedArray, TypedArray]; // 4 × 64 KiB: full
+    expect(arenaArray('float32', 16384)).toBeNull();
+    // release b, then a and c around it (d stays above, so the top cannot come down)
+    for (const x of [b, a, c]) arenaRelease(arenaBlock(x));
+    expect(arenaStats().freeBytes).toBe(3 * 65536);
+    const whole = arenaArray('float32', 3 * 16384); // 192 KiB: only the three merged fit
+    expect(whole).not.toBeNull();
+    expect(arenaAddress(whole!)).toBe(arenaAddress(a));
+    expect(arenaStats().freeBytes).toBe(0);
+    for (const x of [whole!, d]) arenaRelease(arenaBlock(x));
+    expect(arenaStats().topBytes).toBe(base);
+    expect(arenaStats().freeBytes).toBe(0);
   });
 
   it('keeps a quarter of its cap for long-lived arrays (a compiled function\'s temporaries)', () => {

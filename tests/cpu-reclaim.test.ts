@@ -6,7 +6,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { fromTypedArray, memory, type Tensor } from '../src/index.ts';
 import { arenaBlock, arenaStats, setArena } from '../src/cpu/arena.ts';
-import { cpuReclaimer, type CpuStorage } from '../src/cpu/backend.ts';
+import { cpuReclaimer, setCpuPooling, trimCpuPool, type CpuStorage } from '../src/cpu/backend.ts';
+import { findForcedGc, nextMacrotask } from '../src/platform.ts';
 import { kernelMemoryShared } from '../src/cpu/threads.ts';
 import { wasmElementwiseSupported } from '../src/cpu/wasm/elementwise.ts';
 
@@ -70,5 +71,45 @@ describe.runIf(here)('cpu reclaimer', () => {
     expect(l).toEqual(before);
     for (const i of [0, 1, 777, N - 1]) expect(f[i]).toBe(-xs[i]!);
     expect(before[777]).toBeCloseTo(Math.exp(-Math.sin(777)) + 1, 5);
+  });
+
+  it('backs off when collections find nothing: live tensors that fill the arena do not make every readback collect', async () => {
+    setArena(true, SMALL_CAP);
+    const x = input();
+    const held: Tensor[] = [];
+    const gcs = cpuReclaimer.stats.forcedGcs;
+    for (let i = 0; i < 100; i++) {
+      const y = x.neg(); // kept: the arena fills with live tensors, then refuses 1 MiB a call
+      held.push(y);
+      await y.data();
+    }
+    // a quarter of the cap asked between collections, doubled after each that returned nothing:
+    // 4, 8, 16, 32, 64 MiB… (a collection every 4 MiB refused would be about 25)
+    expect(cpuReclaimer.stats.forcedGcs - gcs).toBeLessThanOrEqual(6);
+    expect(cpuReclaimer.stats.forcedGcs - gcs).toBeGreaterThanOrEqual(2);
+    expect((await held[99]!.data())[3]).toBe(-(await x.data())[3]!);
+  });
+
+  it('trades a plain array pooled while the arena was full for arena memory once there is room', async () => {
+    // earlier tests' garbage out of the arena, an empty pool
+    await nextMacrotask();
+    (await findForcedGc())?.();
+    cpuReclaimer.sweep();
+    trimCpuPool();
+    setArena(true, SMALL_CAP);
+    cpuReclaimer.enabled = false;
+    const x = input();
+    const fill: Tensor[] = [];
+    for (let t = x.neg(); arenaBlock(dataOf(t)) >= 0; t = x.neg()) fill.push(t); // until one is refused
+    expect(fill.length).toBeGreaterThan(2);
+    const plain = x.neg();
+    expect(arenaBlock(dataOf(plain))).toBe(-1);
+    setCpuPooling(true, N * 4); // the pool keeps one array: the plain one; the others go back to the arena
+    plain.dispose();
+    for (const t of fill) t.dispose();
+    const again = x.exp();
+    setCpuPooling(true);
+    expect(arenaBlock(dataOf(again))).toBeGreaterThanOrEqual(0);
+    expect((await again.data())[5]).toBe(Math.fround(Math.exp((await x.data())[5]!)));
   });
 });

@@ -51,8 +51,9 @@ let enabled: boolean | undefined;
 let top = 0;
 /** free blocks by size: addresses */
 const freeBySize = new Map<number, number[]>();
-/** free blocks by their end address (relative), for lowering the top */
+/** free blocks by their end address (relative): start; by their start: size (for merging neighbours) */
 const freeByEnd = new Map<number, number>();
+const freeByStart = new Map<number, number>();
 /** reference counts of live blocks, by address (relative); sizes of live blocks */
 const refs = new Map<number, number>();
 const sizes = new Map<number, number>();
@@ -60,7 +61,7 @@ const sizes = new Map<number, number>();
 const addressOf = new WeakMap<TypedArray, number>();
 let freeBytes = 0;
 
-const stats = { allocated: 0, reused: 0, split: 0, refused: 0, handedOutBytes: 0 };
+const stats = { allocated: 0, reused: 0, split: 0, refused: 0, handedOutBytes: 0, refusedBytes: 0 };
 
 /** Whether op outputs may live in the arena (a shared kernel memory; not switched off). */
 export function arenaEnabled(): boolean {
@@ -92,28 +93,47 @@ function takeFree(size: number): number {
   if (!list || list.length === 0) return -1;
   const at = list.pop()!;
   freeByEnd.delete(at + size);
+  freeByStart.delete(at);
   freeBytes -= size;
   return at;
 }
 
+/** Takes the free block [at, at + size) out of the free lists (it is being merged). */
+function unlinkFree(at: number, size: number): void {
+  const list = freeBySize.get(size)!;
+  list.splice(list.lastIndexOf(at), 1);
+  freeByEnd.delete(at + size);
+  freeByStart.delete(at);
+  freeBytes -= size;
+}
+
+/**
+ * Returns [at, at + size) to the free blocks, merged with free neighbours on either side, so the
+ * arena does not crumble into blocks too small for a large array: after a training loop's mix of
+ * sizes, 90 MB were free in pieces and a 4 MB output was refused. A free block reaching the top
+ * lowers it instead.
+ */
 function putFree(at: number, size: number): void {
+  const below = freeByEnd.get(at);
+  if (below !== undefined) {
+    unlinkFree(below, at - below);
+    size += at - below;
+    at = below;
+  }
+  const above = freeByStart.get(at + size);
+  if (above !== undefined) {
+    unlinkFree(at + size, above);
+    size += above;
+  }
   if (at + size === top) {
-    // the top block: lower the top, then keep lowering over free blocks that end there
     top = at;
-    for (let below = freeByEnd.get(top); below !== undefined; below = freeByEnd.get(top)) {
-      const s = top - below;
-      const list = freeBySize.get(s)!;
-      list.splice(list.lastIndexOf(below), 1);
-      freeByEnd.delete(top);
-      freeBytes -= s;
-      top = below;
-    }
     return;
   }
   let list = freeBySize.get(size);
   if (!list) freeBySize.set(size, (list = []));
   list.push(at);
   freeByEnd.set(at + size, at);
+  freeByStart.set(at, size);
   freeBytes += size;
 }
 
@@ -124,8 +144,8 @@ function putFree(at: number, size: number): void {
  */
 const RESERVE_FRACTION = 0.25;
 
-/** A block of `size` bytes (a multiple of ALIGN), relative address, or −1. */
-function allocate(size: number, reserved: boolean): number {
+/** A block of `size` bytes (a multiple of ALIGN), relative address, or −1 (counted unless `probe`). */
+function allocate(size: number, reserved: boolean, probe = false): number {
   let at = takeFree(size);
   if (at >= 0) {
     stats.reused++;
@@ -143,7 +163,10 @@ function allocate(size: number, reserved: boolean): number {
   let best = -1;
   for (const s of freeBySize.keys()) if (s > size && (best < 0 || s < best) && freeBySize.get(s)!.length > 0) best = s;
   if (best < 0) {
-    stats.refused++;
+    if (!probe) {
+      stats.refused++;
+      stats.refusedBytes += size;
+    }
     return -1;
   }
   at = takeFree(best);
@@ -156,13 +179,14 @@ function allocate(size: number, reserved: boolean): number {
  * A fresh array of `n` elements in the arena (stale contents), owned once (release it with
  * `arenaRelease`), or null when the arena is off, the dtype is float64, the array is larger than
  * MAX_BLOCK or the arena is full. `reserved`: a long-lived array, which may also take the part of
- * the cap kept from the others (RESERVE_FRACTION).
+ * the cap kept from the others (RESERVE_FRACTION). `probe`: a refusal is not counted (an attempt
+ * to move an array that already has memory, which the reclaimer must not read as pressure).
  */
-export function arenaArray(dtype: DType, n: number, reserved = false): TypedArray | null {
+export function arenaArray(dtype: DType, n: number, reserved = false, probe = false): TypedArray | null {
   if (!arenaEnabled() || dtype === 'float64' || n === 0) return null;
   const size = round(n * bytesPerElement(dtype));
   if (size > MAX_BLOCK) return null;
-  const at = allocate(size, reserved);
+  const at = allocate(size, reserved, probe);
   if (at < 0) return null;
   stats.handedOutBytes += size;
   refs.set(at, 1);
@@ -219,8 +243,8 @@ export function arenaCounters(): Readonly<typeof stats> & { capBytes: number } {
 /** Bytes of live blocks, free blocks, the top, and counters (tests, diagnosis). */
 export function arenaStats(): {
   liveBytes: number; freeBytes: number; topBytes: number; blocks: number; allocated: number; reused: number; split: number; refused: number;
-  /** bytes of every block handed out so far */
-  handedOutBytes: number;
+  /** bytes of every block handed out so far, and of every request refused */
+  handedOutBytes: number; refusedBytes: number;
   /** the cap in bytes */
   capBytes: number;
 } {

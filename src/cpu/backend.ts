@@ -3,7 +3,7 @@
  * and hand-written templates (reduce, matmul, im2col, gather, layout copies).
  */
 import { raiseMallocThresholds } from './malloc-threshold.ts';
-import { arenaArray, arenaBlock, arenaRelease, arenaRetain, releaseArenaArray } from './arena.ts';
+import { arenaArray, arenaBlock, arenaEnabled, arenaRelease, arenaRetain, releaseArenaArray } from './arena.ts';
 import { registerBackend, type Aval, type Backend, type BufView, type MemoryInfo, type Storage } from '../backend.ts';
 import { arrayFor, arrayForOverwrite, bytesPerElement, type DType, type TypedArray } from '../dtype.ts';
 import { internal } from '../errors.ts';
@@ -78,7 +78,20 @@ function acquire(dtype: DType, n: number, zero: boolean, compiled = false): Type
   const bytes = n * bytesPerElement(dtype);
   if (bytes < POOL_MIN_BYTES) return arrayFor(dtype, n);
   const key = `${dtype}:${n}`;
-  const a = (compiled ? reservedPool.get(key)?.pop() : undefined) ?? pool.get(key)?.pop();
+  let a = (compiled ? reservedPool.get(key)?.pop() : undefined) ?? pool.get(key)?.pop();
+  // a plain array pooled while the arena was full is traded for arena memory once there is
+  // room again: otherwise it would circulate for good (W4's output after the training suites)
+  if (a && arenaBlock(a) < 0 && arenaEnabled()) {
+    const inArena = arenaArray(dtype, n, compiled, true);
+    if (inArena) {
+      bytesPooled -= bytes;
+      a = inArena;
+      if (zero) a.fill(0);
+      recyclable.add(a);
+      if (compiled) reservedArrays.add(a);
+      return a;
+    }
+  }
   if (a) {
     bytesPooled -= bytes;
     if (zero) a.fill(0);

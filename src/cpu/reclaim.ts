@@ -7,7 +7,7 @@
  * comes. From then on every op output is a plain array, found by the collector only through
  * external-memory pressure, and kernels copy operands in and out of the WebAssembly memory. So at
  * each readback (`data()`, `item()`: the program awaits there anyway), when the arena has been
- * refusing blocks and a quarter of its cap was handed out since the last collection, the
+ * refusing blocks and a quarter of its cap was asked of it since the last collection, the
  * reclaimer yields one macrotask (so WeakRefs made by the caller's synchronous code release their
  * targets), forces a full collection (Node; browsers have none and keep the callbacks alone) and
  * frees the block of every watched storage whose WeakRef came back empty. The same src/gpu/
@@ -32,7 +32,8 @@ export class ArenaReclaimer {
   /** undefined until first needed (looking it up sets a V8 flag) */
   private gc: (() => void) | null | undefined;
   private refusedAtLast = 0;
-  private handedOutAtLast = 0;
+  /** bytes handed out or refused by the arena when the last collection ran */
+  private requestedAtLast = 0;
   readonly stats = { forcedGcs: 0, reclaimed: 0, reclaimedBytes: 0, gcMs: 0 };
   /** false: readbacks never force a collection (tests compare) */
   enabled = true;
@@ -55,11 +56,20 @@ export class ArenaReclaimer {
     return true;
   }
 
-  /** Whether the next readback should collect: the arena refused blocks and much was handed out since. */
+  /**
+   * Bytes asked of the arena (handed out or refused) between collections, as a fraction of its
+   * cap: a quarter, doubled after each collection that returned less than an eighth of the cap
+   * (a program whose live tensors fill the arena would otherwise pay a collection every 32 MB of
+   * refused requests, for nothing), back to a quarter after one that returned more.
+   */
+  private between = 0.25;
+
+  /** Whether the next readback should collect: the arena refused blocks and much was asked of it since. */
   get due(): boolean {
     if (!this.enabled || this.gc === null || this.arenaWatches.size === 0) return false;
     const a = arenaCounters();
-    return a.refused > this.refusedAtLast && a.handedOutBytes - this.handedOutAtLast >= a.capBytes / 4;
+    // (refused requests count: once the arena is full of garbage, nothing more is handed out)
+    return a.refused > this.refusedAtLast && a.handedOutBytes + a.refusedBytes - this.requestedAtLast >= a.capBytes * this.between;
   }
 
   /** At a readback: when due, yields a macrotask, forces a collection and frees what it cleared. */
@@ -74,8 +84,10 @@ export class ArenaReclaimer {
     this.stats.forcedGcs++;
     const a = arenaCounters();
     this.refusedAtLast = a.refused;
-    this.handedOutAtLast = a.handedOutBytes;
+    this.requestedAtLast = a.handedOutBytes + a.refusedBytes;
+    const before = this.stats.reclaimedBytes;
     this.sweep();
+    this.between = this.stats.reclaimedBytes - before < a.capBytes / 8 ? Math.min(this.between * 2, 64) : 0.25;
   }
 
   /** Frees the block of every watched storage the collector has already cleared. */
