@@ -17,7 +17,7 @@ import {
 import { jaxSuite, useJaxDevice } from './peers/jaxjs.ts';
 import { tfjsSuite, tfNumTensors, useTfBackend } from './peers/tfjs.ts';
 import { ensureWebGPU } from './peers/webgpu-node.ts';
-import { overLogisticInput } from './tapegrad.ts';
+import { matmulReadback, overLogisticInput } from './tapegrad.ts';
 
 const F = nn.functional;
 const D = 'webgpu' as const;
@@ -93,16 +93,7 @@ export function tapegradWebgpuSuite(label = 'tapegrad webgpu'): Suite {
     async matmul(n: number): Promise<Runnable> {
       const a = fromTypedArray(uniform(n * n, -1, 1, 11), [n, n], 'float32', D);
       const b = fromTypedArray(uniform(n * n, -1, 1, 12), [n, n], 'float32', D);
-      // the result is read back and freed, as the peers do (tfjs: c.dispose())
-      return {
-        async run() {
-          const c = a.matmul(b);
-          const d = await c.data();
-          c.dispose();
-          return d;
-        },
-        dispose() { a.dispose(); b.dispose(); },
-      };
+      return matmulReadback(a, b);
     },
     async mlp(): Promise<MlpRunnable> {
       const w = mlpWeights();

@@ -13,16 +13,7 @@ export function tapegradSuite(device: Device = 'cpu', label = `tapegrad ${device
     async matmul(n: number): Promise<Runnable> {
       const a = fromTypedArray(uniform(n * n, -1, 1, 1), [n, n], 'float32', device);
       const b = fromTypedArray(uniform(n * n, -1, 1, 2), [n, n], 'float32', device);
-      // the product read back, then freed (as the tfjs suite disposes its result)
-      return {
-        async run() {
-          const c = a.matmul(b);
-          const d = await c.data();
-          c.dispose();
-          return d;
-        },
-        dispose() {},
-      };
+      return matmulReadback(a, b);
     },
     mlp: async (): Promise<MlpRunnable> => mlpTrainer(device, false),
     lenet: async (): Promise<Runnable> => lenetTrainer(device, false),
@@ -64,5 +55,21 @@ export function residentOverLogisticInput(device: Device, f: (x: Tensor) => Tens
       y.dispose();
     },
     dispose: () => x.dispose(),
+  };
+}
+
+/** W1's run: a·b read back, then freed, as the peers do (tfjs: `c.dispose()`); disposing it frees a and b. */
+export function matmulReadback(a: Tensor, b: Tensor): Runnable {
+  return {
+    async run() {
+      const c = a.matmul(b);
+      const d = await c.data();
+      c.dispose();
+      return d;
+    },
+    dispose() {
+      a.dispose();
+      b.dispose();
+    },
   };
 }
