@@ -92,6 +92,7 @@ function takeFree(size: number): number {
   const list = freeBySize.get(size);
   if (!list || list.length === 0) return -1;
   const at = list.pop()!;
+  if (list.length === 0) freeBySize.delete(size);
   freeByEnd.delete(at + size);
   freeByStart.delete(at);
   freeBytes -= size;
@@ -102,6 +103,8 @@ function takeFree(size: number): number {
 function unlinkFree(at: number, size: number): void {
   const list = freeBySize.get(size)!;
   list.splice(list.lastIndexOf(at), 1);
+  // (sizes without a free block go: the search for a block to split walks the sizes)
+  if (list.length === 0) freeBySize.delete(size);
   freeByEnd.delete(at + size);
   freeByStart.delete(at);
   freeBytes -= size;
@@ -161,7 +164,7 @@ function allocate(size: number, reserved: boolean, probe = false): number {
   }
   // full: split the smallest free block that holds it
   let best = -1;
-  for (const s of freeBySize.keys()) if (s > size && (best < 0 || s < best) && freeBySize.get(s)!.length > 0) best = s;
+  for (const s of freeBySize.keys()) if (s > size && (best < 0 || s < best)) best = s;
   if (best < 0) {
     if (!probe) {
       stats.refused++;
