@@ -144,6 +144,22 @@ describe('backward temporaries and composites\' own tensors', () => {
     expect(b.grad!.toArraySync()).toEqual([4, 4]);
   });
 
+  it('linear releases its product before the bias once the add has read it', () => {
+    const x = tensor([[1, 2], [3, 4], [5, 6]]);
+    const w = tensor([[1, 0], [0, 1], [1, 1]], { requiresGrad: true });
+    const b = tensor([1, 2, 3], { requiresGrad: true });
+    let before = storages();
+    const y = noGrad(() => F.linear(x, w, b));
+    expect(storages() - before).toBe(1); // the output alone
+    expect(y.toArraySync()).toEqual([[2, 4, 6], [4, 6, 10], [6, 8, 14]]);
+    before = storages();
+    const z = F.linear(x, w, b); // (the transposed weight is a view: no storage)
+    expect(storages() - before).toBe(1);
+    z.sum().backward();
+    expect(w.grad!.toArraySync()).toEqual([[9, 12], [9, 12], [9, 12]]);
+    expect(b.grad!.toArraySync()).toEqual([3, 3, 3]);
+  });
+
   it('maxPool2d releases its row maxima once the second step has read them', () => {
     const x = tensor([[[[1, 5, 2, 0], [3, 4, 8, 1], [0, 2, 6, 7], [9, 1, 3, 2]]]], { requiresGrad: true });
     let before = storages();

@@ -39,7 +39,13 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     throw new ShapeError(`linear: input of shape ${fmtShape(x.shape)} does not fit weight of shape ${fmtShape(weight.shape)}; expected input [..., ${inF}] and weight [out, in]`);
   }
   const y = F.matmul(x, F.t(weight));
-  return bias ? F.add(y, bias) : y;
+  if (!bias) return y;
+  // the product before the bias is this function's own: released once the add has read it
+  // (unless a node saved it; see conv2d)
+  ownTensor(y);
+  const out = F.add(y, bias);
+  doneWithOwn(y);
+  return out;
 }
 
 export interface Conv2dOptions { stride?: Pair; padding?: Pair; dilation?: Pair; groups?: number }
