@@ -231,7 +231,12 @@ async function timeAdaptive(r: Runnable, quick: boolean, budgetS = quick ? 1 : 2
     return timeIt(() => r.run(), { warmup: 0, minRuns: n, minSeconds: 0, maxRuns: n });
   }
   const runs = Math.max(3, Math.min(50, Math.floor((budgetS * 1000) / Math.max(probe, 0.05))));
-  return timeIt(() => r.run(), { warmup: probe > 200 ? 0 : 2, minRuns: Math.min(runs, 5), minSeconds: budgetS, maxRuns: runs });
+  // every library's fast workloads warm up for about half a second (2 to 50 calls): V8 runs a
+  // new WebAssembly function with its baseline compiler and swaps in the optimized code only
+  // after enough work (tapegrad's 1M-element sigmoid: ~3 ms a call for the first ten calls, 0.8
+  // from the 25th on), and JavaScript tiers up the same way
+  const warmup = probe > 200 ? 0 : Math.max(2, Math.min(50, Math.ceil(500 / Math.max(probe, 0.05))));
+  return timeIt(() => r.run(), { warmup, minRuns: Math.min(runs, 5), minSeconds: budgetS, maxRuns: runs });
 }
 
 function log(verbose: boolean, msg: string) {
