@@ -117,7 +117,7 @@ function countOwnSave(t: Tensor, by: number): number | undefined {
 /** @internal Marks `t`, just made by a composite, as its own until `doneWithOwn`. Returns it. */
 export function ownTensor<T extends Tensor>(t: T): T {
   // (not while jit traces: a compiled function plans its buffers itself)
-  // (a view shares a storage made elsewhere: never its to release)
+  // (a view shares a storage made elsewhere, which is not the composite's to release)
   if (t._storage && t._base === null && !Tensor._gradHook && !ownSaves.has(t._storage)) ownSaves.set(t._storage, 0);
   return t;
 }
