@@ -12,7 +12,8 @@ import type { OpDef } from '../ops/registry.ts';
 import { contiguousStrides, hasContiguousStrides, numel } from '../shape.ts';
 import { runElementwise, type StridedArray } from './elementwise.ts';
 import { roundAll } from './round-steps.ts';
-import { ArenaReclaimer, type Watch } from './reclaim.ts';
+import { ArenaReclaimer, type Charge } from './reclaim.ts';
+import { WeakOwners, type Owned } from '../weak-owners.ts';
 import { runReduce } from './reduce.ts';
 import { runGather, runScatterAdd } from './indexing.ts';
 import { runFold, runUnfold } from './conv.ts';
@@ -24,7 +25,7 @@ export class CpuStorage implements Storage {
   version = 0;
   disposed = false;
   /** @internal what the collector's callback and the reclaimer know of it */
-  watched: Watch | null = null;
+  watched: Owned<Charge> | null = null;
   constructor(public data: TypedArray, readonly dtype: DType) {}
   get size(): number { return this.data.length; }
 }
@@ -199,33 +200,28 @@ raiseMallocThresholds();
 // An arena array's block is an exception: the callback gets its block number (not the array)
 // and returns it, so arena memory of unreachable tensors is reused once callbacks run, or sooner
 // at a readback (./reclaim.ts); until then, a full arena just means plain arrays (./arena.ts).
-function drop(w: Watch): void {
+function drop(w: Charge): void {
   bytesInUse -= w.bytes;
   liveStorages--;
   if (w.block >= 0) arenaRelease(w.block);
 }
 
+/** Storages nobody released: counted out, and their arena blocks returned, once unreachable. */
+const owners = new WeakOwners<Charge>(drop);
+
 /** @internal Frees the arena blocks of storages the program dropped (at readbacks). */
-export const cpuReclaimer = new ArenaReclaimer(drop);
+export const cpuReclaimer = new ArenaReclaimer(owners);
 
-const registry = typeof FinalizationRegistry !== 'undefined'
-  ? new FinalizationRegistry<Watch>((w) => {
-    if (cpuReclaimer.forget(w)) drop(w);
-  })
-  : null;
-
-/** Has the collector's callback (or the reclaimer) account for `s` and return its arena block if it is never released. */
+/** Has `s` counted out (and its arena block returned) if it is never released; arena storages may be swept. */
 function watch(s: CpuStorage): void {
-  const w = cpuReclaimer.watch(s, s.data.length * bytesPerElement(s.dtype), arenaBlock(s.data));
-  s.watched = w;
-  registry?.register(s, w, s);
+  const block = arenaBlock(s.data);
+  s.watched = owners.track(s, { bytes: s.data.length * bytesPerElement(s.dtype), block }, block >= 0);
 }
 
 /** Stops watching `s` (released by hand, or about to be watched anew). */
 function unwatch(s: CpuStorage): void {
-  if (s.watched) cpuReclaimer.forget(s.watched);
+  if (s.watched) owners.forget(s.watched);
   s.watched = null;
-  registry?.unregister(s);
 }
 
 function track(s: CpuStorage): CpuStorage {

@@ -17,18 +17,15 @@
  */
 import { arenaCounters } from './arena.ts';
 import { findForcedGc, nextMacrotask } from '../platform.ts';
+import type { WeakOwners } from '../weak-owners.ts';
 
-/** What the backend keeps of a storage it watches: its size, its arena block (or −1), a weak handle. */
-export interface Watch {
+/** What the backend keeps of a storage it watches: its size and its arena block (or −1). */
+export interface Charge {
   readonly bytes: number;
   readonly block: number;
-  /** set for arena storages only: the sweep reads it after a forced collection */
-  readonly ref: WeakRef<object> | null;
-  live: boolean;
 }
 
 export class ArenaReclaimer {
-  private readonly arenaWatches = new Set<Watch>();
   /** undefined until first needed (looking it up sets a V8 flag) */
   private gc: (() => void) | null | undefined;
   private refusedAtLast = 0;
@@ -38,23 +35,8 @@ export class ArenaReclaimer {
   /** false: readbacks never force a collection (tests compare) */
   enabled = true;
 
-  /** `drop` returns a forgotten storage's block and counts it out. */
-  constructor(private readonly drop: (w: Watch) => void) {}
-
-  /** Starts watching `owner`, whose array is `bytes` long and in arena block `block` (or −1). */
-  watch(owner: object, bytes: number, block: number): Watch {
-    const w: Watch = { bytes, block, ref: block >= 0 ? new WeakRef(owner) : null, live: true };
-    if (block >= 0) this.arenaWatches.add(w);
-    return w;
-  }
-
-  /** Stops watching; false when it already was (released, swept or finalized). */
-  forget(w: Watch): boolean {
-    if (!w.live) return false;
-    w.live = false;
-    if (w.block >= 0) this.arenaWatches.delete(w);
-    return true;
-  }
+  /** `owners`: the backend's storages, the arena ones sweepable. */
+  constructor(private readonly owners: WeakOwners<Charge>) {}
 
   /**
    * Bytes asked of the arena (handed out or refused) between collections, as a fraction of its
@@ -66,7 +48,7 @@ export class ArenaReclaimer {
 
   /** Whether the next readback should collect: the arena refused blocks and much was asked of it since. */
   get due(): boolean {
-    if (!this.enabled || this.gc === null || this.arenaWatches.size === 0) return false;
+    if (!this.enabled || this.gc === null || this.owners.sweepable === 0) return false;
     const a = arenaCounters();
     // (refused requests count: once the arena is full of garbage, nothing more is handed out)
     return a.refused > this.refusedAtLast && a.handedOutBytes + a.refusedBytes - this.requestedAtLast >= a.capBytes * this.between;
@@ -90,14 +72,11 @@ export class ArenaReclaimer {
     this.between = this.stats.reclaimedBytes - before < a.capBytes / 8 ? Math.min(this.between * 2, 64) : 0.25;
   }
 
-  /** Frees the block of every watched storage the collector has already cleared. */
+  /** Frees the block of every arena storage the collector has already cleared. */
   sweep(): void {
-    for (const w of this.arenaWatches) {
-      if (w.ref!.deref() !== undefined) continue;
-      this.forget(w);
+    for (const { bytes } of this.owners.sweep()) {
       this.stats.reclaimed++;
-      this.stats.reclaimedBytes += w.bytes;
-      this.drop(w);
+      this.stats.reclaimedBytes += bytes;
     }
   }
 }

@@ -2,7 +2,8 @@
  * @file Releasing GPU buffers of storages the program can no longer reach, so an eager loop in
  * which the user frees nothing stays bounded (DESIGN.md §2, FACTS.md "GPU memory and the GC").
  *
- * Each storage that owns a buffer gets a record holding the buffer and a WeakRef to the storage.
+ * Each storage that owns a buffer is watched (../weak-owners.ts: a WeakRef and a finalization
+ * callback) with its buffer.
  * A storage is unreachable once no tensor refers to it (tape nodes drop their saved tensors after
  * backward). Two paths return its buffer to the pool:
  * - at every readback, after the await (a macrotask boundary, so WeakRefs created by the caller's
@@ -13,18 +14,18 @@
  * The sweep is synchronous and deterministic in what it frees: only unreachable storages.
  */
 import type { GpuBuf } from './runtime.ts';
+import { WeakOwners, type Owned } from '../weak-owners.ts';
 
-export interface ReclaimRecord {
-  readonly ref: WeakRef<object>;
+/** A storage's buffer, and the forced collections so far when it was tracked (its bytes count towards the next one). */
+interface Charge {
   readonly buf: GpuBuf;
-  live: boolean;
-  /** forced collections so far when it was tracked (its bytes count towards the next one) */
   readonly epoch: number;
 }
 
+export type ReclaimRecord = Owned<Charge>;
+
 export class Reclaimer {
-  private readonly records = new Set<ReclaimRecord>();
-  private readonly registry: FinalizationRegistry<ReclaimRecord> | null;
+  private readonly owners: WeakOwners<Charge>;
   /** bytes of buffers handed to storages since the last forced collection, less those released by hand since */
   bytesSinceGc = 0;
   readonly stats = { forcedGcs: 0, sweeps: 0, skippedSweeps: 0, reclaimed: 0, reclaimedBytes: 0, gcMs: 0 };
@@ -37,22 +38,21 @@ export class Reclaimer {
   private gcProbe = new WeakRef<object>({});
 
   constructor(
-    private readonly free: (buf: GpuBuf) => void,
+    free: (buf: GpuBuf) => void,
     readonly forceGc: (() => void) | null,
     public gcThresholdBytes: number,
   ) {
-    this.registry = typeof FinalizationRegistry === 'function'
-      ? new FinalizationRegistry<ReclaimRecord>((rec) => this.reclaim(rec))
-      : null;
+    this.owners = new WeakOwners<Charge>(({ buf }) => {
+      this.stats.reclaimed++;
+      this.stats.reclaimedBytes += buf.bytes;
+      free(buf);
+    });
   }
 
   /** Starts watching `owner`; its buffer is freed once `owner` is unreachable. */
   track(owner: object, buf: GpuBuf): ReclaimRecord {
-    const rec: ReclaimRecord = { ref: new WeakRef(owner), buf, live: true, epoch: this.stats.forcedGcs };
-    this.records.add(rec);
-    this.registry?.register(owner, rec, rec);
     this.bytesSinceGc += buf.bytes;
-    return rec;
+    return this.owners.track(owner, { buf, epoch: this.stats.forcedGcs });
   }
 
   /**
@@ -61,30 +61,17 @@ export class Reclaimer {
    * disposes) can never be garbage, so a loop that frees everything it makes forces none.
    */
   untrack(rec: ReclaimRecord): void {
-    if (!rec.live) return;
-    rec.live = false;
-    if (rec.epoch === this.stats.forcedGcs) this.bytesSinceGc -= rec.buf.bytes;
-    this.records.delete(rec);
-    this.registry?.unregister(rec);
+    if (this.owners.forget(rec) && rec.payload.epoch === this.stats.forcedGcs) this.bytesSinceGc -= rec.payload.buf.bytes;
   }
 
   get tracked(): number {
-    return this.records.size;
-  }
-
-  private reclaim(rec: ReclaimRecord): void {
-    if (!rec.live) return;
-    rec.live = false;
-    this.records.delete(rec);
-    this.stats.reclaimed++;
-    this.stats.reclaimedBytes += rec.buf.bytes;
-    this.free(rec.buf);
+    return this.owners.size;
   }
 
   /** Frees the buffers of every owner the garbage collector has already cleared. */
   sweep(): void {
     this.stats.sweeps++;
-    for (const rec of this.records) if (rec.ref.deref() === undefined) this.reclaim(rec);
+    this.owners.sweep();
     this.gcProbe = new WeakRef({});
   }
 
