@@ -9,7 +9,7 @@
 
 import { writeFileSync } from 'node:fs';
 import { fromTypedArray, initWebGPU, nn, noGrad, scope, webgpuStats, type Tensor } from '../src/index.ts';
-import { measureSuite, printTable, type MeasureOpts, type MlpRunnable, type Row, type Runnable, type Suite } from './harness.ts';
+import { measureSuite, printTable, readBackAndFree, type MeasureOpts, type MlpRunnable, type Row, type Runnable, type Suite } from './harness.ts';
 import {
   batchRange, lenetWeights, loadMnistTrain, LENET_BATCH, LENET_LR, LR, MLP_BATCH, mlpWeights, stepsPerEpoch, uniform,
   type Conv, type Linear, type MnistLike,
@@ -17,7 +17,7 @@ import {
 import { jaxSuite, useJaxDevice } from './peers/jaxjs.ts';
 import { tfjsSuite, tfNumTensors, useTfBackend } from './peers/tfjs.ts';
 import { ensureWebGPU } from './peers/webgpu-node.ts';
-import { matmulReadback, overLogisticInput } from './tapegrad.ts';
+import { overLogisticInput } from './tapegrad.ts';
 
 const F = nn.functional;
 const D = 'webgpu' as const;
@@ -93,7 +93,7 @@ export function tapegradWebgpuSuite(label = 'tapegrad webgpu'): Suite {
     async matmul(n: number): Promise<Runnable> {
       const a = fromTypedArray(uniform(n * n, -1, 1, 11), [n, n], 'float32', D);
       const b = fromTypedArray(uniform(n * n, -1, 1, 12), [n, n], 'float32', D);
-      return matmulReadback(a, b);
+      return readBackAndFree(() => a.matmul(b), [a, b]);
     },
     async mlp(): Promise<MlpRunnable> {
       const w = mlpWeights();

@@ -51,6 +51,24 @@ export interface Runnable {
   dispose(): void;
 }
 
+/**
+ * W1's run for any library: `product()` computed, read back, then freed, as a program that only
+ * wants the values does; disposing the runnable frees `operands`.
+ */
+export function readBackAndFree(product: () => { data(): Promise<unknown>; dispose(): void }, operands: readonly { dispose(): void }[]): Runnable {
+  return {
+    async run() {
+      const c = product();
+      const d = await c.data();
+      c.dispose();
+      return d;
+    },
+    dispose() {
+      for (const t of operands) t.dispose();
+    },
+  };
+}
+
 /** W2: an MLP training set-up. `run()` = one SGD step on batch `i` (cycling), reading the loss back. */
 export interface MlpRunnable extends Runnable {
   /** 469 for 60,000 examples at batch 128. */

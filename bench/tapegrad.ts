@@ -3,7 +3,7 @@
 // training steps live in bench/trainers.ts, shared with the jit suite).
 
 import { fromTypedArray, syncWebGPU, type Device, type Tensor } from '../src/index.ts';
-import type { MlpRunnable, Runnable, Suite } from './harness.ts';
+import { readBackAndFree, type MlpRunnable, type Runnable, type Suite } from './harness.ts';
 import { logisticInput, uniform } from './peers/data.ts';
 import { lenetTrainer, mlpTrainer } from './trainers.ts';
 
@@ -13,7 +13,7 @@ export function tapegradSuite(device: Device = 'cpu', label = `tapegrad ${device
     async matmul(n: number): Promise<Runnable> {
       const a = fromTypedArray(uniform(n * n, -1, 1, 1), [n, n], 'float32', device);
       const b = fromTypedArray(uniform(n * n, -1, 1, 2), [n, n], 'float32', device);
-      return matmulReadback(a, b);
+      return readBackAndFree(() => a.matmul(b), [a, b]);
     },
     mlp: async (): Promise<MlpRunnable> => mlpTrainer(device, false),
     lenet: async (): Promise<Runnable> => lenetTrainer(device, false),
@@ -55,21 +55,5 @@ export function residentOverLogisticInput(device: Device, f: (x: Tensor) => Tens
       y.dispose();
     },
     dispose: () => x.dispose(),
-  };
-}
-
-/** W1's run: a·b read back, then freed, as the peers do (tfjs: `c.dispose()`); disposing it frees a and b. */
-export function matmulReadback(a: Tensor, b: Tensor): Runnable {
-  return {
-    async run() {
-      const c = a.matmul(b);
-      const d = await c.data();
-      c.dispose();
-      return d;
-    },
-    dispose() {
-      a.dispose();
-      b.dispose();
-    },
   };
 }

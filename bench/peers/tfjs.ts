@@ -7,7 +7,7 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { build } from 'esbuild';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { MlpRunnable, Runnable, Suite } from '../harness.ts';
+import { readBackAndFree, type MlpRunnable, type Runnable, type Suite } from '../harness.ts';
 import {
   LENET_BATCH,
   LENET_LR,
@@ -112,18 +112,7 @@ export async function tfMatmul(backend: TfBackend, n: number): Promise<Runnable>
   await need(backend);
   const a = tf.tensor2d(uniform(n * n, -1, 1, 11), [n, n]);
   const b = tf.tensor2d(uniform(n * n, -1, 1, 12), [n, n]);
-  return {
-    async run() {
-      const c = tf.matMul(a, b);
-      const d = await c.data();
-      c.dispose();
-      return d;
-    },
-    dispose() {
-      a.dispose();
-      b.dispose();
-    },
-  };
+  return readBackAndFree(() => tf.matMul(a, b), [a, b]);
 }
 
 // ---------------------------------------------------------------------------------------------

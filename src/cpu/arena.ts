@@ -61,7 +61,11 @@ const sizes = new Map<number, number>();
 const addressOf = new WeakMap<TypedArray, number>();
 let freeBytes = 0;
 
-const stats = { allocated: 0, reused: 0, split: 0, refused: 0, handedOutBytes: 0, refusedBytes: 0 };
+const stats = {
+  allocated: 0, reused: 0, split: 0, refused: 0,
+  /** bytes of every block handed out so far, and of every request refused */
+  handedOutBytes: 0, refusedBytes: 0,
+};
 
 /** Whether op outputs may live in the arena (a shared kernel memory; not switched off). */
 export function arenaEnabled(): boolean {
@@ -244,14 +248,8 @@ export function arenaCounters(): Readonly<typeof stats> & { capBytes: number } {
 }
 
 /** Bytes of live blocks, free blocks, the top, and counters (tests, diagnosis). */
-export function arenaStats(): {
-  liveBytes: number; freeBytes: number; topBytes: number; blocks: number; allocated: number; reused: number; split: number; refused: number;
-  /** bytes of every block handed out so far, and of every request refused */
-  handedOutBytes: number; refusedBytes: number;
-  /** the cap in bytes */
-  capBytes: number;
-} {
+export function arenaStats(): ReturnType<typeof arenaCounters> & { liveBytes: number; freeBytes: number; topBytes: number; blocks: number } {
   let live = 0;
   for (const s of sizes.values()) live += s;
-  return { liveBytes: live, freeBytes, topBytes: top, blocks: sizes.size, ...stats, capBytes: cap };
+  return { liveBytes: live, freeBytes, topBytes: top, blocks: sizes.size, ...arenaCounters() };
 }
