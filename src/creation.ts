@@ -1,8 +1,10 @@
 /** @file Creation functions: tensor(), zeros, ones, full, arange, linspace, eye, random. */
 import { getBackend, type Device } from './backend.ts';
-import { arrayFor, dtypeOfArray, isFloat, type DType, type TypedArray } from './dtype.ts';
+import {
+  ARRAY_NAME, arrayDtype, arrayFor, checkDType, checkOptDType, dtypeOfArray, isFloat, toElement, type DType, type TypedArray,
+} from './dtype.ts';
 import { DTypeError, ShapeError, ValueError } from './errors.ts';
-import { checkShape, fmtShape, numel } from './shape.ts';
+import { checkShape, fmtShape, MAX_DIMS, MAX_NUMEL, numel } from './shape.ts';
 import { Tensor } from './tensor.ts';
 import { describeValue, dispatch, getDefaultDevice } from './ops/dispatch.ts';
 import { prims } from './ops/prims.ts';
@@ -21,98 +23,209 @@ function finish(t: Tensor, opts: CreateOptions): Tensor {
   return t;
 }
 
-function checkFills(n: number, shape: readonly number[]): void {
-  if (n !== numel(shape)) throw new ShapeError(`tensor: ${n} values do not fill shape ${fmtShape(shape)}`);
+/** Refuses an options argument that is not an object: `zeros(2, 3)` would otherwise drop the 3. */
+function checkOpts(op: string, opts: unknown): void {
+  if (typeof opts === 'object' && opts !== null && !Array.isArray(opts)) return;
+  const hint = typeof opts === 'number' ? ' (a shape of several sizes is one array, e.g. [2, 3])' : '';
+  throw new ValueError(`${op}: options must be an object like { dtype, device, requiresGrad }, got ${describeValue(opts)}${hint}`);
 }
 
-/** A tensor holding `data` (already in the dtype's array type), on a device. */
-export function fromTypedArray(data: TypedArray, shape: readonly number[], dtype: DType, device: Device = getDefaultDevice()): Tensor {
-  checkFills(data.length, shape);
-  const storage = getBackend(device).fromArray(data, dtype);
-  return Tensor._fromStorage(storage, [...shape], null, 0, dtype, device, null);
+function checkFills(op: string, n: number, shape: readonly number[]): void {
+  if (n !== numel(shape)) throw new ShapeError(`${op}: ${n} values do not fill shape ${fmtShape(shape)} (${numel(shape)} elements)`);
+}
+
+const article = (name: string): string => `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}`;
+
+/** Wraps `data` as a tensor's storage, unchecked: callers have validated shape and dtype. */
+function adopt(data: TypedArray, shape: number[], dtype: DType, device: Device): Tensor {
+  return Tensor._fromStorage(getBackend(device).fromArray(data, dtype), shape, null, 0, dtype, device, null);
 }
 
 /**
- * A tensor from numbers, (nested) arrays or a typed array.
+ * A tensor that adopts `data` as its storage (on the CPU, without copying): `data` must already be
+ * the dtype's array (Float32Array for float32, Float64Array, Int32Array, a Uint8Array of 0/1 for
+ * bool) and fill `shape` exactly. To convert other data, use `tensor(data, { dtype, shape })`.
+ */
+export function fromTypedArray(data: TypedArray, shape: readonly number[], dtype: DType, device: Device = getDefaultDevice()): Tensor {
+  const dt = checkDType('fromTypedArray', dtype);
+  const given: unknown = data;
+  if (!ArrayBuffer.isView(given)) throw new ValueError(`fromTypedArray: data is ${describeValue(given)}; expected ${article(ARRAY_NAME[dt])}`);
+  const s = checkShape('fromTypedArray', shape);
+  if (arrayDtype(given) !== dt) {
+    const name = (given as { [Symbol.toStringTag]?: string })[Symbol.toStringTag] ?? given.constructor.name;
+    throw new DTypeError(
+      `fromTypedArray: a ${name} cannot be adopted as ${dt} storage; expected ${article(ARRAY_NAME[dt])} ` +
+        `(to convert, use tensor(data, { dtype: '${dt}', shape }))`,
+    );
+  }
+  checkFills('fromTypedArray', data.length, s);
+  return adopt(data, s, dt, device);
+}
+
+/**
+ * A tensor from numbers, (nested) arrays or a typed array. `dtype` converts as PyTorch's
+ * `torch.tensor(data, dtype=...)` does (fractions truncate for int32, non-zero is true for bool);
+ * `shape` reshapes data holding exactly that many elements.
  * @example tensor([[1, 2], [3, 4]], { requiresGrad: true })
  */
 export function tensor(data: NestedInput | TypedArray | NestedArray, opts: CreateOptions & { shape?: readonly number[] } = {}): Tensor {
-  if (ArrayBuffer.isView(data)) {
-    const src = data as TypedArray;
-    const dtype = opts.dtype ?? dtypeOfArray(src);
-    const device = opts.device ?? getDefaultDevice();
-    const backend = getBackend(device);
-    if (backend.copyFrom) {
-      const shape = opts.shape ?? [src.length];
-      checkFills(src.length, shape);
-      return finish(Tensor._fromStorage(backend.copyFrom(src, dtype), [...shape], null, 0, dtype, device, null), opts);
-    }
-    const arr = arrayFor(dtype, src.length);
-    arr.set(src as never);
-    return finish(fromTypedArray(arr, opts.shape ?? [src.length], dtype, opts.device), opts);
+  checkOpts('tensor', opts);
+  const given = checkOptDType('tensor', opts.dtype);
+  const shape = opts.shape === undefined ? undefined : checkShape('tensor', opts.shape);
+  const device = opts.device ?? getDefaultDevice();
+  const raw: unknown = data;
+  if (raw instanceof Tensor) {
+    throw new ValueError(
+      `tensor: data is a Tensor (shape ${fmtShape(raw.shape)}, ${raw.dtype}); to copy it use t.detach().clone(), ` +
+        `to convert it t.to(dtype)`,
+    );
   }
+  const t = ArrayBuffer.isView(raw) ? fromView(raw, given, shape, device) : fromNested(raw, given, shape, device);
+  return finish(t, opts);
+}
+
+function fromView(src: ArrayBufferView, given: DType | undefined, shapeOpt: number[] | undefined, device: Device): Tensor {
+  const srcDtype = dtypeOfArray(src);
+  const a = src as TypedArray;
+  const n = a.length;
+  const shape = shapeOpt ?? checkShape('tensor', [n]);
+  checkFills('tensor', n, shape);
+  const dtype = given ?? srcDtype;
+  let out: TypedArray | undefined; // stays undefined when `a` is copied as it is
+  if (srcDtype === 'bool') {
+    // a Uint8Array is bool's storage but also the everyday byte array: only 0/1 read as bool as-is
+    let bad = -1;
+    if (dtype === 'bool') for (let i = 0; i < n; i++) if (a[i]! > 1) { bad = i; break; }
+    if (bad >= 0 && given === undefined) {
+      throw new ValueError(
+        `tensor: a Uint8Array becomes a bool tensor, but it holds ${a[bad]} at index ${bad} (bool needs 0 or 1); ` +
+          `for byte values pass an Int32Array or { dtype: 'int32' }, for a mask { dtype: 'bool' } (non-zero is true)`,
+      );
+    }
+    if (bad >= 0) {
+      out = arrayFor('bool', n);
+      for (let i = 0; i < n; i++) out[i] = a[i] !== 0 ? 1 : 0;
+    } else if (dtype !== 'bool') {
+      out = arrayFor(dtype, n);
+      out.set(a as never); // bytes fit every other dtype exactly
+    }
+  } else if (dtype !== srcDtype) {
+    out = arrayFor(dtype, n);
+    if (isFloat(dtype)) out.set(a as never); // into a float: rounds, as PyTorch's conversion does
+    else for (let i = 0; i < n; i++) out[i] = toElement('tensor', a[i]!, dtype, () => ` at index ${i}`);
+  }
+  if (out === undefined) {
+    const backend = getBackend(device);
+    if (backend.copyFrom) return Tensor._fromStorage(backend.copyFrom(a, dtype), shape, null, 0, dtype, device, null);
+    out = arrayFor(dtype, n);
+    out.set(a as never);
+  }
+  return adopt(out, shape, dtype, device);
+}
+
+function fromNested(data: unknown, given: DType | undefined, shapeOpt: number[] | undefined, device: Device): Tensor {
   const shape: number[] = [];
   let probe: unknown = data;
+  // iterative and bounded: a deep (or cyclic) nesting must fail here, not overflow the stack below
   while (Array.isArray(probe)) {
+    if (shape.length === MAX_DIMS) throw new ShapeError(`tensor: data is nested more than ${MAX_DIMS} arrays deep; at most ${MAX_DIMS} dims are supported`);
     shape.push(probe.length);
     probe = probe[0];
   }
-  const flat: (number | boolean)[] = [];
-  let sawBool = false, sawNum = false;
-  const walk = (v: unknown, d: number, path: string) => {
+  if (shape.length === 0 && typeof data !== 'number' && typeof data !== 'boolean') {
+    throw new ValueError(`tensor: data is ${describeData(data)}; expected a number, a boolean, a (nested) array of them, or a typed array`);
+  }
+  checkShape('tensor', shape);
+  const leaf = typeof probe === 'boolean' ? 'boolean' : 'number';
+  // NOTE: like PyTorch's default dtype, plain numbers become float32 (not int) unless a dtype is given
+  const dtype = given ?? (leaf === 'boolean' ? 'bool' : 'float32');
+  const arr = arrayFor(dtype, numel(shape));
+  // indices of the element being visited; its path is only spelled out for an error
+  const idx: number[] = [];
+  const at = (): string => idx.map((i) => `[${i}]`).join('');
+  let k = 0;
+  const walk = (v: unknown, d: number): void => {
     if (d === shape.length) {
-      if (Array.isArray(v)) throw new ShapeError(`tensor: ragged nested array: element ${path} is an array but the first element at that depth is a ${typeof probe} (expected shape ${fmtShape(shape)})`);
-      if (typeof v === 'boolean') sawBool = true;
-      else if (typeof v === 'number') sawNum = true;
-      else throw new DTypeError(`tensor: element ${path} is ${typeof v}; expected a number or boolean`);
-      flat.push(v);
+      if (typeof v !== leaf) {
+        if (Array.isArray(v)) throw new ShapeError(`tensor: ragged nested array: element ${at()} is an array but the first element at that depth is a ${typeof probe} (expected shape ${fmtShape(shape)})`);
+        if (typeof v === 'number' || typeof v === 'boolean') throw new DTypeError(`tensor: mixed booleans and numbers (element ${at()} is a ${typeof v}, the first element a ${leaf}); use one kind`);
+        const hint = v instanceof Tensor ? ' (join tensors with stack(), or read a 0-d one with .item())' : '';
+        throw new DTypeError(`tensor: element ${at()} is ${describeData(v)}; expected a number or boolean${hint}`);
+      }
+      arr[k++] = typeof v === 'boolean' ? (v ? 1 : 0) : given === undefined ? (v as number) : toElement('tensor', v as number, dtype, () => ` at ${at()}`);
       return;
     }
     if (!Array.isArray(v) || v.length !== shape[d]) {
-      throw new ShapeError(`tensor: ragged nested array: element ${path || '[]'} has ${Array.isArray(v) ? `length ${v.length}` : 'no array'} but expected length ${shape[d]} (shape ${fmtShape(shape)})`);
+      throw new ShapeError(`tensor: ragged nested array: element ${at() || '[]'} has ${Array.isArray(v) ? `length ${v.length}` : 'no array'} but expected length ${shape[d]} (shape ${fmtShape(shape)})`);
     }
-    v.forEach((x, i) => walk(x, d + 1, `${path}[${i}]`));
+    idx.push(0);
+    for (let i = 0; i < v.length; i++) {
+      idx[d] = i;
+      walk(v[i], d + 1);
+    }
+    idx.pop();
   };
-  walk(data, 0, '');
-  if (sawBool && sawNum) throw new DTypeError('tensor: mixed booleans and numbers; use one kind');
-  // NOTE: like PyTorch's default dtype, plain numbers become float32 (not int) unless a dtype is given
-  const dtype = opts.dtype ?? (sawBool ? 'bool' : 'float32');
-  const arr = arrayFor(dtype, flat.length);
-  for (let i = 0; i < flat.length; i++) {
-    const v = flat[i]!;
-    arr[i] = typeof v === 'boolean' ? (v ? 1 : 0) : dtype === 'bool' ? (v !== 0 ? 1 : 0) : v;
+  walk(data, 0);
+  if (shapeOpt === undefined) return adopt(arr, shape, dtype, device);
+  if (numel(shapeOpt) !== k) {
+    throw new ShapeError(`tensor: shape ${fmtShape(shapeOpt)} (${numel(shapeOpt)} elements) does not fit the data's ${k} elements (nested as ${fmtShape(shape)})`);
   }
-  return finish(fromTypedArray(arr, shape, dtype, opts.device), opts);
+  return adopt(arr, shapeOpt, dtype, device);
+}
+
+/** A non-numeric input for a message (a Tensor with its shape). */
+function describeData(v: unknown): string {
+  return v instanceof Tensor ? `a Tensor (shape ${fmtShape(v.shape)})` : describeValue(v);
 }
 
 function shapeArg(op: string, shape: readonly number[] | number): number[] {
   return checkShape(op, typeof shape === 'number' ? [shape] : shape);
 }
 
-/** A tensor filled with `value`. */
-export function full(shape: readonly number[] | number, value: number, opts: CreateOptions = {}): Tensor {
-  const dtype = opts.dtype ?? (typeof value === 'boolean' ? 'bool' : 'float32');
-  const s = shapeArg('full', shape);
-  const v = dtype === 'bool' ? (value ? 1 : 0) : value;
+/** The body of full/zeros/ones and their *Like forms, with the op name for messages. */
+function fill(op: string, shape: readonly number[] | number, value: unknown, opts: CreateOptions): Tensor {
+  checkOpts(op, opts);
+  const given = checkOptDType(op, opts.dtype);
+  const s = shapeArg(op, shape);
+  if (typeof value !== 'number' && typeof value !== 'boolean') {
+    throw new ValueError(`${op}: fill value is ${describeValue(value)}; expected a number or boolean`);
+  }
+  const dtype = given ?? (typeof value === 'boolean' ? 'bool' : 'float32');
+  const v = toElement(op, typeof value === 'boolean' ? (value ? 1 : 0) : value, dtype, () => '');
   return finish(dispatch(prims.full, [], { shape: s, value: v, dtype }, opts.device), opts);
+}
+
+/** A tensor filled with `value` (a boolean fills with 1/0, and alone makes it bool). */
+export function full(shape: readonly number[] | number, value: number | boolean, opts: CreateOptions = {}): Tensor {
+  return fill('full', shape, value, opts);
 }
 /** A tensor of zeros. */
 export function zeros(shape: readonly number[] | number, opts: CreateOptions = {}): Tensor {
-  return full(shape, 0, opts);
+  return fill('zeros', shape, 0, opts);
 }
 /** A tensor of ones. */
 export function ones(shape: readonly number[] | number, opts: CreateOptions = {}): Tensor {
-  return full(shape, 1, opts);
+  return fill('ones', shape, 1, opts);
 }
-const likeOpts = (t: Tensor, opts: CreateOptions): CreateOptions => ({ dtype: t.dtype, device: t.device, ...opts });
-export function zerosLike(t: Tensor, opts: CreateOptions = {}): Tensor { return zeros(t.shape, likeOpts(t, opts)); }
-export function onesLike(t: Tensor, opts: CreateOptions = {}): Tensor { return ones(t.shape, likeOpts(t, opts)); }
-export function fullLike(t: Tensor, value: number, opts: CreateOptions = {}): Tensor { return full(t.shape, value, likeOpts(t, opts)); }
+function likeOpts(op: string, t: Tensor, opts: CreateOptions): CreateOptions {
+  if (!(t instanceof Tensor)) throw new ValueError(`${op}: expected a tensor, got ${describeValue(t)}`);
+  checkOpts(op, opts);
+  // `??`, not a spread: an explicit { dtype: undefined } must not drop t's dtype
+  return { ...opts, dtype: opts.dtype ?? t.dtype, device: opts.device ?? t.device };
+}
+/** Zeros of `t`'s shape, dtype and device (each may be overridden). */
+export function zerosLike(t: Tensor, opts: CreateOptions = {}): Tensor { return fill('zerosLike', t.shape, 0, likeOpts('zerosLike', t, opts)); }
+/** Ones of `t`'s shape, dtype and device (each may be overridden). */
+export function onesLike(t: Tensor, opts: CreateOptions = {}): Tensor { return fill('onesLike', t.shape, 1, likeOpts('onesLike', t, opts)); }
+/** `value` in `t`'s shape, dtype and device (each may be overridden). */
+export function fullLike(t: Tensor, value: number | boolean, opts: CreateOptions = {}): Tensor { return fill('fullLike', t.shape, value, likeOpts('fullLike', t, opts)); }
 
 /**
  * Values from start (inclusive) to end (exclusive) by step; `arange(5)` is [0, 1, 2, 3, 4].
  * The dtype is int32 when all arguments are integers, else float32. Options may follow the last
- * number given, as PyTorch's keyword arguments do.
+ * number given, as PyTorch's keyword arguments do. As in PyTorch, the values are start + i·step
+ * in double precision, then converted (so an int32 arange by 0.5 is [0, 0, 1, 1, …]), and a step
+ * pointing away from end is an error.
  * @example arange(5, { dtype: 'float32' }); arange(0, 1, 0.25, { device: 'webgpu' })
  */
 export function arange(start: number, end?: number, step?: number, opts?: CreateOptions): Tensor;
@@ -126,20 +239,44 @@ export function arange(start: number, endOrOpts?: number | CreateOptions, stepOr
     if (typeof stepOrOpts === 'object' && stepOrOpts !== null) opts = stepOrOpts;
     else if (stepOrOpts !== undefined) step = stepOrOpts;
   }
+  checkOpts('arange', opts);
+  const given = checkOptDType('arange', opts.dtype);
   for (const [name, v] of [['start', start], ['end', end], ['step', step]] as const) {
     if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v))) throw new ValueError(`arange: ${name} must be a finite number, got ${typeof v === 'number' ? v : describeValue(v)}`);
   }
   if (end === undefined) { end = start; start = 0; }
   if (step === 0) throw new ValueError(`arange: step must be a non-zero finite number, got ${step}`);
-  const size = Math.max(0, Math.ceil((end - start) / step));
-  const dtype = opts.dtype ?? ([start, end, step].every(Number.isInteger) ? 'int32' : 'float32');
+  if ((end > start && step < 0) || (end < start && step > 0)) {
+    throw new ValueError(`arange: step ${step} points away from end: start ${start}, end ${end}; expected a ${step < 0 ? 'positive' : 'negative'} step`);
+  }
+  const size = Math.ceil((end - start) / step);
+  if (size > MAX_NUMEL) throw new ShapeError(`arange: ${size} values from ${start} to ${end} by ${step}; at most ${MAX_NUMEL} (2**31 - 1) elements are supported`);
+  const dtype = given ?? ([start, end, step].every(Number.isInteger) ? 'int32' : 'float32');
+  if (dtype === 'bool') throw new DTypeError(`arange: dtype bool is not supported; expected float32, float64 or int32`);
+  if (dtype === 'int32' && size > 0) {
+    const s0 = start, st = step;
+    toElement('arange', s0, 'int32', () => ' (start)');
+    toElement('arange', s0 + (size - 1) * st, 'int32', () => ' (the last value)');
+    if (!Number.isInteger(s0) || !Number.isInteger(st)) {
+      // the prim would compute in int32 from a truncated start and step; PyTorch computes in double
+      const arr = new Int32Array(size);
+      for (let i = 0; i < size; i++) arr[i] = Math.trunc(s0 + i * st);
+      return finish(adopt(arr, [size], 'int32', opts.device ?? getDefaultDevice()), opts);
+    }
+  }
   return finish(dispatch(prims.arange, [], { start, step, size, dtype }, opts.device), opts);
 }
 
 /** `steps` evenly spaced values from start to end inclusive. */
 export function linspace(start: number, end: number, steps: number, opts: CreateOptions = {}): Tensor {
-  if (!Number.isInteger(steps) || steps < 0) throw new ShapeError(`linspace: steps must be a non-negative integer, got ${steps}`);
-  const dtype = opts.dtype ?? 'float32';
+  checkOpts('linspace', opts);
+  const given = checkOptDType('linspace', opts.dtype);
+  for (const [name, v] of [['start', start], ['end', end]] as const) {
+    if (typeof v !== 'number') throw new ValueError(`linspace: ${name} must be a number, got ${describeValue(v)}`);
+  }
+  if (!Number.isInteger(steps) || steps < 0) throw new ShapeError(`linspace: steps must be a non-negative integer, got ${typeof steps === 'number' ? steps : describeValue(steps)}`);
+  if (steps > MAX_NUMEL) throw new ShapeError(`linspace: ${steps} steps; at most ${MAX_NUMEL} (2**31 - 1) elements are supported`);
+  const dtype = given ?? 'float32';
   if (!isFloat(dtype)) throw new DTypeError(`linspace: dtype must be float, got ${dtype}`);
   const step = steps > 1 ? (end - start) / (steps - 1) : 0;
   return finish(dispatch(prims.arange, [], { start, step, size: steps, dtype }, opts.device), opts);
@@ -147,11 +284,12 @@ export function linspace(start: number, end: number, steps: number, opts: Create
 
 /** The n×m identity matrix. */
 export function eye(n: number, m = n, opts: CreateOptions = {}): Tensor {
-  checkShape('eye', [n, m]);
-  const dtype = opts.dtype ?? 'float32';
+  checkOpts('eye', opts);
+  const dtype = checkOptDType('eye', opts.dtype) ?? 'float32';
+  const shape = checkShape('eye', [n, m]);
   const arr = arrayFor(dtype, n * m);
   for (let i = 0; i < Math.min(n, m); i++) arr[i * m + i] = 1;
-  return finish(fromTypedArray(arr, [n, m], dtype, opts.device), opts);
+  return finish(adopt(arr, shape, dtype, opts.device ?? getDefaultDevice()), opts);
 }
 
 // ---- random ----
@@ -159,10 +297,27 @@ export function eye(n: number, m = n, opts: CreateOptions = {}): Tensor {
 let seedState = (Date.now() ^ 0x9e3779b9) >>> 0;
 let seedCounter = 0;
 
-/** Makes every random function deterministic from here on. */
+/**
+ * Makes every random function deterministic from here on. `seed` is any safe integer, negative
+ * included (|seed| ≤ 2**53 - 1; PyTorch takes any 64-bit integer). The stream's state is 32 bits:
+ * seeds in [0, 2**32) are used as they are, and the high bits of wider or negative seeds are
+ * hashed in rather than dropped, so 2**40 and 0 give different streams (two seeds can still share
+ * a state, as any map onto 32 bits must allow, but not systematically).
+ */
 export function manualSeed(seed: number): void {
-  seedState = seed >>> 0;
+  if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) {
+    throw new ValueError(`manualSeed: seed must be an integer in [-(2**53 - 1), 2**53 - 1], got ${typeof seed === 'number' ? seed : describeValue(seed)}`);
+  }
+  const lo = seed >>> 0, hi = Math.floor(seed / 2 ** 32) >>> 0;
+  seedState = hi === 0 ? lo : (lo ^ fmix32(hi ^ 0x5bd1e995)) >>> 0;
   seedCounter = 0;
+}
+
+/** MurmurHash3's 32-bit finaliser: every input bit flips each output bit with probability ≈ ½. */
+function fmix32(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
 /** @internal The seed stream's position, to put back with `restoreSeedStream` (jit's backward recomputation draws nothing). */
@@ -185,14 +340,19 @@ export function nextSeed(): number {
 
 /** Uniform samples in [0, 1). */
 export function rand(shape: readonly number[] | number, opts: CreateOptions = {}): Tensor {
-  const dtype = opts.dtype ?? 'float32';
-  return finish(dispatch(prims.randUniform, [], { shape: shapeArg('rand', shape), seed: nextSeed(), dtype }, opts.device), opts);
+  checkOpts('rand', opts);
+  const dtype = checkOptDType('rand', opts.dtype) ?? 'float32';
+  // checked before drawing a seed: a refused call must not move the seed stream
+  const s = shapeArg('rand', shape);
+  if (!isFloat(dtype)) throw new DTypeError(`rand: dtype must be float, got ${dtype}`);
+  return finish(dispatch(prims.randUniform, [], { shape: s, seed: nextSeed(), dtype }, opts.device), opts);
 }
 
 /** Standard normal samples (Box–Muller on two uniform streams). */
 export function randn(shape: readonly number[] | number, opts: CreateOptions = {}): Tensor {
+  checkOpts('randn', opts);
+  const dtype = checkOptDType('randn', opts.dtype) ?? 'float32';
   const s = shapeArg('randn', shape);
-  const dtype = opts.dtype ?? 'float32';
   if (!isFloat(dtype)) throw new DTypeError(`randn: dtype must be float, got ${dtype}`);
   const o = { dtype, device: opts.device };
   const u1 = rand(s, o), u2 = rand(s, o);
@@ -204,11 +364,12 @@ export function randn(shape: readonly number[] | number, opts: CreateOptions = {
 
 /** Integers uniform in [low, high). */
 export function randint(low: number, high: number, shape: readonly number[] | number, opts: CreateOptions = {}): Tensor {
+  checkOpts('randint', opts);
+  const dtype = checkOptDType('randint', opts.dtype) ?? 'int32';
   if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) {
     throw new ValueError(`randint: need integers low < high, got low=${low}, high=${high}`);
   }
-  const dtype = opts.dtype ?? 'int32';
   const u = rand(shape, { device: opts.device });
   // clamp guards against float32 rounding u·n up to n
-  return u.mul(high - low).floor().clamp(0, high - low - 1).add(low).to(dtype);
+  return finish(u.mul(high - low).floor().clamp(0, high - low - 1).add(low).to(dtype), opts);
 }

@@ -1,5 +1,5 @@
 /** @file dtypes, their storage arrays and PyTorch's promotion rules. */
-import { DTypeError } from './errors.ts';
+import { DTypeError, ValueError } from './errors.ts';
 
 export type DType = 'float32' | 'float64' | 'int32' | 'bool';
 export const DTYPES: readonly DType[] = ['float32', 'float64', 'int32', 'bool'];
@@ -57,13 +57,79 @@ export function isFloat(dtype: DType): boolean {
   return dtype === 'float32' || dtype === 'float64';
 }
 
-/** The dtype a typed array naturally holds. */
-export function dtypeOfArray(a: ArrayBufferView): DType {
-  if (a instanceof Float32Array) return 'float32';
-  if (a instanceof Float64Array) return 'float64';
-  if (a instanceof Int32Array) return 'int32';
-  if (a instanceof Uint8Array) return 'bool';
-  throw new DTypeError(`tensor: unsupported typed array ${a.constructor.name}; expected Float32Array, Float64Array, Int32Array or Uint8Array`);
+/** The typed array class that stores each dtype, by name (for messages). */
+export const ARRAY_NAME: Readonly<Record<DType, string>> = {
+  float32: 'Float32Array', float64: 'Float64Array', int32: 'Int32Array', bool: 'Uint8Array',
+};
+
+/** Whether `v` is one of tapegrad's dtype names. */
+export function isDType(v: unknown): v is DType {
+  return typeof v === 'string' && (DTYPES as readonly string[]).includes(v);
+}
+
+/** `v` for a message: strings quoted, other non-numbers named by kind. */
+function describeArg(v: unknown): string {
+  if (typeof v === 'string') return `'${v.length > 20 ? v.slice(0, 20) + '…' : v}'`;
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) return String(v);
+  if (typeof v === 'object') return `an object (${(v as object).constructor?.name ?? 'Object'})`;
+  return `a ${typeof v}`;
+}
+
+/** Returns `dtype` when it names a dtype; else throws a DTypeError naming `op` and the dtypes there are. */
+export function checkDType(op: string, dtype: unknown): DType {
+  if (isDType(dtype)) return dtype;
+  throw new DTypeError(`${op}: unknown dtype ${describeArg(dtype)}; expected one of ${DTYPES.join(', ')}`);
+}
+
+/** `checkDType` for an optional dtype option: undefined stays undefined (the op picks its default). */
+export function checkOptDType(op: string, dtype: unknown): DType | undefined {
+  return dtype === undefined ? undefined : checkDType(op, dtype);
+}
+
+const INT32_MIN = -(2 ** 31), INT32_MAX = 2 ** 31 - 1;
+
+/**
+ * `v` as a `dtype` element, or throws a ValueError naming `op`, the value and `where` (e.g.
+ * ' at [1][0]'). Like PyTorch, fractions truncate toward zero for int32 and non-zero is true for
+ * bool; unlike a typed array store, NaN, ±Infinity and values outside int32's range are refused
+ * instead of becoming 0 or wrapping, and NaN is not silently true.
+ */
+export function toElement(op: string, v: number, dtype: DType, where: () => string): number {
+  switch (dtype) {
+    case 'float32': case 'float64': return v;
+    case 'int32': {
+      const t = Math.trunc(v);
+      if (t >= INT32_MIN && t <= INT32_MAX) return t;
+      throw new ValueError(`${op}: value ${v}${where()} cannot be converted to int32; expected a finite number in [${INT32_MIN}, ${INT32_MAX}]`);
+    }
+    case 'bool':
+      if (Number.isNaN(v)) throw new ValueError(`${op}: value NaN${where()} cannot be converted to bool; expected a number (non-zero is true) or a boolean`);
+      return v !== 0 ? 1 : 0;
+    default: return dtype satisfies never;
+  }
+}
+
+/**
+ * The dtype whose storage a typed array is, or undefined for other views (Int16Array, DataView…).
+ * Goes by the array's own tag rather than instanceof, so arrays from another realm (a worker's,
+ * a vm context's) are recognised too; a Node Buffer is a Uint8Array.
+ */
+export function arrayDtype(a: ArrayBufferView): DType | undefined {
+  switch ((a as { [Symbol.toStringTag]?: string })[Symbol.toStringTag]) {
+    case 'Float32Array': return 'float32';
+    case 'Float64Array': return 'float64';
+    case 'Int32Array': return 'int32';
+    case 'Uint8Array': return 'bool';
+    default: return undefined;
+  }
+}
+
+/** The dtype a typed array naturally holds; throws (naming `op`) for an unsupported array type. */
+export function dtypeOfArray(a: ArrayBufferView, op = 'tensor'): DType {
+  const d = arrayDtype(a);
+  if (d !== undefined) return d;
+  const name = (a as { [Symbol.toStringTag]?: string })[Symbol.toStringTag] ?? a.constructor?.name ?? 'ArrayBufferView';
+  throw new DTypeError(`${op}: unsupported typed array ${name}; expected Float32Array, Float64Array, Int32Array or Uint8Array`);
 }
 
 function category(d: DType): number {

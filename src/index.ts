@@ -43,7 +43,7 @@ export {
   save, load, loadWithMetadata, saveToBytes, loadFromBytes, loadFromBytesWithMetadata,
   type TensorDict, type SaveOptions, type LoadOptions, type LoadedTensors,
 } from './io/serialization.ts';
-export { FormatError } from './io/errors.ts';
+export { FormatError, IOError } from './io/errors.ts';
 export {
   TensorDataset, DataLoader, Generator, datasets, defaultCollate,
   type Dataset, type DataLoaderOptions, type Collated, type GeneratorState, type MnistDataset, type MnistOptions,

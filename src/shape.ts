@@ -46,15 +46,48 @@ export function sameShape(a: Shape, b: Shape): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
-/** Validates a user-given shape: integers ≥ 0. */
+/** The most dims a tensor may have (PyTorch's limit too). */
+export const MAX_DIMS = 64;
+/**
+ * The most elements a tensor may hold: int32 indices (argmax, gather, nonzero) must be able to
+ * address every element, and it stays under every JS engine's typed-array length limit.
+ */
+export const MAX_NUMEL = 2 ** 31 - 1;
+
+/** One size for a message: a string stays quoted, so `['2']` does not read as `[2]`. */
+export function fmtSize(d: unknown): string {
+  if (typeof d === 'string') return JSON.stringify(d.length > 20 ? d.slice(0, 20) + '…' : d);
+  if (typeof d === 'number' || typeof d === 'boolean' || typeof d === 'bigint' || d === null || d === undefined) return String(d);
+  return Array.isArray(d) ? '[…]' : typeof d === 'object' ? '{…}' : typeof d;
+}
+
+/** Validates a user-given shape: an array of at most MAX_DIMS integers ≥ 0, holding at most MAX_NUMEL elements. */
 export function checkShape(op: string, shape: Shape): number[] {
-  if (!Array.isArray(shape)) throw new ShapeError(`${op}: expected a shape (array of sizes), got ${String(shape)}`);
-  for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) {
-      throw new ShapeError(`${op}: invalid size ${d} in shape ${fmtShape(shape)}; sizes must be non-negative integers`);
-    }
+  const given: unknown = shape;
+  if (!Array.isArray(given)) {
+    const what = typeof given === 'string' ? `the string ${fmtSize(given)}` : ArrayBuffer.isView(given) ? `a ${given.constructor.name}` : typeof given === 'object' && given !== null ? 'an object' : String(given);
+    throw new ShapeError(`${op}: expected a shape (an array of sizes), got ${what}`);
   }
-  return [...shape];
+  const sizes: readonly unknown[] = given;
+  const shown = (): string => `[${sizes.map(fmtSize).join(', ')}]`;
+  if (sizes.length > MAX_DIMS) throw new ShapeError(`${op}: shape has ${sizes.length} dims; at most ${MAX_DIMS} are supported`);
+  let n = 1;
+  for (let i = 0; i < sizes.length; i++) {
+    const d = sizes[i];
+    if (typeof d !== 'number') {
+      throw new ShapeError(`${op}: size ${fmtSize(d)} at index ${i} of shape ${shown()} is ${typeof d === 'string' ? 'a string' : d === null ? 'null' : `a ${typeof d}`}; sizes must be non-negative integers (numbers)`);
+    }
+    if (!Number.isInteger(d) || d < 0) {
+      throw new ShapeError(`${op}: invalid size ${d} at index ${i} of shape ${shown()}; sizes must be non-negative integers`);
+    }
+    // checked per size too: with a 0 elsewhere the product is 0 and would let 1e300 through
+    if (d > MAX_NUMEL) throw new ShapeError(`${op}: size ${d} at index ${i} of shape ${shown()} exceeds the limit of ${MAX_NUMEL} (2**31 - 1) elements`);
+    n *= d;
+  }
+  if (n > MAX_NUMEL) {
+    throw new ShapeError(`${op}: shape ${shown()} has ${n} elements; at most ${MAX_NUMEL} (2**31 - 1) are supported`);
+  }
+  return [...sizes as number[]];
 }
 
 /** NumPy/PyTorch broadcasting of two shapes; throws naming the op and both shapes. */

@@ -3,13 +3,14 @@
  * Nodes are owned by the tensors that refer to them; nothing global grows.
  */
 import type { Aval } from './backend.ts';
-import { AutogradError } from './errors.ts';
+import { AutogradError, DeviceError, ShapeError, ValueError } from './errors.ts';
 import { isFloat } from './dtype.ts';
 import type { OpDef, VjpCtx } from './ops/registry.ts';
 import { fmtShape, sameShape } from './shape.ts';
 import { Tensor } from './tensor.ts';
 import { scope } from './scope.ts';
 import * as F from './ops/functional.ts';
+import { checkLive, describeValue } from './ops/dispatch.ts';
 
 let gradEnabled = true;
 
@@ -297,7 +298,9 @@ export function runBackward(
 
 function accumulateLeaf(t: Tensor, g: Tensor, keepGraph: boolean): void {
   if (keepGraph) {
-    t.grad = t.grad ? F.add(t.grad, g) : g;
+    // a (differentiable) copy, as PyTorch's clone_obey_contract: `g` may be another leaf's
+    // gradient too, or an expand()ed view that in-place writes to .grad would refuse
+    t.grad = t.grad ? F.add(t.grad, g) : F.clone(g);
     return;
   }
   // NOTE: a rule may hand the same tensor to several operands (d(a+b) = [g, g]) or pass the
@@ -322,24 +325,41 @@ function ownedGrad(g: Tensor): Tensor {
 /** Storages given to a leaf's .grad (or passed in by the caller) during the current backward. */
 let handedOut = new WeakSet<object>();
 
+/**
+ * The gradient of root `out` (as PyTorch's `_make_grads`): `given`, which must be a tensor of
+ * out's shape and device (cast to out's dtype), or ones when left out for a one-element output.
+ */
+function rootGradient(op: 'backward' | 'grad', out: Tensor, given: unknown, what: string, hint: string): Tensor {
+  if (given === undefined || given === null) {
+    if (out.numel !== 1) {
+      throw new AutogradError(`${op}: a gradient can be created implicitly only for a scalar output, but ${what} has shape ${fmtShape(out.shape)}; ${hint}`);
+    }
+    return F.onesLike(out);
+  }
+  if (!(given instanceof Tensor)) {
+    throw new ValueError(`${op}: the gradient for ${what} is ${describeValue(given)}, expected a tensor of shape ${fmtShape(out.shape)}`);
+  }
+  checkLive(op, given);
+  if (!sameShape(given.shape, out.shape)) {
+    throw new ShapeError(`${op}: the gradient for ${what} has shape ${fmtShape(given.shape)} but ${what} has shape ${fmtShape(out.shape)}; they must match`);
+  }
+  if (given.device !== out.device) {
+    throw new DeviceError(`${op}: the gradient for ${what} is on ${given.device} but ${what} is on ${out.device}; move it with .to('${out.device}') first`);
+  }
+  return given.dtype === out.dtype ? given : F.cast(given, out.dtype);
+}
+
 /** `t.backward(gradient?, opts)`: accumulates d(t)/d(leaf) into every leaf's `.grad`. */
 export function backward(t: Tensor, gradient?: Tensor, opts: BackwardOptions = {}): void {
   if (!t.requiresGrad) {
     throw new AutogradError(`backward: the tensor (shape ${fmtShape(t.shape)}) does not require grad and has no gradFn; set requiresGrad on a leaf it depends on`);
   }
-  let g = gradient;
-  if (!g) {
-    if (t.numel !== 1) {
-      throw new AutogradError(`backward: a gradient can be created implicitly only for a scalar output, but the tensor has shape ${fmtShape(t.shape)}; pass a gradient of that shape, or reduce first (e.g. .sum())`);
-    }
-    g = F.onesLike(t);
-  } else if (!sameShape(g.shape, t.shape)) {
-    throw new AutogradError(`backward: gradient has shape ${fmtShape(g.shape)} but the tensor has shape ${fmtShape(t.shape)}`);
-  }
+  const g = rootGradient('backward', t, gradient, 'the tensor', 'pass a gradient of that shape, or reduce first (e.g. .sum())');
   runBackward([[t, g]], opts);
 }
 
 export interface GradOptions extends BackwardOptions {
+  /** one gradient per output (undefined for a one-element output means ones) */
   gradOutputs?: readonly (Tensor | undefined)[];
   /** return null for inputs the outputs do not depend on, instead of throwing */
   allowUnused?: boolean;
@@ -352,18 +372,19 @@ export interface GradOptions extends BackwardOptions {
 export function grad(outputs: Tensor | readonly Tensor[], inputs: Tensor | readonly Tensor[], opts: GradOptions = {}): (Tensor | null)[] {
   const outs = Array.isArray(outputs) ? (outputs as readonly Tensor[]) : [outputs as Tensor];
   const ins = Array.isArray(inputs) ? (inputs as readonly Tensor[]) : [inputs as Tensor];
-  const roots = outs.map((o, i) => {
-    if (!o.requiresGrad) throw new AutogradError(`grad: output ${i} (shape ${fmtShape(o.shape)}) does not require grad`);
-    let g = opts.gradOutputs?.[i];
-    if (!g) {
-      if (o.numel !== 1) throw new AutogradError(`grad: output ${i} has shape ${fmtShape(o.shape)}; pass gradOutputs for non-scalar outputs`);
-      g = F.onesLike(o);
-    }
-    return [o, g] as const;
+  if (ins.length === 0) throw new ValueError('grad: expected at least one input to differentiate with respect to, got none');
+  const check = (list: readonly Tensor[], what: 'output' | 'input') => list.forEach((t, i) => {
+    if (!(t instanceof Tensor)) throw new ValueError(`grad: ${what} ${i} is ${describeValue(t)}, expected a tensor`);
+    if (!t.requiresGrad) throw new AutogradError(`grad: ${what} ${i} (shape ${fmtShape(t.shape)}) does not require grad`);
   });
-  ins.forEach((t, i) => {
-    if (!t.requiresGrad) throw new AutogradError(`grad: input ${i} (shape ${fmtShape(t.shape)}) does not require grad`);
-  });
+  check(outs, 'output');
+  check(ins, 'input');
+  const given = opts.gradOutputs;
+  if (given !== undefined && (!Array.isArray(given) || given.length !== outs.length)) {
+    const got = Array.isArray(given) ? `${given.length} gradOutputs` : describeValue(given);
+    throw new ValueError(`grad: got ${outs.length} output${outs.length === 1 ? '' : 's'} and ${got}; pass one gradient per output (undefined for a one-element output)`);
+  }
+  const roots = outs.map((o, i) => [o, rootGradient('grad', o, given?.[i], `output ${i}`, 'pass its gradient in gradOutputs')] as const);
   const got = runBackward(roots, { ...opts, retainGraph: opts.retainGraph ?? opts.createGraph, targets: ins });
   return ins.map((t, i) => {
     const g = got.get(t);

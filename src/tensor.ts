@@ -4,12 +4,13 @@
  */
 import { getBackend, type Device, type Storage } from './backend.ts';
 import { isFloat, type DType, type TypedArray } from './dtype.ts';
-import { AutogradError, DTypeError, DeviceError, ShapeError, internal } from './errors.ts';
+import { AutogradError, DTypeError, DeviceError, ShapeError, ValueError, internal } from './errors.ts';
 import { contiguousStrides, fmtShape, numel, sameShape } from './shape.ts';
 import { backward, type BackwardOptions, type Node } from './tape.ts';
 import { formatTensor } from './format.ts';
 import * as F from './ops/functional.ts';
 import type { TensorLike, IndexSpec, MaxResult } from './ops/functional.ts';
+import { describeValue } from './ops/dispatch.ts';
 
 /** A jit graph node, as seen by the Tensor class (defined by src/jit/). */
 export interface SymbolicRef {
@@ -187,7 +188,7 @@ export class Tensor {
 
   // ---- readback ----
   private backendForRead(op: string) {
-    if (this._disposed) F.checkLiveTensor(op, this);
+    F.checkLiveTensor(op, this);
     if (!this._storage) {
       throw new DeviceError(`${op}: this tensor (shape ${fmtShape(this.shape)}) is symbolic (inside jit tracing) and has no values yet`);
     }
@@ -241,6 +242,13 @@ export class Tensor {
   // ---- dtype / device ----
   /** Converts to a dtype or copies to a device (same object if nothing changes). */
   to(target: DType | Device): Tensor {
+    // spelled out (and kept exhaustive by `satisfies`) so a typo is refused here, naming both
+    // kinds of target, rather than reaching cast as an unknown dtype
+    const targets = { float32: 0, float64: 0, int32: 0, bool: 0, cpu: 0, webgpu: 0 } satisfies Record<DType | Device, 0>;
+    if (typeof target !== 'string' || !Object.hasOwn(targets, target)) {
+      const shown = typeof target === 'string' ? `'${target}'` : `${String(target)} (${typeof target})`;
+      throw new DTypeError(`to: unknown target ${shown}; expected a dtype (float32, float64, int32, bool) or a device (cpu, webgpu)`);
+    }
     return F.to(this, target);
   }
   /** Copies to another device, awaiting readback where the source device needs it. */
@@ -284,7 +292,7 @@ export class Tensor {
   ceil(): Tensor { return F.ceil(this); }
   round(): Tensor { return F.round(this); }
   trunc(): Tensor { return F.trunc(this); }
-  clamp(min?: number | null, max?: number | null): Tensor { return F.clamp(this, min, max); }
+  clamp(min?: TensorLike | null, max?: TensorLike | null): Tensor { return F.clamp(this, min, max); }
   /** this + w·(end − this), one kernel (`torch.lerp`). */
   lerp(end: TensorLike, w: TensorLike): Tensor { return F.lerp(this, end, w); }
   /** this + value·t1·t2, one kernel (`torch.addcmul`). */
@@ -352,18 +360,35 @@ export class Tensor {
   matmul(o: Tensor): Tensor { return F.matmul(this, o); }
 
   // ---- in place ----
-  add_(o: TensorLike): this { return F.inplace(this, F.add(this, o), 'add_', true); }
-  sub_(o: TensorLike): this { return F.inplace(this, F.sub(this, o), 'sub_', true); }
-  mul_(o: TensorLike): this { return F.inplace(this, F.mul(this, o), 'mul_', true); }
-  div_(o: TensorLike): this { return F.inplace(this, F.div(this, o), 'div_', true); }
-  clamp_(min?: number | null, max?: number | null): this { return F.inplace(this, F.clamp(this, min, max), 'clamp_', true); }
-  lerp_(end: TensorLike, w: TensorLike): this { return F.inplace(this, F.lerp(this, end, w), 'lerp_', true); }
-  addcmul_(t1: TensorLike, t2: TensorLike, value: TensorLike = 1): this { return F.inplace(this, F.addcmul(this, t1, t2, value), 'addcmul_', true); }
-  addcdiv_(t1: TensorLike, t2: TensorLike, value: TensorLike = 1): this { return F.inplace(this, F.addcdiv(this, t1, t2, value), 'addcdiv_', true); }
-  zero_(): this { return F.inplace(this, F.zerosLike(this), 'zero_', true); }
-  fill_(v: number): this { return F.inplace(this, F.fullLike(this, v), 'fill_', true); }
-  /** Copies `src` (broadcast and cast to this tensor's shape and dtype) into this tensor. */
-  copy_(src: TensorLike): this { return F.inplace(this, F.asOperand(src, this), 'copy_'); }
+  // (each value is computed only once the destination passed inplace()'s checks)
+  add_(o: TensorLike): this { return F.inplace(this, () => F.add(this, o), 'add_', true); }
+  sub_(o: TensorLike): this { return F.inplace(this, () => F.sub(this, o), 'sub_', true); }
+  mul_(o: TensorLike): this { return F.inplace(this, () => F.mul(this, o), 'mul_', true); }
+  div_(o: TensorLike): this { return F.inplace(this, () => F.div(this, o), 'div_', true); }
+  clamp_(min?: TensorLike | null, max?: TensorLike | null): this { return F.inplace(this, () => F.clamp(this, min, max), 'clamp_', true); }
+  lerp_(end: TensorLike, w: TensorLike): this { return F.inplace(this, () => F.lerp(this, end, w), 'lerp_', true); }
+  addcmul_(t1: TensorLike, t2: TensorLike, value: TensorLike = 1): this { return F.inplace(this, () => F.addcmul(this, t1, t2, value), 'addcmul_', true); }
+  addcdiv_(t1: TensorLike, t2: TensorLike, value: TensorLike = 1): this { return F.inplace(this, () => F.addcdiv(this, t1, t2, value), 'addcdiv_', true); }
+  zero_(): this { return F.inplace(this, () => F.zerosLike(this), 'zero_', true); }
+  /** Fills with `v`: a number, a boolean or a 0-d tensor, converted to this tensor's dtype. */
+  fill_(v: TensorLike): this {
+    if (v instanceof Tensor) {
+      if (v.ndim !== 0) throw new ShapeError(`fill_: the value must be a number or a 0-d tensor, got a tensor of shape ${fmtShape(v.shape)}`);
+      if (v.device === this.device) return F.inplace(this, () => F.asOperand(v, this, 'fill_'), 'fill_');
+      // a CPU value fills a tensor on any device, as in PyTorch; the other way needs a readback
+      if (v.device !== 'cpu') {
+        throw new DeviceError(`fill_: the value is a 0-d ${v.device} tensor and the tensor filled is on ${this.device}; ${v.device} has no synchronous readback, so pass await value.item()`);
+      }
+      v = v.itemSync();
+    }
+    if (typeof v !== 'number' && typeof v !== 'boolean') {
+      throw new ValueError(`fill_: the value is ${describeValue(v)}, expected a number, a boolean or a 0-d tensor`);
+    }
+    const n = Number(v);
+    return F.inplace(this, () => F.fullLike(this, n), 'fill_', true);
+  }
+  /** Copies `src` (broadcast and cast to this tensor's shape and dtype, from the CPU to any device) into this tensor. */
+  copy_(src: TensorLike): this { return F.copyInto(this, src); }
 }
 
 function flatArgs(args: number[] | [readonly number[]]): readonly number[] {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  DataLoader, Generator, ShapeError, TensorDataset, ValueError, arange, datasets, manualSeed, memory, tensor, type Tensor,
+  DataLoader, Generator, IndexError, ShapeError, TensorDataset, ValueError, arange, datasets, manualSeed, memory, tensor, type Tensor,
 } from '../src/index.ts';
 import { DatasetNotFoundError } from '../src/io/errors.ts';
 
@@ -104,7 +104,7 @@ describe('TensorDataset', () => {
     expectThrows(() => new TensorDataset(tensor(1)), ShapeError, '0-d');
     expectThrows(() => new TensorDataset(), ValueError, 'at least one tensor');
     expectThrows(() => new TensorDataset(tensor([1]), 3 as unknown as Tensor), ValueError, 'argument 1 is number');
-    expectThrows(() => new TensorDataset(tensor([1, 2])).get(2), RangeError, 'index 2 is out of range', '0..1');
+    expectThrows(() => new TensorDataset(tensor([1, 2])).get(2), IndexError, 'index 2 is out of range', '0..1');
   });
 });
 

@@ -135,9 +135,9 @@ describe('maxPool2d: the two-step max picks the first maximum of the window (CPU
     it(`${shape.join('×')} k${k} s${s}, values with many ties`, () => {
       const n = (shape as readonly number[]).reduce((a, b) => a * b, 1);
       const grads = (f: (x: Tensor) => Tensor) => {
-        const x = fromTypedArray(values(n, 9, 2), shape, 'float64', 'cpu').requiresGrad_();
+        const x = fromTypedArray(Float64Array.from(values(n, 9, 2)), shape, 'float64', 'cpu').requiresGrad_();
         const y = f(x);
-        y.mul(fromTypedArray(values(y.numel, 10), y.shape, 'float64', 'cpu')).sum().backward();
+        y.mul(fromTypedArray(Float64Array.from(values(y.numel, 10)), y.shape, 'float64', 'cpu')).sum().backward();
         return [y.dataSync(), x.grad!.dataSync()];
       };
       const [y1, g1] = grads((x) => NF.maxPool2d(x, k, { stride: s }));

@@ -216,7 +216,7 @@ describe('Embedding', () => {
   it('names itself on bad input', () => {
     throws(() => new Embedding(4, 2).call(tensor([1.5])), DTypeError, 'Embedding(4, 2): expected int32 indices, got float32');
     expect(() => new Embedding(4, 2).call(tensor([4], { dtype: 'int32' }))).toThrow(IndexError);
-    expect(() => new Embedding(4, 2).call(tensor([4], { dtype: 'int32' }))).toThrow(/^Embedding\(4, 2\): embedding: target 4/);
+    expect(() => new Embedding(4, 2).call(tensor([4], { dtype: 'int32' }))).toThrow(/^Embedding\(4, 2\): embedding: index 4/);
   });
 });
 

@@ -145,8 +145,8 @@ describe('shape and indexing ops', () => {
       expect(v.indexSelect(0, tensor([2, 0], { dtype: 'int32' })).toArraySync()).toEqual([x.index(3).toArraySync(), x.index(1).toArraySync()]);
     }
     const x = base.float();
-    expect(() => x.indexSelect(0, tensor([1, 5], { dtype: 'int32' }))).toThrow(/gather: index 5 is out of range for dim 0 of size 5/);
-    expect(() => x.indexSelect(1, tensor([-1], { dtype: 'int32' }))).toThrow(/gather: index -1 is out of range for dim 1 of size 4/);
+    expect(() => x.indexSelect(0, tensor([1, 5], { dtype: 'int32' }))).toThrow(/indexSelect: index 5 is out of range for dim 0 of size 5/);
+    expect(() => x.indexSelect(1, tensor([-1], { dtype: 'int32' }))).toThrow(/indexSelect: index -1 is out of range for dim 1 of size 4/);
   });
   it('matmul for 1-D, 2-D, batched and broadcast operands', () => {
     const v = tensor([1, 2]), m = tensor([[1, 2], [3, 4]]);

@@ -16,13 +16,18 @@ import { argPairsWasm } from './wasm/pairs.ts';
 import { aroundDim, hasContiguousStrides } from '../shape.ts';
 import { collapseDims, type StridedArray } from './elementwise.ts';
 
+/** Collapsed sizes and strides: Int32Array unless one of them is outside the int32 range. */
+type DimArray = Int32Array | Float64Array;
+
+const fitsInt32 = (xs: readonly number[]): boolean => xs.every((v) => v === (v | 0));
+
 /**
  * Kernel arguments: input data and offset, output, output count, then the collapsed kept dims
- * (shape, strides, rank) and reduced dims (shape, strides, rank) as Int32Arrays, and the number
+ * (shape, strides, rank) and reduced dims (shape, strides, rank) as DimArrays, and the number
  * of reduced elements per output.
  */
 type ReduceKernel = (data: TypedArray, off: number, out: TypedArray, outN: number,
-  oShape: Int32Array, oStr: Int32Array, oRank: number, iShape: Int32Array, iStr: Int32Array, iRank: number, innerN: number,
+  oShape: DimArray, oStr: DimArray, oRank: number, iShape: DimArray, iStr: DimArray, iRank: number, innerN: number,
   vals: TypedArray | null) => void;
 
 /** Per kind: accumulator start and the update of `acc` from the element `v`. */
@@ -67,7 +72,7 @@ const odometer = (pos: string, shape: string, str: string, n: string, p: string)
  * the innermost reduced dim as a plain loop. Best when the reduced elements are the contiguous
  * ones (a row sum, a softmax max).
  */
-function buildPerOutput(kind: ReduceKind, flat: boolean, withValues: boolean, pair = false): ReduceKernel {
+function buildPerOutput(kind: ReduceKind, flat: boolean, withValues: boolean, pair = false, wide = false): ReduceKernel {
   const arg = isArg(kind);
   if (pair && !arg) throw new Error(`internal: pair kernel for ${kind}`);
   const init = pair
@@ -128,7 +133,7 @@ function buildPerOutput(kind: ReduceKind, flat: boolean, withValues: boolean, pa
   const U = iRank > 0 ? iRank - 1 : 0;
   const upperN = L > 0 ? innerN / L : 0;
   const n = oRank > 0 ? oShape[oRank - 1] : 1, ks = oRank > 0 ? oStr[oRank - 1] : 0, OU = oRank > 0 ? oRank - 1 : 0;
-  const oPos = new Int32Array(OU), iPos = new Int32Array(U);
+  const oPos = new ${wide ? 'Float64Array' : 'Int32Array'}(OU), iPos = new ${wide ? 'Float64Array' : 'Int32Array'}(U);
   let base = off, o = 0;
   for (let ob = 0; ob < outN; ob += n) {
     let k = 0, b = base;${grouped}
@@ -144,12 +149,12 @@ function buildPerOutput(kind: ReduceKind, flat: boolean, withValues: boolean, pa
 
 const kernels = new Map<string, ReduceKernel>();
 
-function kernelFor(kind: ReduceKind, flat: boolean, pair: boolean, data: TypedArray, out: TypedArray, vals: TypedArray | null): ReduceKernel {
+function kernelFor(kind: ReduceKind, flat: boolean, pair: boolean, wide: boolean, data: TypedArray, out: TypedArray, vals: TypedArray | null): ReduceKernel {
   // one compiled copy per array-type pair too: keeps each copy's element loads monomorphic
-  const key = `${kind}|${flat ? 1 : 0}|${pair ? 1 : 0}|${data.constructor.name}|${out.constructor.name}|${vals?.constructor.name ?? ''}`;
+  const key = `${kind}|${flat ? 1 : 0}|${pair ? 1 : 0}|${wide ? 1 : 0}|${data.constructor.name}|${out.constructor.name}|${vals?.constructor.name ?? ''}`;
   let k = kernels.get(key);
   if (!k) {
-    k = buildPerOutput(kind, flat, vals !== null, pair);
+    k = buildPerOutput(kind, flat, vals !== null, pair, wide);
     kernels.set(key, k);
   }
   return k;
@@ -183,10 +188,15 @@ export function runReduce(kind: ReduceKind, x: StridedArray, shape: readonly num
   // dim 0 0.23 vs 0.12 ms, argmax [5376,2,14] over dim 1 0.88 vs 0.53 ms.
   const pair = isArg(kind) && iRank === 1 && inner.shape[0] === 2;
   if (pair && pairsInPlace(kind as 'argmax' | 'argmin', x, shape, dims, out, values)) return;
-  kernelFor(kind, iRank <= 1, pair, x.data, out, values)(
+  // Int32Array dims keep the loop counters small integers; an expanded (stride-0) view can have a
+  // collapsed dim of 2**31 elements or more, which an Int32Array would wrap (2**32 + 5 → 5), so
+  // such shapes get Float64Array dims and their own kernel copy
+  const wide = !fitsInt32(outer.shape) || !fitsInt32(oStr) || !fitsInt32(inner.shape) || !fitsInt32(iStr);
+  const Dims = wide ? Float64Array : Int32Array;
+  kernelFor(kind, iRank <= 1, pair, wide, x.data, out, values)(
     x.data, x.offset, out, outN,
-    Int32Array.from(outer.shape), Int32Array.from(oStr), oRank,
-    Int32Array.from(inner.shape), Int32Array.from(iStr), iRank, innerN, values,
+    Dims.from(outer.shape), Dims.from(oStr), oRank,
+    Dims.from(inner.shape), Dims.from(iStr), iRank, innerN, values,
   );
 }
 

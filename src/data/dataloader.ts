@@ -4,12 +4,16 @@
  * datasets are read sample by sample and collated by stacking.
  */
 import { tensor } from '../creation.ts';
-import { ValueError } from '../errors.ts';
+import { DeviceError, DTypeError, ShapeError, ValueError } from '../errors.ts';
+import { fmtShape, sameShape } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
 import { noGrad } from '../tape.ts';
 import * as F from '../ops/functional.ts';
 import type { Dataset } from './dataset.ts';
 import { Generator } from './generator.ts';
+import { checkOptions, optionNames } from '../options.ts';
+
+const LOADER_OPTIONS = optionNames<DataLoaderOptions<unknown>>({ batchSize: true, shuffle: true, dropLast: true, generator: true, seed: true, collateFn: true });
 
 /** The batch type `defaultCollate` makes from samples of type T: every tensor, number or boolean leaf becomes a Tensor. */
 export type Collated<T> = T extends Tensor ? Tensor
@@ -27,7 +31,7 @@ export interface DataLoaderOptions<T, B = Collated<T>> {
   dropLast?: boolean;
   /** draws the shuffle orders; its state advances epoch after epoch */
   generator?: Generator;
-  /** shorthand for `generator: new Generator(seed)`; ignored when `generator` is given */
+  /** shorthand for `generator: new Generator(seed)`; giving both is an error */
   seed?: number;
   /** turns a list of samples into a batch (default: `defaultCollate`); unused by TensorDataset's fast path */
   collateFn?: (samples: T[]) => B;
@@ -36,25 +40,75 @@ export interface DataLoaderOptions<T, B = Collated<T>> {
 /**
  * Collates samples PyTorch-style: tensors are stacked along a new dim 0; numbers become a 1-D
  * tensor (int32 when all are integers, else float32), booleans a bool tensor; arrays and plain
- * objects are collated field by field.
+ * objects are collated field by field. Samples must agree in structure, and tensors in shape,
+ * dtype and device: the error names the first sample and field that differs from sample 0.
  */
 export function defaultCollate<T>(samples: readonly T[]): Collated<T> {
+  if (!Array.isArray(samples) || samples.length === 0) {
+    throw new ValueError(`defaultCollate: expected a non-empty array of samples, got ${Array.isArray(samples) ? 'an empty array' : samples === null ? 'null' : typeof samples}`);
+  }
+  return collate(samples, '') as Collated<T>;
+}
+
+const INT32_MIN = -(2 ** 31), INT32_MAX = 2 ** 31 - 1;
+
+function kindOf(v: unknown): string {
+  if (v instanceof Tensor) return 'a Tensor';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+}
+
+/** Collates one field (`path`, e.g. `[1].label`; '' for the samples themselves) across the samples. */
+function collate(samples: readonly unknown[], path: string): unknown {
+  const at = path ? ` field ${path.startsWith('.') ? path.slice(1) : path}` : '';
   const first = samples[0];
-  if (first instanceof Tensor) return F.stack(samples as readonly Tensor[], 0) as Collated<T>;
+  const kind = kindOf(first);
+  samples.forEach((s, i) => {
+    if (kindOf(s) !== kind) throw new ValueError(`defaultCollate: sample ${i}${at} is ${kindOf(s)}, but sample 0${at} is ${kind}; every sample must have the same structure`);
+  });
+  if (first instanceof Tensor) {
+    const ts = samples as readonly Tensor[];
+    ts.forEach((t, i) => {
+      const was = `sample ${i}${at} is`, ref = `sample 0${at} is`;
+      if (t.dtype !== first.dtype) throw new DTypeError(`defaultCollate: ${was} ${t.dtype}, but ${ref} ${first.dtype}; cast them to one dtype (stacking does not promote)`);
+      if (t.device !== first.device) throw new DeviceError(`defaultCollate: ${was} on ${t.device}, but ${ref} on ${first.device}`);
+      if (!sameShape(t.shape, first.shape)) throw new ShapeError(`defaultCollate: ${was} of shape ${fmtShape(t.shape)}, but ${ref} of shape ${fmtShape(first.shape)}; stacked tensors must have equal shapes (pass a collateFn to pad them)`);
+    });
+    return F.stack(ts, 0);
+  }
   if (typeof first === 'number') {
     const nums = samples as readonly number[];
-    return tensor([...nums], { dtype: nums.every(Number.isInteger) ? 'int32' : 'float32' }) as Collated<T>;
+    if (!nums.every(Number.isInteger)) return tensor([...nums], { dtype: 'float32' });
+    const i = nums.findIndex((v) => v < INT32_MIN || v > INT32_MAX);
+    if (i >= 0) throw new ValueError(`defaultCollate: sample ${i}${at} is the integer ${nums[i]}, outside the int32 range [${INT32_MIN}, ${INT32_MAX}] of integer batches; return a float32 tensor from the dataset, or pass a collateFn`);
+    return tensor([...nums], { dtype: 'int32' });
   }
-  if (typeof first === 'boolean') return tensor([...(samples as readonly boolean[])]) as Collated<T>;
+  if (typeof first === 'boolean') return tensor([...(samples as readonly boolean[])]);
   if (Array.isArray(first)) {
-    return first.map((_, k) => defaultCollate(samples.map((s) => (s as unknown[])[k]))) as Collated<T>;
+    samples.forEach((s, i) => {
+      const n = (s as unknown[]).length;
+      const els = (k: number) => `${k} element${k === 1 ? '' : 's'}`;
+      if (n !== first.length) throw new ValueError(`defaultCollate: sample ${i}${at} has ${els(n)}, but sample 0${at} has ${els(first.length)}; every sample must have the same structure`);
+    });
+    return first.map((_, k) => collate(samples.map((s) => (s as unknown[])[k]), `${path}[${k}]`));
   }
   if (first !== null && typeof first === 'object') {
+    const keys = Object.keys(first);
+    samples.forEach((s, i) => {
+      const own = Object.keys(s as object);
+      const missing = keys.find((k) => !Object.prototype.hasOwnProperty.call(s, k));
+      const extra = own.find((k) => !Object.prototype.hasOwnProperty.call(first, k));
+      if (missing !== undefined || extra !== undefined) {
+        const what = missing !== undefined ? `lacks key '${missing}'` : `has key '${extra}', which sample 0${at} lacks`;
+        throw new ValueError(`defaultCollate: sample ${i}${at} ${what} (sample 0${at} has keys ${keys.map((k) => `'${k}'`).join(', ') || 'none'}); every sample must have the same structure`);
+      }
+    });
     const out: Record<string, unknown> = {};
-    for (const key of Object.keys(first)) out[key] = defaultCollate(samples.map((s) => (s as Record<string, unknown>)[key]));
-    return out as Collated<T>;
+    for (const key of keys) out[key] = collate(samples.map((s) => (s as Record<string, unknown>)[key]), `${path}.${key}`);
+    return out;
   }
-  throw new ValueError(`defaultCollate: cannot collate samples of type ${first === null ? 'null' : typeof first}; pass a collateFn`);
+  throw new ValueError(`defaultCollate: cannot collate samples${at} of type ${first === null ? 'null' : typeof first}; pass a collateFn`);
 }
 
 /**
@@ -76,12 +130,19 @@ export class DataLoader<T, B = Collated<T>> implements Iterable<B> {
     if (dataset === null || typeof dataset !== 'object' || typeof dataset.get !== 'function' || !Number.isInteger(dataset.length) || dataset.length < 0) {
       throw new ValueError('DataLoader: expected a dataset with a non-negative integer `length` and a `get(index)` method (e.g. a TensorDataset)');
     }
+    checkOptions('DataLoader', opts, LOADER_OPTIONS);
     const batchSize = opts.batchSize ?? 1;
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new ValueError(`DataLoader: batchSize must be a positive integer, got ${batchSize}`);
     }
     if (opts.seed !== undefined && !Number.isSafeInteger(opts.seed)) {
       throw new ValueError(`DataLoader: seed must be a safe integer, got ${opts.seed}`);
+    }
+    if (opts.seed !== undefined && opts.generator != null) {
+      throw new ValueError(`DataLoader: got both seed (${opts.seed}) and generator; pass one (seed: n is shorthand for generator: new Generator(n))`);
+    }
+    if (opts.generator != null && !(opts.generator instanceof Generator)) {
+      throw new ValueError(`DataLoader: generator must be a Generator, got ${opts.generator === null ? 'null' : typeof opts.generator}`);
     }
     this.dataset = dataset;
     this.batchSize = batchSize;

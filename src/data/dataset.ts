@@ -4,7 +4,7 @@
  */
 import type { Device } from '../backend.ts';
 import { fromTypedArray } from '../creation.ts';
-import { ShapeError, ValueError } from '../errors.ts';
+import { IndexError, ShapeError, ValueError } from '../errors.ts';
 import { fmtShape } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
 import { noGrad } from '../tape.ts';
@@ -59,7 +59,7 @@ export class TensorDataset<T extends Tensor[] = Tensor[]> implements Dataset<T> 
 
   private checkIndex(op: string, i: number): void {
     if (!Number.isInteger(i) || i < 0 || i >= this.length) {
-      throw new RangeError(`TensorDataset.${op}: index ${i} is out of range for a dataset of ${this.length} samples (expected 0..${this.length - 1})`);
+      throw new IndexError(`TensorDataset.${op}: index ${i} is out of range for a dataset of ${this.length} samples (${this.length ? `expected an integer in 0..${this.length - 1}` : 'the dataset is empty'})`);
     }
   }
 

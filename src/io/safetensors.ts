@@ -73,6 +73,34 @@ function numel(shape: readonly number[]): number {
   return n;
 }
 
+/**
+ * The first top-level key of a JSON object text that occurs twice, or undefined. JSON.parse keeps
+ * the last of equal keys; the reference implementation refuses them. `text` must be valid JSON
+ * (parsed already), so strings and nesting are all this scan has to follow. O(length of text).
+ */
+function duplicateTopLevelKey(text: string): string | undefined {
+  const seen = new Set<string>();
+  let depth = 0, expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      let j = i + 1;
+      while (text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c /* \ */ ? 2 : 1;
+      if (depth === 1 && expectKey) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        if (seen.has(key)) return key;
+        seen.add(key);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      if (++depth === 1) expectKey = true;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) depth--;
+    else if (c === 0x2c /* , */ && depth === 1) expectKey = true;
+  }
+  return undefined;
+}
+
 function checkShape(shape: unknown, where: string): number[] {
   if (!Array.isArray(shape) || !shape.every(isIndex)) {
     throw new FormatError(`${where}: shape is ${JSON.stringify(shape)}, expected an array of non-negative integers`);
@@ -196,6 +224,10 @@ export function decodeSafetensors(bytes: Uint8Array, source = '<safetensors byte
         `expected an object mapping tensor names to {dtype, shape, data_offsets}`,
     );
   }
+  const dup = duplicateTopLevelKey(text);
+  if (dup !== undefined) {
+    throw new FormatError(`${source}: header has the key ${JSON.stringify(dup)} more than once; every tensor name must be unique`);
+  }
 
   const dataStart = 8 + headerLen;
   const dataLen = bytes.length - dataStart;
@@ -249,6 +281,26 @@ export function decodeSafetensors(bytes: Uint8Array, source = '<safetensors byte
       );
     }
     plan.push({ name, dtype, shape, begin, end });
+  }
+
+  // as the reference implementation: the tensors, in offset order, tile the data section exactly
+  // (no byte shared by two tensors, none unused between them, none left over at the end)
+  const byOffset = [...plan].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let covered = 0;
+  byOffset.forEach((t, i) => {
+    const prev = byOffset[i - 1];
+    const where = `${source}: tensor ${JSON.stringify(t.name)}: data_offsets [${t.begin}, ${t.end}]`;
+    if (t.begin < covered) {
+      throw new FormatError(`${where} overlap tensor ${JSON.stringify(prev!.name)} (data_offsets [${prev!.begin}, ${prev!.end}]); every byte of the data section must belong to one tensor`);
+    }
+    if (t.begin > covered) {
+      const after = prev ? `tensor ${JSON.stringify(prev.name)} ends at byte ${covered}` : 'the data section starts at byte 0';
+      throw new FormatError(`${where} leave a gap of ${t.begin - covered} bytes (${after}); the tensors must cover the data section without gaps`);
+    }
+    covered = t.end;
+  });
+  if (covered !== dataLen) {
+    throw new FormatError(`${source}: the tensors cover ${covered} bytes of the ${dataLen}-byte data section; ${dataLen - covered} trailing bytes belong to no tensor`);
   }
 
   const tensors: Record<string, SafetensorsEntry> = {};

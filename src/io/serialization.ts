@@ -13,7 +13,7 @@ import type { DType, TypedArray } from '../dtype.ts';
 import { ValueError } from '../errors.ts';
 import { getDefaultDevice } from '../ops/dispatch.ts';
 import { Tensor } from '../tensor.ts';
-import { FormatError } from './errors.ts';
+import { FormatError, IOError } from './errors.ts';
 import {
   decodeSafetensors, encodeSafetensors, fromTypedArray as entryFromArray, toTypedArray,
   type SafetensorsDtype, type SafetensorsEntry,
@@ -153,16 +153,20 @@ async function nodeIO(op: string): Promise<NodeIO> {
 /**
  * Writes a dict of tensors to `path` in the safetensors format. The file is written to a
  * temporary name and renamed into place, so `path` never holds a half-written file: on any error
- * (a bad tensor, a full disk) it is left as it was.
+ * (a bad tensor, a full disk) it is left as it was. A file system error is an IOError naming the path.
  */
 export async function save(dict: TensorDict, path: string, opts: SaveOptions = {}): Promise<void> {
   if (typeof path !== 'string' || path === '') throw new ValueError(`save: path must be a non-empty string, got ${JSON.stringify(path)}`);
   const bytes = await saveToBytes(dict, opts);
   const io = await nodeIO('save');
-  await io.writeFileAtomic(path, bytes);
+  try {
+    await io.writeFileAtomic(path, bytes);
+  } catch (e) {
+    throw new IOError('save', path, e);
+  }
 }
 
-/** Reads a safetensors file: its tensors and its metadata. */
+/** Reads a safetensors file: its tensors and its metadata (IOError when the file cannot be read, FormatError when it is malformed). */
 export async function loadWithMetadata(path: string, opts: LoadOptions = {}): Promise<LoadedTensors> {
   if (typeof path !== 'string' || path === '') throw new ValueError(`load: path must be a non-empty string, got ${JSON.stringify(path)}`);
   const io = await nodeIO('load');
@@ -170,9 +174,7 @@ export async function loadWithMetadata(path: string, opts: LoadOptions = {}): Pr
   try {
     bytes = await io.readFileBytes(path);
   } catch (e) {
-    const err = new Error(`load: cannot read ${path}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-    (err as Error & { code?: unknown }).code = (e as { code?: unknown }).code;
-    throw err;
+    throw new IOError('load', path, e);
   }
   return loadFromBytesWithMetadata(bytes, { ...opts, source: path });
 }

@@ -11,7 +11,7 @@
  */
 export {
   Sequential, History,
-  type CompileOptions, type FitOptions, type EvaluateOptions, type Logs, type EpochLogs, type Callback, type Data,
+  type CompileOptions, type FitOptions, type EvaluateOptions, type PredictOptions, type Logs, type EpochLogs, type Callback, type Data,
 } from './model.ts';
 export {
   Layer, Dense, Activation, Dropout, Flatten, Conv2D, MaxPooling2D,

@@ -26,6 +26,7 @@ import {
   type AccuracyKind, type Head, type LossName, type MetricName,
 } from './losses.ts';
 import { makeOptimizer, type OptimizerName } from './optimizers.ts';
+import { checkOptions, optionNames } from '../options.ts';
 import { Progbar, defaultStream, formatLogs, formatPerStep, now, renderBar, type OutputStream } from './progbar.ts';
 
 /** Inputs and targets: a tensor, or nested arrays of numbers (converted to float32). */
@@ -93,6 +94,18 @@ export interface EvaluateOptions {
   verbose?: 0 | 1 | 2;
   stream?: OutputStream;
 }
+
+export interface PredictOptions {
+  /** default 32 */
+  batchSize?: number;
+}
+
+const COMPILE_OPTIONS = optionNames<CompileOptions>({ optimizer: true, loss: true, metrics: true, jitCompile: true });
+const FIT_OPTIONS = optionNames<FitOptions>({
+  epochs: true, batchSize: true, validationData: true, validationSplit: true, shuffle: true, seed: true, verbose: true, callbacks: true, stream: true,
+});
+const EVALUATE_OPTIONS = optionNames<EvaluateOptions>({ batchSize: true, verbose: true, stream: true });
+const PREDICT_OPTIONS = optionNames<PredictOptions>({ batchSize: true });
 
 /** What `fit` returns: per-epoch logs (Keras's History callback). */
 export class History {
@@ -264,6 +277,7 @@ export class Sequential extends Module<[Tensor], Tensor> {
    */
   compile(opts: CompileOptions): this {
     if (typeof opts !== 'object' || opts === null) throw new ValueError(`compile: expected {optimizer, loss, metrics?}, got ${String(opts)}`);
+    checkOptions('compile', opts, COMPILE_OPTIONS);
     const loss = resolveLoss(opts.loss);
     const metrics = resolveMetrics(opts.metrics);
     this.lastLayer('compile');
@@ -350,6 +364,7 @@ export class Sequential extends Module<[Tensor], Tensor> {
    */
   async fit(x: Data, y: Data, opts: FitOptions = {}): Promise<History> {
     const op = 'fit';
+    checkOptions(op, opts, FIT_OPTIONS);
     const c = this.requireCompiled(op);
     const epochs = checkInt(op, 'epochs', opts.epochs ?? 1, 0);
     const batchSize = checkInt(op, 'batchSize', opts.batchSize ?? 32, 1);
@@ -437,6 +452,7 @@ export class Sequential extends Module<[Tensor], Tensor> {
   /** Mean loss (and accuracy) over (X, Y), in inference mode. */
   async evaluate(x: Data, y: Data, opts: EvaluateOptions = {}): Promise<Logs> {
     const op = 'evaluate';
+    checkOptions(op, opts, EVALUATE_OPTIONS);
     const c = this.requireCompiled(op);
     const batchSize = checkInt(op, 'batchSize', opts.batchSize ?? 32, 1);
     const verbose = checkVerbose(op, opts.verbose ?? 1);
@@ -479,8 +495,9 @@ export class Sequential extends Module<[Tensor], Tensor> {
   }
 
   /** The model's outputs for X, in inference mode, computed `batchSize` samples at a time (default 32). */
-  predict(x: Data, opts: { batchSize?: number } = {}): Tensor {
+  predict(x: Data, opts: PredictOptions = {}): Tensor {
     const op = 'predict';
+    checkOptions(op, opts, PREDICT_OPTIONS);
     const batchSize = checkInt(op, 'batchSize', opts.batchSize ?? 32, 1);
     const X = this.checkInput(op, toTensor(op, 'X', x));
     const n = X.shape[0]!;

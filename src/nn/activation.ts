@@ -5,6 +5,7 @@
 import type { Tensor } from '../tensor.ts';
 import * as F from './functional.ts';
 import { Module } from './module.ts';
+import { checkOptions } from '../options.ts';
 
 /** max(x, 0). */
 export class ReLU extends Module {
@@ -33,6 +34,7 @@ export class GELU extends Module {
   readonly approximate: 'none' | 'tanh';
   constructor(opts: { approximate?: 'none' | 'tanh' } = {}) {
     super();
+    checkOptions('GELU', opts, ['approximate']);
     this.approximate = opts.approximate ?? 'none';
   }
   override extraRepr(): string {

@@ -15,6 +15,7 @@ import type { FactoryOptions } from './linear.ts';
 import { Module } from './module.ts';
 import { Parameter } from './parameter.ts';
 import { checkPair, checkSize, type Pair } from './checks.ts';
+import { checkOptions, optionNames } from '../options.ts';
 
 export interface Conv2dOptions extends FactoryOptions {
   stride?: Pair;
@@ -25,6 +26,8 @@ export interface Conv2dOptions extends FactoryOptions {
   /** learn an additive bias (default true) */
   bias?: boolean;
 }
+
+const CONV2D_OPTIONS = optionNames<Conv2dOptions>({ stride: true, padding: true, dilation: true, groups: true, bias: true, dtype: true, device: true });
 
 /**
  * 2-D convolution (cross-correlation) with weight [outChannels, inChannels/groups, kh, kw],
@@ -43,6 +46,7 @@ export class Conv2d extends Module {
 
   constructor(inChannels: number, outChannels: number, kernelSize: Pair, opts: Conv2dOptions = {}) {
     super();
+    checkOptions('Conv2d', opts, CONV2D_OPTIONS);
     this.inChannels = checkSize('Conv2d', 'inChannels', inChannels);
     this.outChannels = checkSize('Conv2d', 'outChannels', outChannels);
     this.kernelSize = checkPair('Conv2d', 'kernelSize', kernelSize);

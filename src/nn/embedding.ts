@@ -12,6 +12,7 @@ import type { FactoryOptions } from './linear.ts';
 import { Module } from './module.ts';
 import { Parameter } from './parameter.ts';
 import { checkSize } from './checks.ts';
+import { checkOptions } from '../options.ts';
 
 export interface EmbeddingOptions extends FactoryOptions {
   /** this row starts at zero and gets no gradient (PyTorch's padding_idx; negative counts from the end) */
@@ -27,6 +28,7 @@ export class Embedding extends Module {
 
   constructor(numEmbeddings: number, embeddingDim: number, opts: EmbeddingOptions = {}) {
     super();
+    checkOptions('Embedding', opts, ['paddingIdx', 'dtype', 'device']);
     this.numEmbeddings = checkSize('Embedding', 'numEmbeddings', numEmbeddings);
     this.embeddingDim = checkSize('Embedding', 'embeddingDim', embeddingDim);
     let pad = opts.paddingIdx ?? null;

@@ -4,18 +4,33 @@
  */
 import { isFloat } from '../dtype.ts';
 import { DTypeError, IndexError, ShapeError, ValueError } from '../errors.ts';
-import { fmtShape } from '../shape.ts';
-import type { Tensor } from '../tensor.ts';
+import { broadcastShapes, fmtShape } from '../shape.ts';
+import { Tensor } from '../tensor.ts';
 import { rand } from '../creation.ts';
 import { doneWithOwn, isGradEnabled, noGrad, ownTensor } from '../tape.ts';
 import * as F from '../ops/functional.ts';
 import { windowOutSize } from '../ops/conv.ts';
+import { checkOptions, optionNames } from '../options.ts';
 
 export { relu, sigmoid, tanh, softmax, logSoftmax, leakyRelu, gelu, softplus } from '../ops/functional.ts';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 type Pair = number | readonly [number, number];
-const pair = (v: Pair): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
+
+const showAttr = (v: unknown): string =>
+  Array.isArray(v) ? `[${v.map((e) => String(e)).join(', ')}]` : typeof v === 'string' ? `'${v}'` : String(v);
+
+/**
+ * A window attribute (kernel, stride, padding, dilation) as [h, w]: one integer or a pair of
+ * integers, each ≥ `min` (1, or 0 for padding); a ShapeError naming `op` and `name` otherwise.
+ */
+function windowPair(op: string, name: string, v: unknown, min: 0 | 1): [number, number] {
+  const ok = (e: unknown): e is number => typeof e === 'number' && Number.isInteger(e) && e >= min;
+  if (ok(v)) return [v, v];
+  if (Array.isArray(v) && v.length === 2 && ok(v[0]) && ok(v[1])) return [v[0], v[1]];
+  const what = min === 1 ? 'a positive integer' : 'a non-negative integer';
+  throw new ShapeError(`${op}: ${name} must be ${what} or a pair [h, w] of them, got ${showAttr(v)}`);
+}
 
 function reduceLoss(op: string, l: Tensor, reduction: Reduction = 'mean'): Tensor {
   switch (reduction) {
@@ -32,13 +47,20 @@ function sameShapeOrThrow(op: string, a: Tensor, b: Tensor, what: string): void 
   }
 }
 
-/** y = x Wᵀ + b, with W of shape [out, in]. */
+/**
+ * y = x Wᵀ + b, with W of shape [out, in]; a 1-D W of shape [in] is one output feature, whose
+ * output drops the last dim (as PyTorch: x @ W).
+ */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
-  const inF = weight.shape[1];
-  if (weight.ndim !== 2 || x.ndim < 1 || x.shape[x.ndim - 1] !== inF) {
-    throw new ShapeError(`linear: input of shape ${fmtShape(x.shape)} does not fit weight of shape ${fmtShape(weight.shape)}; expected input [..., ${inF}] and weight [out, in]`);
+  if (weight.ndim !== 1 && weight.ndim !== 2) {
+    throw new ShapeError(`linear: weight must be [out, in] (or [in] for one output feature), got shape ${fmtShape(weight.shape)}`);
   }
-  const y = F.matmul(x, F.t(weight));
+  const inF = weight.shape[weight.ndim - 1]!;
+  if (x.ndim < 1 || x.shape[x.ndim - 1] !== inF) {
+    const w = weight.ndim === 2 ? 'weight [out, in]' : 'a 1-D weight [in]';
+    throw new ShapeError(`linear: input of shape ${fmtShape(x.shape)} does not fit weight of shape ${fmtShape(weight.shape)}; expected input [..., ${inF}] and ${w}`);
+  }
+  const y = F.matmul(x, weight.ndim === 2 ? F.t(weight) : weight);
   if (!bias) return y;
   // the product before the bias is this function's own: released once the add has read it
   // (unless a node saved it; see conv2d)
@@ -48,7 +70,14 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   return out;
 }
 
-export interface Conv2dOptions { stride?: Pair; padding?: Pair; dilation?: Pair; groups?: number }
+export interface Conv2dOptions {
+  stride?: Pair;
+  /** zero padding per side, or 'valid' (none) or 'same' (output size = input size; stride 1 only) */
+  padding?: Pair | 'valid' | 'same';
+  dilation?: Pair;
+  groups?: number;
+}
+const CONV2D_OPTIONS = optionNames<Conv2dOptions>({ stride: true, padding: true, dilation: true, groups: true });
 
 /**
  * Whether conv2d folds the batch into the columns of one product per group,
@@ -81,19 +110,40 @@ export function conv2dFoldsBatch(N: number, L: number, rows: number): boolean {
  * `conv2dFoldsBatch` — one product with the batch folded into the columns.
  */
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+  checkOptions('conv2d', opts, CONV2D_OPTIONS);
   const unbatched = x.ndim === 3;
-  if (unbatched) x = F.unsqueeze(x, 0);
-  const g = opts.groups ?? 1;
-  if (x.ndim !== 4 || weight.ndim !== 4) {
+  if ((x.ndim !== 3 && x.ndim !== 4) || weight.ndim !== 4) {
     throw new ShapeError(`conv2d: expected input [N, C, H, W] (or [C, H, W]) and weight [O, C/groups, kh, kw], got ${fmtShape(x.shape)} and ${fmtShape(weight.shape)}`);
   }
+  const g = opts.groups ?? 1;
+  if (!Number.isInteger(g) || g < 1) throw new ShapeError(`conv2d: groups must be a positive integer, got ${showAttr(g)}`);
+  const stride = windowPair('conv2d', 'stride', opts.stride ?? 1, 1), dilation = windowPair('conv2d', 'dilation', opts.dilation ?? 1, 1);
+  const pad = opts.padding ?? 0;
+  let padding: [number, number];
+  if (pad === 'same') {
+    if (stride[0] !== 1 || stride[1] !== 1) throw new ShapeError(`conv2d: padding 'same' needs stride 1, got stride ${fmtShape(stride)}`);
+    // total padding d·(k−1) per dim; as PyTorch, the odd extra element goes on the bottom/right
+    const tot = [2, 3].map((i, j) => dilation[j]! * (weight.shape[i]! - 1));
+    const lo = tot.map((t) => Math.floor(t / 2));
+    if (tot[0] === 2 * lo[0]! && tot[1] === 2 * lo[1]!) padding = [lo[0]!, lo[1]!];
+    else {
+      x = F.pad(x, [lo[1]!, tot[1]! - lo[1]!, lo[0]!, tot[0]! - lo[0]!]);
+      padding = [0, 0];
+    }
+  } else padding = pad === 'valid' ? [0, 0] : windowPair('conv2d', 'padding', pad, 0);
+  if (unbatched) x = F.unsqueeze(x, 0);
+  return convNCHW(x, weight, bias ?? null, stride, padding, dilation, g, unbatched);
+}
+
+/** conv2d on a batched input with checked attributes. */
+function convNCHW(x: Tensor, weight: Tensor, bias: Tensor | null, stride: [number, number], padding: [number, number],
+  dilation: [number, number], g: number, unbatched: boolean): Tensor {
   const [N, C, H, W] = x.shape as [number, number, number, number];
   const [O, Cg, kh, kw] = weight.shape as [number, number, number, number];
-  if (!Number.isInteger(g) || g < 1 || C % g !== 0 || O % g !== 0 || Cg * g !== C) {
+  if (C % g !== 0 || O % g !== 0 || Cg * g !== C) {
     throw new ShapeError(`conv2d: input has ${C} channels and weight ${fmtShape(weight.shape)} with groups=${g}; expected weight.shape[1]·groups = channels (${Cg}·${g} ≠ ${C}) and both divisible by groups`);
   }
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== O)) throw new ShapeError(`conv2d: bias must have shape [${O}], got ${fmtShape(bias.shape)}`);
-  const stride = pair(opts.stride ?? 1), padding = pair(opts.padding ?? 0), dilation = pair(opts.dilation ?? 1);
   const oh = windowOutSize('conv2d', H, kh, stride[0], padding[0], dilation[0]);
   const ow = windowOutSize('conv2d', W, kw, stride[1], padding[1], dilation[1]);
   const L = oh * ow;
@@ -103,7 +153,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
   const per = Math.max(1, Math.floor(CHUNK_COLS / (C * kh * kw * L)));
   if (N > per && !(isGradEnabled() && [x, weight, bias].some((t) => t?.requiresGrad))) {
     const parts: Tensor[] = [];
-    for (let s = 0; s < N; s += per) parts.push(conv2d(F.narrow(x, 0, s, Math.min(per, N - s)), weight, bias, opts));
+    for (let s = 0; s < N; s += per) parts.push(convNCHW(F.narrow(x, 0, s, Math.min(per, N - s)), weight, bias, stride, padding, dilation, g, false));
     const y = F.cat(parts, 0);
     for (const t of parts) t.dispose();
     return unbatched ? F.squeeze(y, 0) : y;
@@ -140,6 +190,8 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
 }
 
 export interface Pool2dOptions { stride?: Pair | null; padding?: Pair; dilation?: Pair }
+const MAXPOOL_OPTIONS = optionNames<Pool2dOptions>({ stride: true, padding: true, dilation: true });
+const AVGPOOL_OPTIONS = optionNames<Omit<Pool2dOptions, 'dilation'>>({ stride: true, padding: true });
 
 interface PoolGeometry { x4: Tensor; k: [number, number]; s: [number, number]; p: [number, number]; d: [number, number]; oh: number; ow: number; finish: (y: Tensor) => Tensor }
 
@@ -147,7 +199,9 @@ function poolGeometry(op: string, x: Tensor, kernel: Pair, opts: Pool2dOptions):
   const unbatched = x.ndim === 3;
   const x4 = unbatched ? F.unsqueeze(x, 0) : x;
   if (x4.ndim !== 4) throw new ShapeError(`${op}: expected input [N, C, H, W] or [C, H, W], got ${fmtShape(x.shape)}`);
-  const k = pair(kernel), s = pair(opts.stride ?? kernel), p = pair(opts.padding ?? 0), d = pair(opts.dilation ?? 1);
+  const k = windowPair(op, 'kernel size', kernel, 1);
+  const s = opts.stride == null ? k : windowPair(op, 'stride', opts.stride, 1);
+  const p = windowPair(op, 'padding', opts.padding ?? 0, 0), d = windowPair(op, 'dilation', opts.dilation ?? 1, 1);
   if (p[0] > k[0] / 2 || p[1] > k[1] / 2) throw new ShapeError(`${op}: padding ${fmtShape(p)} must be at most half the kernel size ${fmtShape(k)}`);
   const [N, C, H, W] = x4.shape as [number, number, number, number];
   const oh = windowOutSize(op, H, k[0], s[0], p[0], d[0]), ow = windowOutSize(op, W, k[1], s[1], p[1], d[1]);
@@ -186,6 +240,7 @@ const exactTiling = (g: PoolGeometry) =>
 
 /** Max over each window (the gradient goes to the window's first maximum, as PyTorch). */
 export function maxPool2d(x: Tensor, kernel: Pair, opts: Pool2dOptions = {}): Tensor {
+  checkOptions('maxPool2d', opts, MAXPOOL_OPTIONS);
   const g = poolGeometry('maxPool2d', x, kernel, opts);
   const tiles = windowTiles(g);
   if (tiles) {
@@ -214,6 +269,7 @@ export function maxPool2d(x: Tensor, kernel: Pair, opts: Pool2dOptions = {}): Te
 
 /** Mean over each window (padding counts as zeros, PyTorch's countIncludePad=true). */
 export function avgPool2d(x: Tensor, kernel: Pair, opts: Omit<Pool2dOptions, 'dilation'> = {}): Tensor {
+  checkOptions('avgPool2d', opts, AVGPOOL_OPTIONS);
   const g = poolGeometry('avgPool2d', x, kernel, opts);
   const tiles = windowTiles(g);
   // NOTE: on disjoint windows the mean reduces the tile view over (kh, kw) directly; its
@@ -223,89 +279,174 @@ export function avgPool2d(x: Tensor, kernel: Pair, opts: Omit<Pool2dOptions, 'di
   return g.finish(F.mean(windowColumns(g, 0), 1));
 }
 
-function checkTargets(op: string, target: Tensor, classes: number): void {
-  if (target.dtype !== 'int32') throw new DTypeError(`${op}: class-index targets must be int32, got ${target.dtype}`);
-  if (target.device !== 'cpu' || target.isSymbolic) return; // the gather kernel checks ranges on other devices
+/**
+ * Checks int32 class indices against `classes` (CPU tensors with values: one pass over them; on
+ * other devices and under jit the gather kernel checks the range). `what` names the count in the
+ * message: "classes" for losses, "numEmbeddings" for embedding.
+ */
+function checkTargets(op: string, target: Tensor, classes: number, what: 'classes' | 'numEmbeddings' = 'classes'): void {
+  const noun = what === 'classes' ? 'class-index targets' : 'indices';
+  if (target.dtype !== 'int32') throw new DTypeError(`${op}: ${noun} must be int32, got ${target.dtype}`);
+  if (target.device !== 'cpu' || target.isSymbolic) return;
   const t = target.dataSync();
   for (let i = 0; i < t.length; i++) {
     const c = t[i]!;
-    if (c < 0 || c >= classes) throw new IndexError(`${op}: target ${c} at position ${i} is out of range for ${classes} classes (expected 0..${classes - 1})`);
+    if (c < 0 || c >= classes) {
+      throw new IndexError(what === 'classes'
+        ? `${op}: target ${c} at position ${i} is out of range for ${classes} classes (expected 0..${classes - 1})`
+        : `${op}: index ${c} at position ${i} is out of range for numEmbeddings ${classes} (expected 0..${classes - 1})`);
+    }
   }
 }
 
+/** The class dim of a loss input [N, C, ...] (or [C]) and its size; checks class-index targets' shape. */
+function classInput(op: string, input: Tensor, target: Tensor): { cdim: number; C: number } {
+  if (input.ndim < 1) throw new ShapeError(`${op}: input must have a class dim, got shape ${fmtShape(input.shape)}`);
+  const cdim = input.ndim === 1 ? 0 : 1;
+  const expectT = input.shape.filter((_, i) => i !== cdim);
+  if (target.ndim !== expectT.length || target.shape.some((d, i) => d !== expectT[i])) {
+    throw new ShapeError(`${op}: input of shape ${fmtShape(input.shape)} needs targets of shape ${fmtShape(expectT)}, got ${fmtShape(target.shape)}`);
+  }
+  return { cdim, C: input.shape[cdim]! };
+}
+
+/** A class weight must be a float tensor of shape [C] (PyTorch: "weight tensor should be defined either for all C classes or no classes"). */
+function checkClassWeight(op: string, weight: Tensor | null | undefined, input: Tensor, C: number): Tensor | null {
+  if (weight === undefined || weight === null) return null;
+  if (!(weight instanceof Tensor)) throw new ValueError(`${op}: weight must be a Tensor of shape [${C}] or null, got ${typeof weight}`);
+  if (weight.ndim !== 1 || weight.shape[0] !== C) {
+    throw new ShapeError(`${op}: weight must have shape [${C}] (one weight per class of input ${fmtShape(input.shape)}), got ${fmtShape(weight.shape)}`);
+  }
+  if (!isFloat(weight.dtype)) throw new DTypeError(`${op}: weight must be float32 or float64, got ${weight.dtype}`);
+  return weight;
+}
+
+/** An elementwise weight (BCE's weight, posWeight) must broadcast to the input's shape without growing it. */
+function checkElementWeight(op: string, name: string, weight: Tensor | null | undefined, input: Tensor): Tensor | null {
+  if (weight === undefined || weight === null) return null;
+  if (!(weight instanceof Tensor)) throw new ValueError(`${op}: ${name} must be a Tensor or null, got ${typeof weight}`);
+  let out: readonly number[] | null;
+  try {
+    out = broadcastShapes(op, input.shape, weight.shape);
+  } catch {
+    out = null;
+  }
+  if (!out || out.length !== input.ndim || out.some((d, i) => d !== input.shape[i])) {
+    throw new ShapeError(`${op}: ${name} of shape ${fmtShape(weight.shape)} does not broadcast to the input's shape ${fmtShape(input.shape)}`);
+  }
+  return weight;
+}
+
 export interface NllOptions { reduction?: Reduction; weight?: Tensor | null }
+const NLL_OPTIONS = optionNames<NllOptions>({ reduction: true, weight: true });
+
+/** −logProbs[target] per element; with a weight, times weight[target], and the picked weights. */
+function pickNll(logp: Tensor, target: Tensor, cdim: number, weight: Tensor | null): { loss: Tensor; w: Tensor | null } {
+  const loss = F.neg(F.squeeze(F.gather(logp, cdim, F.unsqueeze(target, cdim)), cdim));
+  if (!weight) return { loss, w: null };
+  const w = F.reshape(F.indexSelect(weight, 0, F.reshape(target, [-1])), target.shape);
+  return { loss: F.mul(loss, w), w };
+}
 
 /** Negative log-likelihood of class-index targets, given log-probabilities [N, C, ...]. */
 export function nllLoss(logProbs: Tensor, target: Tensor, opts: NllOptions = {}): Tensor {
-  if (logProbs.ndim < 1) throw new ShapeError(`nllLoss: input must have a class dim, got shape ${fmtShape(logProbs.shape)}`);
-  const cdim = logProbs.ndim === 1 ? 0 : 1;
-  const C = logProbs.shape[cdim]!;
-  const expectT = logProbs.shape.filter((_, i) => i !== cdim);
-  if (target.ndim !== expectT.length || target.shape.some((d, i) => d !== expectT[i])) {
-    throw new ShapeError(`nllLoss: input of shape ${fmtShape(logProbs.shape)} needs targets of shape ${fmtShape(expectT)}, got ${fmtShape(target.shape)}`);
-  }
+  checkOptions('nllLoss', opts, NLL_OPTIONS);
+  const { cdim, C } = classInput('nllLoss', logProbs, target);
+  const weight = checkClassWeight('nllLoss', opts.weight, logProbs, C);
   checkTargets('nllLoss', target, C);
-  const picked = F.squeeze(F.gather(logProbs, cdim, F.unsqueeze(target, cdim)), cdim);
-  let loss = F.neg(picked);
-  if (opts.weight) {
-    const w = F.indexSelect(opts.weight, 0, F.reshape(target, [-1]));
-    const wr = F.reshape(w, target.shape);
-    loss = F.mul(loss, wr);
-    if ((opts.reduction ?? 'mean') === 'mean') return F.div(F.sum(loss), F.sum(wr));
-  }
+  const { loss, w } = pickNll(logProbs, target, cdim, weight);
+  if (w && (opts.reduction ?? 'mean') === 'mean') return F.div(F.sum(loss), F.sum(w));
   return reduceLoss('nllLoss', loss, opts.reduction);
 }
 
 export interface CrossEntropyOptions extends NllOptions { labelSmoothing?: number }
+const CROSS_ENTROPY_OPTIONS = optionNames<CrossEntropyOptions>({ reduction: true, weight: true, labelSmoothing: true });
 
 /**
  * Softmax cross-entropy of logits [N, C, ...] against class indices [N, ...] (int32) or class
- * probabilities of the logits' shape, with optional label smoothing.
+ * probabilities of the logits' shape, with optional class weights and label smoothing.
  */
 export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
+  checkOptions('crossEntropy', opts, CROSS_ENTROPY_OPTIONS);
   const eps = opts.labelSmoothing ?? 0;
-  if (eps < 0 || eps > 1) throw new ValueError(`crossEntropy: labelSmoothing must be in [0, 1], got ${eps}`);
+  if (!(eps >= 0 && eps <= 1)) throw new ValueError(`crossEntropy: labelSmoothing must be in [0, 1], got ${eps}`);
   if (!isFloat(logits.dtype)) throw new DTypeError(`crossEntropy: logits must be float, got ${logits.dtype}`);
+  if (logits.ndim < 1) throw new ShapeError(`crossEntropy: input must have a class dim, got shape ${fmtShape(logits.shape)}`);
   const cdim = logits.ndim === 1 ? 0 : 1;
   const C = logits.shape[cdim]!;
-  const logp = F.logSoftmax(logits, cdim);
+  const w = checkClassWeight('crossEntropy', opts.weight, logits, C);
+  // the class weight laid along the class dim, for terms summed over all classes
+  const wAlong = (t: Tensor) => (w ? F.mul(t, F.reshape(w, logits.shape.map((d, i) => (i === cdim ? d : 1)))) : t);
   if (isFloat(target.dtype)) {
     sameShapeOrThrow('crossEntropy', logits, target, 'probability target');
+    const logp = F.logSoftmax(logits, cdim);
     const t = eps > 0 ? F.add(F.mul(target, 1 - eps), eps / C) : target;
-    return reduceLoss('crossEntropy', F.neg(F.sum(F.mul(t, logp), cdim)), opts.reduction);
+    // as PyTorch, a probability target's 'mean' is over the samples, not over the weights
+    return reduceLoss('crossEntropy', F.neg(F.sum(wAlong(F.mul(t, logp)), cdim)), opts.reduction);
   }
+  classInput('crossEntropy', logits, target);
   checkTargets('crossEntropy', target, C);
-  const nll = nllLoss(logp, target, { reduction: 'none', weight: opts.weight });
+  const logp = F.logSoftmax(logits, cdim);
+  const { loss: nll, w: wt } = pickNll(logp, target, cdim, w);
+  const mean = (opts.reduction ?? 'mean') === 'mean';
   if (eps === 0) {
-    if (opts.weight && (opts.reduction ?? 'mean') === 'mean') return nllLoss(logp, target, opts);
+    if (wt && mean) return F.div(F.sum(nll), F.sum(wt));
     return reduceLoss('crossEntropy', nll, opts.reduction);
   }
   // NOTE: label smoothing mixes the one-hot target with the uniform distribution:
   // (1−ε)·nll + (ε/C)·Σ_c w_c·(−log p_c). As in PyTorch the smoothing term is class-weighted too, and
   // with a weight the 'mean' reduction divides both terms by Σ weight[target].
-  const w = opts.weight;
-  const wc = w ? F.mul(logp, F.reshape(w, logits.shape.map((d, i) => (i === cdim ? d : 1)))) : logp;
-  const per = F.add(F.mul(nll, 1 - eps), F.mul(F.neg(F.sum(wc, cdim)), eps / C));
-  if (w && (opts.reduction ?? 'mean') === 'mean') return F.div(F.sum(per), F.sum(F.indexSelect(w, 0, F.reshape(target, [-1]))));
+  const per = F.add(F.mul(nll, 1 - eps), F.mul(F.neg(F.sum(wAlong(logp), cdim)), eps / C));
+  if (wt && mean) return F.div(F.sum(per), F.sum(wt));
   return reduceLoss('crossEntropy', per, opts.reduction);
 }
 
+export interface BinaryCrossEntropyOptions { reduction?: Reduction; weight?: Tensor | null }
+const BCE_OPTIONS = optionNames<BinaryCrossEntropyOptions>({ reduction: true, weight: true });
+
+/**
+ * PyTorch's "all elements of input should be between 0 and 1", checked where the values are at
+ * hand: CPU tensors outside jit tracing (one pass over the input, next to the loss's own ~10
+ * elementwise passes). WebGPU tensors and traced calls are not checked, since that would need a
+ * readback; there an input outside [0, 1] gives NaN, as the log of a negative number does.
+ */
+function checkProbabilities(op: string, p: Tensor): void {
+  if (p.device !== 'cpu' || p.isSymbolic || !isFloat(p.dtype)) return;
+  const d = p.dataSync();
+  for (let i = 0; i < d.length; i++) {
+    const v = d[i]!;
+    if (!(v >= 0 && v <= 1)) {
+      throw new ValueError(`${op}: input element ${i} is ${v}; all elements of input should be between 0 and 1 (probabilities; for logits use binaryCrossEntropyWithLogits)`);
+    }
+  }
+}
+
 /** −(y log p + (1−y) log(1−p)), logs clamped at −100 as PyTorch does. */
-export function binaryCrossEntropy(p: Tensor, y: Tensor, opts: { reduction?: Reduction; weight?: Tensor | null } = {}): Tensor {
+export function binaryCrossEntropy(p: Tensor, y: Tensor, opts: BinaryCrossEntropyOptions = {}): Tensor {
+  checkOptions('binaryCrossEntropy', opts, BCE_OPTIONS);
   sameShapeOrThrow('binaryCrossEntropy', p, y, 'target');
+  const weight = checkElementWeight('binaryCrossEntropy', 'weight', opts.weight, p);
+  checkProbabilities('binaryCrossEntropy', p);
   const logp = F.clamp(F.log(p), -100), log1mp = F.clamp(F.log(F.rsub(p, 1)), -100);
   let l = F.neg(F.add(F.mul(y, logp), F.mul(F.rsub(y, 1), log1mp)));
-  if (opts.weight) l = F.mul(l, opts.weight);
+  if (weight) l = F.mul(l, weight);
   return reduceLoss('binaryCrossEntropy', l, opts.reduction);
 }
 
+export interface BinaryCrossEntropyWithLogitsOptions extends BinaryCrossEntropyOptions { posWeight?: Tensor | null }
+const BCE_LOGITS_OPTIONS = optionNames<BinaryCrossEntropyWithLogitsOptions>({ reduction: true, weight: true, posWeight: true });
+
 /** Binary cross-entropy on logits, in the overflow-free form max(z,0) − z·y + log(1 + e^{−|z|}). */
-export function binaryCrossEntropyWithLogits(z: Tensor, y: Tensor, opts: { reduction?: Reduction; weight?: Tensor | null; posWeight?: Tensor | null } = {}): Tensor {
-  sameShapeOrThrow('binaryCrossEntropyWithLogits', z, y, 'target');
+export function binaryCrossEntropyWithLogits(z: Tensor, y: Tensor, opts: BinaryCrossEntropyWithLogitsOptions = {}): Tensor {
+  const op = 'binaryCrossEntropyWithLogits';
+  checkOptions(op, opts, BCE_LOGITS_OPTIONS);
+  sameShapeOrThrow(op, z, y, 'target');
+  const weight = checkElementWeight(op, 'weight', opts.weight, z);
+  const posWeight = checkElementWeight(op, 'posWeight', opts.posWeight, z);
   let l: Tensor;
-  if (opts.posWeight) {
+  if (posWeight) {
     // (1−y)z + (1 + (pw−1)y)·softplus(−z)
-    const lw = F.add(F.mul(F.sub(opts.posWeight, 1), y), 1);
+    const lw = F.add(F.mul(F.sub(posWeight, 1), y), 1);
     l = F.add(F.mul(F.rsub(y, 1), z), F.mul(lw, F.softplus(F.neg(z))));
   } else {
     // NOTE: max(z, 0) and −|z| share one where() so their kinks at 0 cancel in the gradient too
@@ -313,12 +454,15 @@ export function binaryCrossEntropyWithLogits(z: Tensor, y: Tensor, opts: { reduc
     const pos = F.gt(z, 0);
     l = F.add(F.sub(F.where(pos, z, 0), F.mul(z, y)), F.log1p(F.exp(F.where(pos, F.neg(z), z))));
   }
-  if (opts.weight) l = F.mul(l, opts.weight);
-  return reduceLoss('binaryCrossEntropyWithLogits', l, opts.reduction);
+  if (weight) l = F.mul(l, weight);
+  return reduceLoss(op, l, opts.reduction);
 }
+
+const REDUCTION_OPTIONS = ['reduction'] as const;
 
 /** Mean squared error. */
 export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
+  checkOptions('mseLoss', opts, REDUCTION_OPTIONS);
   sameShapeOrThrow('mseLoss', input, target, 'target');
   const d = F.sub(input, target);
   return reduceLoss('mseLoss', F.mul(d, d), opts.reduction);
@@ -326,6 +470,7 @@ export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduc
 
 /** Mean absolute error. */
 export function l1Loss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
+  checkOptions('l1Loss', opts, REDUCTION_OPTIONS);
   sameShapeOrThrow('l1Loss', input, target, 'target');
   return reduceLoss('l1Loss', F.abs(F.sub(input, target)), opts.reduction);
 }
@@ -353,6 +498,7 @@ export interface BatchNormOptions {
   momentum?: number;
   eps?: number;
 }
+const BATCH_NORM_OPTIONS = optionNames<BatchNormOptions>({ weight: true, bias: true, training: true, momentum: true, eps: true });
 
 /**
  * Batch normalisation over every dim but the channel dim 1. In training it uses batch
@@ -360,6 +506,7 @@ export interface BatchNormOptions {
  * uses the running statistics.
  */
 export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, opts: BatchNormOptions = {}): Tensor {
+  checkOptions('batchNorm', opts, BATCH_NORM_OPTIONS);
   if (x.ndim < 2) throw new ShapeError(`batchNorm: expected input [N, C, ...], got ${fmtShape(x.shape)}`);
   const C = x.shape[1]!;
   const eps = opts.eps ?? 1e-5, momentum = opts.momentum ?? 0.1;
@@ -396,7 +543,7 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
 export function embedding(indices: Tensor, weight: Tensor): Tensor {
   if (weight.ndim !== 2) throw new ShapeError(`embedding: weight must be [numEmbeddings, dim], got ${fmtShape(weight.shape)}`);
   if (indices.dtype !== 'int32') throw new DTypeError(`embedding: indices must be int32, got ${indices.dtype}`);
-  checkTargets('embedding', indices, weight.shape[0]!);
+  checkTargets('embedding', indices, weight.shape[0]!, 'numEmbeddings');
   const rows = F.indexSelect(weight, 0, F.reshape(indices, [-1]));
   return F.reshape(rows, [...indices.shape, weight.shape[1]!]);
 }
@@ -410,4 +557,45 @@ export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
   return F.mul(x, F.mul(F.cast(keep, x.dtype), 1 / (1 - p)));
 }
 
-export { unfold, fold } from '../ops/functional.ts';
+export interface UnfoldOptions {
+  /** window size [kh, kw] (or one number for both) */
+  kernel: Pair;
+  /** default 1 */
+  stride?: Pair;
+  /** added on each side (default 0) */
+  padding?: Pair;
+  /** default 1 */
+  dilation?: Pair;
+  /** the value read in the padding (default 0) */
+  padValue?: number;
+}
+export interface FoldOptions extends UnfoldOptions {
+  /** the [H, W] of the image the columns are summed into (PyTorch's output_size) */
+  inputSize: Pair;
+}
+const UNFOLD_OPTIONS = optionNames<UnfoldOptions>({ kernel: true, stride: true, padding: true, dilation: true, padValue: true });
+const FOLD_OPTIONS = optionNames<FoldOptions>({ kernel: true, stride: true, padding: true, dilation: true, padValue: true, inputSize: true });
+
+function windowAttrs(op: string, opts: UnfoldOptions) {
+  const padValue = opts.padValue ?? 0;
+  if (typeof padValue !== 'number') throw new ValueError(`${op}: padValue must be a number, got ${typeof padValue}`);
+  return {
+    kernel: windowPair(op, 'kernel', opts.kernel, 1),
+    stride: windowPair(op, 'stride', opts.stride ?? 1, 1),
+    padding: windowPair(op, 'padding', opts.padding ?? 0, 0),
+    dilation: windowPair(op, 'dilation', opts.dilation ?? 1, 1),
+    padValue,
+  };
+}
+
+/** im2col: every kernel window of x [N, C, H, W] as a column, [N, C·kh·kw, L] (PyTorch's F.unfold). */
+export function unfold(x: Tensor, opts: UnfoldOptions): Tensor {
+  checkOptions('unfold', opts, UNFOLD_OPTIONS, ['kernel']);
+  return F.unfold(x, windowAttrs('unfold', opts));
+}
+
+/** col2im: sums columns [N, C·kh·kw, L] back into images [N, C, H, W], the adjoint of unfold (PyTorch's F.fold). */
+export function fold(cols: Tensor, opts: FoldOptions): Tensor {
+  checkOptions('fold', opts, FOLD_OPTIONS, ['kernel', 'inputSize']);
+  return F.fold(cols, { ...windowAttrs('fold', opts), inputSize: windowPair('fold', 'inputSize', opts.inputSize, 1) });
+}

@@ -14,6 +14,7 @@ import * as init from './init.ts';
 import { Module } from './module.ts';
 import { Parameter } from './parameter.ts';
 import { checkSize } from './checks.ts';
+import { checkOptions, optionNames } from '../options.ts';
 
 /** Options shared by layers that create parameters. */
 export interface FactoryOptions {
@@ -25,6 +26,8 @@ export interface LinearOptions extends FactoryOptions {
   /** learn an additive bias (default true) */
   bias?: boolean;
 }
+
+const LINEAR_OPTIONS = optionNames<LinearOptions>({ bias: true, dtype: true, device: true });
 
 /**
  * y = x Wᵀ + b with W of shape [outFeatures, inFeatures]; input [..., inFeatures]. Initialised as
@@ -38,6 +41,7 @@ export class Linear extends Module {
 
   constructor(inFeatures: number, outFeatures: number, opts: LinearOptions = {}) {
     super();
+    checkOptions('Linear', opts, LINEAR_OPTIONS);
     this.inFeatures = checkSize('Linear', 'inFeatures', inFeatures, 0);
     this.outFeatures = checkSize('Linear', 'outFeatures', outFeatures, 0);
     const f = { dtype: opts.dtype ?? 'float32', device: opts.device };

@@ -7,13 +7,16 @@
 import type { Tensor } from '../tensor.ts';
 import * as F from './functional.ts';
 import { Module } from './module.ts';
+import { checkOptions } from '../options.ts';
 
 type Reduction = F.Reduction;
 
 abstract class Loss extends Module<[Tensor, Tensor], Tensor> {
   readonly reduction: Reduction;
-  constructor(opts: { reduction?: Reduction }) {
+  /** @param known the option names this loss accepts (checked, so a misspelled one is an error) */
+  constructor(opts: { reduction?: Reduction }, known: readonly string[] = ['reduction']) {
     super();
+    checkOptions(this.constructor.name, opts, known);
     this.reduction = opts.reduction ?? 'mean';
   }
   override extraRepr(): string {
@@ -42,7 +45,7 @@ export class CrossEntropyLoss extends Loss {
   declare weight: Tensor | null;
   readonly labelSmoothing: number;
   constructor(opts: { reduction?: Reduction; weight?: Tensor | null; labelSmoothing?: number } = {}) {
-    super(opts);
+    super(opts, ['reduction', 'weight', 'labelSmoothing']);
     this.labelSmoothing = opts.labelSmoothing ?? 0;
     this.registerBuffer('weight', opts.weight ?? null);
   }
@@ -55,7 +58,7 @@ export class CrossEntropyLoss extends Loss {
 export class NLLLoss extends Loss {
   declare weight: Tensor | null;
   constructor(opts: { reduction?: Reduction; weight?: Tensor | null } = {}) {
-    super(opts);
+    super(opts, ['reduction', 'weight']);
     this.registerBuffer('weight', opts.weight ?? null);
   }
   forward(input: Tensor, target: Tensor): Tensor {
@@ -67,7 +70,7 @@ export class NLLLoss extends Loss {
 export class BCELoss extends Loss {
   declare weight: Tensor | null;
   constructor(opts: { reduction?: Reduction; weight?: Tensor | null } = {}) {
-    super(opts);
+    super(opts, ['reduction', 'weight']);
     this.registerBuffer('weight', opts.weight ?? null);
   }
   forward(input: Tensor, target: Tensor): Tensor {
@@ -80,7 +83,7 @@ export class BCEWithLogitsLoss extends Loss {
   declare weight: Tensor | null;
   declare posWeight: Tensor | null;
   constructor(opts: { reduction?: Reduction; weight?: Tensor | null; posWeight?: Tensor | null } = {}) {
-    super(opts);
+    super(opts, ['reduction', 'weight', 'posWeight']);
     this.registerBuffer('weight', opts.weight ?? null);
     this.registerBuffer('posWeight', opts.posWeight ?? null);
   }

@@ -12,7 +12,7 @@
  */
 import type { Device } from '../backend.ts';
 import { isFloat, type DType } from '../dtype.ts';
-import { DTypeError, IndexError, ShapeError, TapegradError, ValueError } from '../errors.ts';
+import { DeviceError, DTypeError, IndexError, ShapeError, TapegradError, ValueError } from '../errors.ts';
 import { fmtShape, sameShape } from '../shape.ts';
 import { noGrad } from '../tape.ts';
 import { Tensor } from '../tensor.ts';
@@ -260,6 +260,8 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
    * Copies tensors from `dict` into this module's parameters and buffers (cast to their dtype and
    * moved to their device). With `strict` (default), missing or unexpected keys are an error; a
    * wrong shape always is. Everything is checked before anything is copied.
+   * NOTE: values of any dtype are cast to the module's (an int32 dict value into a float
+   * parameter too), as PyTorch's load_state_dict copies with copy_.
    */
   loadStateDict(dict: Record<string, Tensor>, opts: { strict?: boolean } = {}): LoadStateDictResult {
     const strict = opts.strict ?? true;
@@ -324,8 +326,19 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
    * replaced. Moving off a device without synchronous readback (webgpu) needs `toAsync`.
    */
   to(target: Device | DType): this {
-    if (target === 'cpu' || target === 'webgpu') this.convertAll((t) => t.to(target));
-    else this.convertAll((t) => (isFloat(t.dtype) && isFloat(target) ? t.to(target) : t));
+    const name = `${this.constructor.name}.to`;
+    switch (target) {
+      case 'cpu': case 'webgpu': this.convertAll((t) => t.to(target)); break;
+      case 'float32': case 'float64': this.convertAll((t) => (isFloat(t.dtype) ? t.to(target) : t)); break;
+      // as PyTorch's Module.to: casting every float parameter to an integer type would lose them
+      case 'int32': case 'bool': throw new DTypeError(`${name}: only floating dtypes ('float32', 'float64') can be a module's dtype, got '${target}'; cast single tensors with tensor.to('${target}')`);
+      default: {
+        const t: unknown = target satisfies never;
+        const what = typeof t === 'string' ? `'${t}'` : t === null ? 'null' : typeof t;
+        const Err = typeof t === 'string' && /^(float|int|uint|bool|bfloat|half|double|complex)/i.test(t) ? DTypeError : DeviceError;
+        throw new Err(`${name}: unknown target ${what}; expected a device ('cpu', 'webgpu') or a floating dtype ('float32', 'float64')`);
+      }
+    }
     return this;
   }
 

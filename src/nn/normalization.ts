@@ -7,6 +7,7 @@
  */
 import { ones, zeros } from '../creation.ts';
 import { ValueError } from '../errors.ts';
+import { checkOptions } from '../options.ts';
 import { fmtShape } from '../shape.ts';
 import { noGrad } from '../tape.ts';
 import type { Tensor } from '../tensor.ts';
@@ -48,6 +49,7 @@ abstract class BatchNormBase extends Module {
 
   constructor(layer: string, numFeatures: number, opts: BatchNormOptions) {
     super();
+    checkOptions(layer, opts, ['eps', 'momentum', 'affine', 'trackRunningStats', 'dtype', 'device']);
     this.numFeatures = checkSize(layer, 'numFeatures', numFeatures);
     this.eps = opts.eps ?? 1e-5;
     this.momentum = opts.momentum ?? 0.1;
@@ -152,6 +154,7 @@ export class LayerNorm extends Module {
 
   constructor(normalizedShape: number | readonly number[], opts: LayerNormOptions = {}) {
     super();
+    checkOptions('LayerNorm', opts, ['eps', 'elementwiseAffine', 'bias', 'dtype', 'device']);
     const shape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
     if (shape.length === 0) throw new ValueError('LayerNorm: normalizedShape must have at least one dim');
     shape.forEach((d) => checkSize('LayerNorm', 'normalizedShape', d));

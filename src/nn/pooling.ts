@@ -8,6 +8,7 @@ import type { Tensor } from '../tensor.ts';
 import * as F from './functional.ts';
 import { Module } from './module.ts';
 import { checkPair, fmtPair, type Pair } from './checks.ts';
+import { checkOptions } from '../options.ts';
 
 export interface MaxPool2dOptions {
   /** default: the kernel size */
@@ -37,6 +38,7 @@ export class MaxPool2d extends Pool2d {
 
   constructor(kernelSize: Pair, opts: MaxPool2dOptions = {}) {
     super();
+    checkOptions('MaxPool2d', opts, ['stride', 'padding', 'dilation']);
     this.kernelSize = kernelSize;
     this.stride = opts.stride ?? kernelSize;
     this.padding = opts.padding ?? 0;
@@ -71,6 +73,7 @@ export class AvgPool2d extends Pool2d {
 
   constructor(kernelSize: Pair, opts: AvgPool2dOptions = {}) {
     super();
+    checkOptions('AvgPool2d', opts, ['stride', 'padding']);
     this.kernelSize = kernelSize;
     this.stride = opts.stride ?? kernelSize;
     this.padding = opts.padding ?? 0;

@@ -22,6 +22,8 @@ export interface Tracer {
   isDense?(t: Tensor): boolean;
   /** `t` shares `of`'s elements (detach): writes to either are seen through both */
   alias?(t: Tensor, of: Tensor): void;
+  /** the tensor whose elements `t` views (a state, an argument or an op result; `t` itself if it is no view) */
+  viewRoot?(t: Tensor): Tensor;
   /**
    * JavaScript state the traced code branched on: the compiled function is reused only while
    * `holds()` is true, else it traces again (e.g. an optimizer's options that decide which terms
@@ -74,9 +76,14 @@ export function describeValue(v: unknown): string {
   return `${typeof v} ${String(v)}`;
 }
 
+/** A UseAfterDisposeError naming `op` when `t`, or the storage it views, was disposed. */
 export function checkLive(op: string, t: Tensor): void {
   if (t._disposed) {
     throw new UseAfterDisposeError(`${op}: a tensor of shape ${fmtShape(t.shape)} (${t.dtype}, ${t.device}) was used after dispose()`);
+  }
+  // views share their base's storage: disposing the base (or another view) releases it for all
+  if (t._storage?.disposed) {
+    throw new UseAfterDisposeError(`${op}: a tensor of shape ${fmtShape(t.shape)} (${t.dtype}, ${t.device}) was used after its memory was released (by dispose() of the tensor it is a view of, or of another view of it)`);
   }
 }
 

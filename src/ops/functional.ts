@@ -3,9 +3,9 @@
  * through dispatch(); composites are plain functions of primitives.
  */
 import { getBackend, type BufView, type Device } from '../backend.ts';
-import { isFloat, promoteTypes, scalarDtype, type DType } from '../dtype.ts';
-import { AutogradError, DTypeError, DeviceError, ShapeError, ValueError } from '../errors.ts';
-import { fmtShape, normDim, normDims, numel, sameShape } from '../shape.ts';
+import { checkDType, isFloat, promoteTypes, scalarDtype, type DType } from '../dtype.ts';
+import { AutogradError, DTypeError, DeviceError, IndexError, ShapeError, ValueError } from '../errors.ts';
+import { broadcastShapes, fmtShape, normDim, normDims, numel, sameShape } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
 import { isGradEnabled } from '../tape.ts';
 import { full, zeros, zerosLike, onesLike, fullLike, fromTypedArray } from '../creation.ts';
@@ -41,9 +41,59 @@ export function scalar(v: number | boolean, dtype: DType, device: Device): Tenso
 }
 
 /** `src` as an operand for writing into `like`: lifted, cast and broadcast to its shape and dtype. */
-export function asOperand(src: TensorLike, like: Tensor): Tensor {
-  const t = src instanceof Tensor ? src : scalar(src, like.dtype, like.device);
-  return expand(cast(t, like.dtype), like.shape);
+export function asOperand(src: TensorLike, like: Tensor, op = 'copy_'): Tensor {
+  if (!(src instanceof Tensor)) {
+    if (typeof src !== 'number' && typeof src !== 'boolean') {
+      throw new ValueError(`${op}: the source is ${describeValue(src)}, expected a tensor, number or boolean`);
+    }
+    return expand(scalar(src, like.dtype, like.device), like.shape);
+  }
+  // (a source already of like's shape and dtype reaches the backend without passing dispatch)
+  checkLive(op, src);
+  if (src.device !== like.device) {
+    throw new DeviceError(`${op}: the source is on ${src.device} but the tensor written to is on ${like.device}; move it with .to('${like.device}') first`);
+  }
+  checkBroadcastsTo(op, src.shape, like.shape);
+  return expand(cast(src, like.dtype), like.shape);
+}
+
+/** A ShapeError unless `from` broadcasts to `to` (one-directional, as PyTorch's copy_: the destination's shape never grows). */
+function checkBroadcastsTo(op: string, from: readonly number[], to: readonly number[]): void {
+  const lead = to.length - from.length;
+  if (lead < 0 || from.some((d, i) => d !== 1 && d !== to[lead + i])) {
+    throw new ShapeError(`${op}: the source of shape ${fmtShape(from)} cannot be broadcast to the shape ${fmtShape(to)} of the tensor written to`);
+  }
+}
+
+/**
+ * `x.copy_(src)`: src's values, broadcast and cast to x's shape and dtype, written into x. A
+ * source on another device is copied through the host (synchronously, so not from WebGPU).
+ */
+export function copyInto<T extends Tensor>(x: T, src: TensorLike): T {
+  checkLive('copy_', x);
+  if (!(src instanceof Tensor) || src.device === x.device) return inplace(x, () => asOperand(src, x, 'copy_'), 'copy_');
+  checkLive('copy_', src);
+  if (src.requiresGrad && isGradEnabled()) {
+    throw new AutogradError(`copy_: the source (${src.device}, shape ${fmtShape(src.shape)}) requires grad, and gradients do not flow across devices yet; copy its detach() or wrap the copy in noGrad(() => …)`);
+  }
+  // checked before any transfer, in the destination's shape (the cast and transfer keep the shape)
+  checkBroadcastsTo('copy_', src.shape, x.shape);
+  return inplace(x, () => {
+    // cast where the source is, so a float64 CPU source never reaches a device without float64
+    const here = cast(detach(src), x.dtype);
+    let moved: Tensor;
+    try {
+      moved = to(here, x.device);
+    } catch (e) {
+      if (e instanceof DeviceError) {
+        throw new DeviceError(`copy_: ${src.device} has no synchronous readback, so a ${src.device} tensor cannot be copied into a ${x.device} one synchronously; use x.copy_(await src.toAsync('${x.device}'))`);
+      }
+      throw e;
+    } finally {
+      if (here._storage !== src._storage) here.dispose();
+    }
+    return expand(moved, x.shape);
+  }, 'copy_', true);
 }
 
 const ORDINAL = ['first', 'second', 'third', 'fourth'];
@@ -83,6 +133,7 @@ function toFloat(t: Tensor): Tensor {
 
 /** Converts to another dtype (differentiable between float dtypes). */
 export function cast(x: Tensor, dtype: DType): Tensor {
+  checkDType('cast', dtype);
   if (x.dtype === dtype) return x;
   return dispatch(prims.cast, [x], { dtype });
 }
@@ -145,21 +196,34 @@ export function detach(x: Tensor): Tensor {
   return t;
 }
 
-/** The in-place write behind add_, mul_, copy_, …: `value` (already computed) replaces x's elements. */
-export function inplace<T extends Tensor>(x: T, value: Tensor, op: string, temporary = false): T {
+/**
+ * The in-place write behind add_, mul_, copy_, …: `value` (or what `value()` computes, once the
+ * destination has passed its checks) replaces x's elements.
+ */
+export function inplace<T extends Tensor>(x: T, value: Tensor | (() => Tensor), op: string, temporary = false): T {
   checkLive(op, x);
-  const computed = value;
-  if (x.requiresGrad && x.isLeaf && isGradEnabled()) {
-    throw new AutogradError(`${op}: a leaf tensor that requires grad (shape ${fmtShape(x.shape)}) cannot be modified in place while gradients are recorded; wrap the update in noGrad(() => …)`);
+  if (isGradEnabled()) checkInplaceGrad(op, x);
+  // (a symbolic tensor's strides are nominal; the tracer tracks its real layout)
+  if (!x.isSymbolic && x.strides.some((s, i) => s === 0 && x.shape[i]! > 1)) {
+    throw new ShapeError(`${op}: more than one element of the tensor written to (shape ${fmtShape(x.shape)}, strides ${fmtShape(x.strides)}, e.g. an expand()ed view) refers to a single memory location; clone() it first`);
   }
+  if (typeof value === 'function') value = value();
+  const computed = value;
   if (!sameShape(value.shape, x.shape)) {
     throw new ShapeError(`${op}: the result has shape ${fmtShape(value.shape)} but the tensor written to has shape ${fmtShape(x.shape)}; in-place ops cannot change a tensor's shape`);
   }
   if (value.dtype !== x.dtype) {
-    if (!isFloat(x.dtype) && isFloat(value.dtype) && op !== 'copy_') {
-      throw new DTypeError(`${op}: the result is ${value.dtype} but the tensor written to is ${x.dtype}; PyTorch refuses this in-place cast too`);
+    // PyTorch's canCast: never float → integer/bool nor number → bool (copy_ alone converts anything)
+    const lossy = (isFloat(value.dtype) && !isFloat(x.dtype)) || x.dtype === 'bool';
+    if (lossy && op !== 'copy_') {
+      throw new DTypeError(`${op}: the result is ${value.dtype} but the tensor written to is ${x.dtype}, and ${value.dtype} cannot be cast to ${x.dtype} in place (PyTorch refuses this too); use the out-of-place op`);
     }
     value = cast(value, x.dtype);
+  }
+  if (x.requiresGrad && !value.requiresGrad && isGradEnabled()) {
+    // x's new values (zero_, fill_, copy_ of a constant) do not depend on its old ones: their
+    // gradient is zero (PyTorch's FillBackward), not whatever x's old gradFn would pass on
+    value = where(full(x.shape, 1, { dtype: 'bool', device: x.device }), value, x);
   }
   const tracer = activeTracer();
   if (tracer) tracer.assign(x, value);
@@ -179,6 +243,24 @@ export function inplace<T extends Tensor>(x: T, value: Tensor, op: string, tempo
     for (const t of new Set([computed, value])) if (t !== x && t._storage && t._storage !== x._storage) t.dispose();
   }
   return x;
+}
+
+/**
+ * Refuses, while gradients are recorded, in-place writes into a leaf that requires grad or into
+ * a view of one (the write would change the leaf behind autograd's back, as PyTorch refuses).
+ */
+function checkInplaceGrad(op: string, x: Tensor): void {
+  if (!x.requiresGrad) return;
+  if (x.isLeaf) {
+    throw new AutogradError(`${op}: a leaf tensor that requires grad (shape ${fmtShape(x.shape)}) cannot be modified in place while gradients are recorded; wrap the update in noGrad(() => …)`);
+  }
+  // a differentiable view was made by a view op from its _base (detach() and views made under
+  // noGrad carry no gradFn, so the walk stops there)
+  let base: Tensor = x;
+  while (base._base && base.gradFn?.op.kind === 'view') base = base._base;
+  if (base !== x && base.isLeaf && base.requiresGrad) {
+    throw new AutogradError(`${op}: the tensor written to (shape ${fmtShape(x.shape)}) is a view of a leaf tensor that requires grad (shape ${fmtShape(base.shape)}); a view of a leaf that requires grad cannot be modified in place while gradients are recorded; wrap the update in noGrad(() => …)`);
+  }
 }
 
 // ---------------------------------------------------------------- elementwise
@@ -201,13 +283,27 @@ export const remainder: Binary = bin(prims.remainder);
 /** v − x (for numbers on the left). */
 export function rsub(x: Tensor, v: number): Tensor { return sub(v, x); }
 
+/** Option `key` of `opts` (undefined when left out); a ValueError unless it is one of `allowed`. */
+function checkOption<V extends string>(op: string, opts: unknown, key: string, allowed: readonly V[], leftOut: string): V | undefined {
+  if (opts === undefined || opts === null) return undefined;
+  if (typeof opts !== 'object') {
+    throw new ValueError(`${op}: options must be an object such as { ${key}: '${allowed[0]}' }, got ${describeValue(opts)}`);
+  }
+  const v: unknown = (opts as Record<string, unknown>)[key];
+  if (v === undefined || v === null) return undefined;
+  if (!(allowed as readonly unknown[]).includes(v)) {
+    throw new ValueError(`${op}: ${key} must be ${allowed.map((a) => `'${a}'`).join(' or ')} (or left out for ${leftOut}), got ${describeValue(v)}`);
+  }
+  return v as V;
+}
+
 /**
  * True division a / b (integers give float32), or rounded with `roundingMode` 'trunc' | 'floor'
  * (integers then stay integers).
  */
 export function div(a: TensorLike, b: TensorLike, opts: { roundingMode?: 'trunc' | 'floor' } = {}): Tensor {
+  const mode = checkOption('div', opts, 'roundingMode', ['trunc', 'floor'], 'true division');
   let [x, y] = operands('div', a, b);
-  const mode = opts.roundingMode;
   if (!mode || isFloat(x.dtype)) {
     if (!isFloat(x.dtype)) { x = cast(x, 'float32'); y = cast(y, 'float32'); }
     const q = dispatch(prims.div, [x, y], {});
@@ -224,6 +320,11 @@ export function div(a: TensorLike, b: TensorLike, opts: { roundingMode?: 'trunc'
 /** a ** b. A float exponent makes an integer base float; integer powers of integers stay integers. */
 export function pow(a: TensorLike, b: TensorLike): Tensor {
   const [x, y] = operands('pow', a, b);
+  // as PyTorch, for a known exponent only (a tensor exponent's values would need a readback)
+  const e = typeof b === 'number' ? b : y._scalarValue;
+  if (e !== undefined && e < 0 && !isFloat(x.dtype)) {
+    throw new DTypeError(`pow: integers to negative integer powers are not allowed (base ${x.dtype} of shape ${fmtShape(x.shape)}, exponent ${e}); convert the base with .float() first`);
+  }
   return dispatch(prims.pow, [x, y], {});
 }
 
@@ -328,7 +429,7 @@ export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
 }
 /** Gaussian error linear unit: exact x·Φ(x), or the tanh approximation. */
 export function gelu(x: Tensor, opts: { approximate?: 'none' | 'tanh' } = {}): Tensor {
-  if (opts.approximate === 'tanh') {
+  if (checkOption('gelu', opts, 'approximate', ['none', 'tanh'], "'none'") === 'tanh') {
     // ½x(1 + tanh(√(2/π)(x + 0.044715x³)))
     const inner = mul(add(x, mul(pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
     return mul(mul(x, 0.5), add(tanh(inner), 1));
@@ -346,11 +447,29 @@ export function softplus(x: Tensor, opts: { beta?: number; threshold?: number } 
   const stable = div(add(log1p(exp(where(pos, neg(bx), bx))), where(pos, bx, 0)), beta);
   return where(gt(bx, threshold), x, stable);
 }
-/** Limits values to [min, max]; the gradient is 1 inside the range (bounds included) and 0 outside. */
-export function clamp(x: Tensor, min?: number | null, max?: number | null): Tensor {
-  let y = x;
-  if (min !== undefined && min !== null) y = where(lt(y, min), fullLike(y, min, { dtype: y.dtype }), y);
-  if (max !== undefined && max !== null) y = where(gt(y, max), fullLike(y, max, { dtype: y.dtype }), y);
+/**
+ * Limits values to [min, max] (numbers or tensors; null leaves a side open). The result type and
+ * shape are PyTorch's: promoted and broadcast over x and the bounds. The gradient is 1 inside the
+ * range (bounds included) and 0 outside.
+ */
+export function clamp(x: Tensor, min?: TensorLike | null, max?: TensorLike | null): Tensor {
+  if (!(x instanceof Tensor)) throw new ValueError(`clamp: the input is ${describeValue(x)}, expected a tensor`);
+  const bounds: TensorLike[] = [];
+  for (const [name, v] of [['min', min], ['max', max]] as const) {
+    if (v === undefined || v === null) continue;
+    if (v instanceof Tensor) {
+      if (v.device !== x.device) throw new DeviceError(`clamp: ${name} is on ${v.device} but the input is on ${x.device}; move it with .to('${x.device}') first`);
+    } else if (typeof v !== 'number' && typeof v !== 'boolean') {
+      throw new ValueError(`clamp: ${name} is ${describeValue(v)}, expected a number, a tensor or null`);
+    }
+    bounds.push(v);
+  }
+  if (bounds.length === 0) throw new ValueError('clamp: at least one of min and max must be given (not null)');
+  broadcastShapes('clamp', x.shape, ...bounds.map((b) => (b instanceof Tensor ? b.shape : [])));
+  const [y0, ...bs] = promoted('clamp', [x, ...bounds]);
+  let y = y0!, i = 0;
+  if (min !== undefined && min !== null) { const lo = bs[i++]!; y = where(lt(y, lo), lo, y); }
+  if (max !== undefined && max !== null) { const hi = bs[i++]!; y = where(gt(y, hi), hi, y); }
   return y;
 }
 
@@ -358,8 +477,33 @@ export function clamp(x: Tensor, min?: number | null, max?: number | null): Tens
 
 type Dims = number | readonly number[] | null | undefined;
 
+/**
+ * Normalised, sorted reduction dims: `dim` is an integer, a list of distinct integers, or
+ * null/undefined (all dims); anything else is a ValueError naming `op`.
+ */
+function reduceDims(op: string, dim: unknown, ndim: number): number[] {
+  if (dim !== undefined && dim !== null && typeof dim !== 'number') {
+    if (!Array.isArray(dim)) throw new ValueError(`${op}: dim is ${describeValue(dim)}; expected an integer, an array of integers, or null (all dims)`);
+    dim.forEach((d: unknown, i) => {
+      if (typeof d !== 'number') throw new ValueError(`${op}: entry ${i} of dims is ${describeValue(d)}; expected integers`);
+    });
+  }
+  return normDims(op, dim as Dims, ndim);
+}
+function checkKeepdim(op: string, keepdim: unknown): void {
+  if (typeof keepdim !== 'boolean') throw new ValueError(`${op}: keepdim is ${describeValue(keepdim)}; expected true or false`);
+}
+/** WebGPU's reduction kernels count each output's elements in a u32: 2**32 or more would wrap (2**32 + 5 sums 5 elements). */
+const WEBGPU_REDUCE_LIMIT = 2 ** 32 - 1;
 function reduce(op: OpDef, x: Tensor, dim: Dims, keepdim: boolean): Tensor {
-  const dims = normDims(op.name, dim, x.ndim);
+  const dims = reduceDims(op.name, dim, x.ndim);
+  checkKeepdim(op.name, keepdim);
+  if (x.device === 'webgpu') {
+    const n = dims.reduce((acc, d) => acc * x.shape[d]!, 1);
+    if (n > WEBGPU_REDUCE_LIMIT) {
+      throw new ShapeError(`${op.name}: reducing ${n} elements into each output (shape ${fmtShape(x.shape)}, dims [${dims.join(', ')}]) exceeds WebGPU's limit of ${WEBGPU_REDUCE_LIMIT} (2**32 - 1); reduce in stages (e.g. x.sum(-1).sum()) or on the CPU`);
+    }
+  }
   return dispatch(op, [x], { dims, keepdim });
 }
 /** Sum over all elements or the given dims. */
@@ -373,19 +517,20 @@ export function amin(x: Tensor, dim?: Dims, keepdim = false): Tensor { return re
 /** Mean over all elements or the given dims (float tensors only, as PyTorch). */
 export function mean(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   if (!isFloat(x.dtype)) throw new DTypeError(`mean: expected a float tensor, got ${x.dtype} (convert with .float())`);
-  const dims = normDims('mean', dim, x.ndim);
+  const dims = reduceDims('mean', dim, x.ndim);
+  checkKeepdim('mean', keepdim);
   const n = dims.reduce((acc, d) => acc * x.shape[d]!, 1);
   return div(sum(x, dims, keepdim), n);
 }
 /** Index of the maximum over all elements (flattened) or along one dim. */
 export function argmax(x: Tensor, dim?: number | null, keepdim = false): Tensor {
   if (dim === undefined || dim === null) return reduce(prims.argmax, reshape(x, [x.numel]), 0, false);
-  return reduce(prims.argmax, x, dim, keepdim);
+  return reduce(prims.argmax, x, dimArg('argmax', dim, x.ndim), keepdim);
 }
 /** Index of the minimum over all elements (flattened) or along one dim. */
 export function argmin(x: Tensor, dim?: number | null, keepdim = false): Tensor {
   if (dim === undefined || dim === null) return reduce(prims.argmin, reshape(x, [x.numel]), 0, false);
-  return reduce(prims.argmin, x, dim, keepdim);
+  return reduce(prims.argmin, x, dimArg('argmin', dim, x.ndim), keepdim);
 }
 /** max of all elements, or {values, indices} along a dim (the gradient goes to the chosen index). */
 export function max(x: Tensor): Tensor;
@@ -402,7 +547,10 @@ export function min(x: Tensor, dim?: number, keepdim = false): Tensor | MaxResul
   return extremumAlong('min', x, dim, keepdim);
 }
 function extremumAlong(which: 'max' | 'min', x: Tensor, dim: number, keepdim: boolean): MaxResult {
-  const d = normDim(which, dim, x.ndim);
+  const d = dimArg(which, dim, x.ndim);
+  checkKeepdim(which, keepdim);
+  // checked here so the message names max/min rather than the argmax/argmin that computes it
+  if (x.shape[d] === 0) throw new ShapeError(`${which}: cannot reduce over dim ${dim} of size 0 of a tensor of shape ${fmtShape(x.shape)} (the operation has no identity)`);
   const idx = which === 'max' ? argmax(x, d, true) : argmin(x, d, true);
   // NOTE: values come from gather, so the whole gradient goes to the returned index (PyTorch's rule)
   const values = x.ndim === 0 ? x : gather(x, d, idx);
@@ -411,7 +559,8 @@ function extremumAlong(which: 'max' | 'min', x: Tensor, dim: number, keepdim: bo
 /** log Σ eˣ, computed stably by subtracting the max. */
 export function logsumexp(x: Tensor, dim: number | readonly number[], keepdim = false): Tensor {
   const xf = toFloat(x);
-  const dims = normDims('logsumexp', dim, xf.ndim);
+  const dims = reduceDims('logsumexp', dim, xf.ndim);
+  checkKeepdim('logsumexp', keepdim);
   // NOTE: the shift m is detached; it cancels exactly, and its gradient would be split at ties anyway
   const m = detach(amax(xf, dims, true));
   const safeM = where(isFiniteMask(m), m, 0);
@@ -423,17 +572,22 @@ function isFiniteMask(x: Tensor): Tensor {
 }
 /** Variance with Bessel's correction by default (correction = 1). */
 export function var_(x: Tensor, dim?: Dims, opts: { correction?: number; keepdim?: boolean } = {}): Tensor {
-  if (!isFloat(x.dtype)) throw new DTypeError(`var: expected a float tensor, got ${x.dtype}`);
-  const dims = normDims('var', dim, x.ndim);
-  const n = dims.reduce((acc, d) => acc * x.shape[d]!, 1);
-  const c = opts.correction ?? 1;
-  const dev = sub(x, mean(x, dims, true));
-  return div(sum(mul(dev, dev), dims, opts.keepdim ?? false), Math.max(0, n - c));
+  return variance('var', x, dim, opts);
 }
 export { var_ as var };
 /** Standard deviation (unbiased by default). */
 export function std(x: Tensor, dim?: Dims, opts: { correction?: number; keepdim?: boolean } = {}): Tensor {
-  return sqrt(var_(x, dim, opts));
+  return sqrt(variance('std', x, dim, opts));
+}
+function variance(op: 'var' | 'std', x: Tensor, dim: Dims, opts: { correction?: number; keepdim?: boolean }): Tensor {
+  if (!isFloat(x.dtype)) throw new DTypeError(`${op}: expected a float tensor, got ${x.dtype}`);
+  const dims = reduceDims(op, dim, x.ndim);
+  const keepdim = opts.keepdim ?? false;
+  checkKeepdim(op, keepdim);
+  const n = dims.reduce((acc, d) => acc * x.shape[d]!, 1);
+  const c = opts.correction ?? 1;
+  const dev = sub(x, mean(x, dims, true));
+  return div(sum(mul(dev, dev), dims, keepdim), Math.max(0, n - c));
 }
 /** softmax along a dim, computed stably. */
 export function softmax(x: Tensor, dim: number): Tensor {
@@ -452,18 +606,42 @@ export function logSoftmax(x: Tensor, dim: number): Tensor {
 
 // ---------------------------------------------------------------- shape
 
-function resolveShape(op: string, x: Tensor, shape: readonly number[]): number[] {
+/** A dim argument: a number (else a ValueError naming the op), normalised by normDim. */
+function dimArg(op: string, dim: unknown, ndim: number): number {
+  if (typeof dim !== 'number') {
+    const lo = ndim === 0 ? -1 : -ndim, hi = ndim === 0 ? 0 : ndim - 1;
+    throw new ValueError(`${op}: dim is ${describeValue(dim)}; expected an integer in [${lo}, ${hi}]`);
+  }
+  return normDim(op, dim, ndim);
+}
+
+/** An integer argument, or a ValueError naming the op, the argument, its value and what was expected. */
+function intArg(op: string, what: string, v: unknown, expected: string): number {
+  if (typeof v !== 'number') throw new ValueError(`${op}: ${what} is ${describeValue(v)}; expected ${expected}`);
+  if (!Number.isInteger(v)) throw new ValueError(`${op}: ${what} ${v} is not an integer; expected ${expected}`);
+  return v;
+}
+
+/** The sizes of a reshape/view target with its one -1 inferred; the element count must match x's. */
+function resolveShape(op: 'reshape' | 'view', x: Tensor, shape: readonly number[]): number[] {
+  const given: unknown = shape;
+  if (!Array.isArray(given)) throw new ShapeError(`${op}: expected a shape (an array of sizes), got ${describeValue(given)}`);
   const out = [...shape];
   const inferIdx = out.indexOf(-1);
   if (out.filter((d) => d === -1).length > 1) throw new ShapeError(`${op}: only one dim can be -1, got ${fmtShape(shape)}`);
-  for (const d of out) if (d !== -1 && (!Number.isInteger(d) || d < 0)) throw new ShapeError(`${op}: invalid size ${d} in ${fmtShape(shape)}`);
+  out.forEach((d: unknown, i) => {
+    if (typeof d !== 'number') throw new ShapeError(`${op}: the size at index ${i} is ${describeValue(d)}; sizes must be non-negative integers (one may be -1)`);
+    if (d !== -1 && (!Number.isInteger(d) || d < 0)) {
+      throw new ShapeError(`${op}: invalid size ${d} at index ${i} of ${fmtShape(shape)}; sizes must be non-negative integers (one may be -1)`);
+    }
+  });
+  const cannot = (why: string) => new ShapeError(`${op}: cannot ${op} a tensor of shape ${fmtShape(x.shape)} (${x.numel} elements) ${op === 'view' ? 'as' : 'to'} ${fmtShape(shape)} ${why}`);
   if (inferIdx >= 0) {
     const rest = out.reduce((acc, d, i) => (i === inferIdx ? acc : acc * d), 1);
-    if (rest === 0 || x.numel % rest !== 0) {
-      throw new ShapeError(`${op}: cannot reshape a tensor of shape ${fmtShape(x.shape)} (${x.numel} elements) to ${fmtShape(shape)}`);
-    }
+    if (rest === 0) throw cannot('(the other sizes multiply to 0, so -1 could be any size)');
+    if (x.numel % rest !== 0) throw cannot(`(${x.numel} is not a multiple of ${rest})`);
     out[inferIdx] = x.numel / rest;
-  }
+  } else if (numel(out) !== x.numel) throw cannot(`(${numel(out)} elements)`);
   return out;
 }
 
@@ -484,7 +662,11 @@ export function view(x: Tensor, shape: readonly number[]): Tensor {
 }
 /** Reorders dims. */
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
-  const perm = dims.map((d) => normDim('permute', d, x.ndim));
+  const perm = dims.map((d) => dimArg('permute', d, x.ndim));
+  // checked here too (the primitive checks again) so the message shows the dims as given
+  if (perm.length !== x.ndim || new Set(perm).size !== perm.length) {
+    throw new ShapeError(`permute: [${dims.join(', ')}] is not a permutation of the ${x.ndim} dims of a tensor of shape ${fmtShape(x.shape)} (each dim exactly once)`);
+  }
   if (perm.every((d, i) => d === i) && perm.length === x.ndim) return x;
   return dispatch(prims.permute, [x], { perm });
 }
@@ -503,7 +685,18 @@ export function t(x: Tensor): Tensor {
 }
 /** Broadcasts size-1 dims (and new leading dims) to `shape` without copying; -1 keeps a size. */
 export function expand(x: Tensor, shape: readonly number[]): Tensor {
+  const given: unknown = shape;
+  if (!Array.isArray(given)) throw new ShapeError(`expand: expected a shape (an array of sizes), got ${describeValue(given)}`);
   const lead = shape.length - x.ndim;
+  shape.forEach((d: unknown, i) => {
+    if (typeof d !== 'number') throw new ShapeError(`expand: the size at index ${i} is ${describeValue(d)}; sizes must be non-negative integers, or -1 to keep a dim's size`);
+    if (d === -1 && i < lead) {
+      throw new ShapeError(`expand: size -1 at index ${i} of ${fmtShape(shape)} is in a new leading dim (expanding shape ${fmtShape(x.shape)}), which has no size to keep; give its size`);
+    }
+    if (!Number.isInteger(d) || d < -1) {
+      throw new ShapeError(`expand: invalid size ${d} at index ${i} of ${fmtShape(shape)} (expanding shape ${fmtShape(x.shape)}); sizes must be non-negative integers, or -1 to keep a dim's size`);
+    }
+  });
   const s = shape.map((d, i) => (d === -1 && i >= lead ? x.shape[i - lead]! : d));
   if (sameShape(s, x.shape)) return x;
   return dispatch(prims.expand, [x], { shape: s });
@@ -538,11 +731,13 @@ export function sliceView(x: Tensor, starts: readonly number[], sizes: readonly 
 }
 /** `length` elements of `dim` from `start` (a view). */
 export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
-  const d = normDim('narrow', dim, x.ndim);
+  const d = dimArg('narrow', dim, x.ndim);
   const size = x.shape[d]!;
+  intArg('narrow', 'start', start, `an integer in [${-size}, ${size}] (dim ${dim} has size ${size})`);
+  intArg('narrow', 'length', length, `an integer in [0, ${size}] (dim ${dim} has size ${size})`);
   const s = start < 0 ? start + size : start;
-  if (!Number.isInteger(length) || length < 0 || s < 0 || s + length > size) {
-    throw new ShapeError(`narrow: start ${start} and length ${length} do not fit dim ${dim} of size ${size} (shape ${fmtShape(x.shape)})`);
+  if (length < 0 || s < 0 || s + length > size) {
+    throw new ShapeError(`narrow: start ${start} and length ${length} do not fit dim ${dim} of size ${size} (shape ${fmtShape(x.shape)}); expected start in [${-size}, ${size}] and start + length ≤ ${size}`);
   }
   return sliceAlong(x, d, s, length, 1);
 }
@@ -554,35 +749,56 @@ function sliceAlong(x: Tensor, d: number, start: number, size: number, step: num
 }
 /** Elements start, start+step, … before end along dim (Python slice semantics, clamped). */
 export function slice(x: Tensor, dim: number, start?: number | null, end?: number | null, step = 1): Tensor {
-  const d = normDim('slice', dim, x.ndim);
-  if (!Number.isInteger(step) || step < 1) throw new ValueError(`slice: step must be a positive integer, got ${step}`);
+  return sliceRange('slice', '', x, dimArg('slice', dim, x.ndim), start, end, step);
+}
+/** slice's range along the normalised dim `d`; `what` prefixes the argument names in errors (index's "dim 1's "). */
+function sliceRange(op: string, what: string, x: Tensor, d: number, start: unknown, end: unknown, step: unknown): Tensor {
   const n = x.shape[d]!;
+  const bound = (name: string, v: unknown): number | null => (v === null || v === undefined ? null
+    : intArg(op, `${what}${name}`, v, `an integer or null (Python slice bounds; dim ${d} has size ${n}, so they clamp to [${-n}, ${n}])`));
+  const lo = bound('start', start), hi = bound('end', end);
+  const st = step === null || step === undefined ? 1 : intArg(op, `${what}step`, step, 'a positive integer');
+  if (st < 1) throw new ValueError(`${op}: ${what}step must be a positive integer, got ${st}`);
   const clampIdx = (v: number) => Math.min(Math.max(v < 0 ? v + n : v, 0), n);
-  const s = clampIdx(start ?? 0), e = clampIdx(end ?? n);
-  const size = e > s ? Math.ceil((e - s) / step) : 0;
-  return sliceAlong(x, d, size === 0 ? 0 : s, size, step);
+  const s = clampIdx(lo ?? 0), e = clampIdx(hi ?? n);
+  const size = e > s ? Math.ceil((e - s) / st) : 0;
+  return sliceAlong(x, d, size === 0 ? 0 : s, size, st);
 }
 /** Basic indexing (see Tensor.index). */
 export function index(x: Tensor, ...specs: IndexSpec[]): Tensor {
   if (specs.length > x.ndim) throw new ShapeError(`index: ${specs.length} indices for a tensor of ${x.ndim} dims (shape ${fmtShape(x.shape)})`);
   let y = x;
   const drop: number[] = [];
-  specs.forEach((spec, d) => {
+  specs.forEach((spec: unknown, d) => {
     if (spec === null) return;
+    const n = x.shape[d]!;
     if (typeof spec === 'number') {
-      const n = x.shape[d]!;
-      if (!Number.isInteger(spec) || spec < -n || spec >= n) throw new ShapeError(`index: index ${spec} is out of range for dim ${d} of size ${n}`);
+      intArg('index', `dim ${d}'s index`, spec, `an integer in [${-n}, ${n - 1}] (dim ${d} has size ${n})`);
+      if (spec < -n || spec >= n) throw new ShapeError(`index: index ${spec} is out of range for dim ${d} of size ${n}; expected an integer in [${-n}, ${n - 1}]`);
       y = sliceAlong(y, d, spec < 0 ? spec + n : spec, 1, 1);
       drop.push(d);
-    } else y = slice(y, d, spec[0], spec[1], spec[2] ?? 1);
+    } else if (Array.isArray(spec)) {
+      const r: readonly unknown[] = spec;
+      if (r.length < 2 || r.length > 3) {
+        throw new ValueError(`index: the range for dim ${d} has ${r.length} entr${r.length === 1 ? 'y' : 'ies'} ([${r.map((v) => (typeof v === 'number' || v === null ? String(v) : describeValue(v))).join(', ')}]); expected [start, end] or [start, end, step] (for a list of indices, use indexSelect)`);
+      }
+      y = sliceRange('index', `dim ${d}'s range `, y, d, r[0], r[1], r[2]);
+    } else {
+      const hint = spec instanceof Tensor ? ' (for a 0-d tensor pass t.item(); for a tensor of indices use indexSelect)' : '';
+      throw new ValueError(`index: the spec for dim ${d} is ${describeValue(spec)}${hint}; expected a number (picks one index and drops the dim), [start, end] or [start, end, step] (a range; null bounds mean the ends), or null (the whole dim)`);
+    }
   });
   return drop.length ? squeezeDims(y, drop) : y;
 }
 /** Concatenates tensors along an existing dim. */
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
-  if (tensors.length === 0) throw new ValueError('cat: expected a non-empty list of tensors');
+  checkTensorList('cat', tensors);
+  // a 0-d tensor has no dim to join along (normDim would let dim 0 through for it)
+  tensors.forEach((x, i) => {
+    if (x.ndim === 0) throw new ShapeError(`cat: tensor ${i} is zero-dimensional (shape []); cat joins tensors along an existing dim (unsqueeze it to shape [1] first, or use stack)`);
+  });
   const first = tensors[0]!;
-  const d = normDim('cat', dim, first.ndim);
+  const d = dimArg('cat', dim, first.ndim);
   let dt = first.dtype;
   for (const x of tensors) dt = promoteTypes(dt, false, x.dtype, false);
   if (tensors.length === 1) return cast(first, dt);
@@ -590,19 +806,30 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
 }
 /** Stacks tensors of one shape along a new dim. */
 export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
-  if (tensors.length === 0) throw new ValueError('stack: expected a non-empty list of tensors');
+  checkTensorList('stack', tensors);
   const first = tensors[0]!;
   for (const [i, x] of tensors.entries()) {
     if (!sameShape(x.shape, first.shape)) throw new ShapeError(`stack: tensor ${i} has shape ${fmtShape(x.shape)}, tensor 0 has ${fmtShape(first.shape)}; all must match`);
   }
-  const d = normDim('stack', dim, first.ndim + 1);
+  const d = dimArg('stack', dim, first.ndim + 1);
   return cat(tensors.map((x) => unsqueeze(x, d)), d);
+}
+/** cat's and stack's operand list: a non-empty array of tensors. */
+function checkTensorList(op: string, tensors: unknown): asserts tensors is readonly Tensor[] {
+  if (!Array.isArray(tensors)) throw new ValueError(`${op}: expected an array of tensors, got ${describeValue(tensors)}`);
+  if (tensors.length === 0) throw new ValueError(`${op}: expected a non-empty list of tensors`);
+  tensors.forEach((x: unknown, i) => {
+    if (!(x instanceof Tensor)) throw new ValueError(`${op}: entry ${i} of the list is ${describeValue(x)}; expected a tensor`);
+  });
 }
 /** Splits into pieces of `size` (the last may be smaller) or of the given sizes. */
 export function split(x: Tensor, sizeOrSections: number | readonly number[], dim = 0): Tensor[] {
-  const d = normDim('split', dim, x.ndim);
+  const d = dimArg('split', dim, x.ndim);
   const n = x.shape[d]!;
   let sizes: number[];
+  if (typeof sizeOrSections !== 'number' && !Array.isArray(sizeOrSections)) {
+    throw new ValueError(`split: sizeOrSections is ${describeValue(sizeOrSections)}; expected a positive integer (piece size) or an array of sizes`);
+  }
   if (typeof sizeOrSections === 'number') {
     if (!Number.isInteger(sizeOrSections) || sizeOrSections <= 0) throw new ValueError(`split: size must be a positive integer, got ${sizeOrSections}`);
     sizes = [];
@@ -620,8 +847,8 @@ export function split(x: Tensor, sizeOrSections: number | readonly number[], dim
 }
 /** Splits into `chunks` nearly equal pieces. */
 export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
-  if (!Number.isInteger(chunks) || chunks <= 0) throw new ValueError(`chunk: chunks must be a positive integer, got ${chunks}`);
-  const d = normDim('chunk', dim, x.ndim);
+  if (!Number.isInteger(chunks) || chunks <= 0) throw new ValueError(`chunk: chunks must be a positive integer, got ${typeof chunks === 'number' ? chunks : describeValue(chunks)}`);
+  const d = dimArg('chunk', dim, x.ndim);
   return split(x, Math.max(1, Math.ceil(x.shape[d]! / chunks)), d);
 }
 /**
@@ -653,21 +880,41 @@ export function padStrided(x: Tensor, pads: readonly (readonly [number, number])
 }
 /** out[...i_dim...] = x[...index[i]...] along dim (PyTorch's gather). */
 export function gather(x: Tensor, dim: number, idx: Tensor): Tensor {
-  const d = normDim('gather', dim, x.ndim);
+  const d = dimArg('gather', dim, x.ndim);
   return dispatch(prims.gather, [x, idx], { dim: d });
 }
-/** x with src added at the positions index gives along dim (out of place). */
+/** x with src (of x's dtype, as PyTorch requires) added at the positions index gives along dim (out of place). */
 export function scatterAdd(x: Tensor, dim: number, idx: Tensor, src: Tensor): Tensor {
-  const d = normDim('scatterAdd', dim, x.ndim);
-  return dispatch(prims.scatterAdd, [x, idx, cast(src, x.dtype)], { dim: d });
+  const d = dimArg('scatterAdd', dim, x.ndim);
+  return dispatch(prims.scatterAdd, [x, idx, src], { dim: d });
 }
-/** The entries of `x` along `dim` at the positions in the 1-D `index`. */
-export function indexSelect(x: Tensor, dim: number, idx: Tensor): Tensor {
-  const d = normDim('indexSelect', dim, x.ndim);
-  if (idx.ndim !== 1) throw new ShapeError(`indexSelect: index must be 1-D, got shape ${fmtShape(idx.shape)}`);
-  const shape = x.shape.map((n, i) => (i === d ? idx.shape[0]! : n));
-  const view = x.shape.map((_, i) => (i === d ? idx.shape[0]! : 1));
-  return gather(x, d, expand(reshape(idx, view), shape));
+/** The entries of `x` along `dim` at the positions in the 1-D `index` (an int32 tensor, or an array of integers). */
+export function indexSelect(x: Tensor, dim: number, idx: Tensor | readonly number[]): Tensor {
+  const d = dimArg('indexSelect', dim, x.ndim);
+  const index = Array.isArray(idx) ? indexArray('indexSelect', idx, x.device) : idx;
+  if (!(index instanceof Tensor)) throw new ValueError(`indexSelect: index is ${describeValue(idx)}; expected a 1-D int32 tensor or an array of integers`);
+  if (index.dtype !== 'int32') throw new DTypeError(`indexSelect: index must be int32, got ${index.dtype}`);
+  if (index.ndim !== 1) throw new ShapeError(`indexSelect: index must be 1-D, got shape ${fmtShape(index.shape)}`);
+  const shape = x.shape.map((n, i) => (i === d ? index.shape[0]! : n));
+  const view = x.shape.map((_, i) => (i === d ? index.shape[0]! : 1));
+  try {
+    return gather(x, d, expand(reshape(index, view), shape));
+  } catch (e) {
+    // the kernels' range check names the primitive; the caller asked for indexSelect
+    if (e instanceof IndexError && e.message.startsWith('gather: ')) throw new IndexError(`indexSelect: ${e.message.slice('gather: '.length)}`);
+    throw e;
+  }
+}
+/** An array of indices as a 1-D int32 tensor on `device` (each entry an integer in the int32 range). */
+function indexArray(op: string, idx: readonly unknown[], device: Device): Tensor {
+  const data = new Int32Array(idx.length);
+  idx.forEach((v, i) => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v !== (v | 0)) {
+      throw new ValueError(`${op}: entry ${i} of the index array is ${typeof v === 'number' ? v : describeValue(v)}; expected integers`);
+    }
+    data[i] = v;
+  });
+  return fromTypedArray(data, [idx.length], 'int32', device);
 }
 
 // ---------------------------------------------------------------- contractions

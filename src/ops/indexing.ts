@@ -30,7 +30,7 @@ export const scatterAdd: TemplateOp<'scatterAdd', AxisAttrs> = {
   nondiff: [1],
   infer: ([base, idx, src], { dim }) => {
     if (idx!.dtype !== 'int32') throw new DTypeError(`scatterAdd: index must be int32, got ${idx!.dtype}`);
-    if (base!.dtype !== src!.dtype) throw new DTypeError(`scatterAdd: base is ${base!.dtype} but src is ${src!.dtype}`);
+    if (base!.dtype !== src!.dtype) throw new DTypeError(`scatterAdd: src is ${src!.dtype} but the tensor it is added into is ${base!.dtype}; the dtypes must match (as in PyTorch): cast src first, e.g. src.to('${base!.dtype}')`);
     const bs = base!.shape, is = idx!.shape, ss = src!.shape;
     if (bs.length !== is.length || ss.length !== is.length || is.some((d, i) => d > ss[i]! || (i !== dim && d > bs[i]!))) {
       throw new ShapeError(`scatterAdd: index ${fmtShape(is)}, src ${fmtShape(ss)} and base ${fmtShape(bs)} do not fit along dim ${dim}`);

@@ -86,12 +86,13 @@ export const expand = viewOp<ExpandAttrs>({
   infer: ([x], { shape }) => {
     const xs = x!.shape;
     const bad = () => new ShapeError(`expand: cannot expand a tensor of shape ${fmtShape(xs)} to ${fmtShape(shape)} (only size-1 dims can grow, and new dims go in front)`);
+    const size = shape.findIndex((d) => !Number.isInteger(d) || d < 0);
+    if (size >= 0) throw new ShapeError(`expand: invalid size ${shape[size]} at index ${size} of ${fmtShape(shape)} (expanding shape ${fmtShape(xs)}); sizes must be non-negative integers`);
     if (shape.length < xs.length) throw bad();
     for (let i = 0; i < xs.length; i++) {
       const d = xs[i]!, t = shape[shape.length - xs.length + i]!;
       if (d !== t && d !== 1) throw bad();
     }
-    if (shape.some((d) => !Number.isInteger(d) || d < 0)) throw bad();
     return { shape, dtype: x!.dtype };
   },
   view: (src, { shape }) => {

@@ -6,6 +6,7 @@ import { zeros, zerosLike } from '../creation.ts';
 import { stateTensor } from './state-tensor.ts';
 import { ValueError } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
+import { checkOptions, optionNames } from '../options.ts';
 import { checkOption, Optimizer, type ParamGroup, type ParamsInput, type ParamState } from './optimizer.ts';
 
 export interface AdamOptions {
@@ -22,6 +23,8 @@ export interface AdamOptions {
   /** ascend instead of descend */
   maximize: boolean;
 }
+
+const ADAM_OPTIONS = optionNames<AdamOptions>({ lr: true, betas: true, eps: true, weightDecay: true, amsgrad: true, maximize: true });
 
 function validateAdam(name: string, o: AdamOptions): void {
   checkOption(name, 'lr', o.lr, 0);
@@ -79,7 +82,7 @@ function adamUpdate(p: Tensor, grad: Tensor, s: ParamState, g: ParamGroup<AdamOp
  */
 export class Adam extends Optimizer<AdamOptions> {
   constructor(params: ParamsInput<AdamOptions>, opts: Partial<AdamOptions> = {}) {
-    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, ...opts });
+    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, ...checkOptions('Adam', opts, ADAM_OPTIONS) });
   }
   protected validate(o: AdamOptions): void {
     validateAdam('Adam', o);
@@ -95,7 +98,7 @@ export class Adam extends Optimizer<AdamOptions> {
  */
 export class AdamW extends Optimizer<AdamOptions> {
   constructor(params: ParamsInput<AdamOptions>, opts: Partial<AdamOptions> = {}) {
-    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, maximize: false, ...opts });
+    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, maximize: false, ...checkOptions('AdamW', opts, ADAM_OPTIONS) });
   }
   protected validate(o: AdamOptions): void {
     validateAdam('AdamW', o);

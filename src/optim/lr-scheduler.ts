@@ -8,7 +8,8 @@
  * for (let epoch = 0; epoch < 90; epoch++) { train(); sched.step(); }
  */
 import { ValueError } from '../errors.ts';
-import { checkOption, type BaseOptions, type Optimizer } from './optimizer.ts';
+import { checkOption, Optimizer, type BaseOptions } from './optimizer.ts';
+import { checkOptions } from '../options.ts';
 
 /** A snapshot of a scheduler (restore it with loadStateDict). */
 export interface SchedulerStateDict {
@@ -31,6 +32,7 @@ export abstract class LRScheduler {
    */
   constructor(optimizer: Optimizer<BaseOptions>, lastEpoch = -1) {
     const name = this.constructor.name;
+    if (!(optimizer instanceof Optimizer)) throw new ValueError(`${name}: expected an Optimizer (e.g. new optim.SGD(model.parameters(), {lr: 0.1})) as the first argument, got ${optimizer === null ? 'null' : typeof optimizer}`);
     if (!Number.isInteger(lastEpoch) || lastEpoch < -1) throw new ValueError(`${name}: lastEpoch must be an integer ≥ −1, got ${lastEpoch}`);
     this.optimizer = optimizer;
     for (const [i, g] of optimizer.paramGroups.entries()) {
@@ -82,7 +84,7 @@ export class StepLR extends LRScheduler {
   readonly stepSize: number;
   readonly gamma: number;
   constructor(optimizer: Optimizer<BaseOptions>, opts: { stepSize: number; gamma?: number; lastEpoch?: number }) {
-    super(optimizer, opts.lastEpoch);
+    super(optimizer, checkOptions('StepLR', opts, ['stepSize', 'gamma', 'lastEpoch'], ['stepSize']).lastEpoch);
     if (!Number.isInteger(opts.stepSize) || opts.stepSize < 1) throw new ValueError(`StepLR: stepSize must be an integer ≥ 1, got ${opts.stepSize}`);
     this.stepSize = opts.stepSize;
     this.gamma = opts.gamma ?? 0.1;
@@ -99,7 +101,7 @@ export class MultiStepLR extends LRScheduler {
   readonly milestones: readonly number[];
   readonly gamma: number;
   constructor(optimizer: Optimizer<BaseOptions>, opts: { milestones: readonly number[]; gamma?: number; lastEpoch?: number }) {
-    super(optimizer, opts.lastEpoch);
+    super(optimizer, checkOptions('MultiStepLR', opts, ['milestones', 'gamma', 'lastEpoch'], ['milestones']).lastEpoch);
     if (!Array.isArray(opts.milestones) || !opts.milestones.every((m) => Number.isInteger(m) && m >= 0)) {
       throw new ValueError(`MultiStepLR: milestones must be non-negative integers, got ${JSON.stringify(opts.milestones)}`);
     }
@@ -117,7 +119,7 @@ export class MultiStepLR extends LRScheduler {
 export class ExponentialLR extends LRScheduler {
   readonly gamma: number;
   constructor(optimizer: Optimizer<BaseOptions>, opts: { gamma: number; lastEpoch?: number }) {
-    super(optimizer, opts.lastEpoch);
+    super(optimizer, checkOptions('ExponentialLR', opts, ['gamma', 'lastEpoch'], ['gamma']).lastEpoch);
     this.gamma = opts.gamma;
     checkOption('ExponentialLR', 'gamma', this.gamma, 0);
     this.init();
@@ -132,7 +134,7 @@ export class CosineAnnealingLR extends LRScheduler {
   readonly tMax: number;
   readonly etaMin: number;
   constructor(optimizer: Optimizer<BaseOptions>, opts: { tMax: number; etaMin?: number; lastEpoch?: number }) {
-    super(optimizer, opts.lastEpoch);
+    super(optimizer, checkOptions('CosineAnnealingLR', opts, ['tMax', 'etaMin', 'lastEpoch'], ['tMax']).lastEpoch);
     if (!Number.isInteger(opts.tMax) || opts.tMax < 1) throw new ValueError(`CosineAnnealingLR: tMax must be an integer ≥ 1, got ${opts.tMax}`);
     this.tMax = opts.tMax;
     this.etaMin = opts.etaMin ?? 0;
@@ -148,7 +150,7 @@ export class CosineAnnealingLR extends LRScheduler {
 export class LambdaLR extends LRScheduler {
   private readonly fns: ((epoch: number) => number)[];
   constructor(optimizer: Optimizer<BaseOptions>, opts: { lrLambda: ((epoch: number) => number) | ((epoch: number) => number)[]; lastEpoch?: number }) {
-    super(optimizer, opts.lastEpoch);
+    super(optimizer, checkOptions('LambdaLR', opts, ['lrLambda', 'lastEpoch'], ['lrLambda']).lastEpoch);
     const n = optimizer.paramGroups.length;
     const fns = Array.isArray(opts.lrLambda) ? opts.lrLambda : Array.from({ length: n }, () => opts.lrLambda as (e: number) => number);
     if (fns.length !== n || !fns.every((f) => typeof f === 'function')) throw new ValueError(`LambdaLR: expected one function or ${n} functions (one per group)`);

@@ -20,6 +20,7 @@ import { keep } from '../scope.ts';
 import { activeTracer } from '../ops/dispatch.ts';
 import { fmtShape, sameShape } from '../shape.ts';
 import { GroupScalars } from './group-scalars.ts';
+import { checkOptions } from '../options.ts';
 
 /** Options every optimizer has. */
 export interface BaseOptions {
@@ -108,6 +109,8 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
   addParamGroup(group: ParamGroupInput<O>): void {
     const name = this.constructor.name;
     if (typeof group !== 'object' || group === null || !('params' in group)) throw new ValueError(`${name}: a parameter group must be an object with a 'params' list`);
+    // a group may carry the lr a scheduler saved (initialLr) when copied from another optimizer's groups
+    checkOptions(`${name}: parameter group ${this.paramGroups.length}`, group, ['params', ...Object.keys(this.defaults), 'initialLr']);
     const params = group.params instanceof Tensor ? [group.params] : [...group.params];
     if (params.length === 0) throw new ValueError(`${name}: got an empty parameter list (did the model register its Parameters?)`);
     const seen = new Set(this.paramGroups.flatMap((g) => g.params));

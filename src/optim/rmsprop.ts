@@ -5,6 +5,7 @@
 import { zeros, zerosLike } from '../creation.ts';
 import { stateTensor } from './state-tensor.ts';
 import type { Tensor } from '../tensor.ts';
+import { checkOptions, optionNames } from '../options.ts';
 import { checkOption, Optimizer, type ParamGroup, type ParamsInput, type ParamState } from './optimizer.ts';
 
 export interface RMSpropOptions {
@@ -24,6 +25,8 @@ export interface RMSpropOptions {
   maximize: boolean;
 }
 
+const RMSPROP_OPTIONS = optionNames<RMSpropOptions>({ lr: true, alpha: true, eps: true, weightDecay: true, momentum: true, centered: true, maximize: true });
+
 /**
  * RMSprop. Per parameter, with g its gradient:
  *   g ← g + λ·p
@@ -34,7 +37,7 @@ export interface RMSpropOptions {
  */
 export class RMSprop extends Optimizer<RMSpropOptions> {
   constructor(params: ParamsInput<RMSpropOptions>, opts: Partial<RMSpropOptions> = {}) {
-    super(params, { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, maximize: false, ...opts });
+    super(params, { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, maximize: false, ...checkOptions('RMSprop', opts, RMSPROP_OPTIONS) });
   }
 
   protected validate(o: RMSpropOptions): void {

@@ -7,6 +7,9 @@ import { ValueError } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
 import { checkOption, Optimizer, type ParamGroup, type ParamsInput, type ParamState } from './optimizer.ts';
 import { stateTensor } from './state-tensor.ts';
+import { checkOptions, optionNames } from '../options.ts';
+
+const SGD_OPTIONS = optionNames<SGDOptions>({ lr: true, momentum: true, dampening: true, nesterov: true, weightDecay: true, maximize: true });
 
 export interface SGDOptions {
   /** learning rate (default 1e-3) */
@@ -32,7 +35,7 @@ export interface SGDOptions {
  */
 export class SGD extends Optimizer<SGDOptions> {
   constructor(params: ParamsInput<SGDOptions>, opts: Partial<SGDOptions> = {}) {
-    super(params, { lr: 1e-3, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, maximize: false, ...opts });
+    super(params, { lr: 1e-3, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, maximize: false, ...checkOptions('SGD', opts, SGD_OPTIONS) });
   }
 
   protected validate(o: SGDOptions): void {
