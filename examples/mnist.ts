@@ -16,8 +16,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import * as tapegrad from 'tapegrad';
-import { DataLoader, datasets, getNumThreads, keep, manualSeed, nn, noGrad, optim, save, scope, type Tensor } from 'tapegrad';
+import { DataLoader, datasets, getNumThreads, initWebGPU, jit, keep, manualSeed, nn, noGrad, optim, save, scope, type Tensor } from 'tapegrad';
 import { arg, flag, numArg } from './args.ts';
 import { ProgressBar } from './progress.ts';
 import { plotSvg } from './svg-plot.ts';
@@ -68,27 +67,15 @@ if (!Number.isSafeInteger(seed)) fail(`--seed must be an integer; got ${seed}`);
 const savePath = arg('save');
 const outDir = arg('out', 'out');
 
-// ------------------------------------------------------------------ optional features
-
-// Features colleagues are building (the WebGPU backend, the jit): looked up at run time, so this
-// example runs — and says clearly what is missing — whichever of them has landed.
-const api = tapegrad as unknown as Record<string, unknown>;
+// ------------------------------------------------------------------ device
 
 /** A training step: the batch's mean loss and its number of correct predictions (0-d tensors). */
 type Step = (x: Tensor, y: Tensor) => [Tensor, Tensor];
-type Jitted = Step & { readonly stats: { traces: number; calls: number } };
-type Jit = (fn: Step) => Jitted;
-let jit: Jit | null = null;
-if (useJit) {
-  if (typeof api.jit !== 'function') fail("--jit is not available yet: this build of tapegrad does not export 'jit'");
-  jit = api.jit as Jit;
-}
+
 if (device === 'webgpu') {
-  if (typeof api.initWebGPU !== 'function') fail("--device webgpu is not available yet: this build of tapegrad does not export 'initWebGPU'");
   try {
-    const info = await (api.initWebGPU as () => Promise<{ adapter?: { description?: string; vendor?: string } }>)();
-    const a = info?.adapter;
-    console.log(`WebGPU: ${a?.description || a?.vendor || 'adapter opened'}`);
+    const info = await initWebGPU();
+    console.log(`WebGPU: ${info.adapter.description || info.adapter.vendor || 'adapter opened'}`);
   } catch (e) {
     fail(`--device webgpu: no WebGPU device could be opened (${e instanceof Error ? e.message : String(e)})`);
   }
@@ -165,7 +152,7 @@ const trainStep: Step = (x, y) => {
   opt.step();
   return [loss, correctCount(logits, y)];
 };
-const jitted = jit ? jit(trainStep) : null;
+const jitted = useJit ? jit(trainStep) : null;
 
 /**
  * The eager step inside `scope()`: every intermediate is released when the step ends instead of at

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { load } from 'tapegrad';
 import { ProgressBar, fmtDuration } from '../examples/progress.ts';
+import { gpuStatus } from './gpu-setup.ts';
 import { niceTicks, plotSvg } from '../examples/svg-plot.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -107,6 +108,16 @@ describe('examples (run as child processes)', () => {
     expect(num(out, /accuracy telling 3 from 8 \(\d+ images\): ([\d.]+)%/)).toBeGreaterThan(90);
   });
 
+  it('logistic-regression --symbolic and mlp-momentum --symbolic run the tutorial\'s symbolic versions', async () => {
+    const lr = await output('logistic-regression', ['--symbolic', '--steps', '300']);
+    expect(lr).toMatch(/train: \d+ traced nodes → \d+ after optimisation → \d+ kernels/);
+    expect(num(lr, /accuracy on D: ([\d.]+)%/)).toBeGreaterThan(90);
+    const mlp = await output('mlp-momentum', ['--symbolic', '--epochs', '20']);
+    // the same figures as the eager version: same data, same initial weights, same updates
+    expect(mlp).toContain('iteration 20: cost 216.454, accuracy 77.3%');
+    expect(mlp).toMatch(/train compiled: \d+ traced nodes/);
+  });
+
   it('mlp-momentum trains the toy two-class problem', async () => {
     const out = await output('mlp-momentum', ['--epochs', '20']);
     const lines = out.split('\n').filter((l) => l.startsWith('iteration '));
@@ -171,17 +182,22 @@ describe('examples (run as child processes)', () => {
     }
   });
 
-  for (const [what, args] of [['--jit', ['--jit']], ['--device webgpu', ['--device', 'webgpu']]] as const) {
-    it(`mnist ${what}: trains where the feature exists, else says it is not available`, async () => {
-      const r = await runExample('mnist', [...args, '--epochs', '1', '--limit', '2000', '--test-limit', '1000', '--out', join(work, what.replace(/\W/g, ''))]);
-      if (r.code === 0) {
-        expect(num(r.stdout, /test accuracy: ([\d.]+)%/)).toBeGreaterThan(60);
-      } else {
-        // absent from this build, or (WebGPU) present but no adapter on this machine
-        expect(r.stderr).toMatch(new RegExp(`mnist: ${what.replace(/[-/\\^$*+?.()|[\]{}]/g, '\\$&')}:? .*(not available yet|no WebGPU device could be opened)`));
-      }
-    });
-  }
+  it('mnist --jit trains with the compiled step', async () => {
+    const r = await runExample('mnist', ['--jit', '--epochs', '1', '--limit', '2000', '--test-limit', '1000', '--out', join(work, 'jit')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(num(r.stdout, /test accuracy: ([\d.]+)%/)).toBeGreaterThan(60);
+    expect(r.stdout).toMatch(/jit: 1 trace for 32 steps/);
+  });
+
+  it('mnist --device webgpu trains where an adapter exists, else says none could be opened', async () => {
+    const r = await runExample('mnist', ['--device', 'webgpu', '--epochs', '1', '--limit', '2000', '--test-limit', '1000', '--out', join(work, 'webgpu')]);
+    if ((await gpuStatus()).ok) {
+      expect(r.code, r.stderr).toBe(0);
+      expect(num(r.stdout, /test accuracy: ([\d.]+)%/)).toBeGreaterThan(60);
+    } else {
+      expect(r.stderr).toMatch(/mnist: --device webgpu: no WebGPU device could be opened/);
+    }
+  });
 
   it("keras-sequential runs the tutorial's snippet and a Keras-style MNIST classifier", async () => {
     const out = await output('keras-sequential', ['--epochs', '2', '--limit', '2000']);

@@ -196,11 +196,16 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
     return entry;
   };
 
-  /** Fewer arguments than `fn` declares (before any default) would trace `undefined` leaves. */
+  /**
+   * Fewer arguments than `fn` declares (before any default) would trace `undefined` leaves; more
+   * than a function without defaults, rest parameters or `arguments` can read would be dropped.
+   */
+  const most = exactArity(fn);
   const checkArity = (args: readonly unknown[]) => {
-    if (args.length >= fn.length) return;
+    if (args.length >= fn.length && (most === null || args.length <= most)) return;
     const names = opts.argNames ? ` (${opts.argNames.join(', ')})` : '';
-    throw new ValueError(`jit(${name}): called with ${args.length} argument${args.length === 1 ? '' : 's'}, but the function takes ${fn.length}${names}`);
+    const why = args.length < fn.length ? '' : ': the extra ones would be ignored';
+    throw new ValueError(`jit(${name}): called with ${args.length} argument${args.length === 1 ? '' : 's'}, but the function takes ${fn.length}${names}${why}`);
   };
 
   const find = (key: string): Entry | undefined => cache.get(key)?.find(usable);
@@ -398,4 +403,25 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
 /** Compiles `f` for `args` without running it (`f.warmup(...args)`). */
 export function warmup<A extends unknown[], R>(f: Jitted<A, R>, ...args: A): void {
   f.warmup(...args);
+}
+
+/**
+ * How many arguments `fn` can read, when its source says so exactly: its declared parameters,
+ * unless it has defaults or a rest parameter, reads `arguments`, or is native (bound); else null.
+ */
+function exactArity(fn: (...args: never[]) => unknown): number | null {
+  const src = Function.prototype.toString.call(fn);
+  if (src.includes('[native code]') || /\barguments\b/.test(src)) return null;
+  const single = /^\s*(?:async\s*)?[A-Za-z_$][\w$]*\s*=>/.test(src);
+  if (single) return 1;
+  const open = src.indexOf('(');
+  if (open < 0) return null;
+  let depth = 0, close = -1;
+  for (let i = open; i < src.length && close < 0; i++) {
+    if (src[i] === '(') depth++;
+    else if (src[i] === ')' && --depth === 0) close = i;
+  }
+  const params = close < 0 ? null : src.slice(open + 1, close);
+  // defaults and rest parameters end fn.length early; comments could hide either
+  return params === null || /\.\.\.|=|\/[/*]/.test(params) ? null : fn.length;
 }

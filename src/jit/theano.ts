@@ -72,6 +72,15 @@ export class Var {
   /** Evaluates the expression with placeholders bound by name (or by Var in a Map). */
   eval(bindings: Record<string, unknown> | Map<Var, unknown> = {}): Tensor {
     const holders = placeholdersOf([this]);
+    // as Theano's function does, a value for something the expression does not use is an error
+    // (a misspelt name would otherwise be dropped)
+    const unused = bindings instanceof Map
+      ? [...bindings.keys()].filter((k) => !holders.includes(k)).map((k) => (k instanceof Var ? k.name ?? `#${k.id}` : String(k)))
+      : Object.keys(bindings).filter((k) => !holders.some((p) => p.name === k));
+    if (unused.length) {
+      const known = holders.map((p) => `'${p.name ?? `#${p.id}`}'`).join(', ') || 'none';
+      throw new ValueError(`eval: ${unused.map((k) => `'${k}'`).join(', ')} ${unused.length === 1 ? 'is not a placeholder' : 'are not placeholders'} of this expression (its placeholders: ${known})`);
+    }
     const values = holders.map((p) => {
       const v = bindings instanceof Map ? bindings.get(p) : p.name !== undefined ? bindings[p.name] : undefined;
       if (v === undefined) {
@@ -95,6 +104,12 @@ export class Var {
   /** Replaces the value of a shared variable in place (same shape; cast to its dtype). */
   setValue(v: unknown): void {
     const t = this.sharedTensor('setValue');
+    const who = `setValue: shared variable '${this.name ?? `#${this.id}`}' (${t.dtype}${fmtShape(t.shape)})`;
+    if (v instanceof Tensor && v.dtype !== t.dtype) throw new DTypeError(`${who} got a ${v.dtype} tensor; convert it with .to('${t.dtype}') first`);
+    if (!(v instanceof Tensor) && (t.dtype === 'int32' || t.dtype === 'bool')) {
+      const bad = firstLossy(v, t.dtype);
+      if (bad !== undefined) throw new DTypeError(`${who}: ${String(bad)} is not ${t.dtype === 'int32' ? 'an int32 integer' : 'a boolean'}`);
+    }
     const src = v instanceof Tensor ? v : tensor(v as number, { dtype: t.dtype, device: t.device });
     if (!sameShape(src.shape, t.shape)) {
       throw new ShapeError(`setValue: shared variable '${this.name ?? `#${this.id}`}' has shape ${fmtShape(t.shape)}; the new value has ${fmtShape(src.shape)} (compiled functions hold it by reference, so its shape is fixed)`);
@@ -116,6 +131,13 @@ export class Var {
 }
 
 const evalCache = new WeakMap<Var, TheanoFunction>();
+
+/** The tensor whose elements `t` views (itself when it is not a view), traced or not. */
+function rootOf(t: Tensor): Tensor {
+  let r = activeTracer()?.viewRoot?.(t) ?? t;
+  while (r._base) r = r._base;
+  return r;
+}
 
 function describe(p: Var): string {
   const k = p._kind;
@@ -234,9 +256,9 @@ function replay(roots: readonly unknown[], env: Map<Var, unknown>): unknown[] {
   return roots.map(resolve);
 }
 
-/** Converts a call argument to a tensor of the placeholder's type, naming it on mismatch. */
 /**
- * The argument for placeholder `p` as a tensor. `shared` is a shared variable the function reads,
+ * The argument for placeholder `p` as a tensor (numbers and nested arrays are converted to its
+ * dtype; a conversion that would lose a value is an error, as in Theano). `shared` is a shared variable the function reads,
  * if any: a number or array lands on its device, and a tensor elsewhere is a DeviceError naming both.
  */
 function toInput(p: Var, v: unknown, i: number, shared?: Var): Tensor {
@@ -252,6 +274,12 @@ function toInput(p: Var, v: unknown, i: number, shared?: Var): Tensor {
     }
     t = v;
   } else {
+    if (k.dtype === 'int32' || k.dtype === 'bool') {
+      const bad = firstLossy(v, k.dtype);
+      if (bad !== undefined) {
+        throw new DTypeError(`${who}: ${String(bad)} is not ${k.dtype === 'int32' ? 'an int32 integer' : 'a boolean (true, false, 0 or 1)'}; convert it explicitly (Math.trunc, Math.round) if that is what you mean`);
+      }
+    }
     try {
       t = tensor(v as number, { dtype: k.dtype, ...(device ? { device } : {}) });
     } catch (e) {
@@ -261,6 +289,21 @@ function toInput(p: Var, v: unknown, i: number, shared?: Var): Tensor {
   if (t.ndim !== k.ndim) throw new ShapeError(`${who}: expected ${k.ndim} dims, got shape ${fmtShape(t.shape)}`);
   if (k.shape && !sameShape(k.shape, t.shape)) throw new ShapeError(`${who}: expected shape ${fmtShape(k.shape)}, got ${fmtShape(t.shape)}`);
   return t;
+}
+
+/** The first number or boolean in nested arrays `v` that `dtype` cannot hold exactly, if any. */
+function firstLossy(v: unknown, dtype: 'int32' | 'bool'): unknown {
+  if (Array.isArray(v)) {
+    for (const x of v) {
+      const bad = firstLossy(x, dtype);
+      if (bad !== undefined) return bad;
+    }
+    return undefined;
+  }
+  if (typeof v === 'boolean') return undefined;
+  if (typeof v !== 'number') return undefined; // left to tensor() to reject
+  const ok = dtype === 'int32' ? Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31 : v === 0 || v === 1;
+  return ok ? undefined : v;
 }
 
 // ---------------------------------------------------------------- fn
@@ -300,9 +343,10 @@ export function fn(inputs: readonly Var[], outputs?: Var | readonly Var[] | null
   const single = outputs instanceof Var;
   const outs: Var[] = outputs == null ? [] : single ? [outputs as Var] : [...(outputs as readonly Var[])];
   const updates: [Var, unknown][] = opts.updates instanceof Map ? [...opts.updates] : [...(opts.updates ?? [])].map(([a, b]) => [a, b]);
-  for (const [s] of updates) {
+  updates.forEach(([s], j) => {
     if (!(s instanceof Var) || s._kind.k !== 'shared') throw new ValueError(`fn: an update target must be a shared variable, got ${s instanceof Var ? `a ${s._kind.k}` : typeof s}`);
-  }
+    if (updates.findIndex(([t]) => t === s) !== j) throw new ValueError(`fn: shared variable '${s.name ?? `#${s.id}`}' is updated twice (updates ${updates.findIndex(([t]) => t === s)} and ${j}); give it one update`);
+  });
   const roots: unknown[] = [...outs, ...updates.map(([, v]) => v)];
   for (const p of placeholdersOf(roots)) {
     if (!inputs.includes(p)) {
@@ -333,18 +377,25 @@ export function fn(inputs: readonly Var[], outputs?: Var | readonly Var[] | null
         return t.isSymbolic && ![...env.values()].includes(t) ? t : Fn.clone(t);
       });
       noGrad(() => {
-        updates.forEach(([s], j) => {
+        // every update value is taken before any variable is written (Theano's semantics: a swap
+        // [[a, b], [b, a]] exchanges them): a value that is a shared variable or a view of one that
+        // an update writes is copied first
+        const written = new Set(updates.map(([s]) => rootOf((s._kind as { tensor: Tensor }).tensor)));
+        const values = updates.map(([s], j) => {
           const dst = (s._kind as { tensor: Tensor }).tensor;
           const v = vals[outs.length + j]!;
-          const val = v instanceof Tensor ? v : Fn.scalar(v as number, dst.dtype, dst.device);
-          if (v instanceof Tensor && (!sameShape(val.shape, dst.shape) || val.dtype !== dst.dtype)) {
-            throw new ShapeError(
-              `fn: the update of shared variable '${s.name ?? `#${s.id}`}' (${dst.dtype}${fmtShape(dst.shape)}) has a value of ${val.dtype}${fmtShape(val.shape)}; ` +
-                "an update must keep its variable's shape and dtype (cast with .to(...) if that is what you mean)",
-            );
+          if (!(v instanceof Tensor)) {
+            const bad = dst.dtype === 'int32' || dst.dtype === 'bool' ? firstLossy(v, dst.dtype) : undefined;
+            if (bad !== undefined) throw new DTypeError(`fn: the update of shared variable '${s.name ?? `#${s.id}`}' (${dst.dtype}${fmtShape(dst.shape)}) is ${String(bad)}, which ${dst.dtype} cannot hold`);
+            return Fn.scalar(v as number, dst.dtype, dst.device);
           }
-          dst.copy_(val);
+          const what = `fn: the update of shared variable '${s.name ?? `#${s.id}`}' (${dst.dtype}${fmtShape(dst.shape)}) has a value of ${v.dtype}${fmtShape(v.shape)}; ` +
+            "an update must keep its variable's shape and dtype";
+          if (v.dtype !== dst.dtype) throw new DTypeError(`${what} (cast with .to('${dst.dtype}') if that is what you mean)`);
+          if (!sameShape(v.shape, dst.shape)) throw new ShapeError(`${what} (updates are never broadcast)`);
+          return written.has(rootOf(v)) ? Fn.clone(v) : v;
         });
+        updates.forEach(([s], j) => (s._kind as { tensor: Tensor }).tensor.copy_(values[j]!));
       });
       return results;
     } finally {
@@ -435,6 +486,9 @@ export function shared(value: unknown, opts: SharedOptions = {}): Var {
   else {
     const flatNums = ([value] as unknown[]).flat(Infinity as 1);
     const ints = flatNums.every((v) => typeof v === 'number' && Number.isInteger(v));
+    if (!opts.dtype && ints && typeof value === 'number' && firstLossy(value, 'int32') !== undefined) {
+      throw new DTypeError(`shared: the integer ${value} does not fit int32 (tapegrad has no int64); pass { dtype: 'float64' } or 'float32' to store it as a float`);
+    }
     t = tensor(value as number, { dtype: opts.dtype ?? (ints && typeof value === 'number' ? 'int32' : 'float32') });
   }
   return new Var({ k: 'shared', tensor: t }, opts.name);

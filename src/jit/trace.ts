@@ -8,7 +8,7 @@
  */
 import type { Device, Storage } from '../backend.ts';
 import { nextSeed } from '../creation.ts';
-import { AutogradError, DeviceError, ShapeError, internal } from '../errors.ts';
+import { AutogradError, DeviceError, ShapeError, ValueError, internal } from '../errors.ts';
 import { setTracer, type Tracer } from '../ops/dispatch.ts';
 import { prims } from '../ops/prims.ts';
 import type { OpDef, ViewMeta } from '../ops/registry.ts';
@@ -16,7 +16,7 @@ import { contiguousStrides, fmtShape, sameShape } from '../shape.ts';
 import type { Node } from '../tape.ts';
 import { Tensor } from '../tensor.ts';
 import { Graph, GNode, type Update } from './graph.ts';
-import { flatten } from './tree.ts';
+import { flatten, hiddenTensor } from './tree.ts';
 import { writeThroughView } from './view-writes.ts';
 
 /** How a state input is bound at every call. */
@@ -285,6 +285,10 @@ export class TraceContext implements Tracer {
     return offset === 0 && size === t.numel;
   }
 
+  viewRoot(t: Tensor): Tensor {
+    return this.views.get(t)?.root ?? t;
+  }
+
   /** Tracer.alias: `t` (a detach() of `of`) shares of's elements, as eagerly. */
   alias(t: Tensor, of: Tensor): void {
     if (!of._sym) return;
@@ -399,6 +403,10 @@ export class TraceContext implements Tracer {
       outTensors.push(t);
       return g.outputs.push(node) - 1;
     };
+    const hidden = hiddenTensor(result, 'result');
+    if (hidden) {
+      throw new ValueError(`jit: ${hidden} is a computed tensor inside a Map, a Set or a class instance; a compiled function returns its tensors in (nested) arrays and plain objects`);
+    }
     const flat = flatten(result, 'result', false);
     for (const t of flat.tensors) {
       const arg = this.placeholders.get(t);

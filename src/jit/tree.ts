@@ -107,3 +107,45 @@ export function describeChange(prev: readonly LeafSig[], next: readonly LeafSig[
   }
   return 'the arguments and grad mode are the same; a `.grad` read inside the function, or JavaScript state the trace branched on (such as an optimizer\'s options), changed';
 }
+
+/**
+ * The path of a symbolic tensor that `value` holds where `flatten` does not look (inside a Map, a
+ * Set or a class instance), if any: a traced function's result must not carry one, since the
+ * caller would get the trace's placeholder instead of a value.
+ */
+export function hiddenTensor(value: unknown, root: string): string | null {
+  const seen = new Set<object>();
+  const walk = (v: unknown, path: string, hidden: boolean): string | null => {
+    if (v instanceof Tensor) return hidden && v.isSymbolic ? path : null;
+    if (typeof v !== 'object' || v === null || seen.has(v)) return null;
+    seen.add(v);
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const p = walk(v[i], `${path}[${i}]`, hidden);
+        if (p) return p;
+      }
+      return null;
+    }
+    if (v instanceof Map) {
+      for (const [k, x] of v) {
+        const p = walk(x, `${path}.get(${JSON.stringify(k) ?? String(k)})`, true);
+        if (p) return p;
+      }
+      return null;
+    }
+    if (v instanceof Set) {
+      for (const x of v) {
+        const p = walk(x, `${path} (a Set)`, true);
+        if (p) return p;
+      }
+      return null;
+    }
+    const plain = isPlainObject(v);
+    for (const k of Object.keys(v)) {
+      const p = walk((v as Record<string, unknown>)[k], `${path}.${k}`, hidden || !plain);
+      if (p) return p;
+    }
+    return null;
+  };
+  return walk(value, root, false);
+}

@@ -150,6 +150,31 @@ describe('bad input', () => {
     expect(() => add(randn([2]), undefined as unknown as Tensor)).toThrow(/add: the second operand is undefined/);
   });
 
+  it('jit: a computed tensor returned inside a Map or a class instance is refused when tracing', () => {
+    const inMap = jit((p: Tensor) => new Map([['y', p.add(1)]]), { eagerFirstCall: false });
+    expect(() => inMap(tensor([1]))).toThrow(/jit: result\.get\("y"\) is a computed tensor inside a Map, a Set or a class instance/);
+    class Box { constructor(readonly value: Tensor) {} }
+    const boxed = jit((p: Tensor) => ({ out: new Box(p.mul(2)) }), { eagerFirstCall: false });
+    expect(() => boxed(tensor([1]))).toThrow(/result\.out\.value is a computed tensor/);
+    // plain objects and arrays are fine, and so is a static object holding concrete tensors
+    const w = tensor([5]);
+    const plain = jit((p: Tensor) => ({ a: [p.add(1)], box: new Box(w) }), { eagerFirstCall: false });
+    const r = plain(tensor([1]));
+    expect(r.a[0]!.toArraySync()).toEqual([2]);
+    expect(r.box.value).toBe(w);
+  });
+
+  it('jit: more arguments than the function can read is an error, not a silent drop', () => {
+    const add = jit((p: Tensor, q: Tensor) => p.add(q), { eagerFirstCall: false });
+    const call = add as unknown as (...a: Tensor[]) => Tensor;
+    expect(() => call(randn([2]), randn([2]), randn([2]))).toThrow(/jit\(fn\): called with 3 arguments, but the function takes 2: the extra ones would be ignored/);
+    // defaults, rest parameters and `arguments` may read more: no limit
+    const rest = jit((...xs: Tensor[]) => xs.reduce((a, b) => a.add(b)), { eagerFirstCall: false });
+    expect(rest(tensor([1]), tensor([2]), tensor([3])).toArraySync()).toEqual([6]);
+    const withDefault = jit((p: Tensor, k: number = 2) => p.mul(k), { eagerFirstCall: false });
+    expect(withDefault(tensor([1]), 3).toArraySync()).toEqual([3]);
+  });
+
   it('fn: a placeholder with fixed sizes names the argument on a shape mismatch', () => {
     const v = T.vector('v', { shape: [3] });
     const f = fn([v], v.sum());

@@ -1,6 +1,7 @@
 /**
  * @file Property tests: jit(f)(x) equals f(x) — values and gradients — on random programs (random
- * DAGs of elementwise, reduction, view and matmul ops on random shapes), with the CPU executor,
+ * DAGs of elementwise, reduction, view and matmul ops on random shapes; the elementwise steps
+ * include every elementwise primitive of the op registry), with the CPU executor,
  * with fusion off, with the backend-neutral executor, and on WebGPU (its own executor: matmul
  * epilogues, reduction prologues, recomputed intermediates, in-place plans) against the CPU.
  */
@@ -9,16 +10,51 @@ import { describe, expect, it } from 'vitest';
 import { Tensor, tensor, grad, matmul } from '../../src/index.ts';
 import * as F from '../../src/ops/functional.ts';
 import { jit, type JitOptions } from '../../src/jit/index.ts';
+import { dispatch } from '../../src/ops/dispatch.ts';
+import { prims } from '../../src/ops/prims.ts';
+import type { OpDef } from '../../src/ops/registry.ts';
+import type { Aval } from '../../src/backend.ts';
 import { gpuStatus } from '../gpu-setup.ts';
+import { primCases, type PrimCase } from '../property/prim-cases.ts';
 
 type Step = readonly [number, number, number];
 interface Program { readonly shapes: readonly (readonly number[])[]; readonly steps: readonly Step[]; readonly outs: number }
 
-const OPS = 26;
+/**
+ * Every elementwise primitive of the op registry that maps one or two float operands to a value
+ * (sources and ops with index or mask operands excluded), with the attributes its registry case
+ * generates: a new primitive joins the random programs without a line here.
+ */
+const REGISTRY_OPS: readonly { op: OpDef; arity: number; attrs: unknown; jumps: boolean }[] = Object.values(prims as Record<string, OpDef>)
+  .filter((op) => op.kind === 'elementwise')
+  .flatMap((op) => {
+    const c = (primCases as Record<string, PrimCase | undefined>)[op.name];
+    const sample = c ? fc.sample(c.gen, { numRuns: 1, seed: 3 })[0] : undefined;
+    if (!sample || sample.consts?.length || sample.xs.length === 0) return [];
+    // (cast's case picks its dtypes in code; here: float → int32 and back)
+    const attrs = op === prims.cast ? { dtype: 'int32' } : sample.attrs;
+    return [{ op, arity: sample.xs.length, attrs, jumps: jumps(op, sample.xs.length, attrs) }];
+  });
+const FIXED_OPS = 26;
+const OPS = FIXED_OPS + REGISTRY_OPS.length;
+
+/** `t` squashed into (0.1, 0.9): inside every registry op's domain (log, sqrt, pow, div …). */
+const inDomain = (t: Tensor) => t.sigmoid().mul(0.8).add(0.1);
+/**
+ * Whether an op's result jumps (rounding, comparisons, remainder, casts to integers): such ops
+ * are applied to the program's arguments times powers of two, which every executor computes
+ * exactly, since an ulp of difference in a computed operand could flip the result.
+ */
+function jumps(op: OpDef, arity: number, attrs: unknown): boolean {
+  if (['floor', 'ceil', 'round', 'trunc', 'sign', 'remainder', 'cast'].includes(op.name)) return true;
+  const avals = Array.from({ length: arity }, (): Aval => ({ shape: [1], dtype: 'float32' }));
+  return op.infer(avals, attrs as never).dtype !== 'float32';
+}
 
 /** Runs a program: every step appends one tensor built from earlier ones; the last `outs` are returned. */
 function run(p: Program, inputs: readonly Tensor[]): Tensor[] {
   const pool: Tensor[] = [...inputs];
+  const args = [...inputs];
   const pick = (i: number) => pool[i % pool.length]!;
   const sameShape = (a: Tensor, i: number): Tensor | number => {
     const c = pool.filter((t) => t.shape.length === a.shape.length && t.shape.every((d, k) => d === a.shape[k]));
@@ -58,7 +94,26 @@ function run(p: Program, inputs: readonly Tensor[]): Tensor[] {
       // by a reshape (a split view: the kernel iterates over a refined shape)
       case 24: { if (!nd) { out = a.neg(); break; } const m = p2 % 2 ? a.max(dim, true) : a.min(dim, true); out = m.values.add(m.indices.to(a.dtype).mul(0.5)); break; }
       case 25: out = nd ? a.unsqueeze(-1).expand(...a.shape, 2).reshape(...a.shape.slice(0, -1), a.shape[nd - 1]! * 2).mul(0.75) : a.mul(0.75); break;
-      default: throw new Error('unreachable');
+      default: {
+        const r = REGISTRY_OPS[(code % OPS) - FIXED_OPS]!;
+        if (r.jumps) {
+          const x = args[p1 % args.length]!;
+          const operands = [x.mul(4)];
+          for (let k = 1; k < r.arity; k++) {
+            const other = args.find((t, i) => i !== p1 % args.length && t.ndim === x.ndim && t.shape.every((d, j) => d === x.shape[j]));
+            operands.push(r.op.name === 'remainder' ? F.fullLike(x, 0.75) : k === 1 && other ? other.mul(2) : x.mul(-0.5));
+          }
+          // (back to a float, plus a differentiable term for the gradient properties)
+          out = dispatch(r.op, operands, r.attrs).to(x.dtype).add(x.mul(0.5));
+        } else {
+          const operands = [inDomain(a)];
+          for (let k = 1; k < r.arity; k++) {
+            const b = sameShape(a, p2 + k);
+            operands.push(inDomain(typeof b === 'number' ? a.mul(b) : b));
+          }
+          out = dispatch(r.op, operands, r.attrs);
+        }
+      }
     }
     pool.push(out);
   }

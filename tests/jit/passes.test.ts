@@ -97,7 +97,7 @@ describe('simplify: every rule fires and preserves values', () => {
         g.addInput({ shape: y.shape, dtype: y.dtype }, 'cpu', 'y');
         c.graph(g);
       } else {
-        g = jit(c.f, { eagerFirstCall: false }).lower(x, y).graph('trace');
+        g = jit((x: Tensor, y: Tensor) => c.f(x, y), { eagerFirstCall: false }).lower(x, y).graph('trace');
       }
       const fired: string[] = [];
       const s = simplify(g, { onFire: (r) => fired.push(r) });
