@@ -10,11 +10,18 @@ import { backward, type BackwardOptions, type Node } from './tape.ts';
 import { formatTensor } from './format.ts';
 import * as F from './ops/functional.ts';
 import type { TensorLike, IndexSpec, MaxResult } from './ops/functional.ts';
+import type { OpDef } from './ops/registry.ts';
 import { describeValue } from './ops/dispatch.ts';
 
 /** A jit graph node, as seen by the Tensor class (defined by src/jit/). */
 export interface SymbolicRef {
   readonly id: number;
+}
+
+/** One view op application (op and attributes): replayed on a gradient by in-place writes into views. */
+export interface ViewStep {
+  readonly op: OpDef;
+  readonly attrs: unknown;
 }
 
 /** Nested arrays of numbers (or booleans) as returned by toArray(). */
@@ -35,6 +42,8 @@ export class Tensor {
   _sym: SymbolicRef | null;
   /** @internal the tensor this one is a view of */
   readonly _base: Tensor | null;
+  /** @internal the view op that made this tensor from `_base` (null: not a view, or a detach() alias) */
+  _viewOp: ViewStep | null = null;
   /** @internal set by dispose() */
   _disposed = false;
   /** @internal version counter for symbolic tensors (concrete ones use their storage's) */

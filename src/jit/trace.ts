@@ -14,7 +14,7 @@ import { prims } from '../ops/prims.ts';
 import type { OpDef, ViewMeta } from '../ops/registry.ts';
 import { contiguousStrides, fmtShape, sameShape } from '../shape.ts';
 import type { Node } from '../tape.ts';
-import { Tensor } from '../tensor.ts';
+import { Tensor, type ViewStep } from '../tensor.ts';
 import { Graph, GNode, type Update } from './graph.ts';
 import { flatten, hiddenTensor } from './tree.ts';
 import { writeThroughView } from './view-writes.ts';
@@ -287,6 +287,17 @@ export class TraceContext implements Tracer {
 
   viewRoot(t: Tensor): Tensor {
     return this.views.get(t)?.root ?? t;
+  }
+
+  viewSteps(t: Tensor): { root: Tensor; steps: ViewStep[] } | null {
+    const steps: ViewStep[] = [];
+    let cur = t;
+    for (let link = this.views.get(cur); link; link = this.views.get(cur)) {
+      if (!link.op) return null;
+      steps.unshift({ op: link.op, attrs: link.attrs });
+      cur = link.parent;
+    }
+    return { root: cur, steps };
   }
 
   /** Tracer.alias: `t` (a detach() of `of`) shares of's elements, as eagerly. */

@@ -6,7 +6,7 @@
 import { getBackend, type Aval, type BufView, type Device } from '../backend.ts';
 import { DeviceError, UseAfterDisposeError, ValueError, internal } from '../errors.ts';
 import { recordOp } from '../tape.ts';
-import { Tensor } from '../tensor.ts';
+import { Tensor, type ViewStep } from '../tensor.ts';
 import { fmtShape } from '../shape.ts';
 import type { OpDef } from './registry.ts';
 
@@ -24,6 +24,8 @@ export interface Tracer {
   alias?(t: Tensor, of: Tensor): void;
   /** the tensor whose elements `t` views (a state, an argument or an op result; `t` itself if it is no view) */
   viewRoot?(t: Tensor): Tensor;
+  /** the view ops from that tensor to `t` (null where a detach() alias is on the way) */
+  viewSteps?(t: Tensor): { root: Tensor; steps: ViewStep[] } | null;
   /**
    * JavaScript state the traced code branched on: the compiled function is reused only while
    * `holds()` is true, else it traces again (e.g. an optimizer's options that decide which terms
@@ -112,7 +114,9 @@ function runEager(op: OpDef, inputs: readonly Tensor[], attrs: unknown, aval: Av
     const x = inputs[0]!;
     const meta = op.view({ shape: x.shape, strides: x.strides, offset: x.offset }, attrs);
     if (!meta) internal(`${op.name}: view of a non-viewable layout reached dispatch`);
-    return Tensor._fromStorage(x._storage!, meta.shape, meta.strides, meta.offset, aval.dtype, device, x);
+    const v = Tensor._fromStorage(x._storage!, meta.shape, meta.strides, meta.offset, aval.dtype, device, x);
+    v._viewOp = { op, attrs };
+    return v;
   }
   const backend = getBackend(device);
   const views = op.kind === 'elementwise' ? inputs.map((t) => broadcastView(t, aval.shape)) : inputs.map(bufView);

@@ -6,8 +6,8 @@ import { getBackend, type BufView, type Device } from '../backend.ts';
 import { checkDType, isFloat, promoteTypes, scalarDtype, type DType } from '../dtype.ts';
 import { AutogradError, DTypeError, DeviceError, IndexError, ShapeError, ValueError } from '../errors.ts';
 import { broadcastShapes, fmtShape, normDim, normDims, numel, sameShape } from '../shape.ts';
-import { Tensor } from '../tensor.ts';
-import { isGradEnabled } from '../tape.ts';
+import { Tensor, type ViewStep } from '../tensor.ts';
+import { isGradEnabled, noGrad, recordOp } from '../tape.ts';
 import { full, zeros, zerosLike, onesLike, fullLike, fromTypedArray } from '../creation.ts';
 import { activeTracer, bufView, checkLive, describeValue, dispatch } from './dispatch.ts';
 import { prims } from './prims.ts';
@@ -234,6 +234,7 @@ export function inplace<T extends Tensor>(x: T, value: Tensor | (() => Tensor), 
     x._bumpVersion();
   }
   if (value.requiresGrad && isGradEnabled()) {
+    rebaseViewed(x, value);
     x.gradFn = value.gradFn;
     (x as Tensor).requiresGrad = true;
   }
@@ -246,6 +247,68 @@ export function inplace<T extends Tensor>(x: T, value: Tensor | (() => Tensor), 
 }
 
 /**
+ * The tensor whose elements `x` views and the view ops that lead from it to `x` (in order), or
+ * null when `x` is no view, or a detach() alias is on the way. While tracing, the tracer knows
+ * the views of symbolic tensors; a concrete root may itself be an eager view.
+ */
+export function viewChain(x: Tensor): { root: Tensor; steps: ViewStep[] } | null {
+  const tracer = activeTracer();
+  let root = x;
+  const steps: ViewStep[] = [];
+  if (tracer?.viewSteps && x.isSymbolic) {
+    const traced = tracer.viewSteps(x);
+    if (!traced) return null;
+    root = traced.root;
+    steps.push(...traced.steps);
+  }
+  while (root._base) {
+    if (!root._viewOp) return null;
+    steps.unshift(root._viewOp);
+    root = root._base;
+  }
+  return steps.length ? { root, steps } : null;
+}
+
+/**
+ * After an in-place write of `value` into view `x` while gradients are recorded: the tensor `x`
+ * views gets a CopySlices node (PyTorch's name), so its gradient reaches the written value
+ * inside the view's elements and its old history outside them. Without it, the base kept its
+ * old gradFn and backward through the base ignored the write.
+ */
+function rebaseViewed(x: Tensor, value: Tensor): void {
+  const chain = viewChain(x);
+  if (!chain || !isFloat(chain.root.dtype)) return;
+  recordOp(copySlices, [chain.root, value], { steps: chain.steps }, chain.root);
+}
+
+/**
+ * The backward of an in-place write into a view (never run forward: the write itself is the
+ * backend's assign). Gradients: d(base before) = g outside the view's elements, 0 inside;
+ * d(value) = g seen through the same view ops.
+ */
+const copySlices: OpDef = {
+  kind: 'copy',
+  name: 'copySlices',
+  infer: ([base]) => base!,
+  vjp: (g, { attrs, needsGrad }) => {
+    const { steps } = attrs as unknown as { steps: readonly ViewStep[] };
+    const through = (t: Tensor) => steps.reduce((v, s) => dispatch(s.op, [v], s.attrs), t);
+    // (the gradient may be an expanded view; the view ops replay on the base's dense layout)
+    const gd = contiguous(g);
+    let outside: Tensor | null = null;
+    if (needsGrad[0]) {
+      const keep = noGrad(() => {
+        const m = onesLike(gd);
+        through(m).zero_();
+        return m;
+      });
+      outside = gd.mul(keep);
+    }
+    return [outside, needsGrad[1] ? through(gd) : null];
+  },
+};
+
+/**
  * Refuses, while gradients are recorded, in-place writes into a leaf that requires grad or into
  * a view of one (the write would change the leaf behind autograd's back, as PyTorch refuses).
  */
@@ -254,10 +317,8 @@ function checkInplaceGrad(op: string, x: Tensor): void {
   if (x.isLeaf) {
     throw new AutogradError(`${op}: a leaf tensor that requires grad (shape ${fmtShape(x.shape)}) cannot be modified in place while gradients are recorded; wrap the update in noGrad(() => …)`);
   }
-  // a differentiable view was made by a view op from its _base (detach() and views made under
-  // noGrad carry no gradFn, so the walk stops there)
-  let base: Tensor = x;
-  while (base._base && base.gradFn?.op.kind === 'view') base = base._base;
+  // (a detach() on the way ends the chain: writes through it are outside autograd)
+  const base = viewChain(x)?.root ?? x;
   if (base !== x && base.isLeaf && base.requiresGrad) {
     throw new AutogradError(`${op}: the tensor written to (shape ${fmtShape(x.shape)}) is a view of a leaf tensor that requires grad (shape ${fmtShape(base.shape)}); a view of a leaf that requires grad cannot be modified in place while gradients are recorded; wrap the update in noGrad(() => …)`);
   }

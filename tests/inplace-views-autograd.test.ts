@@ -1,0 +1,92 @@
+/**
+ * @file In-place writes into views while gradients are recorded: the viewed tensor's gradient
+ * reaches the written values inside the view and its old history outside it (PyTorch's
+ * CopySlices), eagerly and inside jit, matching the same program written out of place.
+ */
+import { describe, expect, it } from 'vitest';
+import { cat, grad, tensor, type Tensor } from '../src/index.ts';
+import { jit } from '../src/jit/index.ts';
+
+const arr = (t: Tensor | null | undefined) => t!.toArraySync();
+const weights = tensor([1, 10, 100]);
+
+describe('in-place writes into views carry gradients to the viewed tensor', () => {
+  it('a slice of an intermediate scaled in place: the base sees the write', () => {
+    const x = tensor([1, 2, 3], { requiresGrad: true });
+    const y = x.mul(1);
+    y.index([0, 2]).mul_(3);
+    expect(arr(y)).toEqual([3, 6, 3]);
+    y.mul(weights).sum().backward();
+    // out of place: [3x₀, 3x₁, x₂]·w
+    expect(arr(x.grad)).toEqual([3, 30, 100]);
+  });
+
+  it('a copy into a column through t(): old values outside, the source inside', () => {
+    const x = tensor([[1, 2], [3, 4]], { requiresGrad: true });
+    const w = tensor([5, 6], { requiresGrad: true });
+    const y = x.mul(2);
+    y.t().index(0).copy_(w);
+    expect(arr(y)).toEqual([[5, 4], [6, 8]]);
+    const [gx, gw] = grad(y.mul(tensor([[1, 2], [3, 4]])).sum(), [x, w]);
+    expect(arr(gx)).toEqual([[0, 4], [0, 8]]);
+    expect(arr(gw)).toEqual([1, 3]);
+  });
+
+  it('a tensor without grad written with a value that has one starts to require grad', () => {
+    const w = tensor([5, 6], { requiresGrad: true });
+    const z = tensor([0, 0, 0, 0]);
+    z.index([1, 3]).copy_(w.mul(2));
+    expect(z.requiresGrad).toBe(true);
+    const [gw] = grad(z.mul(tensor([1, 2, 3, 4])).sum(), [w]);
+    expect(arr(gw)).toEqual([4, 6]);
+  });
+
+  it('a constant written into a view stops the gradient there (zero_, fill_)', () => {
+    const x = tensor([1, 2, 3, 4], { requiresGrad: true });
+    const y = x.mul(3);
+    y.index([1, 3]).zero_();
+    y.reshape(2, 2).index(1, [1, 2]).fill_(7);
+    expect(arr(y)).toEqual([3, 0, 0, 7]);
+    y.sum().backward();
+    expect(arr(x.grad)).toEqual([3, 0, 0, 0]);
+  });
+
+  it('equals the out-of-place program, values and gradients, eagerly and compiled', () => {
+    // (add_, whose backward needs neither operand: a write into a tensor that an op saved would
+    // be refused at backward by the version check, as in PyTorch)
+    const inPlace = (x: Tensor) => {
+      const y = x.mul(x).add(1);
+      y.reshape(2, 3).index(null, [1, 3]).add_(x.reshape(2, 3).index(null, [0, 2]).exp());
+      return y.mul(tensor([1, 2, 3, 4, 5, 6])).sum();
+    };
+    const outOfPlace = (x: Tensor) => {
+      const e = x.mul(x).add(1).reshape(2, 3), xs = x.reshape(2, 3);
+      const y = cat([e.index(null, [0, 1]), e.index(null, [1, 3]).add(xs.index(null, [0, 2]).exp())], 1).reshape(6);
+      return y.mul(tensor([1, 2, 3, 4, 5, 6])).sum();
+    };
+    const x0 = [0.1, -0.2, 0.3, 0.4, -0.5, 0.6];
+    const gradOf = (f: (x: Tensor) => Tensor) => (x: Tensor) => {
+      const l = f(x);
+      return [l, grad(l, [x])[0]!];
+    };
+    const want = gradOf(outOfPlace)(tensor(x0, { requiresGrad: true }));
+    const eager = gradOf(inPlace)(tensor(x0, { requiresGrad: true }));
+    const compiled = jit(gradOf(inPlace), { eagerFirstCall: false })(tensor(x0, { requiresGrad: true }));
+    for (const got of [eager, compiled]) {
+      expect(got[0]!.itemSync()).toBeCloseTo(want[0]!.itemSync(), 5);
+      (arr(got[1]!) as number[]).forEach((v, i) => expect(v).toBeCloseTo((arr(want[1]!) as number[])[i]!, 5));
+    }
+  });
+
+  it('writes through a detach() stay outside autograd; views of a leaf that requires grad are refused', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    const y = x.mul(2);
+    y.detach().index([0, 1]).fill_(9);
+    expect(arr(y)).toEqual([9, 4]);
+    y.sum().backward();
+    expect(arr(x.grad)).toEqual([2, 2]);
+    expect(() => x.index([0, 1]).mul_(3)).toThrow(/view of a leaf tensor that requires grad/);
+    expect(() => jit((p: Tensor) => p.index([0, 1]).mul_(3), { eagerFirstCall: false })(tensor([1, 2], { requiresGrad: true })))
+      .toThrow(/view of a leaf tensor that requires grad/);
+  });
+});
