@@ -369,13 +369,14 @@ export class Tensor {
   matmul(o: Tensor): Tensor { return F.matmul(this, o); }
 
   // ---- in place ----
-  // (each value is computed only once the destination passed inplace()'s checks)
+  // (each value is computed only once the destination passed inplace()'s checks; ops whose
+  // backward may need the old values read them from a copy while gradients are recorded)
   add_(o: TensorLike): this { return F.inplace(this, () => F.add(this, o), 'add_', true); }
   sub_(o: TensorLike): this { return F.inplace(this, () => F.sub(this, o), 'sub_', true); }
-  mul_(o: TensorLike): this { return F.inplace(this, () => F.mul(this, o), 'mul_', true); }
-  div_(o: TensorLike): this { return F.inplace(this, () => F.div(this, o), 'div_', true); }
-  clamp_(min?: TensorLike | null, max?: TensorLike | null): this { return F.inplace(this, () => F.clamp(this, min, max), 'clamp_', true); }
-  lerp_(end: TensorLike, w: TensorLike): this { return F.inplace(this, () => F.lerp(this, end, w), 'lerp_', true); }
+  mul_(o: TensorLike): this { return F.inplace(this, () => F.mul(F.oldValues(this, o), o), 'mul_', true); }
+  div_(o: TensorLike): this { return F.inplace(this, () => F.div(F.oldValues(this, o), o), 'div_', true); }
+  clamp_(min?: TensorLike | null, max?: TensorLike | null): this { return F.inplace(this, () => F.clamp(F.oldValues(this, min ?? 0, max ?? 0), min, max), 'clamp_', true); }
+  lerp_(end: TensorLike, w: TensorLike): this { return F.inplace(this, () => F.lerp(F.oldValues(this, end, w), end, w), 'lerp_', true); }
   addcmul_(t1: TensorLike, t2: TensorLike, value: TensorLike = 1): this { return F.inplace(this, () => F.addcmul(this, t1, t2, value), 'addcmul_', true); }
   addcdiv_(t1: TensorLike, t2: TensorLike, value: TensorLike = 1): this { return F.inplace(this, () => F.addcdiv(this, t1, t2, value), 'addcdiv_', true); }
   zero_(): this { return F.inplace(this, () => F.zerosLike(this), 'zero_', true); }

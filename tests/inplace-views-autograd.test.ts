@@ -90,3 +90,43 @@ describe('in-place writes into views carry gradients to the viewed tensor', () =
       .toThrow(/view of a leaf tensor that requires grad/);
   });
 });
+
+describe('in-place ops whose backward needs the old values (PyTorch saves original_self)', () => {
+  const setup = () => ({ x: tensor([1, 2, 3], { requiresGrad: true }), z: tensor([4, 5, 6], { requiresGrad: true }) });
+
+  it('mul_ and div_ by a tensor that requires grad', () => {
+    let { x, z } = setup();
+    let y = x.mul(2);
+    y.mul_(z);
+    y.sum().backward();
+    expect([arr(x.grad), arr(z.grad)]).toEqual([[8, 10, 12], [2, 4, 6]]);
+    ({ x, z } = setup());
+    y = x.mul(2);
+    y.div_(z);
+    y.sum().backward();
+    // d(2x/z)/dx = 2/z, d/dz = −2x/z²
+    (arr(x.grad) as number[]).forEach((v, i) => expect(v).toBeCloseTo(2 / [4, 5, 6][i]!, 6));
+    (arr(z.grad) as number[]).forEach((v, i) => expect(v).toBeCloseTo(-2 * (i + 1) / [4, 5, 6][i]! ** 2, 6));
+  });
+
+  it('lerp_ with a weight that requires grad, and the same step compiled', () => {
+    const f = (x: Tensor, w: Tensor) => {
+      const y = x.mul(2);
+      y.lerp_(tensor([0, 0, 0]), w);
+      const [gx, gw] = grad(y.sum(), [x, w]);
+      return [gx!, gw!];
+    };
+    const args = () => [tensor([1, 2, 3], { requiresGrad: true }), tensor([0.25], { requiresGrad: true })] as const;
+    for (const [gx, gw] of [f(...args()), jit(f, { eagerFirstCall: false })(...args())]) {
+      expect(arr(gx)).toEqual([1.5, 1.5, 1.5]);
+      expect(arr(gw)).toEqual([-12]);
+    }
+  });
+
+  it('a write into a tensor an earlier op saved is still refused at backward (exp saves its result)', () => {
+    const x = tensor([1, 2, 3], { requiresGrad: true });
+    const y = x.exp();
+    y.mul_(2);
+    expect(() => y.sum().backward()).toThrow(/output of 'exp'.*modified by an in-place operation/);
+  });
+});

@@ -247,6 +247,16 @@ export function inplace<T extends Tensor>(x: T, value: Tensor | (() => Tensor), 
 }
 
 /**
+ * `x` as the operand from which an in-place op (mul_, div_, lerp_, clamp_) reads its old values:
+ * a copy while gradients are recorded and a gradient flows through the op, since its backward
+ * may need those old values and the write replaces them (PyTorch saves `original_self` so).
+ */
+export function oldValues(x: Tensor, ...others: TensorLike[]): Tensor {
+  if (!isGradEnabled() || (!x.requiresGrad && !others.some((o) => o instanceof Tensor && o.requiresGrad))) return x;
+  return clone(x);
+}
+
+/**
  * The tensor whose elements `x` views and the view ops that lead from it to `x` (in order), or
  * null when `x` is no view, or a detach() alias is on the way. While tracing, the tracer knows
  * the views of symbolic tensors; a concrete root may itself be an eager view.
