@@ -132,6 +132,8 @@ export class GpuBackend implements Backend {
   private bufOf(s: GpuStorage, op: string): GpuBuf {
     if (s.disposed) internal(`${op}: read of a released WebGPU storage`);
     if (s.buf) return s.buf;
+    // an empty tensor still binds a buffer (the smallest bucket) where a kernel names it
+    if (s.size === 0) return this.attach(s);
     if (s.constValue === undefined) internal(`${op}: WebGPU storage without buffer or value`);
     const buf = this.attach(s);
     this.fill(buf, s.size, s.dtype, s.constValue);

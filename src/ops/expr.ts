@@ -49,8 +49,15 @@ export const E = {
  * values out: src/cpu/elementwise.ts); it is called once per distinct node, in key order.
  */
 export function exprKey(root: Expr, leaf?: (e: Expr) => string | null): string {
-  return keyOf(root, new Map(), leaf);
+  if (leaf) return keyOf(root, new Map(), leaf);
+  // (a compiled kernel runs the same expression object at every call)
+  let key = plainKeys.get(root);
+  if (key === undefined) plainKeys.set(root, (key = keyOf(root, new Map(), undefined)));
+  return key;
 }
+
+/** exprKey without `leaf`, per expression object (expressions are immutable). */
+const plainKeys = new WeakMap<Expr, string>();
 
 // NOTE: a module-level recursion rather than a closure made per call: exprKey runs for every
 // eager elementwise op, and under tsx (esbuild's keepNames) each named closure costs a

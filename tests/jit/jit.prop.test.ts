@@ -1,7 +1,8 @@
 /**
  * @file Property tests: jit(f)(x) equals f(x) — values and gradients — on random programs (random
- * DAGs of elementwise, reduction, view and matmul ops on random shapes; the elementwise steps
- * include every elementwise primitive of the op registry), with the CPU executor,
+ * DAGs of elementwise, reduction, view and matmul ops on random shapes; besides hand-written
+ * patterns, the steps draw every primitive of the op registry with its registry case's sampled
+ * shapes and attributes), with the CPU executor,
  * with fusion off, with the backend-neutral executor, and on WebGPU (its own executor: matmul
  * epilogues, reduction prologues, recomputed intermediates, in-place plans) against the CPU.
  */
@@ -15,7 +16,8 @@ import { prims } from '../../src/ops/prims.ts';
 import type { OpDef } from '../../src/ops/registry.ts';
 import type { Aval } from '../../src/backend.ts';
 import { gpuStatus } from '../gpu-setup.ts';
-import { primCases, type PrimCase } from '../property/prim-cases.ts';
+import { buildConst, primCases, type PrimCase, type Sample } from '../property/prim-cases.ts';
+import { build } from '../property/arbitraries.ts';
 
 type Step = readonly [number, number, number];
 interface Program { readonly shapes: readonly (readonly number[])[]; readonly steps: readonly Step[]; readonly outs: number }
@@ -35,8 +37,27 @@ const REGISTRY_OPS: readonly { op: OpDef; arity: number; attrs: unknown; jumps: 
     const attrs = op === prims.cast ? { dtype: 'int32' } : sample.attrs;
     return [{ op, arity: sample.xs.length, attrs, jumps: jumps(op, sample.xs.length, attrs) }];
   });
+/**
+ * Every other primitive of the registry with operands (reductions, views, matmul, gather,
+ * scatterAdd, cat, pad, unfold, fold, copy), as its registry case samples it once: operand shapes,
+ * attributes and constant operands (indices, masks). In a program its float operands are the
+ * sampled values times a scalar computed from an earlier tensor, so it joins the DAG.
+ */
+interface Operand { readonly values: readonly number[]; readonly shape: readonly number[]; readonly dtype: Tensor['dtype'] }
+const REGISTRY_OTHER: readonly { op: OpDef; c: PrimCase; sample: Sample; xs: Operand[]; consts: Operand[] }[] = Object.values(prims as Record<string, OpDef>)
+  .filter((op) => op.kind !== 'elementwise')
+  .flatMap((op) => {
+    const c = (primCases as Record<string, PrimCase | undefined>)[op.name];
+    const sample = c ? fc.sample(c.gen, { numRuns: 1, seed: 3 })[0] : undefined;
+    if (!sample || !sample.xs.length) return [];
+    // (the operands' values, read here once: built inside a traced function, the views that
+    // build() takes would be recorded on CPU tensors)
+    const operand = (t: Tensor): Operand => ({ values: Array.from(t.dataSync() as ArrayLike<number>, Number), shape: t.shape, dtype: t.dtype });
+    return [{ op, c: c!, sample, xs: sample.xs.map((spec) => operand(build(spec))), consts: (sample.consts ?? []).map((k) => operand(buildConst(k))) }];
+  });
 const FIXED_OPS = 26;
-const OPS = FIXED_OPS + REGISTRY_OPS.length;
+const EW_END = FIXED_OPS + REGISTRY_OPS.length;
+const OPS = EW_END + REGISTRY_OTHER.length;
 
 /** `t` squashed into (0.1, 0.9): inside every registry op's domain (log, sqrt, pow, div …). */
 const inDomain = (t: Tensor) => t.sigmoid().mul(0.8).add(0.1);
@@ -95,6 +116,16 @@ function run(p: Program, inputs: readonly Tensor[]): Tensor[] {
       case 24: { if (!nd) { out = a.neg(); break; } const m = p2 % 2 ? a.max(dim, true) : a.min(dim, true); out = m.values.add(m.indices.to(a.dtype).mul(0.5)); break; }
       case 25: out = nd ? a.unsqueeze(-1).expand(...a.shape, 2).reshape(...a.shape.slice(0, -1), a.shape[nd - 1]! * 2).mul(0.75) : a.mul(0.75); break;
       default: {
+        if (code % OPS >= EW_END) {
+          const { op, c, sample, xs: xv, consts: cv } = REGISTRY_OTHER[(code % OPS) - EW_END]!;
+          const m = inDomain(a).mean();
+          const xs = xv.map((o) => tensor(o.values as number[], { dtype: a.dtype, device: a.device, shape: o.shape }).mul(m));
+          const consts = cv.map((o) => tensor(o.values as number[], { dtype: o.dtype, device: a.device, shape: o.shape }));
+          const y = c.apply ? c.apply(op, xs, consts, sample.attrs) : dispatch(op, xs, sample.attrs);
+          // (argmax/argmin: back to a float, plus a term that keeps the DAG differentiable)
+          out = y.dtype === a.dtype ? y : y.to(a.dtype).add(m);
+          break;
+        }
         const r = REGISTRY_OPS[(code % OPS) - FIXED_OPS]!;
         if (r.jumps) {
           const x = args[p1 % args.length]!;

@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DeviceError, IndexError, Tensor, grad, tensor, exp, manualSeed, noGrad, randn, randint, reciprocal, webgpuStats } from '../../src/index.ts';
+import { DeviceError, IndexError, Tensor, cat, grad, tensor, exp, manualSeed, noGrad, randn, randint, reciprocal, webgpuStats } from '../../src/index.ts';
 import { getBackend } from '../../src/backend.ts';
 import type { GpuBackend } from '../../src/gpu/backend.ts';
 import { jit, fn, shared, T, type JitOptions } from '../../src/jit/index.ts';
@@ -397,5 +397,24 @@ d('jit on WebGPU: bad input', () => {
     expect(y.device).toBe('webgpu');
     const wv = await w.value.data();
     expectAllClose('x·w', await y.data(), [wv[0]!, 2 * wv[1]!, 3 * wv[2]!], 1e-6, 1e-6);
+  });
+
+  it('empty intermediates and outputs (a zero-length narrow, slice or cat operand, a sum over nothing) bind a buffer and run', async () => {
+    const cases: ((x: Tensor) => Tensor)[] = [
+      (x) => x.narrow(1, 0, 0).add(1),
+      (x) => x.slice(1, 1, 1),
+      (x) => cat([x, x.narrow(1, 0, 0).mul(2)], 1),
+      (x) => x.narrow(1, 1, 0).sum(1),
+      // a reduction over nothing with an epilogue: the epilogue applies to the identity
+      (x) => x.narrow(1, 1, 0).sum(1).add(1),
+      (x) => x.narrow(0, 0, 0).sum().add(x.sum()),
+    ];
+    const host = tensor([[1, 2, 3], [4, 5, 6]]);
+    for (const f of cases) {
+      const got = jit(f, { eagerFirstCall: false })(host.to('webgpu'));
+      const want = f(host);
+      expect(got.shape).toEqual(want.shape);
+      expect(await got.toArray()).toEqual(want.toArraySync());
+    }
   });
 });

@@ -244,8 +244,9 @@ export function runReduce(
   const outN = shape.reduce((a, d, i) => (dims.includes(i) ? a : a * d), 1);
   const innerN = dims.reduce((a, d) => a * shape[d]!, 1);
   if (outN === 0) return;
-  if (innerN === 0) {
-    // only sum and prod accept empty reductions
+  if (innerN === 0 && !epi) {
+    // only sum and prod accept empty reductions (with an epilogue the kernel below runs: its loop
+    // is empty, and the epilogue applies to the identity)
     runElementwise(rt, kind, E.const(kind === 'prod' ? 1 : 0, out.dtype), [outN], { ...out, strides: [1] }, []);
     return;
   }

@@ -179,11 +179,13 @@ export function gpuProgram(low: Lowered, plan: BufferPlan): Program {
   let refusals = 0;
   let replayed = 0;
   let refused: string | null = canReplay ? null : 'the program has random kernels (a new seed per call)';
-  /** every slot's buffer, or null when a slot has none (a lazy constant, an empty tensor) */
+  /** every slot's buffer, or null when a slot has none (a lazy constant) */
   const slotBuffers = (stores: Stores): GpuBuf[] | null => {
     const bufs: GpuBuf[] = new Array(stores.length);
     for (let i = 0; i < stores.length; i++) {
-      const b = (stores[i] as GpuStorage | null)?.buf;
+      const s = stores[i] as GpuStorage | null;
+      // (an empty tensor gets the smallest buffer, so a program with one replays like any other)
+      const b = s?.buf ?? (s && s.size === 0 ? backend.bufferOf(s, 'jit') : undefined);
       if (!b) return null;
       bufs[i] = b;
     }
