@@ -632,6 +632,8 @@ export function logsumexp(x: Tensor, dim: number | readonly number[], keepdim = 
   const xf = toFloat(x);
   const dims = reduceDims('logsumexp', dim, xf.ndim);
   checkKeepdim('logsumexp', keepdim);
+  // log of an empty sum is −∞, as in PyTorch (amax below has no identity for an empty dim)
+  if (dims.some((d) => xf.shape[d] === 0)) return add(sum(xf, dims, keepdim), -Infinity);
   // NOTE: the shift m is detached; it cancels exactly, and its gradient would be split at ties anyway
   const m = detach(amax(xf, dims, true));
   const safeM = where(isFiniteMask(m), m, 0);
@@ -664,6 +666,8 @@ function variance(op: 'var' | 'std', x: Tensor, dim: Dims, opts: { correction?: 
 export function softmax(x: Tensor, dim: number): Tensor {
   const xf = toFloat(x);
   const d = normDim('softmax', dim, xf.ndim);
+  // an empty input has an empty softmax (the shift's amax has no identity for an empty dim)
+  if (xf.numel === 0) return mul(xf, 1);
   const e = exp(sub(xf, detach(amax(xf, d, true))));
   return div(e, sum(e, d, true));
 }
@@ -671,6 +675,7 @@ export function softmax(x: Tensor, dim: number): Tensor {
 export function logSoftmax(x: Tensor, dim: number): Tensor {
   const xf = toFloat(x);
   const d = normDim('logSoftmax', dim, xf.ndim);
+  if (xf.numel === 0) return mul(xf, 1);
   const shifted = sub(xf, detach(amax(xf, d, true)));
   return sub(shifted, log(sum(exp(shifted), d, true)));
 }

@@ -86,7 +86,11 @@ function run(p: Program, inputs: readonly Tensor[]): Tensor[] {
     const nd = a.ndim;
     const dim = nd ? p2 % nd : 0;
     let out: Tensor;
-    switch (code % OPS) {
+    // max, min and their arg versions have no identity: over an empty tensor they are an error
+    // (as in PyTorch), so an empty tensor gets a negation instead
+    const c = code % OPS;
+    const noIdentity = c === 13 || c === 24 || (c >= EW_END && ['amax', 'amin', 'argmax', 'argmin', 'max', 'min'].includes(REGISTRY_OTHER[c - EW_END]!.op.name));
+    switch (a.numel === 0 && noIdentity ? 0 : c) {
       case 0: out = a.neg(); break;
       case 1: out = a.tanh().exp(); break;
       case 2: out = a.sin(); break;
@@ -117,11 +121,11 @@ function run(p: Program, inputs: readonly Tensor[]): Tensor[] {
       case 25: out = nd ? a.unsqueeze(-1).expand(...a.shape, 2).reshape(...a.shape.slice(0, -1), a.shape[nd - 1]! * 2).mul(0.75) : a.mul(0.75); break;
       default: {
         if (code % OPS >= EW_END) {
-          const { op, c, sample, xs: xv, consts: cv } = REGISTRY_OTHER[(code % OPS) - EW_END]!;
+          const { op, c: kase, sample, xs: xv, consts: cv } = REGISTRY_OTHER[(code % OPS) - EW_END]!;
           const m = inDomain(a).mean();
           const xs = xv.map((o) => tensor(o.values as number[], { dtype: a.dtype, device: a.device, shape: o.shape }).mul(m));
           const consts = cv.map((o) => tensor(o.values as number[], { dtype: o.dtype, device: a.device, shape: o.shape }));
-          const y = c.apply ? c.apply(op, xs, consts, sample.attrs) : dispatch(op, xs, sample.attrs);
+          const y = kase.apply ? kase.apply(op, xs, consts, sample.attrs) : dispatch(op, xs, sample.attrs);
           // (argmax/argmin: back to a float, plus a term that keeps the DAG differentiable)
           out = y.dtype === a.dtype ? y : y.to(a.dtype).add(m);
           break;
