@@ -219,7 +219,7 @@ function gradTargets(roots: readonly unknown[]): Set<Var> {
 }
 
 /** Replays expressions with placeholders bound to tensors (runs inside a jit trace). */
-function replay(roots: readonly unknown[], env: Map<Var, unknown>): unknown[] {
+function replay(roots: readonly unknown[], env: Map<Var, unknown>, targets?: ReadonlySet<Var>): unknown[] {
   const resolve = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(resolve);
     if (!(v instanceof Var)) return v;
@@ -246,7 +246,14 @@ function replay(roots: readonly unknown[], env: Map<Var, unknown>): unknown[] {
         case 'placeholder':
           throw new ValueError(`placeholder '${top.name ?? `#${top.id}`}' (${describe(top)}) is not among the function's inputs`);
         case 'shared': env.set(top, k.tensor); break;
-        case 'apply': env.set(top, k.fn(...k.args.map(resolve))); break;
+        case 'apply': {
+          const value = k.fn(...k.args.map(resolve));
+          // T.grad with respect to an intermediate expression (Theano allows it): computed from
+          // nothing that requires grad, its value becomes a leaf that does
+          if (targets?.has(top) && value instanceof Tensor && !value.requiresGrad) value.requiresGrad = true;
+          env.set(top, value);
+          break;
+        }
         case 'item': env.set(top, (env.get(k.of) as unknown[])[k.index]); break;
         default: k satisfies never;
       }
@@ -366,7 +373,7 @@ export function fn(inputs: readonly Var[], outputs?: Var | readonly Var[] | null
     const prev = sharedTargets.map((t) => t.requiresGrad);
     for (const t of sharedTargets) t.requiresGrad = true;
     try {
-      const vals = replay(roots, env).map((v, i) => {
+      const vals = replay(roots, env, targets).map((v, i) => {
         if (v instanceof Tensor) return v;
         if (typeof v === 'number' && i >= outs.length) return v;
         throw new ValueError(`fn: output ${i} is not a tensor expression (got ${typeof v})`);
@@ -453,7 +460,7 @@ function provisionalGraph(roots: readonly unknown[], holders: readonly Var[]): G
           env.set(p, x);
         });
         for (const t of sharedTargets) t.requiresGrad = true;
-        return replay(roots, env);
+        return replay(roots, env, targets);
       },
       args,
       true,

@@ -93,6 +93,18 @@ describe('the tutorial, symbolically', () => {
     expect(pp(f)).toBe('(2 * x)');
   });
 
+  it('T.grad with respect to an intermediate expression, alone and beside a shared variable', () => {
+    const x = T.dvector('x');
+    const e = x.mul(2);
+    const [ge] = T.grad(e.pow(2).sum(), [e]);
+    expect(val(fn([x], ge!)([1, 2]))).toEqual([4, 8]); // d/de Σe² = 2e = 4x
+    const w = shared([3, 4], { name: 'w', dtype: 'float64' });
+    const h = x.mul(w);
+    const [gh, gw] = T.grad(h.pow(2).sum(), [h, w]);
+    expect((fn([x], [gh!, gw!])([1, 2]) as Tensor[]).map(val)).toEqual([[6, 16], [6, 32]]);
+    expect(val(gh!.eval({ x: [1, 2] }))).toEqual([6, 16]);
+  });
+
   it('optimises (x*y)/y to x', () => {
     const x = T.dscalar('x'), y = T.dscalar('y');
     const e = x.mul(y).div(y);
