@@ -363,7 +363,8 @@ export class Tensor {
   index(...specs: IndexSpec[]): Tensor { return F.index(this, ...specs); }
   split(sizeOrSections: number | readonly number[], dim = 0): Tensor[] { return F.split(this, sizeOrSections, dim); }
   chunk(chunks: number, dim = 0): Tensor[] { return F.chunk(this, chunks, dim); }
-  indexSelect(dim: number, index: Tensor): Tensor { return F.indexSelect(this, dim, index); }
+  /** Elements at `index` (an int32 tensor or an array of integers) along `dim`. */
+  indexSelect(dim: number, index: Tensor | readonly number[]): Tensor { return F.indexSelect(this, dim, index); }
   gather(dim: number, index: Tensor): Tensor { return F.gather(this, dim, index); }
   scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor { return F.scatterAdd(this, dim, index, src); }
   matmul(o: Tensor): Tensor { return F.matmul(this, o); }

@@ -72,6 +72,7 @@ describe('scatterAdd and indexSelect', () => {
   });
   it('indexSelect takes an array of integers, and its errors name indexSelect', () => {
     expect(indexSelect(a, 1, [2, 0]).toArraySync()).toEqual([[3, 1], [6, 4]]);
+    expect(a.indexSelect(1, [2, 0]).toArraySync()).toEqual([[3, 1], [6, 4]]);
     expect(indexSelect(a, 0, []).shape).toEqual([0, 3]);
     throws(() => indexSelect(a, 1, [0.5]), ValueError, /^indexSelect: entry 0 of the index array is 0\.5; expected integers/);
     throws(() => a.indexSelect(1, I([3])), IndexError, /^indexSelect: index 3 is out of range for dim 1 of size 3/);
