@@ -350,7 +350,25 @@ export const maximum: Binary = bin(prims.maximum);
 /** Elementwise minimum (ties split the gradient). */
 export const minimum: Binary = bin(prims.minimum);
 /** a − b·floor(a/b): the remainder with the divisor's sign (Python's %). */
-export const remainder: Binary = bin(prims.remainder);
+const remainderPrim: Binary = bin(prims.remainder);
+/** The remainder of a / b with the sign of b (Python's %, `torch.remainder`); integers by zero are refused. */
+export function remainder(a: TensorLike, b: TensorLike): Tensor {
+  const [x, y] = operands('remainder', a, b);
+  if (!isFloat(x.dtype) && !isFloat(y.dtype)) checkIntDivisor('remainder', y);
+  return remainderPrim(x, y);
+}
+
+/**
+ * Integer division by zero is an error (PyTorch raises ZeroDivisionError), checked where the
+ * divisor's values are at hand: a CPU tensor outside jit tracing (WebGPU would need a readback).
+ */
+function checkIntDivisor(op: string, y: Tensor): void {
+  if (isFloat(y.dtype) || y.device !== 'cpu' || y.isSymbolic) return;
+  const v = y.dataSync();
+  for (let i = 0; i < v.length; i++) {
+    if (v[i] === 0) throw new ValueError(`${op}: integer division by zero (divisor of shape ${fmtShape(y.shape)}, ${y.dtype}, has a 0 at flat position ${i}); PyTorch raises ZeroDivisionError here too — divide floats for ±inf/NaN`);
+  }
+}
 /** v − x (for numbers on the left). */
 export function rsub(x: Tensor, v: number): Tensor { return sub(v, x); }
 
@@ -381,6 +399,7 @@ export function div(a: TensorLike, b: TensorLike, opts: { roundingMode?: 'trunc'
     return mode === 'trunc' ? trunc(q) : mode === 'floor' ? floor(q) : q;
   }
   // integer division: truncating primitive, corrected for floor when signs differ and there is a remainder
+  checkIntDivisor('div', y);
   const q = dispatch(prims.div, [x, y], {});
   if (mode === 'trunc') return q;
   const r = sub(x, mul(q, y));
