@@ -8,7 +8,7 @@ import { registerBackend, type Aval, type Backend, type BufView, type MemoryInfo
 import { arrayFor, arrayForOverwrite, bytesPerElement, type DType, type TypedArray } from '../dtype.ts';
 import { internal } from '../errors.ts';
 import { E, type Expr } from '../ops/expr.ts';
-import type { OpDef } from '../ops/registry.ts';
+import type { AxisAttrs, OpDef } from '../ops/registry.ts';
 import { contiguousStrides, hasContiguousStrides, numel } from '../shape.ts';
 import { runElementwise, type StridedArray } from './elementwise.ts';
 import { roundAll } from './round-steps.ts';
@@ -343,7 +343,7 @@ export const cpuBackend: Backend = {
       case 'fold': runFold(arr(inputs[0]!), inputs[0]!.shape, attrs as never, o); break;
       case 'gather': {
         const [x, idx] = inputs as [BufView, BufView];
-        runGather(arr(x), x.shape, arr(idx), idx.shape, (attrs as { dim: number }).dim, o);
+        runGather(arr(x), x.shape, arr(idx), idx.shape, (attrs as AxisAttrs).dim, o, (attrs as AxisAttrs).what);
         break;
       }
       case 'scatterAdd': {

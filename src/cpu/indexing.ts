@@ -87,21 +87,21 @@ function scatterAddKernel(out: TypedArray, ds: number, size: number, id: TypedAr
 }
 
 /** out[pos] = x[pos with dim ← idx[pos]] over the index's shape. */
-export function runGather(x: StridedArray, xShape: readonly number[], idx: StridedArray, idxShape: readonly number[], dim: number, out: TypedArray): void {
+export function runGather(x: StridedArray, xShape: readonly number[], idx: StridedArray, idxShape: readonly number[], dim: number, out: TypedArray, what = 'gather'): void {
   // max-pooling's pick: a dim of two, every array contiguous and in the arena (./wasm/pairs.ts)
   const pairs = pairLayout(xShape, idxShape, dim, [x, xShape], [idx, idxShape]);
   if (pairs && out instanceof Float32Array && idx.data instanceof Int32Array && x.data instanceof Float32Array) {
     const bad = gatherPairsWasm(x.data, x.offset, pairs.outer, pairs.inner, idx.data, idx.offset, out);
     if (bad !== null) {
-      if (bad >= 0) rangeError('gather', idx.data[idx.offset + bad]!, 2, dim, xShape);
+      if (bad >= 0) rangeError(what, idx.data[idx.offset + bad]!, 2, dim, xShape);
       return;
     }
   }
   const size = xShape[dim]!;
-  if (selectRows(x, xShape, idx, idxShape, dim, out)) return;
+  if (selectRows(x, xShape, idx, idxShape, dim, out, what)) return;
   const [shape, is, xs] = walkDims(idxShape, idx.strides, x.strides.map((s, d) => (d === dim ? 0 : s)));
   const bad = gatherKernel(x.data, x.offset, x.strides[dim] ?? 0, size, idx.data, idx.offset, out, shape!, is!, xs!, shape!.length);
-  if (bad >= 0) rangeError('gather', idx.data[bad]!, size, dim, xShape);
+  if (bad >= 0) rangeError(what, idx.data[bad]!, size, dim, xShape);
 }
 
 /** Fewest elements per selected block for `selectRows` (shorter blocks: the element loop). */
@@ -113,7 +113,7 @@ const SELECT_MIN_BLOCK = 16;
  * batch of 64 MNIST images (64 blocks of 784 floats) 0.10 → 0.02 ms. False (nothing done) when
  * the layout differs or the blocks are short.
  */
-function selectRows(x: StridedArray, xShape: readonly number[], idx: StridedArray, idxShape: readonly number[], dim: number, out: TypedArray): boolean {
+function selectRows(x: StridedArray, xShape: readonly number[], idx: StridedArray, idxShape: readonly number[], dim: number, out: TypedArray, what: string): boolean {
   const r = xShape.length;
   if (idxShape.length !== r || !hasContiguousStrides(xShape, x.strides) || x.data.constructor !== out.constructor) return false;
   let inner = 1, outer = 1;
@@ -132,7 +132,7 @@ function selectRows(x: StridedArray, xShape: readonly number[], idx: StridedArra
   const id = idx.data;
   for (let i = 0, q = idx.offset; i < n; i++, q += step) {
     const k = id[q]!;
-    if (k < 0 || k >= size) rangeError('gather', k, size, dim, xShape);
+    if (k < 0 || k >= size) rangeError(what, k, size, dim, xShape);
   }
   const src = x.data as Float32Array, dst = out as Float32Array;
   for (let o = 0; o < outer; o++) {

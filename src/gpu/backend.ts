@@ -19,7 +19,7 @@ import { runElementwise as runCpuElementwise } from '../cpu/elementwise.ts';
 import { runReduce } from './kernels/reduce.ts';
 import { runMatmul } from './kernels/matmul.ts';
 import { runFold, runUnfold } from './kernels/conv.ts';
-import { INDEX_ERROR_OPS, runGather, runScatterAdd } from './kernels/indexing.ts';
+import { flagName, runGather, runScatterAdd } from './kernels/indexing.ts';
 import type { Reclaimer, ReclaimRecord } from './reclaim.ts';
 import type { GpuBuf, Runtime } from './runtime.ts';
 import { float64Error } from './wgsl.ts';
@@ -215,7 +215,7 @@ export class GpuBackend implements Backend {
 
   private checkFlags(flags: Uint32Array): void {
     if (flags[0] === 0) return;
-    const op = INDEX_ERROR_OPS[flags[0]! - 1] ?? 'gather';
+    const op = flagName(flags[0]!);
     const index = flags[1]! | 0, size = flags[2]!, dim = flags[3]!;
     throw new IndexError(
       `${op}: index ${index} is out of range for dim ${dim} of size ${size} (reported by a WebGPU kernel at this readback; ` +
@@ -372,7 +372,7 @@ export class GpuBackend implements Backend {
       case 'fold': runFold(this.rt, this.bufOperand(inputs[0]!, op.name), inputs[0]!.shape, attrs as FoldAttrs, output(), out.shape); break;
       case 'gather': {
         const [x, idx] = inputs as [BufView, BufView];
-        runGather(this.rt, this.bufOperand(x, op.name), x.shape, this.bufOperand(idx, op.name), idx.shape, (attrs as AxisAttrs).dim, output());
+        runGather(this.rt, this.bufOperand(x, op.name), x.shape, this.bufOperand(idx, op.name), idx.shape, (attrs as AxisAttrs).dim, output(), (attrs as AxisAttrs).what);
         break;
       }
       case 'scatterAdd': {

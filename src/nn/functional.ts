@@ -341,8 +341,9 @@ export interface NllOptions { reduction?: Reduction; weight?: Tensor | null }
 const NLL_OPTIONS = optionNames<NllOptions>({ reduction: true, weight: true });
 
 /** −logProbs[target] per element; with a weight, times weight[target], and the picked weights. */
-function pickNll(logp: Tensor, target: Tensor, cdim: number, weight: Tensor | null): { loss: Tensor; w: Tensor | null } {
-  const loss = F.neg(F.squeeze(F.gather(logp, cdim, F.unsqueeze(target, cdim)), cdim));
+function pickNll(op: string, logp: Tensor, target: Tensor, cdim: number, weight: Tensor | null): { loss: Tensor; w: Tensor | null } {
+  // (the gather's range check names the loss where eager's target check cannot run: compiled code)
+  const loss = F.neg(F.squeeze(F.gather(logp, cdim, F.unsqueeze(target, cdim), `${op} (target)`), cdim));
   if (!weight) return { loss, w: null };
   const w = F.reshape(F.indexSelect(weight, 0, F.reshape(target, [-1])), target.shape);
   return { loss: F.mul(loss, w), w };
@@ -354,7 +355,7 @@ export function nllLoss(logProbs: Tensor, target: Tensor, opts: NllOptions = {})
   const { cdim, C } = classInput('nllLoss', logProbs, target);
   const weight = checkClassWeight('nllLoss', opts.weight, logProbs, C);
   checkTargets('nllLoss', target, C);
-  const { loss, w } = pickNll(logProbs, target, cdim, weight);
+  const { loss, w } = pickNll('nllLoss', logProbs, target, cdim, weight);
   if (w && (opts.reduction ?? 'mean') === 'mean') return F.div(F.sum(loss), F.sum(w));
   return reduceLoss('nllLoss', loss, opts.reduction);
 }
@@ -387,7 +388,7 @@ export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyO
   classInput('crossEntropy', logits, target);
   checkTargets('crossEntropy', target, C);
   const logp = F.logSoftmax(logits, cdim);
-  const { loss: nll, w: wt } = pickNll(logp, target, cdim, w);
+  const { loss: nll, w: wt } = pickNll('crossEntropy', logp, target, cdim, w);
   const mean = (opts.reduction ?? 'mean') === 'mean';
   if (eps === 0) {
     if (wt && mean) return F.div(F.sum(nll), F.sum(wt));

@@ -973,10 +973,13 @@ export function padStrided(x: Tensor, pads: readonly (readonly [number, number])
   if (pads.every(([a, b]) => a === 0 && b === 0) && steps.every((s) => s === 1)) return x;
   return dispatch(prims.pad, [x], { pads, steps, value });
 }
-/** out[...i_dim...] = x[...index[i]...] along dim (PyTorch's gather). */
-export function gather(x: Tensor, dim: number, idx: Tensor): Tensor {
-  const d = dimArg('gather', dim, x.ndim);
-  return dispatch(prims.gather, [x, idx], { dim: d });
+/**
+ * out[...i_dim...] = x[...index[i]...] along dim (PyTorch's gather). `what`: the op a composite
+ * gathers for (crossEntropy, indexSelect…), named by index-range errors, compiled ones included.
+ */
+export function gather(x: Tensor, dim: number, idx: Tensor, what?: string): Tensor {
+  const d = dimArg(what ?? 'gather', dim, x.ndim);
+  return dispatch(prims.gather, [x, idx], what ? { dim: d, what } : { dim: d });
 }
 /** x with src (of x's dtype, as PyTorch requires) added at the positions index gives along dim (out of place). */
 export function scatterAdd(x: Tensor, dim: number, idx: Tensor, src: Tensor): Tensor {
@@ -993,7 +996,7 @@ export function indexSelect(x: Tensor, dim: number, idx: Tensor | readonly numbe
   const shape = x.shape.map((n, i) => (i === d ? index.shape[0]! : n));
   const view = x.shape.map((_, i) => (i === d ? index.shape[0]! : 1));
   try {
-    return gather(x, d, expand(reshape(index, view), shape));
+    return gather(x, d, expand(reshape(index, view), shape), 'indexSelect');
   } catch (e) {
     // the kernels' range check names the primitive; the caller asked for indexSelect
     if (e instanceof IndexError && e.message.startsWith('gather: ')) throw new IndexError(`indexSelect: ${e.message.slice('gather: '.length)}`);

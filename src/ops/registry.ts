@@ -82,7 +82,11 @@ export interface UnfoldAttrs {
   readonly padValue: number;
 }
 export interface FoldAttrs extends UnfoldAttrs { readonly inputSize: readonly [number, number] }
-export interface AxisAttrs { readonly dim: number }
+export interface AxisAttrs {
+  readonly dim: number;
+  /** gather: the op the user called (crossEntropy, indexSelect…), which index-range errors name */
+  readonly what?: string;
+}
 export interface PadAttrs {
   /** per dim: [before, after], non-negative */
   readonly pads: readonly (readonly [number, number])[];

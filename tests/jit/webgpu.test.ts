@@ -417,4 +417,15 @@ d('jit on WebGPU: bad input', () => {
       expect(await got.toArray()).toEqual(want.toArraySync());
     }
   });
+
+  it('an out-of-range index inside a compiled step names the op the user called (crossEntropy, indexSelect), as eager does', async () => {
+    const ce = jit((a: Tensor, t: Tensor) => NF.crossEntropy(a, t), { eagerFirstCall: false });
+    await expect(ce(randn([3, 4]).to('webgpu'), tensor([0, 9, 1], { dtype: 'int32' }).to('webgpu')).data())
+      .rejects.toThrow(/^crossEntropy \(target\): index 9 is out of range for dim 1 of size 4/);
+    const sel = jit((a: Tensor, i: Tensor) => a.indexSelect(0, i), { eagerFirstCall: false });
+    await expect(sel(randn([3, 4]).to('webgpu'), tensor([5], { dtype: 'int32' }).to('webgpu')).data()).rejects.toThrow(/^indexSelect: index 5 is out of range/);
+    // the CPU executor too
+    expect(() => jit((a: Tensor, t: Tensor) => NF.crossEntropy(a, t), { eagerFirstCall: false })(randn([3, 4]), tensor([0, 9, 1], { dtype: 'int32' })))
+      .toThrow(/^crossEntropy \(target\): index 9 is out of range for dim 1 of size 4/);
+  });
 });

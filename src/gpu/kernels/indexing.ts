@@ -12,18 +12,32 @@ import { bitsOf, helperSource, storageType, uslot } from '../wgsl.ts';
 import { declarations, elementGrid, ENTRY_CLOSE, entryLoop, fastDiv, pushShape, Uniforms, unravel } from './common.ts';
 import type { BufOperand, EwOperand } from './elementwise.ts';
 
-/** Op names by flag code (flag value k names INDEX_ERROR_OPS[k - 1]). */
-export const INDEX_ERROR_OPS = ['gather', 'scatterAdd'] as const;
+/**
+ * Op names by flag code (flag value k names flagNames[k − 1]): the primitives, then the ops a
+ * gather was made for (crossEntropy's target pick, indexSelect…), whose code the kernel reads
+ * from its uniforms, so one pipeline serves every name.
+ */
+const flagNames: string[] = ['gather', 'scatterAdd'];
 
-const flagCode = (op: (typeof INDEX_ERROR_OPS)[number]) => INDEX_ERROR_OPS.indexOf(op) + 1;
+function flagCode(name: string): number {
+  let i = flagNames.indexOf(name);
+  if (i < 0) i = flagNames.push(name) - 1;
+  return i + 1;
+}
 
-function raise(op: (typeof INDEX_ERROR_OPS)[number], i: string, size: string, dim: number): string {
-  return `atomicStore(&F[1], bitcast<u32>(${i})); atomicStore(&F[2], ${size}); atomicStore(&F[3], ${dim}u); atomicStore(&F[0], ${flagCode(op)}u);`;
+/** The op an index-range flag names. */
+export function flagName(code: number): string {
+  return flagNames[code - 1] ?? 'gather';
+}
+
+function raise(code: string, i: string, size: string, dim: number): string {
+  return `atomicStore(&F[1], bitcast<u32>(${i})); atomicStore(&F[2], ${size}); atomicStore(&F[3], ${dim}u); atomicStore(&F[0], ${code});`;
 }
 
 /** out[pos] = x[pos with dim ← idx[pos]] over the index's shape. */
 export function runGather(
   rt: Runtime, x: BufOperand, xShape: readonly number[], idx: BufOperand, idxShape: readonly number[], dim: number, out: BufOperand,
+  what = 'gather',
 ): void {
   const n = idxShape.reduce((a, b) => a * b, 1);
   if (n === 0) return;
@@ -36,6 +50,7 @@ export function runGather(
   const is = u.push(...idx.strides);
   const { wg, per } = elementGrid(rt.ctx.limits, rt.ctx.adapter.isSoftware, n);
   const perSlot = u.push(per);
+  const codeSlot = u.push(flagCode(what));
   const T = storageType(x.dtype, 'gather');
   const kernel = rt.kernel(`gather:${T}:r${r}${fast ? 'f' : ''}:d${dim}:wg${wg}`, () => {
     const S = (k: number) => uslot(k);
@@ -50,7 +65,7 @@ export function runGather(
       `let i = Idx[${ip}];`,
       `let size = ${S(1)};`,
       `var ic = u32(max(i, 0));`,
-      `if (i < 0 || u32(i) >= size) { ${raise('gather', 'i', 'size', dim)} ic = min(ic, size - 1u); }`,
+      `if (i < 0 || u32(i) >= size) { ${raise(S(codeSlot), 'i', 'size', dim)} ic = min(ic, size - 1u); }`,
       `O[gid] = X[${xp}];`,
     ];
     const code = [
@@ -106,7 +121,7 @@ export function runScatterAdd(
     // with select: a data-dependent branch around the load vectorises badly
     const pick = [
       `let i = Idx[${ip}];`,
-      `if (i < 0 || u32(i) >= size) { ${raise('scatterAdd', 'i', 'size', dim)} }`,
+      `if (i < 0 || u32(i) >= size) { ${raise(`${flagCode('scatterAdd')}u`, 'i', 'size', dim)} }`,
       `acc = acc + select(${A}(0), ${A}(Src[${sp}]), u32(i) == p${dim});`,
     ];
     const body = [

@@ -151,7 +151,7 @@ function makeStep(k: Kernel, slotOf: readonly number[], info: KernelInfo[], low:
       const view = (arrays: TypedArray[], bases: number[], i: number) => strided(arrays, bases, ls[i]!, k.loads[i]!);
       switch (op.kind) {
         case 'gather':
-          return (a, b) => runGather(view(a, b, 0), k.loads[0]!.view.shape, view(a, b, 1), k.loads[1]!.view.shape, (attrs as AxisAttrs).dim, from(a, b, os));
+          return (a, b) => runGather(view(a, b, 0), k.loads[0]!.view.shape, view(a, b, 1), k.loads[1]!.view.shape, (attrs as AxisAttrs).dim, from(a, b, os), (attrs as AxisAttrs).what);
         case 'scatterAdd':
           return (a, b) => {
             const o = from(a, b, os);
