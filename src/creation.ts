@@ -182,6 +182,8 @@ function shapeArg(op: string, shape: readonly number[] | number): number[] {
   return checkShape(op, typeof shape === 'number' ? [shape] : shape);
 }
 
+const noPosition = (): string => '';
+
 /** The body of full/zeros/ones and their *Like forms, with the op name for messages. */
 function fill(op: string, shape: readonly number[] | number, value: unknown, opts: CreateOptions): Tensor {
   checkOpts(op, opts);
@@ -191,7 +193,7 @@ function fill(op: string, shape: readonly number[] | number, value: unknown, opt
     throw new ValueError(`${op}: fill value is ${describeValue(value)}; expected a number or boolean`);
   }
   const dtype = given ?? (typeof value === 'boolean' ? 'bool' : 'float32');
-  const v = toElement(op, typeof value === 'boolean' ? (value ? 1 : 0) : value, dtype, () => '');
+  const v = toElement(op, typeof value === 'boolean' ? (value ? 1 : 0) : value, dtype, noPosition);
   return finish(dispatch(prims.full, [], { shape: s, value: v, dtype }, opts.device), opts);
 }
 

@@ -61,6 +61,11 @@ export function fmtSize(d: unknown): string {
   return Array.isArray(d) ? '[…]' : typeof d === 'object' ? '{…}' : typeof d;
 }
 
+/** A user-given shape for a message (module-level: checkShape runs for every fill and lifted number). */
+function shownSizes(sizes: readonly unknown[]): string {
+  return `[${sizes.map(fmtSize).join(', ')}]`;
+}
+
 /** Validates a user-given shape: an array of at most MAX_DIMS integers ≥ 0, holding at most MAX_NUMEL elements. */
 export function checkShape(op: string, shape: Shape): number[] {
   const given: unknown = shape;
@@ -69,23 +74,22 @@ export function checkShape(op: string, shape: Shape): number[] {
     throw new ShapeError(`${op}: expected a shape (an array of sizes), got ${what}`);
   }
   const sizes: readonly unknown[] = given;
-  const shown = (): string => `[${sizes.map(fmtSize).join(', ')}]`;
   if (sizes.length > MAX_DIMS) throw new ShapeError(`${op}: shape has ${sizes.length} dims; at most ${MAX_DIMS} are supported`);
   let n = 1;
   for (let i = 0; i < sizes.length; i++) {
     const d = sizes[i];
     if (typeof d !== 'number') {
-      throw new ShapeError(`${op}: size ${fmtSize(d)} at index ${i} of shape ${shown()} is ${typeof d === 'string' ? 'a string' : d === null ? 'null' : `a ${typeof d}`}; sizes must be non-negative integers (numbers)`);
+      throw new ShapeError(`${op}: size ${fmtSize(d)} at index ${i} of shape ${shownSizes(sizes)} is ${typeof d === 'string' ? 'a string' : d === null ? 'null' : `a ${typeof d}`}; sizes must be non-negative integers (numbers)`);
     }
     if (!Number.isInteger(d) || d < 0) {
-      throw new ShapeError(`${op}: invalid size ${d} at index ${i} of shape ${shown()}; sizes must be non-negative integers`);
+      throw new ShapeError(`${op}: invalid size ${d} at index ${i} of shape ${shownSizes(sizes)}; sizes must be non-negative integers`);
     }
     // checked per size too: with a 0 elsewhere the product is 0 and would let 1e300 through
-    if (d > MAX_NUMEL) throw new ShapeError(`${op}: size ${d} at index ${i} of shape ${shown()} exceeds the limit of ${MAX_NUMEL} (2**31 - 1) elements`);
+    if (d > MAX_NUMEL) throw new ShapeError(`${op}: size ${d} at index ${i} of shape ${shownSizes(sizes)} exceeds the limit of ${MAX_NUMEL} (2**31 - 1) elements`);
     n *= d;
   }
   if (n > MAX_NUMEL) {
-    throw new ShapeError(`${op}: shape ${shown()} has ${n} elements; at most ${MAX_NUMEL} (2**31 - 1) are supported`);
+    throw new ShapeError(`${op}: shape ${shownSizes(sizes)} has ${n} elements; at most ${MAX_NUMEL} (2**31 - 1) are supported`);
   }
   return [...sizes as number[]];
 }

@@ -20,14 +20,15 @@ type Pair = number | readonly [number, number];
 const showAttr = (v: unknown): string =>
   Array.isArray(v) ? `[${v.map((e) => String(e)).join(', ')}]` : typeof v === 'string' ? `'${v}'` : String(v);
 
+const windowInt = (e: unknown, min: number): e is number => typeof e === 'number' && Number.isInteger(e) && e >= min;
+
 /**
  * A window attribute (kernel, stride, padding, dilation) as [h, w]: one integer or a pair of
  * integers, each ≥ `min` (1, or 0 for padding); a ShapeError naming `op` and `name` otherwise.
  */
 function windowPair(op: string, name: string, v: unknown, min: 0 | 1): [number, number] {
-  const ok = (e: unknown): e is number => typeof e === 'number' && Number.isInteger(e) && e >= min;
-  if (ok(v)) return [v, v];
-  if (Array.isArray(v) && v.length === 2 && ok(v[0]) && ok(v[1])) return [v[0], v[1]];
+  if (windowInt(v, min)) return [v, v];
+  if (Array.isArray(v) && v.length === 2 && windowInt(v[0], min) && windowInt(v[1], min)) return [v[0], v[1]];
   const what = min === 1 ? 'a positive integer' : 'a non-negative integer';
   throw new ShapeError(`${op}: ${name} must be ${what} or a pair [h, w] of them, got ${showAttr(v)}`);
 }

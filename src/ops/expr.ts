@@ -48,16 +48,11 @@ export const E = {
  * `leaf`, when given, may replace a constant's or a rand node's token (a key that leaves their
  * values out: src/cpu/elementwise.ts); it is called once per distinct node, in key order.
  */
+// NOTE: not memoised per expression object: eager ops build a fresh expression for every call,
+// and a WeakMap entry per op cost the eager MNIST example ~6 % (self time and collections)
 export function exprKey(root: Expr, leaf?: (e: Expr) => string | null): string {
-  if (leaf) return keyOf(root, new Map(), leaf);
-  // (a compiled kernel runs the same expression object at every call)
-  let key = plainKeys.get(root);
-  if (key === undefined) plainKeys.set(root, (key = keyOf(root, new Map(), undefined)));
-  return key;
+  return keyOf(root, new Map(), leaf);
 }
-
-/** exprKey without `leaf`, per expression object (expressions are immutable). */
-const plainKeys = new WeakMap<Expr, string>();
 
 // NOTE: a module-level recursion rather than a closure made per call: exprKey runs for every
 // eager elementwise op, and under tsx (esbuild's keepNames) each named closure costs a

@@ -730,14 +730,17 @@ function resolveShape(op: 'reshape' | 'view', x: Tensor, shape: readonly number[
       throw new ShapeError(`${op}: invalid size ${d} at index ${i} of ${fmtShape(shape)}; sizes must be non-negative integers (one may be -1)`);
     }
   });
-  const cannot = (why: string) => new ShapeError(`${op}: cannot ${op} a tensor of shape ${fmtShape(x.shape)} (${x.numel} elements) ${op === 'view' ? 'as' : 'to'} ${fmtShape(shape)} ${why}`);
   if (inferIdx >= 0) {
     const rest = out.reduce((acc, d, i) => (i === inferIdx ? acc : acc * d), 1);
-    if (rest === 0) throw cannot('(the other sizes multiply to 0, so -1 could be any size)');
-    if (x.numel % rest !== 0) throw cannot(`(${x.numel} is not a multiple of ${rest})`);
+    if (rest === 0) throw cannotReshape(op, x, shape, '(the other sizes multiply to 0, so -1 could be any size)');
+    if (x.numel % rest !== 0) throw cannotReshape(op, x, shape, `(${x.numel} is not a multiple of ${rest})`);
     out[inferIdx] = x.numel / rest;
-  } else if (numel(out) !== x.numel) throw cannot(`(${numel(out)} elements)`);
+  } else if (numel(out) !== x.numel) throw cannotReshape(op, x, shape, `(${numel(out)} elements)`);
   return out;
+}
+
+function cannotReshape(op: string, x: Tensor, shape: readonly number[], why: string): ShapeError {
+  return new ShapeError(`${op}: cannot ${op} a tensor of shape ${fmtShape(x.shape)} (${x.numel} elements) ${op === 'view' ? 'as' : 'to'} ${fmtShape(shape)} ${why}`);
 }
 
 /** A tensor with the same elements in a new shape (a view when the layout allows, else a copy). */
@@ -846,12 +849,16 @@ function sliceAlong(x: Tensor, d: number, start: number, size: number, step: num
 export function slice(x: Tensor, dim: number, start?: number | null, end?: number | null, step = 1): Tensor {
   return sliceRange('slice', '', x, dimArg('slice', dim, x.ndim), start, end, step);
 }
+/** A slice bound: null when left out, else an integer (Python slice bounds clamp later). */
+function sliceBound(op: string, what: string, name: string, v: unknown, d: number, n: number): number | null {
+  return v === null || v === undefined ? null
+    : intArg(op, `${what}${name}`, v, `an integer or null (Python slice bounds; dim ${d} has size ${n}, so they clamp to [${-n}, ${n}])`);
+}
+
 /** slice's range along the normalised dim `d`; `what` prefixes the argument names in errors (index's "dim 1's "). */
 function sliceRange(op: string, what: string, x: Tensor, d: number, start: unknown, end: unknown, step: unknown): Tensor {
   const n = x.shape[d]!;
-  const bound = (name: string, v: unknown): number | null => (v === null || v === undefined ? null
-    : intArg(op, `${what}${name}`, v, `an integer or null (Python slice bounds; dim ${d} has size ${n}, so they clamp to [${-n}, ${n}])`));
-  const lo = bound('start', start), hi = bound('end', end);
+  const lo = sliceBound(op, what, 'start', start, d, n), hi = sliceBound(op, what, 'end', end, d, n);
   const st = step === null || step === undefined ? 1 : intArg(op, `${what}step`, step, 'a positive integer');
   if (st < 1) throw new ValueError(`${op}: ${what}step must be a positive integer, got ${st}`);
   const clampIdx = (v: number) => Math.min(Math.max(v < 0 ? v + n : v, 0), n);
