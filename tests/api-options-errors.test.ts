@@ -12,6 +12,7 @@ import {
 import { FormatError, IOError } from '../src/io/errors.ts';
 import { load, loadFromBytes, save, saveToBytes } from '../src/io/serialization.ts';
 import { nearestName } from '../src/options.ts';
+import { rejects, throws } from './helpers/throws.ts';
 
 const F = nn.functional;
 const I = (a: number[]) => tensor(a, { dtype: 'int32' });
@@ -20,31 +21,6 @@ const params = () => [new nn.Parameter(ones([2]))];
 const dir = mkdtempSync(join(tmpdir(), 'tapegrad-api-errors-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a throw');
-}
-function expectError(fn: () => unknown, Ctor: abstract new (...a: never[]) => Error, re: RegExp): Error {
-  const e = thrown(fn);
-  expect(e).toBeInstanceOf(Ctor);
-  expect((e as Error).message).toMatch(re);
-  return e as Error;
-}
-async function expectReject(p: Promise<unknown>, Ctor: abstract new (...a: never[]) => Error, re: RegExp): Promise<Error> {
-  let err: unknown;
-  try {
-    await p;
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(Ctor);
-  expect((err as Error).message).toMatch(re);
-  return err as Error;
-}
 /** Casts an object with a key the options type lacks (what a JavaScript caller can pass). */
 const loose = <T>(o: Record<string, unknown>) => o as T;
 
@@ -57,12 +33,12 @@ describe('unknown option names', () => {
   });
 
   it('optimizers and their parameter groups refuse them', () => {
-    expectError(() => new optim.SGD(params(), loose({ lr: 0.1, momemtum: 0.9 })), ValueError,
+    throws(() => new optim.SGD(params(), loose({ lr: 0.1, momemtum: 0.9 })), ValueError,
       /^SGD: unknown option 'momemtum' \(did you mean 'momentum'\?\); accepted options: 'lr', 'momentum', .*'maximize'$/);
-    expectError(() => new optim.Adam(params(), loose({ beta: [0.9, 0.99] })), ValueError, /^Adam: unknown option 'beta' \(did you mean 'betas'\?\)/);
-    expectError(() => new optim.AdamW(params(), loose({ weight_decay: 0.1 })), ValueError, /^AdamW: unknown option 'weight_decay' \(did you mean 'weightDecay'\?\)/);
-    expectError(() => new optim.RMSprop(params(), loose({ rho: 0.9 })), ValueError, /^RMSprop: unknown option 'rho'; accepted options: 'lr', 'alpha'/);
-    expectError(() => new optim.SGD([loose<{ params: Tensor[] }>({ params: params(), lrr: 0.5 })], { lr: 0.1 }), ValueError,
+    throws(() => new optim.Adam(params(), loose({ beta: [0.9, 0.99] })), ValueError, /^Adam: unknown option 'beta' \(did you mean 'betas'\?\)/);
+    throws(() => new optim.AdamW(params(), loose({ weight_decay: 0.1 })), ValueError, /^AdamW: unknown option 'weight_decay' \(did you mean 'weightDecay'\?\)/);
+    throws(() => new optim.RMSprop(params(), loose({ rho: 0.9 })), ValueError, /^RMSprop: unknown option 'rho'; accepted options: 'lr', 'alpha'/);
+    throws(() => new optim.SGD([loose<{ params: Tensor[] }>({ params: params(), lrr: 0.5 })], { lr: 0.1 }), ValueError,
       /^SGD: parameter group 0: unknown option 'lrr' \(did you mean 'lr'\?\)/);
     // the spelled-right neighbour works
     const sgd = new optim.SGD([{ params: params(), lr: 0.5 }], { lr: 0.1, momentum: 0.9 });
@@ -72,14 +48,14 @@ describe('unknown option names', () => {
 
   it('lr schedulers refuse them, and name a missing required option', () => {
     const opt = () => new optim.SGD(params(), { lr: 1 });
-    expectError(() => new optim.StepLR(opt(), loose({ step_size: 2 })), ValueError, /^StepLR: unknown option 'step_size' \(did you mean 'stepSize'\?\)/);
-    expectError(() => new optim.StepLR(opt(), undefined as never), ValueError, /^StepLR: expected an options object with 'stepSize', got undefined/);
-    expectError(() => new optim.StepLR(opt(), loose({ gamma: 0.5 })), ValueError, /^StepLR: missing the required option 'stepSize'/);
-    expectError(() => new optim.MultiStepLR(opt(), loose({ milestone: [1] })), ValueError, /^MultiStepLR: unknown option 'milestone' \(did you mean 'milestones'\?\)/);
-    expectError(() => new optim.ExponentialLR(opt(), loose({ gama: 0.5 })), ValueError, /^ExponentialLR: unknown option 'gama' \(did you mean 'gamma'\?\)/);
-    expectError(() => new optim.CosineAnnealingLR(opt(), loose({ T_max: 5 })), ValueError, /^CosineAnnealingLR: unknown option 'T_max' \(did you mean 'tMax'\?\)/);
-    expectError(() => new optim.LambdaLR(opt(), loose({ lambda: () => 1 })), ValueError, /^LambdaLR: unknown option 'lambda'/);
-    expectError(() => new optim.StepLR(undefined as never, { stepSize: 1 }), ValueError, /^StepLR: expected an Optimizer/);
+    throws(() => new optim.StepLR(opt(), loose({ step_size: 2 })), ValueError, /^StepLR: unknown option 'step_size' \(did you mean 'stepSize'\?\)/);
+    throws(() => new optim.StepLR(opt(), undefined as never), ValueError, /^StepLR: expected an options object with 'stepSize', got undefined/);
+    throws(() => new optim.StepLR(opt(), loose({ gamma: 0.5 })), ValueError, /^StepLR: missing the required option 'stepSize'/);
+    throws(() => new optim.MultiStepLR(opt(), loose({ milestone: [1] })), ValueError, /^MultiStepLR: unknown option 'milestone' \(did you mean 'milestones'\?\)/);
+    throws(() => new optim.ExponentialLR(opt(), loose({ gama: 0.5 })), ValueError, /^ExponentialLR: unknown option 'gama' \(did you mean 'gamma'\?\)/);
+    throws(() => new optim.CosineAnnealingLR(opt(), loose({ T_max: 5 })), ValueError, /^CosineAnnealingLR: unknown option 'T_max' \(did you mean 'tMax'\?\)/);
+    throws(() => new optim.LambdaLR(opt(), loose({ lambda: () => 1 })), ValueError, /^LambdaLR: unknown option 'lambda'/);
+    throws(() => new optim.StepLR(undefined as never, { stepSize: 1 }), ValueError, /^StepLR: expected an Optimizer/);
     const o = opt();
     const s = new optim.StepLR(o, { stepSize: 1, gamma: 0.5 });
     s.step();
@@ -88,7 +64,7 @@ describe('unknown option names', () => {
 
   it('DataLoader refuses them (batch_size used to leave the batch size at 1)', () => {
     const ds = new TensorDataset(zeros([4, 2]));
-    expectError(() => new DataLoader(ds, loose({ batch_size: 2 })), ValueError,
+    throws(() => new DataLoader(ds, loose({ batch_size: 2 })), ValueError,
       /^DataLoader: unknown option 'batch_size' \(did you mean 'batchSize'\?\); accepted options: 'batchSize', 'shuffle'/);
     expect(new DataLoader(ds, { batchSize: 2 }).length).toBe(2);
   });
@@ -99,31 +75,31 @@ describe('unknown option names', () => {
       m.add(new keras.Dense(2, { inputDim: 3 }));
       return m;
     };
-    expectError(() => model().compile(loose({ optimizer: 'sgd', loss: 'mse', metric: ['accuracy'] })), ValueError,
+    throws(() => model().compile(loose({ optimizer: 'sgd', loss: 'mse', metric: ['accuracy'] })), ValueError,
       /^compile: unknown option 'metric' \(did you mean 'metrics'\?\)/);
     const m = model().compile({ optimizer: 'sgd', loss: 'mse', jitCompile: false });
-    await expectReject(m.fit(zeros([4, 3]), zeros([4, 2]), loose({ batch_size: 3, verbose: 0 })), ValueError,
+    await rejects(m.fit(zeros([4, 3]), zeros([4, 2]), loose({ batch_size: 3, verbose: 0 })), ValueError,
       /^fit: unknown option 'batch_size' \(did you mean 'batchSize'\?\)/);
-    await expectReject(m.evaluate(zeros([4, 3]), zeros([4, 2]), loose({ verbos: 0 })), ValueError, /^evaluate: unknown option 'verbos' \(did you mean 'verbose'\?\)/);
-    expectError(() => m.predict(zeros([4, 3]), loose({ batch: 2 })), ValueError, /^predict: unknown option 'batch' \(did you mean 'batchSize'\?\)/);
+    await rejects(m.evaluate(zeros([4, 3]), zeros([4, 2]), loose({ verbos: 0 })), ValueError, /^evaluate: unknown option 'verbos' \(did you mean 'verbose'\?\)/);
+    throws(() => m.predict(zeros([4, 3]), loose({ batch: 2 })), ValueError, /^predict: unknown option 'batch' \(did you mean 'batchSize'\?\)/);
     const h = await m.fit(zeros([4, 3]), zeros([4, 2]), { batchSize: 3, verbose: 0 });
     expect(h.params.steps).toBe(2);
   });
 
   it('the functional ops and the layers refuse them', () => {
     const x = randn([1, 1, 4, 4]), w = ones([1, 1, 2, 2]);
-    expectError(() => F.conv2d(x, w, null, loose({ strides: 1 })), ValueError, /^conv2d: unknown option 'strides' \(did you mean 'stride'\?\)/);
-    expectError(() => F.maxPool2d(x, 2, loose({ strides: 1 })), ValueError, /^maxPool2d: unknown option 'strides' \(did you mean 'stride'\?\)/);
-    expectError(() => F.avgPool2d(x, 2, loose({ dilation: 2 })), ValueError, /^avgPool2d: unknown option 'dilation'; accepted options: 'stride', 'padding'$/);
-    expectError(() => F.crossEntropy(zeros([2, 3]), I([0, 1]), loose({ label_smoothing: 0.1 })), ValueError,
+    throws(() => F.conv2d(x, w, null, loose({ strides: 1 })), ValueError, /^conv2d: unknown option 'strides' \(did you mean 'stride'\?\)/);
+    throws(() => F.maxPool2d(x, 2, loose({ strides: 1 })), ValueError, /^maxPool2d: unknown option 'strides' \(did you mean 'stride'\?\)/);
+    throws(() => F.avgPool2d(x, 2, loose({ dilation: 2 })), ValueError, /^avgPool2d: unknown option 'dilation'; accepted options: 'stride', 'padding'$/);
+    throws(() => F.crossEntropy(zeros([2, 3]), I([0, 1]), loose({ label_smoothing: 0.1 })), ValueError,
       /^crossEntropy: unknown option 'label_smoothing' \(did you mean 'labelSmoothing'\?\)/);
-    expectError(() => F.nllLoss(zeros([2, 3]), I([0, 1]), loose({ reduce: 'sum' })), ValueError, /^nllLoss: unknown option 'reduce' \(did you mean 'reduction'\?\)/);
-    expectError(() => F.mseLoss(zeros([2]), zeros([2]), loose({ reductio: 'sum' })), ValueError, /^mseLoss: unknown option 'reductio'/);
-    expectError(() => F.binaryCrossEntropyWithLogits(zeros([2]), zeros([2]), loose({ pos_weight: ones([2]) })), ValueError,
+    throws(() => F.nllLoss(zeros([2, 3]), I([0, 1]), loose({ reduce: 'sum' })), ValueError, /^nllLoss: unknown option 'reduce' \(did you mean 'reduction'\?\)/);
+    throws(() => F.mseLoss(zeros([2]), zeros([2]), loose({ reductio: 'sum' })), ValueError, /^mseLoss: unknown option 'reductio'/);
+    throws(() => F.binaryCrossEntropyWithLogits(zeros([2]), zeros([2]), loose({ pos_weight: ones([2]) })), ValueError,
       /^binaryCrossEntropyWithLogits: unknown option 'pos_weight' \(did you mean 'posWeight'\?\)/);
-    expectError(() => F.batchNorm(randn([4, 2]), null, null, loose({ epsilon: 1e-3 })), ValueError, /^batchNorm: unknown option 'epsilon'/);
-    expectError(() => new nn.Linear(2, 2, loose({ biass: false })), ValueError, /^Linear: unknown option 'biass' \(did you mean 'bias'\?\)/);
-    expectError(() => new nn.CrossEntropyLoss(loose({ label_smoothing: 0.1 })), ValueError, /^CrossEntropyLoss: unknown option 'label_smoothing'/);
+    throws(() => F.batchNorm(randn([4, 2]), null, null, loose({ epsilon: 1e-3 })), ValueError, /^batchNorm: unknown option 'epsilon'/);
+    throws(() => new nn.Linear(2, 2, loose({ biass: false })), ValueError, /^Linear: unknown option 'biass' \(did you mean 'bias'\?\)/);
+    throws(() => new nn.CrossEntropyLoss(loose({ label_smoothing: 0.1 })), ValueError, /^CrossEntropyLoss: unknown option 'label_smoothing'/);
     expect(new nn.Linear(2, 2, { bias: false }).bias).toBeNull();
   });
 });
@@ -131,27 +107,27 @@ describe('unknown option names', () => {
 describe('DataLoader and datasets', () => {
   it('refuses seed and generator together', () => {
     const ds = new TensorDataset(zeros([4, 2]));
-    expectError(() => new DataLoader(ds, { shuffle: true, seed: 1, generator: new Generator(2) }), ValueError, /^DataLoader: got both seed \(1\) and generator/);
+    throws(() => new DataLoader(ds, { shuffle: true, seed: 1, generator: new Generator(2) }), ValueError, /^DataLoader: got both seed \(1\) and generator/);
   });
 
   it('TensorDataset.get out of range is an IndexError naming the index and the length', () => {
     const ds = new TensorDataset(zeros([4, 2]));
-    expectError(() => ds.get(4), IndexError, /^TensorDataset\.get: index 4 is out of range for a dataset of 4 samples \(expected an integer in 0\.\.3\)/);
+    throws(() => ds.get(4), IndexError, /^TensorDataset\.get: index 4 is out of range for a dataset of 4 samples \(expected an integer in 0\.\.3\)/);
     expect(ds.get(3)[0]!.shape).toEqual([2]);
   });
 
   it('defaultCollate names the sample and field that differ', () => {
-    expectError(() => defaultCollate([[zeros([2]), zeros([1])], [zeros([2])]]), ValueError,
+    throws(() => defaultCollate([[zeros([2]), zeros([1])], [zeros([2])]]), ValueError,
       /^defaultCollate: sample 1 has 1 element, but sample 0 has 2 elements/);
-    expectError(() => defaultCollate<{ x: Tensor; y?: number }>([{ x: zeros([2]), y: 1 }, { x: zeros([2]) }]), ValueError,
+    throws(() => defaultCollate<{ x: Tensor; y?: number }>([{ x: zeros([2]), y: 1 }, { x: zeros([2]) }]), ValueError,
       /^defaultCollate: sample 1 lacks key 'y' \(sample 0 has keys 'x', 'y'\)/);
-    expectError(() => defaultCollate<{ x: Tensor; y?: number }>([{ x: zeros([2]) }, { x: zeros([2]), y: 1 }]), ValueError,
+    throws(() => defaultCollate<{ x: Tensor; y?: number }>([{ x: zeros([2]) }, { x: zeros([2]), y: 1 }]), ValueError,
       /^defaultCollate: sample 1 has key 'y', which sample 0 lacks/);
-    expectError(() => defaultCollate([3e9, 3e9 + 1]), ValueError, /^defaultCollate: sample 0 is the integer 3000000000, outside the int32 range/);
-    expectError(() => defaultCollate([zeros([2]), zeros([2], { dtype: 'int32' })]), DTypeError, /^defaultCollate: sample 1 is int32, but sample 0 is float32/);
-    expectError(() => defaultCollate([{ a: [zeros([2])] }, { a: [zeros([3])] }]), ShapeError,
+    throws(() => defaultCollate([3e9, 3e9 + 1]), ValueError, /^defaultCollate: sample 0 is the integer 3000000000, outside the int32 range/);
+    throws(() => defaultCollate([zeros([2]), zeros([2], { dtype: 'int32' })]), DTypeError, /^defaultCollate: sample 1 is int32, but sample 0 is float32/);
+    throws(() => defaultCollate([{ a: [zeros([2])] }, { a: [zeros([3])] }]), ShapeError,
       /^defaultCollate: sample 1 field a\[0\] is of shape \[3\], but sample 0 field a\[0\] is of shape \[2\]/);
-    expectError(() => defaultCollate<unknown>([1, zeros([1])]), ValueError, /^defaultCollate: sample 1 is a Tensor, but sample 0 is a number/);
+    throws(() => defaultCollate<unknown>([1, zeros([1])]), ValueError, /^defaultCollate: sample 1 is a Tensor, but sample 0 is a number/);
     // consistent samples still collate, numbers by kind
     const b = defaultCollate([{ x: [ones([2]), 1], y: 0.5 }, { x: [zeros([2]), 2], y: 1 }]);
     expect(b.x[0]!.shape).toEqual([2, 2]);
@@ -164,10 +140,10 @@ describe('DataLoader and datasets', () => {
 describe('Module.to', () => {
   it('refuses unknown targets and non-floating dtypes', () => {
     const m = new nn.Linear(2, 2);
-    expectError(() => m.to('float16' as never), DTypeError, /^Linear\.to: unknown target 'float16'; expected a device \('cpu', 'webgpu'\) or a floating dtype/);
-    expectError(() => m.to('cuda' as never), DeviceError, /^Linear\.to: unknown target 'cuda'/);
-    expectError(() => m.to('int32'), DTypeError, /^Linear\.to: only floating dtypes \('float32', 'float64'\) can be a module's dtype, got 'int32'/);
-    expectError(() => m.to('bool'), DTypeError, /got 'bool'/);
+    throws(() => m.to('float16' as never), DTypeError, /^Linear\.to: unknown target 'float16'; expected a device \('cpu', 'webgpu'\) or a floating dtype/);
+    throws(() => m.to('cuda' as never), DeviceError, /^Linear\.to: unknown target 'cuda'/);
+    throws(() => m.to('int32'), DTypeError, /^Linear\.to: only floating dtypes \('float32', 'float64'\) can be a module's dtype, got 'int32'/);
+    throws(() => m.to('bool'), DTypeError, /got 'bool'/);
     expect(m.weight.dtype).toBe('float32');
     expect(m.to('float64').weight.dtype).toBe('float64');
   });
@@ -175,11 +151,11 @@ describe('Module.to', () => {
 
 describe('losses', () => {
   it('class weights must have shape [C] and a float dtype', () => {
-    expectError(() => F.nllLoss(zeros([2, 3]), I([0, 1]), { weight: tensor([1, 1]) }), ShapeError,
+    throws(() => F.nllLoss(zeros([2, 3]), I([0, 1]), { weight: tensor([1, 1]) }), ShapeError,
       /^nllLoss: weight must have shape \[3\] \(one weight per class of input \[2, 3\]\), got \[2\]/);
-    expectError(() => F.crossEntropy(zeros([2, 3]), I([0, 1]), { weight: tensor([1, 1]) }), ShapeError, /^crossEntropy: weight must have shape \[3\]/);
-    expectError(() => F.nllLoss(zeros([2, 3]), I([0, 1]), { weight: I([1, 1, 1]) }), DTypeError, /^nllLoss: weight must be float32 or float64, got int32/);
-    expectError(() => F.crossEntropy(zeros([2, 3]), I([0, 1, 1])), ShapeError, /^crossEntropy: input of shape \[2, 3\] needs targets of shape \[2\]/);
+    throws(() => F.crossEntropy(zeros([2, 3]), I([0, 1]), { weight: tensor([1, 1]) }), ShapeError, /^crossEntropy: weight must have shape \[3\]/);
+    throws(() => F.nllLoss(zeros([2, 3]), I([0, 1]), { weight: I([1, 1, 1]) }), DTypeError, /^nllLoss: weight must be float32 or float64, got int32/);
+    throws(() => F.crossEntropy(zeros([2, 3]), I([0, 1, 1])), ShapeError, /^crossEntropy: input of shape \[2, 3\] needs targets of shape \[2\]/);
     // −Σ w[y]·log p[y] / Σ w[y]: log-softmax of [0, 0, 0] is −ln 3 everywhere
     const l = F.nllLoss(tensor([[-1, -2, -3], [-4, -5, -6]]), I([0, 2]), { weight: tensor([1, 2, 3]) });
     expect(l.itemSync()).toBeCloseTo((1 * 1 + 3 * 6) / 4, 6);
@@ -194,22 +170,22 @@ describe('losses', () => {
   });
 
   it('embedding names numEmbeddings', () => {
-    expectError(() => F.embedding(I([0, 5]), zeros([3, 2])), IndexError,
+    throws(() => F.embedding(I([0, 5]), zeros([3, 2])), IndexError,
       /^embedding: index 5 at position 1 is out of range for numEmbeddings 3 \(expected 0\.\.2\)/);
     expect(F.embedding(I([2]), ones([3, 2])).shape).toEqual([1, 2]);
   });
 
   it('binaryCrossEntropy refuses probabilities outside [0, 1] on the CPU (it returned NaN)', () => {
-    expectError(() => F.binaryCrossEntropy(tensor([1.5, -0.2]), tensor([1, 0])), ValueError,
+    throws(() => F.binaryCrossEntropy(tensor([1.5, -0.2]), tensor([1, 0])), ValueError,
       /^binaryCrossEntropy: input element 0 is 1\.5; all elements of input should be between 0 and 1/);
-    expectError(() => F.binaryCrossEntropy(tensor([0.5, NaN]), tensor([1, 0])), ValueError, /input element 1 is NaN/);
+    throws(() => F.binaryCrossEntropy(tensor([0.5, NaN]), tensor([1, 0])), ValueError, /input element 1 is NaN/);
     expect(F.binaryCrossEntropy(tensor([0.5, 0]), tensor([1, 0])).itemSync()).toBeCloseTo(Math.LN2 / 2, 6);
   });
 
   it('elementwise BCE weights must broadcast to the input', () => {
-    expectError(() => F.binaryCrossEntropy(tensor([0.5, 0.5]), tensor([1, 0]), { weight: zeros([3]) }), ShapeError,
+    throws(() => F.binaryCrossEntropy(tensor([0.5, 0.5]), tensor([1, 0]), { weight: zeros([3]) }), ShapeError,
       /^binaryCrossEntropy: weight of shape \[3\] does not broadcast to the input's shape \[2\]/);
-    expectError(() => F.binaryCrossEntropyWithLogits(zeros([2, 2]), zeros([2, 2]), { posWeight: zeros([3]) }), ShapeError,
+    throws(() => F.binaryCrossEntropyWithLogits(zeros([2, 2]), zeros([2, 2]), { posWeight: zeros([3]) }), ShapeError,
       /^binaryCrossEntropyWithLogits: posWeight of shape \[3\] does not broadcast/);
     expect(F.binaryCrossEntropyWithLogits(zeros([2, 2]), zeros([2, 2]), { posWeight: ones([2]) }).itemSync()).toBeCloseTo(Math.LN2, 6);
   });
@@ -219,9 +195,9 @@ describe('linear', () => {
   it('takes a 1-D weight as one output feature (as PyTorch), and names it when it does not fit', () => {
     expect(vals(F.linear(tensor([[1, 2, 3], [1, 1, 1]]), tensor([1, 0, 1])))).toEqual([4, 2]);
     expect(vals(F.linear(tensor([[1, 2, 3]]), tensor([1, 0, 1]), tensor(0.5)))).toEqual([4.5]);
-    expectError(() => F.linear(tensor([[1, 2]]), tensor([1, 0, 1])), ShapeError,
+    throws(() => F.linear(tensor([[1, 2]]), tensor([1, 0, 1])), ShapeError,
       /^linear: input of shape \[1, 2\] does not fit weight of shape \[3\]; expected input \[\.\.\., 3\] and a 1-D weight \[in\]$/);
-    expectError(() => F.linear(tensor([[1, 2]]), zeros([1, 1, 2])), ShapeError, /^linear: weight must be \[out, in\] \(or \[in\] for one output feature\), got shape \[1, 1, 2\]/);
+    throws(() => F.linear(tensor([[1, 2]]), zeros([1, 1, 2])), ShapeError, /^linear: weight must be \[out, in\] \(or \[in\] for one output feature\), got shape \[1, 1, 2\]/);
   });
 });
 
@@ -230,23 +206,23 @@ describe('window attributes of conv2d, pools, unfold and fold', () => {
 
   it('pools name a bad kernel size, stride, padding or dilation', () => {
     for (const k of [0, 1.5, -2]) {
-      expectError(() => F.maxPool2d(x, k), ShapeError, new RegExp(`^maxPool2d: kernel size must be a positive integer or a pair \\[h, w\\] of them, got ${String(k).replace('.', '\\.')}$`));
+      throws(() => F.maxPool2d(x, k), ShapeError, new RegExp(`^maxPool2d: kernel size must be a positive integer or a pair \\[h, w\\] of them, got ${String(k).replace('.', '\\.')}$`));
     }
-    expectError(() => F.avgPool2d(x, 2, { stride: [1, 0] }), ShapeError, /^avgPool2d: stride must be a positive integer or a pair \[h, w\] of them, got \[1, 0\]/);
-    expectError(() => F.maxPool2d(x, 2, { padding: -1 }), ShapeError, /^maxPool2d: padding must be a non-negative integer/);
-    expectError(() => F.maxPool2d(x, 2, { dilation: [1] as never }), ShapeError, /^maxPool2d: dilation must be a positive integer or a pair \[h, w\] of them, got \[1\]/);
+    throws(() => F.avgPool2d(x, 2, { stride: [1, 0] }), ShapeError, /^avgPool2d: stride must be a positive integer or a pair \[h, w\] of them, got \[1, 0\]/);
+    throws(() => F.maxPool2d(x, 2, { padding: -1 }), ShapeError, /^maxPool2d: padding must be a non-negative integer/);
+    throws(() => F.maxPool2d(x, 2, { dilation: [1] as never }), ShapeError, /^maxPool2d: dilation must be a positive integer or a pair \[h, w\] of them, got \[1\]/);
     expect(F.maxPool2d(x, 2, { stride: null }).shape).toEqual([1, 2, 2, 2]);
   });
 
   it('conv2d names a bad stride, padding, dilation or groups', () => {
     const w = randn([3, 2, 3, 3]);
-    expectError(() => F.conv2d(x, w, null, { stride: [2] as never }), ShapeError, /^conv2d: stride must be a positive integer or a pair \[h, w\] of them, got \[2\]$/);
-    expectError(() => F.conv2d(x, w, null, { stride: -1 }), ShapeError, /^conv2d: stride must be .*, got -1$/);
-    expectError(() => F.conv2d(x, w, null, { stride: [1, 1, 1] as never }), ShapeError, /^conv2d: stride must be .*, got \[1, 1, 1\]$/);
-    expectError(() => F.conv2d(x, w, null, { padding: 'full' as never }), ShapeError, /^conv2d: padding must be a non-negative integer or a pair \[h, w\] of them, got 'full'$/);
-    expectError(() => F.conv2d(x, w, null, { dilation: 0 }), ShapeError, /^conv2d: dilation must be a positive integer/);
-    expectError(() => F.conv2d(x, w, null, { groups: 0 }), ShapeError, /^conv2d: groups must be a positive integer, got 0/);
-    expectError(() => F.conv2d(x, w, null, { padding: 'same', stride: 2 }), ShapeError, /^conv2d: padding 'same' needs stride 1, got stride \[2, 2\]/);
+    throws(() => F.conv2d(x, w, null, { stride: [2] as never }), ShapeError, /^conv2d: stride must be a positive integer or a pair \[h, w\] of them, got \[2\]$/);
+    throws(() => F.conv2d(x, w, null, { stride: -1 }), ShapeError, /^conv2d: stride must be .*, got -1$/);
+    throws(() => F.conv2d(x, w, null, { stride: [1, 1, 1] as never }), ShapeError, /^conv2d: stride must be .*, got \[1, 1, 1\]$/);
+    throws(() => F.conv2d(x, w, null, { padding: 'full' as never }), ShapeError, /^conv2d: padding must be a non-negative integer or a pair \[h, w\] of them, got 'full'$/);
+    throws(() => F.conv2d(x, w, null, { dilation: 0 }), ShapeError, /^conv2d: dilation must be a positive integer/);
+    throws(() => F.conv2d(x, w, null, { groups: 0 }), ShapeError, /^conv2d: groups must be a positive integer, got 0/);
+    throws(() => F.conv2d(x, w, null, { padding: 'same', stride: 2 }), ShapeError, /^conv2d: padding 'same' needs stride 1, got stride \[2, 2\]/);
   });
 
   it("conv2d takes padding 'same' and 'valid' as PyTorch does", () => {
@@ -265,9 +241,9 @@ describe('window attributes of conv2d, pools, unfold and fold', () => {
     const cols = F.unfold(x, { kernel: [2, 2] });
     expect(cols.shape).toEqual([1, 8, 16]);
     expect(vals(cols)).toEqual(vals(F.unfold(x, { kernel: 2, stride: 1, padding: 0, dilation: 1, padValue: 0 })));
-    expectError(() => F.unfold(x, { kernel: [2] as never }), ShapeError, /^unfold: kernel must be a positive integer or a pair \[h, w\] of them, got \[2\]$/);
-    expectError(() => F.unfold(x, loose({ kernel_size: 2 })), ValueError, /^unfold: unknown option 'kernel_size' \(did you mean 'kernel'\?\)/);
-    expectError(() => F.fold(cols, loose({ kernel: 2 })), ValueError, /^fold: missing the required option 'inputSize'/);
+    throws(() => F.unfold(x, { kernel: [2] as never }), ShapeError, /^unfold: kernel must be a positive integer or a pair \[h, w\] of them, got \[2\]$/);
+    throws(() => F.unfold(x, loose({ kernel_size: 2 })), ValueError, /^unfold: unknown option 'kernel_size' \(did you mean 'kernel'\?\)/);
+    throws(() => F.fold(cols, loose({ kernel: 2 })), ValueError, /^fold: missing the required option 'inputSize'/);
     expect(F.fold(cols, { kernel: 2, inputSize: 5 }).shape).toEqual([1, 2, 5, 5]);
   });
 });
@@ -285,15 +261,15 @@ describe('safetensors', () => {
   const entry = (shape: number[], begin: number, end: number) => `{"dtype":"F32","shape":${JSON.stringify(shape)},"data_offsets":[${begin},${end}]}`;
 
   it('refuses duplicate names, overlapping or gapped offsets and trailing bytes; reads files that tile the data', () => {
-    expectError(() => loadFromBytes(file(`{"a":${entry([2], 0, 8)},"a":${entry([2], 8, 16)}}`, f4)), FormatError,
+    throws(() => loadFromBytes(file(`{"a":${entry([2], 0, 8)},"a":${entry([2], 8, 16)}}`, f4)), FormatError,
       /^<safetensors bytes>: header has the key "a" more than once/);
-    expectError(() => loadFromBytes(file(`{"a":${entry([4], 0, 16)},"b":${entry([4], 0, 16)}}`, f4)), FormatError,
+    throws(() => loadFromBytes(file(`{"a":${entry([4], 0, 16)},"b":${entry([4], 0, 16)}}`, f4)), FormatError,
       /tensor "b": data_offsets \[0, 16\] overlap tensor "a" \(data_offsets \[0, 16\]\)/);
-    expectError(() => loadFromBytes(file(`{"a":${entry([2], 8, 16)}}`, f4)), FormatError,
+    throws(() => loadFromBytes(file(`{"a":${entry([2], 8, 16)}}`, f4)), FormatError,
       /tensor "a": data_offsets \[8, 16\] leave a gap of 8 bytes \(the data section starts at byte 0\)/);
-    expectError(() => loadFromBytes(file(`{"a":${entry([2], 0, 8)},"b":${entry([1], 12, 16)}}`, f4)), FormatError,
+    throws(() => loadFromBytes(file(`{"a":${entry([2], 0, 8)},"b":${entry([1], 12, 16)}}`, f4)), FormatError,
       /tensor "b": data_offsets \[12, 16\] leave a gap of 4 bytes \(tensor "a" ends at byte 8\)/);
-    expectError(() => loadFromBytes(file(`{"a":${entry([3], 0, 12)}}`, f4)), FormatError,
+    throws(() => loadFromBytes(file(`{"a":${entry([3], 0, 12)}}`, f4)), FormatError,
       /the tensors cover 12 bytes of the 16-byte data section; 4 trailing bytes belong to no tensor/);
     // tensors that tile the data are read in any header order, nested keys and empty tensors included
     const t = loadFromBytes(file(`{"__metadata__":{"a":"x","b":"y"},"b":${entry([2], 8, 16)},"e":${entry([0], 8, 8)},"a":${entry([2], 0, 8)}}`, f4));
@@ -306,11 +282,11 @@ describe('safetensors', () => {
 describe('save/load file errors', () => {
   it('are IOErrors naming the operation and the path, with the system error as cause', async () => {
     const missing = join(dir, 'missing.safetensors');
-    const e = await expectReject(load(missing), IOError, /^load: cannot read ".*missing\.safetensors": ENOENT/);
+    const e = await rejects(load(missing), IOError, /^load: cannot read ".*missing\.safetensors": ENOENT/);
     expect((e as IOError).code).toBe('ENOENT');
     expect((e as IOError).path).toBe(missing);
     expect((e.cause as { code?: string }).code).toBe('ENOENT');
-    const d = await expectReject(save({ a: tensor([1]) }, dir), IOError, /^save: cannot write ".*": EISDIR/);
+    const d = await rejects(save({ a: tensor([1]) }, dir), IOError, /^save: cannot write ".*": EISDIR/);
     expect((d as IOError).op).toBe('save');
     const ok = join(dir, 'ok.safetensors');
     await save({ a: tensor([1, 2]) }, ok);

@@ -3,18 +3,9 @@ import {
   arange, cast, DTypeError, eye, fromTypedArray, full, fullLike, linspace, manualSeed, ones, rand, randint, randn,
   ShapeError, tensor, ValueError, zeros, zerosLike,
 } from 'tapegrad';
+import { throws } from './helpers/throws.ts';
 
 /** Asserts `f` throws an instance of `cls` whose message matches `re`. */
-function throws(f: () => unknown, cls: abstract new (...a: never[]) => Error, re: RegExp): void {
-  let err: unknown;
-  try {
-    f();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(cls);
-  expect((err as Error).message).toMatch(re);
-}
 
 describe('fromTypedArray and tensor(typedArray) validate shape and array type', () => {
   it('refuses negative, fractional and non-filling sizes', () => {

@@ -8,19 +8,10 @@ import {
   clamp, div, gelu, grad, noGrad, ones, tensor, zeros, type Tensor,
 } from '../src/index.ts';
 import { gpuStatus } from './gpu-setup.ts';
+import { throws } from './helpers/throws.ts';
 
 const I = (a: number[]) => tensor(a, { dtype: 'int32' });
 
-function throws(fn: () => unknown, cls: abstract new (...a: never[]) => Error, msg: RegExp): void {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err, `expected ${cls.name} matching ${msg}`).toBeInstanceOf(cls);
-  expect((err as Error).message).toMatch(msg);
-}
 
 describe('in-place writes autograd cannot follow', () => {
   it('refuses a view of a leaf that requires grad (not under noGrad, nor through detach())', () => {

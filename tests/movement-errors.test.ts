@@ -6,18 +6,13 @@
 import { describe, expect, it } from 'vitest';
 import { gpuStatus } from './gpu-setup.ts';
 import { cat, DTypeError, IndexError, indexSelect, ones, ShapeError, stack, tensor, ValueError, zeros, type Tensor } from '../src/index.ts';
+import { throws } from './helpers/throws.ts';
 
 const I = (a: number | number[] | number[][]) => tensor(a, { dtype: 'int32' });
 const a = tensor([[1, 2, 3], [4, 5, 6]]);
 /** `a` without its static type, for the malformed arguments JavaScript callers can pass. */
 const A = a as unknown as Record<string, (...args: unknown[]) => Tensor>;
 
-function throws(f: () => unknown, cls: new (...args: never[]) => Error, re: RegExp): void {
-  let err: unknown = null;
-  try { f(); } catch (e) { err = e; }
-  expect(err, `expected ${cls.name} matching ${re}`).toBeInstanceOf(cls);
-  expect((err as Error).message).toMatch(re);
-}
 
 const gpu = await gpuStatus();
 
