@@ -50,6 +50,6 @@ export {
 } from './data/index.ts';
 export * as keras from './keras/index.ts';
 export {
-  jit, warmup, T, fn, shared, pp, ppGraph, toDot, Var,
+  jit, warmup, T, fn, shared, pp, ppGraph, toDot, Var, lift, simplifyRules,
   type Jitted, type JitOptions, type JitStats, type Lowering, type TheanoFunction,
 } from './jit/index.ts';

@@ -606,12 +606,13 @@ const L = <P extends unknown[]>(f: (...a: P) => unknown, label: string) => lift(
  */
 export const T = {
   scalar: placeholder('float32', 0), vector: placeholder('float32', 1), matrix: placeholder('float32', 2), tensor3: placeholder('float32', 3), tensor4: placeholder('float32', 4),
-  fscalar: placeholder('float32', 0), fvector: placeholder('float32', 1), fmatrix: placeholder('float32', 2),
-  dscalar: placeholder('float64', 0), dvector: placeholder('float64', 1), dmatrix: placeholder('float64', 2), dtensor3: placeholder('float64', 3),
-  iscalar: placeholder('int32', 0), ivector: placeholder('int32', 1), imatrix: placeholder('int32', 2),
+  fscalar: placeholder('float32', 0), fvector: placeholder('float32', 1), fmatrix: placeholder('float32', 2), ftensor3: placeholder('float32', 3), ftensor4: placeholder('float32', 4),
+  dscalar: placeholder('float64', 0), dvector: placeholder('float64', 1), dmatrix: placeholder('float64', 2), dtensor3: placeholder('float64', 3), dtensor4: placeholder('float64', 4),
+  iscalar: placeholder('int32', 0), ivector: placeholder('int32', 1), imatrix: placeholder('int32', 2), itensor3: placeholder('int32', 3), itensor4: placeholder('int32', 4),
   scalars: several(placeholder('float32', 0)), vectors: several(placeholder('float32', 1)), matrices: several(placeholder('float32', 2)),
+  fscalars: several(placeholder('float32', 0)), fvectors: several(placeholder('float32', 1)), fmatrices: several(placeholder('float32', 2)),
   dscalars: several(placeholder('float64', 0)), dvectors: several(placeholder('float64', 1)), dmatrices: several(placeholder('float64', 2)),
-  iscalars: several(placeholder('int32', 0)), ivectors: several(placeholder('int32', 1)),
+  iscalars: several(placeholder('int32', 0)), ivectors: several(placeholder('int32', 1)), imatrices: several(placeholder('int32', 2)),
   add: L(Fn.add, 'add'), sub: L(Fn.sub, 'sub'), mul: L(Fn.mul, 'mul'), div: L((a: Fn.TensorLike, b: Fn.TensorLike) => Fn.div(a, b), 'div'), pow: L(Fn.pow, 'pow'),
   neg: L(Fn.neg, 'neg'), abs: L(Fn.abs, 'abs'), exp: L(Fn.exp, 'exp'), log: L(Fn.log, 'log'), log1p: L(Fn.log1p, 'log1p'),
   sqrt: L(Fn.sqrt, 'sqrt'), sqr: L(Fn.square, 'sqr'), tanh: L(Fn.tanh, 'tanh'), sin: L(Fn.sin, 'sin'), cos: L(Fn.cos, 'cos'),
