@@ -1,7 +1,7 @@
 /** @file Creation functions: tensor(), zeros, ones, full, arange, linspace, eye, random. */
 import { getBackend, type Device } from './backend.ts';
 import {
-  ARRAY_NAME, arrayDtype, arrayFor, checkDType, checkOptDType, dtypeOfArray, isFloat, toElement, type DType, type TypedArray,
+  ARRAY_NAME, arrayDtype, arrayFor, arrayName, checkDType, checkOptDType, dtypeOfArray, isFloat, toElement, type DType, type TypedArray,
 } from './dtype.ts';
 import { DTypeError, ShapeError, ValueError } from './errors.ts';
 import { checkShape, fmtShape, MAX_DIMS, MAX_NUMEL, numel } from './shape.ts';
@@ -52,9 +52,8 @@ export function fromTypedArray(data: TypedArray, shape: readonly number[], dtype
   if (!ArrayBuffer.isView(given)) throw new ValueError(`fromTypedArray: data is ${describeValue(given)}; expected ${article(ARRAY_NAME[dt])}`);
   const s = checkShape('fromTypedArray', shape);
   if (arrayDtype(given) !== dt) {
-    const name = (given as { [Symbol.toStringTag]?: string })[Symbol.toStringTag] ?? given.constructor.name;
     throw new DTypeError(
-      `fromTypedArray: a ${name} cannot be adopted as ${dt} storage; expected ${article(ARRAY_NAME[dt])} ` +
+      `fromTypedArray: a ${arrayName(given)} cannot be adopted as ${dt} storage; expected ${article(ARRAY_NAME[dt])} ` +
         `(to convert, use tensor(data, { dtype: '${dt}', shape }))`,
     );
   }

@@ -86,7 +86,8 @@ export function checkOptDType(op: string, dtype: unknown): DType | undefined {
   return dtype === undefined ? undefined : checkDType(op, dtype);
 }
 
-const INT32_MIN = -(2 ** 31), INT32_MAX = 2 ** 31 - 1;
+/** The int32 range (what an int32 element holds exactly). */
+export const INT32_MIN = -(2 ** 31), INT32_MAX = 2 ** 31 - 1;
 
 /**
  * `v` as a `dtype` element, or throws a ValueError naming `op`, the value and `where` (e.g.
@@ -128,7 +129,7 @@ export function arrayDtype(a: ArrayBufferView): DType | undefined {
 export function dtypeOfArray(a: ArrayBufferView, op = 'tensor'): DType {
   const d = arrayDtype(a);
   if (d !== undefined) return d;
-  const name = (a as { [Symbol.toStringTag]?: string })[Symbol.toStringTag] ?? a.constructor?.name ?? 'ArrayBufferView';
+  const name = arrayName(a);
   throw new DTypeError(`${op}: unsupported typed array ${name}; expected Float32Array, Float64Array, Int32Array or Uint8Array`);
 }
 
@@ -155,4 +156,9 @@ export function scalarDtype(t: DType, v: number | boolean): DType {
   if (isFloat(t)) return t;
   if (Number.isInteger(v)) return t === 'bool' ? 'int32' : t;
   return 'float32';
+}
+
+/** A typed array's class name for messages (its own tag, so other realms' arrays read right too). */
+export function arrayName(a: ArrayBufferView): string {
+  return (a as { [Symbol.toStringTag]?: string })[Symbol.toStringTag] ?? a.constructor?.name ?? 'ArrayBufferView';
 }

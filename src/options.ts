@@ -4,6 +4,7 @@
  * instead of being silently ignored while its default applies.
  */
 import { ValueError } from './errors.ts';
+import { describeValue } from './ops/dispatch.ts';
 
 /**
  * Every key of an options type, written as `{ key: true, … }` so that the compiler checks the list
@@ -94,4 +95,21 @@ export function checkOptions<T>(op: string, opts: T, known: readonly string[], r
     if ((opts as Record<string, unknown>)[key] === undefined) throw new ValueError(`${op}: missing the required option ${q(key)}; ${acceptedList(known)}`);
   }
   return opts;
+}
+
+/**
+ * Option `key` of `opts` (undefined when left out); a ValueError naming `op` unless it is one of
+ * `allowed` (`leftOut` says what leaving it out means).
+ */
+export function optionValue<V extends string>(op: string, opts: unknown, key: string, allowed: readonly V[], leftOut: string): V | undefined {
+  if (opts === undefined || opts === null) return undefined;
+  if (typeof opts !== 'object') {
+    throw new ValueError(`${op}: options must be an object such as { ${key}: '${allowed[0]}' }, got ${describeValue(opts)}`);
+  }
+  const v: unknown = (opts as Record<string, unknown>)[key];
+  if (v === undefined || v === null) return undefined;
+  if (!(allowed as readonly unknown[]).includes(v)) {
+    throw new ValueError(`${op}: ${key} must be ${allowed.map((a) => `'${a}'`).join(' or ')} (or left out for ${leftOut}), got ${describeValue(v)}`);
+  }
+  return v as V;
 }

@@ -12,6 +12,7 @@ import * as F from '../ops/functional.ts';
 import type { Dataset } from './dataset.ts';
 import { Generator } from './generator.ts';
 import { checkOptions, optionNames } from '../options.ts';
+import { INT32_MAX, INT32_MIN } from '../dtype.ts';
 
 const LOADER_OPTIONS = optionNames<DataLoaderOptions<unknown>>({ batchSize: true, shuffle: true, dropLast: true, generator: true, seed: true, collateFn: true });
 
@@ -50,7 +51,6 @@ export function defaultCollate<T>(samples: readonly T[]): Collated<T> {
   return collate(samples, '') as Collated<T>;
 }
 
-const INT32_MIN = -(2 ** 31), INT32_MAX = 2 ** 31 - 1;
 
 function kindOf(v: unknown): string {
   if (v instanceof Tensor) return 'a Tensor';

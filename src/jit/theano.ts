@@ -15,7 +15,7 @@
  * pp(z);                       // '(x + y)'
  */
 import { tensor } from '../creation.ts';
-import type { DType, TypedArray } from '../dtype.ts';
+import { INT32_MAX, INT32_MIN, type DType, type TypedArray } from '../dtype.ts';
 import { DeviceError, DTypeError, ShapeError, ValueError } from '../errors.ts';
 import * as Fn from '../ops/functional.ts';
 import { fmtShape, sameShape } from '../shape.ts';
@@ -309,7 +309,7 @@ function firstLossy(v: unknown, dtype: 'int32' | 'bool'): unknown {
   }
   if (typeof v === 'boolean') return undefined;
   if (typeof v !== 'number') return undefined; // left to tensor() to reject
-  const ok = dtype === 'int32' ? Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31 : v === 0 || v === 1;
+  const ok = dtype === 'int32' ? Number.isInteger(v) && v >= INT32_MIN && v <= INT32_MAX : v === 0 || v === 1;
   return ok ? undefined : v;
 }
 

@@ -4,12 +4,13 @@
  */
 import { getBackend, type BufView, type Device } from '../backend.ts';
 import { checkDType, isFloat, promoteTypes, scalarDtype, type DType } from '../dtype.ts';
-import { AutogradError, DTypeError, DeviceError, IndexError, ShapeError, ValueError } from '../errors.ts';
+import { AutogradError, DTypeError, DeviceError, ShapeError, ValueError } from '../errors.ts';
 import { broadcastShapes, fmtShape, normDim, normDims, numel, sameShape } from '../shape.ts';
 import { Tensor, type ViewStep } from '../tensor.ts';
 import { isGradEnabled, noGrad, recordOp } from '../tape.ts';
 import { full, zeros, zerosLike, onesLike, fullLike, fromTypedArray } from '../creation.ts';
 import { activeTracer, bufView, checkLive, describeValue, dispatch } from './dispatch.ts';
+import { optionValue } from '../options.ts';
 import { prims } from './prims.ts';
 import { viewStrides } from './movement.ts';
 import type { FoldAttrs, OpDef, UnfoldAttrs } from './registry.ts';
@@ -372,26 +373,12 @@ function checkIntDivisor(op: string, y: Tensor): void {
 /** v − x (for numbers on the left). */
 export function rsub(x: Tensor, v: number): Tensor { return sub(v, x); }
 
-/** Option `key` of `opts` (undefined when left out); a ValueError unless it is one of `allowed`. */
-function checkOption<V extends string>(op: string, opts: unknown, key: string, allowed: readonly V[], leftOut: string): V | undefined {
-  if (opts === undefined || opts === null) return undefined;
-  if (typeof opts !== 'object') {
-    throw new ValueError(`${op}: options must be an object such as { ${key}: '${allowed[0]}' }, got ${describeValue(opts)}`);
-  }
-  const v: unknown = (opts as Record<string, unknown>)[key];
-  if (v === undefined || v === null) return undefined;
-  if (!(allowed as readonly unknown[]).includes(v)) {
-    throw new ValueError(`${op}: ${key} must be ${allowed.map((a) => `'${a}'`).join(' or ')} (or left out for ${leftOut}), got ${describeValue(v)}`);
-  }
-  return v as V;
-}
-
 /**
  * True division a / b (integers give float32), or rounded with `roundingMode` 'trunc' | 'floor'
  * (integers then stay integers).
  */
 export function div(a: TensorLike, b: TensorLike, opts: { roundingMode?: 'trunc' | 'floor' } = {}): Tensor {
-  const mode = checkOption('div', opts, 'roundingMode', ['trunc', 'floor'], 'true division');
+  const mode = optionValue('div', opts, 'roundingMode', ['trunc', 'floor'], 'true division');
   let [x, y] = operands('div', a, b);
   if (!mode || isFloat(x.dtype)) {
     if (!isFloat(x.dtype)) { x = cast(x, 'float32'); y = cast(y, 'float32'); }
@@ -519,7 +506,7 @@ export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
 }
 /** Gaussian error linear unit: exact x·Φ(x), or the tanh approximation. */
 export function gelu(x: Tensor, opts: { approximate?: 'none' | 'tanh' } = {}): Tensor {
-  if (checkOption('gelu', opts, 'approximate', ['none', 'tanh'], "'none'") === 'tanh') {
+  if (optionValue('gelu', opts, 'approximate', ['none', 'tanh'], "'none'") === 'tanh') {
     // ½x(1 + tanh(√(2/π)(x + 0.044715x³)))
     const inner = mul(add(x, mul(pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
     return mul(mul(x, 0.5), add(tanh(inner), 1));
@@ -1002,13 +989,7 @@ export function indexSelect(x: Tensor, dim: number, idx: Tensor | readonly numbe
   if (index.ndim !== 1) throw new ShapeError(`indexSelect: index must be 1-D, got shape ${fmtShape(index.shape)}`);
   const shape = x.shape.map((n, i) => (i === d ? index.shape[0]! : n));
   const view = x.shape.map((_, i) => (i === d ? index.shape[0]! : 1));
-  try {
-    return gather(x, d, expand(reshape(index, view), shape), 'indexSelect');
-  } catch (e) {
-    // the kernels' range check names the primitive; the caller asked for indexSelect
-    if (e instanceof IndexError && e.message.startsWith('gather: ')) throw new IndexError(`indexSelect: ${e.message.slice('gather: '.length)}`);
-    throw e;
-  }
+  return gather(x, d, expand(reshape(index, view), shape), 'indexSelect');
 }
 /** An array of indices as a 1-D int32 tensor on `device` (each entry an integer in the int32 range). */
 function indexArray(op: string, idx: readonly unknown[], device: Device): Tensor {
