@@ -51,7 +51,8 @@ export class Tensor {
   /** @internal this tensor is a JS number lifted to a 0-d operand */
   _scalarValue: number | undefined = undefined;
 
-  private _requiresGrad = false;
+  /** @internal (read `requiresGrad`, which first brings a view written through a sibling up to date) */
+  _requiresGrad = false;
   /** @internal the stored gradient (read and write `grad` instead) */
   _grad: Tensor | null = null;
   /** @internal set by jit while tracing: sees every `.grad` read and write */
@@ -107,8 +108,12 @@ export class Tensor {
     if (g && Tensor._scopeHooks) Tensor._scopeHooks.gradSet(this, g);
     this._grad = g;
   }
-  /** the tape node that produced this tensor (null for leaves) */
-  gradFn: Node | null = null;
+  /** @internal the tape node (read `gradFn`, which first brings a view written through a sibling up to date) */
+  _gradFn: Node | null = null;
+  /** @internal the version at which `_gradFn` and `_requiresGrad` were last set or checked */
+  _gradVersion: number;
+  /** @internal set by dispatch on views taken while gradients were recorded */
+  _viewWithGrad = false;
 
   /** @internal use the creation functions (tensor, zeros, …) instead */
   constructor(
@@ -123,6 +128,7 @@ export class Tensor {
     this.dtype = dtype;
     this.device = device;
     this._base = base;
+    this._gradVersion = storage ? storage.version : 0;
   }
 
   /** @internal */
@@ -159,7 +165,29 @@ export class Tensor {
     else this._symVersion++;
   }
 
-  get requiresGrad(): boolean { return this._requiresGrad; }
+  /** the tape node that produced this tensor (null for leaves) */
+  get gradFn(): Node | null {
+    if (this._gradVersion !== this._version) this._refreshView();
+    return this._gradFn;
+  }
+  set gradFn(node: Node | null) {
+    this._gradFn = node;
+    this._gradVersion = this._version;
+  }
+  /**
+   * @internal After a write into the elements this view shares, through its base or another view,
+   * its node still describes the view of the base's old value: like PyTorch, it is made again
+   * from the base's current node (a write through this view itself sets its node afresh).
+   */
+  _refreshView(): void {
+    this._gradVersion = this._version;
+    if (this._base !== null || this._sym !== null) F.refreshViewGrad(this);
+  }
+
+  get requiresGrad(): boolean {
+    if (this._gradVersion !== this._version) this._refreshView();
+    return this._requiresGrad;
+  }
   set requiresGrad(flag: boolean) {
     if (flag && !isFloat(this.dtype)) {
       throw new DTypeError(`requiresGrad: only floating-point tensors can require gradients, but this tensor (shape ${fmtShape(this.shape)}) is ${this.dtype}`);

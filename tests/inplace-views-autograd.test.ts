@@ -4,7 +4,7 @@
  * CopySlices), eagerly and inside jit, matching the same program written out of place.
  */
 import { describe, expect, it } from 'vitest';
-import { cat, grad, tensor, type Tensor } from '../src/index.ts';
+import { cat, grad, noGrad, tensor, type Tensor } from '../src/index.ts';
 import { jit } from '../src/jit/index.ts';
 
 const arr = (t: Tensor | null | undefined) => t!.toArraySync();
@@ -88,6 +88,73 @@ describe('in-place writes into views carry gradients to the viewed tensor', () =
     expect(() => x.index([0, 1]).mul_(3)).toThrow(/view of a leaf tensor that requires grad/);
     expect(() => jit((p: Tensor) => p.index([0, 1]).mul_(3), { eagerFirstCall: false })(tensor([1, 2], { requiresGrad: true })))
       .toThrow(/view of a leaf tensor that requires grad/);
+  });
+});
+
+describe('views taken before a write into the elements they share (PyTorch regenerates their grad_fn)', () => {
+  // each program: a view made first, then a write into the same elements elsewhere, then the view used
+  const overlapping = (x: Tensor) => {
+    const y = x.mul(1);
+    const v1 = y.slice(0, 0, 2);
+    y.slice(0, 1, 3).mul_(3);
+    return v1.mul(tensor([1, 10])).sum();
+  };
+  const throughBase = (x: Tensor) => {
+    const y = x.mul(1);
+    const v = y.reshape(2, 2).t();
+    y.mul_(2);
+    return v.mul(tensor([[1, 10], [100, 1000]])).sum();
+  };
+  const disjoint = (x: Tensor) => {
+    const y = x.mul(1);
+    const v = y.index([0, 2]);
+    y.index([2, 4]).mul_(5);
+    return v.mul(tensor([1, 10])).sum().add(y.sum());
+  };
+  const cases: [string, (x: Tensor) => Tensor, number[], number[]][] = [
+    // v1 = [x₀, 3x₁]: d/dx = [1, 30, 0, 0]
+    ['overlapping slices', overlapping, [1, 2, 3, 4], [1, 30, 0, 0]],
+    // v = 2·[[x₀, x₂], [x₁, x₃]]: d/dx = 2·[1, 100, 10, 1000]
+    ['a view of the base, the base written', throughBase, [1, 2, 3, 4], [2, 200, 20, 2000]],
+    // v = [x₀, x₁] (its elements unwritten), plus Σ y with y₂, y₃ scaled by 5
+    ['a view whose own elements stay unwritten', disjoint, [1, 2, 3, 4], [2, 11, 5, 5]],
+  ];
+  for (const [name, f, x0, want] of cases) {
+    it(`${name}: the gradient follows the write, eagerly and compiled`, () => {
+      const g = (x: Tensor) => grad(f(x), [x])[0]!;
+      expect(arr(g(tensor(x0, { requiresGrad: true })))).toEqual(want);
+      expect(arr(jit(g, { eagerFirstCall: false })(tensor(x0, { requiresGrad: true })))).toEqual(want);
+    });
+  }
+
+  it('a view of a tensor that starts to require grad through a write requires grad too', () => {
+    const w = tensor([5, 6, 7], { requiresGrad: true });
+    const z = tensor([1, 1, 1]);
+    const v = z.slice(0, 1, 3);
+    expect(v.requiresGrad).toBe(false);
+    z.mul_(w);
+    expect(v.requiresGrad).toBe(true);
+    expect(v.gradFn).not.toBeNull();
+    v.mul(tensor([2, 3])).sum().backward();
+    expect(arr(w.grad)).toEqual([0, 2, 3]);
+  });
+
+  it('a view taken without gradients stays outside autograd after the write', () => {
+    const w = tensor([5, 6], { requiresGrad: true });
+    const z = tensor([1, 1]);
+    const v = noGrad(() => z.slice(0, 0, 1));
+    z.mul_(w);
+    expect(v.requiresGrad).toBe(false);
+    expect(v.gradFn).toBeNull();
+  });
+
+  it('writes without gradients leave the view\'s gradient as before (an optimizer step between uses)', () => {
+    const x = tensor([1, 2, 3], { requiresGrad: true });
+    const y = x.mul(2);
+    const v = y.slice(0, 0, 2);
+    noGrad(() => y.add_(1));
+    v.sum().backward();
+    expect(arr(x.grad)).toEqual([2, 2, 0]);
   });
 });
 

@@ -128,6 +128,16 @@ export function isGNode(x: unknown): x is GNode {
   return x instanceof GNode;
 }
 
+/** A concrete tensor's autograd fields as tracing found them. */
+interface Autograd { gradFn: Node | null; requiresGrad: boolean }
+
+/** Puts back what tracing changed of `t`'s autograd fields (current as of its version now). */
+function restoreAutograd(t: Tensor, s: Autograd): void {
+  t._gradFn = s.gradFn;
+  t._requiresGrad = s.requiresGrad;
+  t._gradVersion = t._version;
+}
+
 /** The tracer installed while `fn` runs. */
 export class TraceContext implements Tracer {
   readonly graph = new Graph();
@@ -140,7 +150,7 @@ export class TraceContext implements Tracer {
   readonly placeholders = new Map<Tensor, number>();
   private readonly placeholderNodes: GNode[] = [];
   private readonly realArgs: readonly Tensor[];
-  private readonly touched = new Map<Tensor, { gradFn: Node | null; requiresGrad: boolean }>();
+  private readonly touched = new Map<Tensor, Autograd>();
   readonly seeds: number[] = [];
   private readonly views = new Map<Tensor, ViewLink>();
   /** root tensor → the views of it taken while tracing (their versions move with the root's) */
@@ -240,7 +250,8 @@ export class TraceContext implements Tracer {
   }
 
   private touch(t: Tensor) {
-    if (!this.touched.has(t)) this.touched.set(t, { gradFn: t.gradFn, requiresGrad: t.requiresGrad });
+    // the raw fields: a read through the getters could make a stale view's node now, inside the trace
+    if (!this.touched.has(t)) this.touched.set(t, { gradFn: t._gradFn, requiresGrad: t._requiresGrad });
   }
 
   record(op: OpDef, inputs: readonly Tensor[], attrs: unknown, aval: { shape: readonly number[]; dtype: Tensor['dtype'] }, device: Device): Tensor {
@@ -484,10 +495,7 @@ export class TraceContext implements Tracer {
       }
     }
 
-    for (const [t, s] of this.touched) {
-      t.gradFn = s.gradFn;
-      if (t.requiresGrad !== s.requiresGrad) t.requiresGrad = s.requiresGrad;
-    }
+    for (const [t, s] of this.touched) restoreAutograd(t, s);
     g.updates = [...updates].map(([target, value]): Update => ({ target, value }));
     for (const u of g.updates) {
       if (!sameShape(u.target.shape, u.value.shape) || u.target.dtype !== u.value.dtype) {
@@ -528,10 +536,7 @@ export class TraceContext implements Tracer {
   /** Puts back `.grad` and autograd fields after a failed trace. */
   abort(): void {
     for (const slot of this.slots.values()) slot.owner._grad = slot.before;
-    for (const [t, s] of this.touched) {
-      t.gradFn = s.gradFn;
-      if (t.requiresGrad !== s.requiresGrad) t.requiresGrad = s.requiresGrad;
-    }
+    for (const [t, s] of this.touched) restoreAutograd(t, s);
   }
 }
 

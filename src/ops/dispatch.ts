@@ -5,7 +5,7 @@
  */
 import { getBackend, type Aval, type BufView, type Device } from '../backend.ts';
 import { DeviceError, UseAfterDisposeError, ValueError, internal } from '../errors.ts';
-import { recordOp } from '../tape.ts';
+import { isGradEnabled, recordOp } from '../tape.ts';
 import { Tensor, type ViewStep } from '../tensor.ts';
 import { fmtShape } from '../shape.ts';
 import type { OpDef } from './registry.ts';
@@ -106,6 +106,7 @@ export function dispatch(op: OpDef, inputs: readonly Tensor[], attrs: unknown, d
   const aval = op.infer(inputs.map((t) => ({ shape: t.shape, dtype: t.dtype })), attrs as never);
   const out = tracer ? tracer.record(op, inputs, attrs, aval, dev) : runEager(op, inputs, attrs, aval, dev);
   recordOp(op, inputs, attrs, out);
+  if (op.kind === 'view' && isGradEnabled()) out._viewWithGrad = true;
   return out;
 }
 

@@ -7,7 +7,7 @@ import { checkDType, isFloat, promoteTypes, scalarDtype, type DType } from '../d
 import { AutogradError, DTypeError, DeviceError, ShapeError, ValueError } from '../errors.ts';
 import { broadcastShapes, fmtShape, normDim, normDims, numel, sameShape } from '../shape.ts';
 import { Tensor, type ViewStep } from '../tensor.ts';
-import { isGradEnabled, noGrad, recordOp } from '../tape.ts';
+import { enableGrad, isGradEnabled, noGrad, recordOp } from '../tape.ts';
 import { full, zeros, zerosLike, onesLike, fullLike, fromTypedArray } from '../creation.ts';
 import { activeTracer, bufView, checkLive, describeValue, dispatch } from './dispatch.ts';
 import { optionValue } from '../options.ts';
@@ -278,6 +278,25 @@ export function viewChain(x: Tensor): { root: Tensor; steps: ViewStep[] } | null
     root = root._base;
   }
   return steps.length ? { root, steps } : null;
+}
+
+/**
+ * Tensor._refreshView: `x` is a view whose elements were written since its node was made (through
+ * its base or another view of it). A view that is part of the graph, or was taken while gradients
+ * were recorded of a base that requires grad now, gets the view ops replayed on its base's current
+ * node (PyTorch regenerates a view's grad_fn so): its gradient then follows the write. Without
+ * this, `v1 = y.slice(0, 0, 2); y.slice(0, 1, 3).mul_(3); v1.sum().backward()` passed the
+ * gradient of y's old values, ignoring the factor 3 on the element both views share.
+ */
+export function refreshViewGrad(x: Tensor): void {
+  if (!x._gradFn && !x._viewWithGrad) return;
+  const chain = viewChain(x);
+  if (!chain || !isFloat(x.dtype) || !chain.root.requiresGrad) return;
+  const { root, steps } = chain;
+  const fresh = enableGrad(() => steps.reduce((v, s) => dispatch(s.op, [v], s.attrs), root));
+  x._gradFn = fresh._gradFn;
+  x._requiresGrad = fresh._requiresGrad;
+  x._gradVersion = x._version;
 }
 
 /**
