@@ -1,12 +1,12 @@
 /** @file gather / scatterAdd kernels (PyTorch semantics along one dim), with index range checks. */
 import type { TypedArray } from '../dtype.ts';
-import { IndexError } from '../errors.ts';
+import { indexRangeError } from '../errors.ts';
 import { aroundDim, contiguousStrides, fmtShape, hasContiguousStrides } from '../shape.ts';
 import { collapseDims, type StridedArray } from './elementwise.ts';
 import { gatherPairsWasm, scatterPairsWasm } from './wasm/pairs.ts';
 
 function rangeError(op: string, i: number, size: number, dim: number, shape: readonly number[]): never {
-  throw new IndexError(`${op}: index ${i} is out of range for dim ${dim} of size ${size} (tensor of shape ${fmtShape(shape)}); indices must be in 0..${size - 1}`);
+  throw indexRangeError(op, i, size, dim, `tensor of shape ${fmtShape(shape)}`);
 }
 
 /**

@@ -9,7 +9,7 @@
  */
 import type { Aval, Backend, BufView, MemoryInfo, Storage } from '../backend.ts';
 import { arrayFor, arrayForOverwrite, type DType, type TypedArray } from '../dtype.ts';
-import { DeviceError, IndexError, internal } from '../errors.ts';
+import { DeviceError, indexRangeError, internal } from '../errors.ts';
 import { E, exprUses, type Expr } from '../ops/expr.ts';
 import type { AxisAttrs, FoldAttrs, OpDef, PadAttrs, ReduceAttrs, UnfoldAttrs } from '../ops/registry.ts';
 import { contiguousStrides, hasContiguousStrides, numel } from '../shape.ts';
@@ -217,10 +217,7 @@ export class GpuBackend implements Backend {
     if (flags[0] === 0) return;
     const op = flagName(flags[0]!);
     const index = flags[1]! | 0, size = flags[2]!, dim = flags[3]!;
-    throw new IndexError(
-      `${op}: index ${index} is out of range for dim ${dim} of size ${size} (reported by a WebGPU kernel at this readback; ` +
-        `indices must be in 0..${size - 1}, and the result of that ${op} is unreliable)`,
-    );
+    throw indexRangeError(op, index, size, dim, `reported by a WebGPU kernel at this readback; the result of that ${op.split(' ')[0]} is unreliable`);
   }
 
   readSync(): TypedArray {

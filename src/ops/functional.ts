@@ -4,7 +4,7 @@
  */
 import { getBackend, type BufView, type Device } from '../backend.ts';
 import { checkDType, isFloat, promoteTypes, scalarDtype, type DType } from '../dtype.ts';
-import { AutogradError, DTypeError, DeviceError, ShapeError, ValueError } from '../errors.ts';
+import { AutogradError, DTypeError, DeviceError, ShapeError, ValueError, divisorCheck } from '../errors.ts';
 import { broadcastShapes, fmtShape, normDim, normDims, numel, sameShape } from '../shape.ts';
 import { Tensor, type ViewStep } from '../tensor.ts';
 import { enableGrad, isGradEnabled, noGrad, recordOp } from '../tape.ts';
@@ -374,16 +374,28 @@ const remainderPrim: Binary = bin(prims.remainder);
 /** The remainder of a / b with the sign of b (Python's %, `torch.remainder`); integers by zero are refused. */
 export function remainder(a: TensorLike, b: TensorLike): Tensor {
   const [x, y] = operands('remainder', a, b);
-  if (!isFloat(x.dtype) && !isFloat(y.dtype)) checkIntDivisor('remainder', y);
-  return remainderPrim(x, y);
+  return remainderPrim(x, isFloat(x.dtype) || isFloat(y.dtype) ? y : checkedIntDivisor('remainder', y));
 }
 
 /**
- * Integer division by zero is an error (PyTorch raises ZeroDivisionError), checked where the
- * divisor's values are at hand: a CPU tensor outside jit tracing (WebGPU would need a readback).
+ * Integer division by zero is an error (PyTorch raises ZeroDivisionError). Where the divisor's
+ * values are at hand (a CPU tensor outside jit tracing) they are checked now. Elsewhere (WebGPU,
+ * whose values need a readback, and while jit traces) the divisor passes through a gather from a
+ * single 0 at index −1 wherever it is 0: the gather's range check reports it as this op's
+ * division by zero — at the next readback on WebGPU, when the compiled function runs on the CPU.
+ * The gather's zeros are added to the divisor, so the check stays in a compiled graph.
  */
+function checkedIntDivisor(op: string, y: Tensor): Tensor {
+  if (y.device === 'cpu' && !y.isSymbolic) {
+    checkIntDivisor(op, y);
+    return y;
+  }
+  const where0 = neg(cast(eq(y, 0), 'int32')).reshape(-1);
+  const zero = dispatch(prims.gather, [zeros([1], { dtype: y.dtype, device: y.device }), where0], { dim: 0, what: divisorCheck(op) });
+  return add(y, zero.reshape(y.shape));
+}
+
 function checkIntDivisor(op: string, y: Tensor): void {
-  if (isFloat(y.dtype) || y.device !== 'cpu' || y.isSymbolic) return;
   const v = y.dataSync();
   for (let i = 0; i < v.length; i++) {
     if (v[i] === 0) throw new ValueError(`${op}: integer division by zero (divisor of shape ${fmtShape(y.shape)}, ${y.dtype}, has a 0 at flat position ${i}); PyTorch raises ZeroDivisionError here too — divide floats for ±inf/NaN`);
@@ -405,7 +417,7 @@ export function div(a: TensorLike, b: TensorLike, opts: { roundingMode?: 'trunc'
     return mode === 'trunc' ? trunc(q) : mode === 'floor' ? floor(q) : q;
   }
   // integer division: truncating primitive, corrected for floor when signs differ and there is a remainder
-  checkIntDivisor('div', y);
+  y = checkedIntDivisor('div', y);
   const q = dispatch(prims.div, [x, y], {});
   if (mode === 'trunc') return q;
   const r = sub(x, mul(q, y));
