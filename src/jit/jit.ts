@@ -153,9 +153,12 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
     return { flat, key, sigs };
   };
 
+  /** The JavaScript state (guard) the trace branched on that changed since, if any. */
+  const changedGuard = (e: Entry): string | null => e.trace.checks.find((c) => !c.holds())?.what ?? null;
+
   /** Does every state binding (and every `.grad` the trace read) still look as it did? */
   const usable = (e: Entry): boolean => {
-    for (const c of e.trace.checks) if (!c.holds()) return false;
+    if (changedGuard(e) !== null) return false;
     for (const gd of e.trace.guards) {
       const g = gd.owner._grad;
       if (gd.expect === null ? g !== null : !g || g.dtype !== gd.expect.dtype || g.device !== gd.expect.device || !sameShape(g.shape, gd.expect.shape)) return false;
@@ -174,7 +177,9 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
   const compile = (args: readonly unknown[], key: string, sigs: LeafSig[]): Entry => {
     stats.traces++;
     if (lastSigs && stats.traces > nextWarn) {
-      warn(`jit(${name}): traced ${stats.traces} times; the last retrace happened because ${describeChange(lastSigs, sigs)}. ` +
+      const guard = (cache.get(key) ?? []).map(changedGuard).find((w) => w !== null);
+      const why = guard ? `${guard} changed` : describeChange(lastSigs, sigs);
+      warn(`jit(${name}): traced ${stats.traces} times; the last retrace happened because ${why}. ` +
         'Each new signature (shapes, dtypes, devices, non-tensor arguments, grad mode) compiles again; pass values that change per call as tensors.');
       nextWarn *= 2;
     }

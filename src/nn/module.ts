@@ -14,6 +14,7 @@ import type { Device } from '../backend.ts';
 import { isFloat, type DType } from '../dtype.ts';
 import { DeviceError, DTypeError, IndexError, ShapeError, TapegradError, ValueError } from '../errors.ts';
 import { fmtShape, sameShape } from '../shape.ts';
+import { activeTracer } from '../ops/dispatch.ts';
 import { noGrad } from '../tape.ts';
 import { Tensor } from '../tensor.ts';
 import { Parameter } from './parameter.ts';
@@ -59,8 +60,21 @@ function indentTail(s: string, n: number): string {
  * fields and implement `forward`; `call(x)` runs it.
  */
 export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
-  /** true in training mode (Dropout drops, BatchNorm uses batch statistics); see train()/eval() */
-  training = true;
+  #training = true;
+  /**
+   * true in training mode (Dropout drops, BatchNorm uses batch statistics); see train()/eval().
+   * Read while `jit` traces, it guards the compiled function: after `eval()` (or `train()`) a call
+   * traces again instead of reusing the other mode's graph.
+   */
+  get training(): boolean {
+    const v = this.#training;
+    activeTracer()?.guard?.(() => this.#training === v, `${this.constructor.name}.training (was ${v})`);
+    return v;
+  }
+  set training(mode: boolean) {
+    if (typeof mode !== 'boolean') throw new ValueError(`${this.constructor.name}.training: expected true or false, got ${String(mode)}`);
+    this.#training = mode;
+  }
   /** @internal buffer names → persistent (kept in stateDict) */
   declare private readonly _bufferNames: Map<string, boolean>;
 

@@ -7,7 +7,7 @@
  * the state as it was; a `.grad` of the wrong shape assigned inside a traced function.
  */
 import { describe, expect, it } from 'vitest';
-import { Tensor, noGrad, randn, tensor, zeros, ShapeError } from '../../src/index.ts';
+import { Tensor, manualSeed, nn, noGrad, randn, tensor, zeros, ShapeError } from '../../src/index.ts';
 import { T, fn, jit, pp, shared, warmup } from '../../src/jit/index.ts';
 import { gpuStatus } from '../gpu-setup.ts';
 
@@ -87,6 +87,28 @@ describe('retrace warnings name the changing part', () => {
     noGrad(() => f(x, 1));
     expect(f.stats.traces).toBe(2);
     expect(msgs[0]).toContain('grad mode changed: enabled → disabled');
+  });
+});
+
+describe("a module's training mode guards the compiled function", () => {
+  it('after eval() a call traces again and computes eval mode (Dropout off, BatchNorm on running statistics); train() reuses the first trace', () => {
+    const model = new nn.Sequential(new nn.Linear(3, 4), new nn.BatchNorm1d(4), new nn.Dropout(0.5));
+    const msgs: string[] = [];
+    const f = jit((x: Tensor) => model.forward(x), { eagerFirstCall: false, warnAfter: 1, onWarn: (m) => msgs.push(m) });
+    const x = randn([5, 3]);
+    manualSeed(3);
+    const train = arr(f(x));
+    // dropout in training: about half the outputs are zero
+    expect(train.filter((v) => v === 0).length).toBeGreaterThan(0);
+    model.eval();
+    const want = arr(noGrad(() => model.forward(x)));
+    expect(arr(f(x))).toEqual(want);
+    expect(arr(f(x))).toEqual(want);
+    expect(f.stats.traces).toBe(2);
+    expect(msgs[0]).toContain('BatchNorm1d.training (was true) changed');
+    model.train();
+    expect(arr(f(x)).filter((v) => v === 0).length).toBeGreaterThan(0);
+    expect(f.stats.traces).toBe(2);
   });
 });
 
