@@ -216,8 +216,14 @@ export class Tensor {
   detach(): Tensor {
     return F.detach(this);
   }
-  /** Detaches in place. */
+  /** Detaches in place (not for views: use `detach()`, as PyTorch requires). */
   detach_(): this {
+    // a view's node is made again from its base's after writes into their elements; detaching
+    // the view alone would not hold (PyTorch refuses it for the same reason)
+    if (this._base !== null && this._viewOp !== null && this.requiresGrad) {
+      throw new AutogradError(`detach_: the tensor (shape ${fmtShape(this.shape)}) is a view of a tensor that requires grad; views cannot be detached in place, use detach() instead`);
+    }
+    this._viewWithGrad = false;
     this.gradFn = null;
     this._requiresGrad = false;
     return this;

@@ -148,6 +148,16 @@ describe('views taken before a write into the elements they share (PyTorch regen
     expect(v.gradFn).toBeNull();
   });
 
+  it('detach_() of a view that requires grad is refused (PyTorch too); of a view without grad it holds', () => {
+    const x = tensor([1, 2, 3], { requiresGrad: true });
+    const y = x.mul(1);
+    expect(() => y.slice(0, 0, 2).detach_()).toThrow(/views cannot be detached in place, use detach\(\) instead/);
+    const z = tensor([1, 2, 3]);
+    const v = z.slice(0, 0, 2).detach_();
+    z.mul_(x);
+    expect(v.requiresGrad).toBe(false);
+  });
+
   it('writes without gradients leave the view\'s gradient as before (an optimizer step between uses)', () => {
     const x = tensor([1, 2, 3], { requiresGrad: true });
     const y = x.mul(2);
