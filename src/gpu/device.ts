@@ -238,7 +238,9 @@ export async function openDevice(opts: WebGPUOptions = {}): Promise<GpuContext> 
     }
     features = new Set(adapter.features as unknown as Iterable<string>);
     try {
-      device = await adapter.requestDevice({ requiredLimits });
+      // timestamps only cost when a compiled function is profiled (setProfiling)
+      const requiredFeatures = features.has('timestamp-query') ? ['timestamp-query' as GPUFeatureName] : [];
+      device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
     } catch (e) {
       throw new DeviceError(`initWebGPU: requestDevice failed on ${desc.description || desc.vendor || 'the adapter'}: ${(e as Error).message}`);
     }

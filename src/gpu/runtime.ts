@@ -13,6 +13,7 @@
 import { DeviceError, internal } from '../errors.ts';
 import type { GpuContext } from './device.ts';
 import type { RawCommand } from './replay.ts';
+import { PassTimer } from './timestamps.ts';
 
 export const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 } as const;
 const MAP_MODE_READ = 0x1;
@@ -144,6 +145,8 @@ export class Runtime {
    * one per buffer (NVIDIA H200, Dawn: 2.8–5.3 µs vs 5.2–10 µs per dispatch to encode).
    */
   oneGroup = false;
+  /** timestamps of the passes inside timed regions (profiled compiled functions), made on first use */
+  private timer: PassTimer | null = null;
 
   constructor(readonly ctx: GpuContext, opts: RuntimeOptions = {}) {
     this.device = ctx.device;
@@ -500,7 +503,9 @@ export class Runtime {
       c.used = 0;
     }
     this.chunkIdx = 0;
+    const timed = this.timer?.resolve(enc) ?? null;
     this.device.queue.submit([enc.finish()]);
+    timed?.();
     this.endScope?.();
     this.endScope = null;
     this.stats.submits++;
@@ -546,6 +551,8 @@ export class Runtime {
       staging.unmap();
       this.returnStaging(staging);
     }
+    // the kernel times of the work this readback waited for (profiled compiled functions)
+    await this.timer?.drain();
     return { data, flags };
   }
 
@@ -584,6 +591,7 @@ export class Runtime {
   async sync(): Promise<void> {
     this.flush();
     await this.ctx.settle(this.device.queue.onSubmittedWorkDone());
+    await this.timer?.drain();
   }
 
   private openEncoder(): GPUCommandEncoder {
@@ -594,9 +602,30 @@ export class Runtime {
     return this.encoder;
   }
   private openPass(): GPUComputePassEncoder {
+    if (!this.pass && this.timer?.full) this.flush();
     const enc = this.openEncoder();
-    if (!this.pass) this.pass = enc.beginComputePass();
+    if (!this.pass) this.pass = enc.beginComputePass(this.timer?.passDescriptor());
     return this.pass;
+  }
+
+  /** Whether kernels can be timed here (the device has the timestamp-query feature). */
+  get canTime(): boolean {
+    return this.device.features.has('timestamp-query');
+  }
+
+  /**
+   * Charges the GPU time of the kernels dispatched from now until `endTimed()` to `report`
+   * (nanoseconds, called once the GPU has run them; `sync` and readbacks wait for it). Throws a
+   * DeviceError where the device has no timestamp-query feature.
+   */
+  beginTimed(report: (ns: number) => void): void {
+    this.timer ??= new PassTimer(this.device, (p) => this.ctx.settle(p));
+    this.closePass();
+    this.timer.begin(report);
+  }
+  endTimed(): void {
+    this.closePass();
+    this.timer?.end();
   }
   private closePass(): void {
     if (this.pass) {
@@ -630,6 +659,8 @@ export class Runtime {
     for (const list of this.free.values()) for (const b of list) b.buffer.destroy();
     for (const b of this.staging) b.destroy();
     for (const c of this.chunks) c.buffer.destroy();
+    this.timer?.destroy();
+    this.timer = null;
     this.free.clear();
     this.staging.length = 0;
     this.stagingPooledBytes = 0;

@@ -67,7 +67,12 @@ export interface Lowering {
    * the host), and why recording was last refused; undefined on the CPU.
    */
   readonly replay: { readonly calls: number; readonly refused: string | null } | undefined;
-  /** Times every kernel of this compiled signature from now on (CPU); `profile()` reads the totals. */
+  /**
+   * Times every kernel of this compiled signature from now on (or stops); `profile()` reads the
+   * totals: wall time on the CPU, GPU time from timestamp queries on WebGPU (measured once the
+   * GPU has run the call: after the next readback or `syncWebGPU()`). WebGPU needs the adapter's
+   * timestamp-query feature (a DeviceError otherwise).
+   */
   setProfiling(on: boolean): void;
   profile(): { label: string; kind: string; calls: number; ms: number }[];
 }

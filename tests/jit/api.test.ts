@@ -7,7 +7,7 @@
  * the state as it was; a `.grad` of the wrong shape assigned inside a traced function.
  */
 import { describe, expect, it } from 'vitest';
-import { Tensor, manualSeed, nn, noGrad, randn, tensor, zeros, ShapeError } from '../../src/index.ts';
+import { Tensor, manualSeed, nn, noGrad, randn, syncWebGPU, tensor, zeros, ShapeError } from '../../src/index.ts';
 import { T, fn, jit, pp, shared, warmup } from '../../src/jit/index.ts';
 import { gpuStatus } from '../gpu-setup.ts';
 
@@ -127,6 +127,55 @@ describe.skipIf(!gpu.ok)('the cache is keyed by device', () => {
     expect(msgs[0]).toContain('args[0] changed: float32[3]@cpu → float32[3]@webgpu');
     expect(f(xc).device).toBe('cpu');
     expect(f.stats.traces).toBe(2);
+  });
+});
+
+/** A compiled product with a bias and ReLU fused in, then a sum: a matmul and a reduction kernel. */
+const profiledStep = () => jit((x: Tensor, w: Tensor) => x.matmul(w).add(1).relu().sum(), { eagerFirstCall: false });
+
+describe('kernel profiling (setProfiling, profile)', () => {
+  it('CPU: every kernel of the signature timed per call, values unchanged; off again clears it', () => {
+    const f = profiledStep();
+    const x = randn([16, 32]), w = randn([32, 8]);
+    const L = f.lower(x, w);
+    expect(L.profile()).toEqual([]);
+    L.setProfiling(true);
+    const want = x.matmul(w).add(1).relu().sum().itemSync();
+    for (let i = 0; i < 3; i++) expect(f(x, w).itemSync()).toBeCloseTo(want, 3);
+    const p = L.profile();
+    expect(p.map((k) => k.label)).toEqual(L.kernels.map((k) => k.label));
+    expect(p.map((k) => k.kind)).toEqual(['matmul', 'reduce']);
+    for (const k of p) {
+      expect(k.calls).toBe(3);
+      expect(k.ms).toBeGreaterThan(0);
+    }
+    L.setProfiling(false);
+    expect(L.profile()).toEqual([]);
+  });
+});
+
+describe.skipIf(!gpu.ok)('kernel profiling on WebGPU (timestamp queries)', () => {
+  it('GPU time per kernel arrives with the readback; the values are those of the unprofiled calls', async () => {
+    const f = profiledStep();
+    const x = randn([16, 32], { device: 'webgpu' }), w = randn([32, 8], { device: 'webgpu' });
+    const plain = await f(x, w).item();
+    const L = f.lower(x, w);
+    L.setProfiling(true);
+    for (let i = 0; i < 3; i++) expect(await f(x, w).item()).toBeCloseTo(plain, 4);
+    const p = L.profile();
+    expect(p.map((k) => k.kind)).toEqual(['matmul', 'reduce']);
+    for (const k of p) {
+      expect(k.calls).toBe(3);
+      expect(k.ms).toBeGreaterThan(0);
+    }
+    // no readback since: the calls count now, their times once the GPU has run them
+    f(x, w);
+    expect(L.profile()[0]!.calls).toBe(4);
+    await syncWebGPU();
+    expect(L.profile()[0]!.ms).toBeGreaterThan(p[0]!.ms);
+    L.setProfiling(false);
+    expect(await f(x, w).item()).toBeCloseTo(plain, 4);
+    expect(L.profile()).toEqual([]);
   });
 });
 

@@ -191,6 +191,8 @@ export function gpuProgram(low: Lowered, plan: BufferPlan): Program {
     }
     return bufs;
   };
+  /** GPU time per kernel while profiling (setProfiling): calls counted as issued, ms as measured */
+  let timing: { label: string; kind: string; calls: number; ms: number }[] | null = null;
   /** Runs every step; on the first call also records each kernel's WGSL for introspection. */
   const planned = (stores: Stores, seeds: ReadonlyMap<number, number>) => {
     const prev = rt.onDispatch;
@@ -203,10 +205,16 @@ export function gpuProgram(low: Lowered, plan: BufferPlan): Program {
         // a call-invariant kernel is left out of a recording: a replay must not compute it again
         const rec = rt.recorder;
         if (once[i]) rt.recorder = null;
+        const t = timing?.[i];
+        if (t) {
+          t.calls++;
+          rt.beginTimed((ns) => { t.ms += ns / 1e6; });
+        }
         try {
           step(stores, seeds);
         } finally {
           rt.recorder = rec;
+          if (t) rt.endTimed();
         }
       });
       onceDone = true;
@@ -217,7 +225,8 @@ export function gpuProgram(low: Lowered, plan: BufferPlan): Program {
     }
   };
   const runSteps = (stores: Stores, seeds: ReadonlyMap<number, number>) => {
-    const bufs = canReplay ? slotBuffers(stores) : null;
+    // (a replay issues the commands without the kernels' boundaries, so profiling plans every call)
+    const bufs = canReplay && !timing ? slotBuffers(stores) : null;
     if (bufs && recording?.fits(bufs, rt)) {
       recording.replay(rt, bufs);
       replayed++;
@@ -310,8 +319,13 @@ export function gpuProgram(low: Lowered, plan: BufferPlan): Program {
       slots.forEach((s, i) => { if (s.kind !== 'temp') stores[i] = null; });
       return result;
     },
-    setProfiling() {},
-    profile: () => [],
+    setProfiling(on) {
+      if (on && !rt.canTime) {
+        throw new DeviceError(`setProfiling: timing WebGPU kernels needs the timestamp-query feature, which ${rt.ctx.adapter.description || 'this adapter'} does not offer (or a device passed to initWebGPU did not request)`);
+      }
+      timing = on ? info.map((k) => ({ label: k.label, kind: k.kind, calls: 0, ms: 0 })) : null;
+    },
+    profile: () => timing?.map((t) => ({ ...t })) ?? [],
     dispose() {
       disposed = true;
       for (const list of [temps, staging]) {
