@@ -111,3 +111,39 @@ describe('nn.functional', () => {
     expect(a).toEqual(b);
   });
 });
+
+describe('binaryCrossEntropy at saturated probabilities (PyTorch: logs clamped at −100, a finite backward)', () => {
+  const F = nn.functional;
+  it('p = 0 or 1: the loss is 0 or 100 and ∂/∂p = (p − y)/max(p(1 − p), 1e−12), never NaN', () => {
+    const cases: [number, number, number, number][] = [[0, 0, 0, 0], [0, 1, 100, -1e12], [1, 1, 0, 0], [1, 0, 100, 1e12]];
+    for (const [p, y, loss, dp] of cases) {
+      const t = tensor([p], { requiresGrad: true, dtype: 'float64' });
+      const yt = tensor([y], { requiresGrad: true, dtype: 'float64' });
+      const l = F.binaryCrossEntropy(t, yt, { reduction: 'sum' });
+      l.backward();
+      expect(l.itemSync()).toBe(loss);
+      expect(t.grad!.itemSync()).toBeCloseTo(dp, 0);
+      // ∂/∂y = max(log(1 − p), −100) − max(log p, −100)
+      expect(yt.grad!.itemSync()).toBe(p === 0 ? 100 : -100);
+    }
+  });
+
+  it('through a sigmoid saturated to exactly 0 and 1 in float32 the gradient is 0, not NaN', () => {
+    const z = tensor([20, -120], { requiresGrad: true });
+    F.binaryCrossEntropy(F.sigmoid(z), tensor([0, 1]), { reduction: 'sum' }).backward();
+    const g = Array.from(z.grad!.dataSync());
+    expect(g.every(Number.isFinite)).toBe(true);
+  });
+
+  it('inside the domain: the usual values and gradients (mean reduction, weights)', () => {
+    const p = tensor([0.2, 0.7, 0.9], { requiresGrad: true, dtype: 'float64' });
+    const y = tensor([0, 1, 0.5], { dtype: 'float64' });
+    const w = tensor([1, 2, 3], { dtype: 'float64' });
+    const l = F.binaryCrossEntropy(p, y, { weight: w });
+    const per = [0.2, 0.7, 0.9].map((pi, i) => -([0, 1, 0.5][i]! * Math.log(pi) + (1 - [0, 1, 0.5][i]!) * Math.log(1 - pi)) * [1, 2, 3][i]!);
+    expect(l.itemSync()).toBeCloseTo(per.reduce((a, b) => a + b) / 3, 12);
+    l.backward();
+    const want = [0.2, 0.7, 0.9].map((pi, i) => (([1, 2, 3][i]! * (pi - [0, 1, 0.5][i]!)) / (pi * (1 - pi))) / 3);
+    (Array.from(p.grad!.dataSync()) as number[]).forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 10));
+  });
+});

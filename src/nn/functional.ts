@@ -2,13 +2,15 @@
  * @file nn.functional: layers, pooling, normalisation and losses as plain functions of
  * primitives, so they get gradients, tracing and fusion for free.
  */
-import { isFloat } from '../dtype.ts';
+import { isFloat, promoteTypes } from '../dtype.ts';
 import { DTypeError, IndexError, ShapeError, ValueError } from '../errors.ts';
 import { broadcastShapes, fmtShape } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
 import { rand } from '../creation.ts';
 import { doneWithOwn, isGradEnabled, noGrad, ownTensor } from '../tape.ts';
 import * as F from '../ops/functional.ts';
+import { dispatch } from '../ops/dispatch.ts';
+import { prims } from '../ops/prims.ts';
 import { windowOutSize } from '../ops/conv.ts';
 import { checkOptions, optionNames } from '../options.ts';
 
@@ -429,8 +431,9 @@ export function binaryCrossEntropy(p: Tensor, y: Tensor, opts: BinaryCrossEntrop
   sameShapeOrThrow('binaryCrossEntropy', p, y, 'target');
   const weight = checkElementWeight('binaryCrossEntropy', 'weight', opts.weight, p);
   checkProbabilities('binaryCrossEntropy', p);
-  const logp = F.clamp(F.log(p), -100), log1mp = F.clamp(F.log(F.rsub(p, 1)), -100);
-  let l = F.neg(F.add(F.mul(y, logp), F.mul(F.rsub(y, 1), log1mp)));
+  // one primitive for PyTorch's backward at p = 0 and 1 (see ops/elementwise.ts), on one dtype
+  const dtype = promoteTypes(p.dtype, false, y.dtype, false);
+  let l = dispatch(prims.binaryCrossEntropy, [F.cast(p, dtype), F.cast(y, dtype)], {});
   if (weight) l = F.mul(l, weight);
   return reduceLoss('binaryCrossEntropy', l, opts.reduction);
 }

@@ -6,7 +6,7 @@ import type { Aval } from '../backend.ts';
 import { isFloat, type DType } from '../dtype.ts';
 import { DTypeError } from '../errors.ts';
 import { broadcastShapes, checkShape } from '../shape.ts';
-import { E, type BinaryExprOp, type UnaryExprOp } from './expr.ts';
+import { E, type BinaryExprOp, type Expr, type UnaryExprOp } from './expr.ts';
 import { elementwise, type CastAttrs, type ElementwiseOp } from './registry.ts';
 import * as F from './functional.ts';
 import type { Tensor } from '../tensor.ts';
@@ -274,6 +274,30 @@ function addcOp(name: 'addcmul' | 'addcdiv', op: 'mul' | 'div', float: boolean, 
 export const addcmul = addcOp('addcmul', 'mul', false, (v, t1, t2) => [F.mul(v, t2), F.mul(v, t1)]);
 /** x + v·t1/t2: v·∂/∂t1 = v/t2, v·∂/∂t2 = −v·t1/t2². */
 export const addcdiv = addcOp('addcdiv', 'div', true, (v, t1, t2) => [F.div(v, t2), F.neg(F.div(F.mul(v, t1), F.mul(t2, t2)))]);
+
+/**
+ * Binary cross-entropy of probabilities p against targets y, each log clamped at −100 as in
+ * PyTorch: −(y·max(log p, −100) + (1 − y)·max(log(1 − p), −100)). A primitive (as PyTorch's is)
+ * for its backward. NOTE: ∂/∂p = (p − y)/max(p(1 − p), 10⁻¹²), PyTorch's formula, finite at p = 0
+ * and 1, where the chain rule through the clamped logs gives 0·∞ = NaN (also through a sigmoid
+ * saturated to exactly 0 or 1); ∂/∂y = max(log(1 − p), −100) − max(log p, −100).
+ */
+export const binaryCrossEntropy = elementwise<NoAttrs>({
+  name: 'binaryCrossEntropy',
+  roundSteps: true,
+  infer: fusedRule('binaryCrossEntropy', true),
+  expr: ([p, y]) => {
+    const c = (v: number) => E.const(v, p!.dtype);
+    const clampedLog = (x: Expr) => E.bin('max', E.un('log', x), c(-100));
+    const terms = E.bin('add', E.bin('mul', y!, clampedLog(p!)), E.bin('mul', E.bin('sub', c(1), y!), clampedLog(E.bin('sub', c(1), p!))));
+    return E.un('neg', terms);
+  },
+  save: { inputs: [0, 1] },
+  vjp: (g, { inputs: [p, y], needsGrad }) => [
+    needsGrad[0] ? F.div(F.mul(g, F.sub(p!, y!)), F.maximum(F.mul(p!, F.rsub(p!, 1)), 1e-12)) : null,
+    needsGrad[1] ? F.mul(g, F.sub(F.clamp(F.log(F.rsub(p!, 1)), -100), F.clamp(F.log(p!), -100))) : null,
+  ],
+});
 
 // ---- cast ----
 export const cast = elementwise<CastAttrs>({

@@ -28,6 +28,8 @@ export type Domain =
   | 'unitish'
   /** (-0.7, 2]: log1p */
   | 'aboveMinusOne'
+  /** [0.05, 0.95]: binaryCrossEntropy's probabilities and targets */
+  | 'probability'
   /** k + f with f ∈ [0.1, 0.4] ∪ [0.6, 0.9]: floor/ceil/trunc/round (away from integers and halves) */
   | 'offInteger'
   /** all values of the tensor pairwise ≥ 0.1 apart: max/min reductions, argmax, sort-like ops */
@@ -51,6 +53,7 @@ function scalarArb(domain: Exclude<Domain, 'distinct'>): fc.Arbitrary<number> {
     case 'nonzero': return signed(0.25, 2);
     case 'unitish': return signed(0.5, 1.5);
     case 'aboveMinusOne': return dbl(-0.7, 2);
+    case 'probability': return dbl(0.05, 0.95);
     case 'offInteger':
       return fc.tuple(fc.integer({ min: -3, max: 2 }), fc.boolean(), dbl(0.1, 0.4)).map(([k, hi, f]) => k + (hi ? f + 0.5 : f));
     case 'lattice0': return fc.tuple(fc.integer({ min: -10, max: 10 }), dbl(-0.03, 0.03)).map(([k, e]) => 0.2 * k + e);

@@ -55,6 +55,9 @@ const TERMS: Partial<Record<string, (v: readonly number[]) => number>> = {
   lerp: ([a, b, w]) => Math.abs(a!) + Math.abs(w!) * (Math.abs(a!) + Math.abs(b!)),
   addcmul: ([x, a, b, v]) => Math.abs(x!) + Math.abs(v! * a! * b!),
   addcdiv: ([x, a, b, v]) => Math.abs(x!) + Math.abs(v! * (a! / b!)),
+  // the terms, plus 1 for the rounding of 1 − p and 1 − y (an error of the inputs' size, which
+  // log(1 − p) passes on unscaled when 1 − p is near 1)
+  binaryCrossEntropy: ([p, y]) => Math.abs(y! * Math.log(p!)) + Math.abs((1 - y!) * Math.log(1 - p!)) + 1,
 };
 
 function bounds(cls: F32Class, c: PrimCase, s: Sample, y64: readonly number[], elementwiseUlps: number, name: string): number[] {

@@ -433,6 +433,14 @@ export const primCases = {
     ref: (s) => mapBroadcast(s.xs.map((x) => ({ values: logical(x), shape: x.shape })), (x, a, b, v) => x + v! * (a! / b!)),
     f32: 'elementwise',
   },
+  // p and y both differentiable, broadcast against each other; the logs are far from their clamp
+  binaryCrossEntropy: {
+    vjp: true,
+    gen: broadcastArb(['probability', 'probability'], { allowEmpty: true }).map((xs) => ({ xs, attrs: noAttrs })),
+    ref: (s) => mapBroadcast(s.xs.map((x) => ({ values: logical(x), shape: x.shape })),
+      (p, y) => -(y! * Math.max(Math.log(p!), -100) + (1 - y!) * Math.max(Math.log(1 - p!), -100))),
+    f32: 'elementwise',
+  },
   // f64 → f32 → f64: the f32 rounding (≤ 6e-8 relative) needs a coarser step than 1e-6
   cast: {
     vjp: true,
