@@ -396,7 +396,17 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
   const lowerFor = (args: A): Lowering => {
     checkArity(args);
     const { key, sigs } = keyOf(args);
-    return (find(key) ?? compile(args, key, sigs)).lowering;
+    const found = find(key);
+    if (found) return found.lowering;
+    // tracing draws the seeds of the function's random ops as a call would; lower() and warmup()
+    // run nothing, so they leave the stream where it was (manualSeed(s); step(x) then draws what
+    // the eager function would)
+    const state = seedStreamState();
+    try {
+      return compile(args, key, sigs).lowering;
+    } finally {
+      restoreSeedStream(state);
+    }
   };
   Object.defineProperty(jitted, 'name', { value: `jit(${name})` });
   jitted.lower = (...args: A) => lowerFor(args);

@@ -7,7 +7,7 @@
  * the state as it was; a `.grad` of the wrong shape assigned inside a traced function.
  */
 import { describe, expect, it } from 'vitest';
-import { Tensor, manualSeed, nn, noGrad, randn, syncWebGPU, tensor, zeros, ShapeError } from '../../src/index.ts';
+import { Tensor, manualSeed, nn, noGrad, ones, randn, syncWebGPU, tensor, zeros, ShapeError } from '../../src/index.ts';
 import { T, fn, jit, pp, shared, warmup } from '../../src/jit/index.ts';
 import { gpuStatus } from '../gpu-setup.ts';
 
@@ -48,6 +48,20 @@ describe('warmup', () => {
     // a different signature is not warmed
     f(randn([5, 4]), b);
     expect(f.stats.eagerCalls).toBe(1);
+  });
+
+  it('warmup and lower draw nothing from the random stream: manualSeed then calls give the eager draws', () => {
+    const f = (x: Tensor) => nn.functional.dropout(x, 0.5);
+    const x = ones([16]);
+    manualSeed(3);
+    const want = [arr(f(x)), arr(f(x))];
+    const after = arr(randn([2]));
+    const j = jit(f);
+    manualSeed(3);
+    j.warmup(x);
+    j.lower(x);
+    expect([arr(j(x)), arr(j(x))]).toEqual(want);
+    expect(arr(randn([2]))).toEqual(after);
   });
 });
 
