@@ -399,6 +399,18 @@ export class TraceContext implements Tracer {
     let slot = this.slots.get(t);
     if (!slot) {
       const arg = this.placeholders.get(t);
+      // the caller's own tensor, reached from a closure (an optimizer holding a parameter that is
+      // also passed in): inside the trace the argument is a stand-in, so its gradient lands on the
+      // stand-in's .grad while this one reads and writes another — the update would be lost
+      const real = arg === undefined && !t._sym ? this.realArgs.indexOf(t) : -1;
+      if (real >= 0) {
+        const name = this.placeholderNodes[real]!.name ?? `argument ${real}`;
+        throw new ValueError(
+          `jit: ${name} (${t.dtype}${fmtShape(t.shape)}) is passed to the function and its .grad is also ${write ? 'written' : 'read'} ` +
+            'through a reference held outside (e.g. by an optimizer, or captured by a closure); inside a traced function an argument is a ' +
+            'stand-in, so the two would part ways. Pass it only as an argument or only through the outside reference.',
+        );
+      }
       if (t._sym && arg === undefined) return; // a tensor of this trace: nothing to carry over
       slot = { owner: t, before: t._grad, initial: t._grad, read: false };
       this.slots.set(t, slot);

@@ -7,7 +7,7 @@
  * the state as it was; a `.grad` of the wrong shape assigned inside a traced function.
  */
 import { describe, expect, it } from 'vitest';
-import { Tensor, manualSeed, nn, noGrad, ones, randn, syncWebGPU, tensor, zeros, ShapeError } from '../../src/index.ts';
+import { Tensor, manualSeed, nn, noGrad, ones, optim, randn, syncWebGPU, tensor, zeros, ShapeError } from '../../src/index.ts';
 import { T, fn, jit, pp, shared, warmup } from '../../src/jit/index.ts';
 import { gpuStatus } from '../gpu-setup.ts';
 
@@ -247,6 +247,23 @@ describe('bad input', () => {
     const r = plain(tensor([1]));
     expect(r.a[0]!.toArraySync()).toEqual([2]);
     expect(r.box.value).toBe(w);
+  });
+
+  it('jit: a parameter passed in whose .grad an optimizer also reaches is refused (its update was silently lost)', () => {
+    const w = tensor([1, 2, 3], { requiresGrad: true });
+    const opt = new optim.SGD([w], { lr: 0.1 });
+    const step = jit((p: Tensor) => {
+      opt.zeroGrad();
+      const loss = p.pow(2).sum();
+      loss.backward();
+      opt.step();
+      return loss;
+    }, { eagerFirstCall: false, argNames: ['p'] });
+    expect(() => step(w)).toThrow(/jit: p \(float32\[3\]\) is passed to the function and its \.grad is also (read|written) through a reference held outside/);
+    expect(arr(w)).toEqual([1, 2, 3]);
+    // reading a tensor both as an argument and from a closure, without gradients, is fine
+    const c = tensor([1, 2]);
+    expect(arr(jit((x: Tensor) => x.add(c), { eagerFirstCall: false })(c))).toEqual([2, 4]);
   });
 
   it('jit: more arguments than the function can read is an error, not a silent drop', () => {
