@@ -153,7 +153,7 @@ export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
 }
 
 export interface BackwardOptions {
-  /** keep saved tensors so backward can run through the graph again */
+  /** keep saved tensors so backward can run through the graph again (default: createGraph) */
   retainGraph?: boolean;
   /** record the backward pass itself, for higher-order gradients */
   createGraph?: boolean;
@@ -261,7 +261,8 @@ export function runBackward(
     for (const [leaf, g] of leafGrads) {
       if (targets) {
         if (targets.has(leaf)) addTo(captured, leaf, g);
-      } else accumulateLeaf(leaf, g, !!opts.createGraph);
+      } else if (leaf.requiresGrad) accumulateLeaf(leaf, g, !!opts.createGraph);
+      // (a leaf whose requiresGrad was turned off after the graph was built gets nothing, as in PyTorch)
     }
   };
   // NOTE: what the replay makes besides the gradients it stores (each rule's intermediates, the
@@ -355,7 +356,8 @@ export function backward(t: Tensor, gradient?: Tensor, opts: BackwardOptions = {
     throw new AutogradError(`backward: the tensor (shape ${fmtShape(t.shape)}) does not require grad and has no gradFn; set requiresGrad on a leaf it depends on`);
   }
   const g = rootGradient('backward', t, gradient, 'the tensor', 'pass a gradient of that shape, or reduce first (e.g. .sum())');
-  runBackward([[t, g]], opts);
+  // retainGraph defaults to createGraph (PyTorch): a graph recorded for higher-order gradients stays usable
+  runBackward([[t, g]], { ...opts, retainGraph: opts.retainGraph ?? opts.createGraph });
 }
 
 export interface GradOptions extends BackwardOptions {

@@ -114,6 +114,8 @@ export class Tensor {
   _gradVersion: number;
   /** @internal set by dispatch on views taken while gradients were recorded */
   _viewWithGrad = false;
+  /** @internal retainGrad() was called: the retained gradient moves with the tensor's node */
+  _retainsGrad = false;
 
   /** @internal use the creation functions (tensor, zeros, …) instead */
   constructor(
@@ -171,6 +173,12 @@ export class Tensor {
     return this._gradFn;
   }
   set gradFn(node: Node | null) {
+    // a retained gradient follows the tensor to its new node (an in-place op, a view made again):
+    // it is then the gradient of the current value, as in PyTorch
+    if (this._retainsGrad && this._gradFn !== node) {
+      if (this._gradFn?.retainTarget === this) this._gradFn.retainTarget = null;
+      if (node) node.retainTarget = this;
+    }
     this._gradFn = node;
     this._gradVersion = this._version;
   }
@@ -205,6 +213,7 @@ export class Tensor {
   /** Keeps `.grad` for this non-leaf tensor during backward. */
   retainGrad(): this {
     if (!this._requiresGrad) throw new AutogradError(`retainGrad: the tensor (shape ${fmtShape(this.shape)}) does not require grad`);
+    this._retainsGrad = true;
     if (this.gradFn) this.gradFn.retainTarget = this;
     return this;
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  AutogradError, DTypeError, enableGrad, grad, isGradEnabled, noGrad, ones, tensor, zeros, randn, manualSeed,
+  AutogradError, DTypeError, cat, enableGrad, grad, isGradEnabled, noGrad, ones, pad, stack, tensor, zeros, randn, manualSeed,
 } from 'tapegrad';
 
 describe('backward and .grad', () => {
@@ -218,5 +218,117 @@ describe('matmul gradients of a transposed operand (computed in its layout)', ()
     const a = randn([70, 33], { requiresGrad: true }), b = randn([70, 20]), g = randn([33, 20]);
     a.t().matmul(b).backward(g);
     expect(Array.from(a.grad!.dataSync())).toEqual(Array.from(g.matmul(b.t()).t().contiguous().dataSync()));
+  });
+});
+
+describe('PyTorch parity of edge cases (each was silently different)', () => {
+  const o = { dtype: 'float64' as const, requiresGrad: true }, d = { dtype: 'float64' as const };
+  const A = (t: { toArraySync(): unknown } | null) => (t ? t.toArraySync() : t);
+
+  it('copy_ and fill_ from a tensor that requires grad: the destination gets a node of its own', () => {
+    const w = tensor([1, 2], o);
+    const y = zeros([2], d);
+    y.copy_(w);
+    expect(y.isLeaf).toBe(false);
+    y.mul(tensor([3, 4], d)).sum().backward();
+    expect(A(w.grad)).toEqual([3, 4]);
+    expect(y.grad).toBeNull();
+    // a non-leaf source keeps its own retained gradient
+    const a = tensor([1, 2], o);
+    const src = a.mul(2);
+    const x = zeros([2], d);
+    x.copy_(src);
+    src.retainGrad();
+    x.retainGrad();
+    x.mul(10).sum().add(src.sum()).backward();
+    expect(A(x.grad)).toEqual([10, 10]);
+    expect(A(src.grad)).toEqual([11, 11]);
+    const v = tensor(3, o);
+    const z = zeros([], d);
+    z.fill_(v);
+    z.mul(2).backward();
+    expect(A(v.grad)).toBe(2);
+  });
+
+  it('a retained gradient follows in-place writes: it is the gradient of the current value', () => {
+    const a = tensor([1, 2], o);
+    const y = a.mul(1);
+    y.retainGrad();
+    y.mul_(3);
+    y.pow(2).sum().backward();
+    expect(A(y.grad)).toEqual([6, 12]);
+    const b = tensor([1, 2, 3], o);
+    const yb = b.mul(1);
+    const vb = yb.slice(0, 0, 2);
+    vb.retainGrad();
+    yb.mul_(2);
+    vb.sum().backward();
+    expect(A(vb.grad)).toEqual([1, 1]);
+    const c = tensor([1, 2], o);
+    const yc = c.mul(1);
+    yc.retainGrad();
+    yc.slice(0, 0, 1).mul_(5);
+    yc.sum().backward();
+    expect(A(yc.grad)).toEqual([1, 1]);
+    expect(A(c.grad)).toEqual([5, 1]);
+  });
+
+  it('pow with exponent 0, prod with zeros, std of constant data: 0 gradients where PyTorch gives them, not NaN', () => {
+    let x = tensor([0, 1], o);
+    x.pow(0).sum().backward();
+    expect(A(x.grad)).toEqual([0, 0]);
+    x = tensor([0, 3], o);
+    x.pow(tensor([0, 0], d)).sum().backward();
+    expect(A(x.grad)).toEqual([0, 0]);
+    x = tensor([0, 2, 3], o);
+    x.prod().backward();
+    expect(A(x.grad)).toEqual([6, 0, 0]);
+    x = tensor([0, 0, 3], o);
+    x.prod().backward();
+    expect(A(x.grad)).toEqual([0, 0, 0]);
+    x = tensor([[1, 2], [0, 3], [2, 4]], o);
+    x.prod(1).sum().backward();
+    expect(A(x.grad)).toEqual([[2, 1], [3, 0], [4, 2]]);
+    x = tensor([1, 1, 1], o);
+    x.std().backward();
+    expect(A(x.grad)).toEqual([0, 0, 0]);
+    x = tensor([[1, 1], [1, 3]], o);
+    const s = x.std(1);
+    expect(A(s)).toEqual([0, Math.SQRT2]);
+    s.sum().backward();
+    const g = x.grad!.toArraySync() as number[][];
+    expect(g[0]).toEqual([0, 0]);
+    expect(g[1]![0]).toBeCloseTo(-1 / Math.SQRT2, 12);
+  });
+
+  it('a leaf whose requiresGrad is turned off before backward gets no gradient', () => {
+    const x = tensor([1, 2], o), w = tensor([3, 4], o);
+    const y = x.mul(w);
+    x.requiresGrad = false;
+    y.sum().backward();
+    expect(x.grad).toBeNull();
+    expect(A(w.grad)).toEqual([1, 2]);
+  });
+
+  it('backward with createGraph keeps the graph (retainGraph defaults to createGraph)', () => {
+    const z = tensor([1, 2], o);
+    const l = z.pow(3).sum();
+    l.backward(undefined, { createGraph: true });
+    l.backward();
+    expect(A(z.grad)).toEqual([6, 24]);
+  });
+
+  it('cat and stack of one tensor, pad with no padding left: new tensors, never the operand or a view of it', () => {
+    const a = tensor([1, 2, 3], d);
+    cat([a]).add_(10);
+    stack([a]).add_(10);
+    pad(a, [0, 0]).add_(10);
+    pad(a, [-1, 0]).add_(10);
+    expect(A(a)).toEqual([1, 2, 3]);
+    const a0 = tensor([1, 2], o);
+    const b = a0.mul(1);
+    cat([b]).mul_(3);
+    b.sum().backward();
+    expect(A(a0.grad)).toEqual([1, 1]);
   });
 });

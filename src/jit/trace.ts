@@ -15,7 +15,7 @@ import type { OpDef, ViewMeta } from '../ops/registry.ts';
 import { contiguousStrides, fmtShape, sameShape } from '../shape.ts';
 import type { Node } from '../tape.ts';
 import { Tensor, type ViewStep } from '../tensor.ts';
-import { Graph, GNode, type Update } from './graph.ts';
+import { Graph, GNode, constValue, type Update } from './graph.ts';
 import { flatten, hiddenTensor } from './tree.ts';
 import { writeThroughView } from './view-writes.ts';
 
@@ -294,6 +294,11 @@ export class TraceContext implements Tracer {
     const real = rootArg === undefined ? (root._sym ? null : root) : this.realArgs[rootArg]!;
     const size = real ? (real._storage?.size ?? real.numel) : root.numel;
     return offset === 0 && size === t.numel;
+  }
+
+  constantValue(t: Tensor): number | undefined {
+    if (!t._sym || t.ndim !== 0) return undefined;
+    return constValue(this.nodeOf(t));
   }
 
   viewRoot(t: Tensor): Tensor {

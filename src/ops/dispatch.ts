@@ -32,6 +32,8 @@ export interface Tracer {
    * an update has). `what` names it in retrace warnings.
    */
   guard?(holds: () => boolean, what: string): void;
+  /** the value of `t` when the trace knows it as a constant of one value (a lifted number), else undefined */
+  constantValue?(t: Tensor): number | undefined;
 }
 
 let tracer: Tracer | null = null;

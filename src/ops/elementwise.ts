@@ -162,12 +162,20 @@ export const div = binary('div', 'div', {
     needsGrad[1] ? F.neg(F.div(F.mul(g, a!), F.mul(b!, b!))) : null,
   ],
 });
+/** g·b·a^(b−1), masked to 0 where b = 0 (a known exponent decides the mask now, keeping the graph plain). */
+function powBaseGrad(g: Tensor, a: Tensor, b: Tensor): Tensor {
+  const known = F.knownScalar(b);
+  if (known === 0) return F.mul(g, 0);
+  const d = F.mul(g, F.mul(b, F.pow(a, F.sub(b, 1))));
+  return known === undefined ? F.where(F.eq(b, 0), 0, d) : d;
+}
 export const pow = binary('pow', 'pow', {
   infix: '**',
   save: { inputs: [0, 1], out: true },
-  // d(a^b) = b a^(b-1) da + a^b log(a) db; the db term is 0 where a = 0 and b ≥ 0 (PyTorch's choice)
+  // d(a^b) = b a^(b-1) da + a^b log(a) db; the db term is 0 where a = 0 and b ≥ 0 (PyTorch's choice).
+  // NOTE: the da term is 0 where b = 0 (PyTorch masks it too): b·a^(b−1) would be 0·∞ = NaN at a = 0
   vjp: (g, { inputs: [a, b], out, needsGrad }) => [
-    needsGrad[0] ? F.mul(g, F.mul(b!, F.pow(a!, F.sub(b!, 1)))) : null,
+    needsGrad[0] ? powBaseGrad(g, a!, b!) : null,
     needsGrad[1]
       ? F.where(F.logicalAnd(F.eq(a!, 0), F.ge(b!, 0)), 0, F.mul(g, F.mul(out!, F.log(a!))))
       : null,

@@ -221,6 +221,11 @@ export function inplace<T extends Tensor>(x: T, value: Tensor | (() => Tensor), 
     }
     value = cast(value, x.dtype);
   }
+  if (!temporary && value === computed && value.requiresGrad && isGradEnabled()) {
+    // the caller's own tensor (copy_ or fill_ from one that requires grad): x gets a node of its
+    // own, so the gradient reaches that tensor (a leaf's, too) and each keeps its retained grad
+    value = clone(value);
+  }
   if (x.requiresGrad && !value.requiresGrad && isGradEnabled()) {
     // x's new values (zero_, fill_, copy_ of a constant) do not depend on its old ones: their
     // gradient is zero (PyTorch's FillBackward), not whatever x's old gradFn would pass on
@@ -294,9 +299,8 @@ export function refreshViewGrad(x: Tensor): void {
   if (!chain || !isFloat(x.dtype) || !chain.root.requiresGrad) return;
   const { root, steps } = chain;
   const fresh = enableGrad(() => steps.reduce((v, s) => dispatch(s.op, [v], s.attrs), root));
-  x._gradFn = fresh._gradFn;
+  x.gradFn = fresh._gradFn;
   x._requiresGrad = fresh._requiresGrad;
-  x._gradVersion = x._version;
 }
 
 /**
@@ -423,6 +427,11 @@ export function div(a: TensorLike, b: TensorLike, opts: { roundingMode?: 'trunc'
   const r = sub(x, mul(q, y));
   const adjust = logicalAnd(ne(r, 0), ne(lt(x, 0), lt(y, 0)));
   return sub(q, cast(adjust, q.dtype));
+}
+
+/** The value of a 0-d tensor known without reading it: a lifted number, or a constant the trace knows. */
+export function knownScalar(t: Tensor): number | undefined {
+  return t._scalarValue ?? (t.isSymbolic ? activeTracer()?.constantValue?.(t) : undefined);
 }
 
 /** a ** b. A float exponent makes an integer base float; integer powers of integers stay integers. */
@@ -687,7 +696,11 @@ export function var_(x: Tensor, dim?: Dims, opts: { correction?: number; keepdim
 export { var_ as var };
 /** Standard deviation (unbiased by default). */
 export function std(x: Tensor, dim?: Dims, opts: { correction?: number; keepdim?: boolean } = {}): Tensor {
-  return sqrt(variance('std', x, dim, opts));
+  const v = variance('std', x, dim, opts);
+  // NOTE: the gradient is 0 where the variance is 0 (constant data), as PyTorch's std_backward
+  // masks it: √v's 1/(2√v) = ∞ times the variance's zero gradient would be NaN
+  const zero = eq(v, 0);
+  return where(zero, 0, sqrt(where(zero, 1, v)));
 }
 function variance(op: 'var' | 'std', x: Tensor, dim: Dims, opts: { correction?: number; keepdim?: boolean }): Tensor {
   if (!isFloat(x.dtype)) throw new DTypeError(`${op}: expected a float tensor, got ${x.dtype}`);
@@ -921,7 +934,11 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   const d = dimArg('cat', dim, first.ndim);
   let dt = first.dtype;
   for (const x of tensors) dt = promoteTypes(dt, false, x.dtype, false);
-  if (tensors.length === 1) return cast(first, dt);
+  // a new tensor, as PyTorch's cat: writing into the result must not reach the operand
+  if (tensors.length === 1) {
+    const c = cast(first, dt);
+    return c === first ? clone(first) : c;
+  }
   return dispatch(prims.cat, tensors.map((x) => cast(x, dt)), { dim: d });
 }
 /** Stacks tensors of one shape along a new dim. */
@@ -991,7 +1008,9 @@ export function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
       y = narrow(y, d, s, e - s);
     }
   });
-  return padStrided(y, per.map(([lo, hi]) => [Math.max(lo, 0), Math.max(hi, 0)] as const), y.shape.map(() => 1), value);
+  const out = padStrided(y, per.map(([lo, hi]) => [Math.max(lo, 0), Math.max(hi, 0)] as const), y.shape.map(() => 1), value);
+  // no padding left (zero pads, or crops only): still a new tensor, as PyTorch's pad, not x or a view of it
+  return out === y ? clone(y) : out;
 }
 /** Places x into a tensor filled with `value`, at offsets `pads[d][0]` with element spacing `steps[d]`. */
 export function padStrided(x: Tensor, pads: readonly (readonly [number, number])[], steps: readonly number[], value: number): Tensor {

@@ -36,10 +36,21 @@ const extremumVjp: Vjp<ReduceAttrs> = (g, { inputs: [x], out, attrs, inAvals }) 
   const count = F.sum(mask, attrs.dims, true);
   return [F.mul(expandBack(g, shape, attrs.dims), F.div(mask, count))];
 };
-// NOTE: d Πx / dx_i = Πx / x_i; this is NaN where x_i = 0 (PyTorch special-cases zeros; we do not yet).
+/**
+ * d Πx / dx_i = Π_{j≠i} x_j: Πx / x_i where the reduced slice has no zero; where it has one zero,
+ * the product of the others at that zero and 0 elsewhere; where it has two or more, 0 (PyTorch's
+ * prod_backward; Πx / x_i alone is NaN at a zero).
+ */
 const prodVjp: Vjp<ReduceAttrs> = (g, { inputs: [x], out, attrs, inAvals }) => {
   const shape = inAvals[0]!.shape;
-  return [F.div(F.mul(expandBack(g, shape, attrs.dims), expandBack(out!, shape, attrs.dims)), x!)];
+  const { dims } = attrs;
+  const isZero = F.eq(x!, 0);
+  const zeros = F.sum(isZero.to('int32'), dims, true);
+  const others = F.prod(F.where(isZero, 1, x!), dims, true);
+  const safeX = F.where(isZero, 1, x!);
+  const noZero = F.div(expandBack(out!, shape, dims), safeX);
+  const oneZero = F.where(F.logicalAnd(isZero, F.eq(zeros, 1)), F.expand(others, shape), 0);
+  return [F.mul(expandBack(g, shape, dims), F.where(F.eq(zeros, 0), noZero, oneZero))];
 };
 
 const def = (name: string, reduce: ReduceKind, rest: Partial<ReduceOp> = {}): ReduceOp => ({

@@ -61,6 +61,7 @@ const cases: Case[] = [
   { rule: 'log-sigmoid', f: (x) => x.sigmoid().log() },
   { rule: 'log-one-minus-sigmoid', f: (x) => F.sub(1, x.sigmoid()).log().add(x.sigmoid()) },
   { rule: 'sum-size1', f: (x) => x.reshape(3, 2, 1).sum(2), x: () => randn([3, 2]) },
+  { rule: 'where-const', f: (x) => F.where(full([3, 2], 0, { dtype: 'bool' }), 0, x.exp()).add(F.where(full([3, 2], 1, { dtype: 'bool' }), x, 1)) },
   { rule: 'sum-neg', f: (x) => x.neg().sum(0) },
   {
     // the cross-entropy gradient's shape: a one-hot scatter of the picked values, summed over classes

@@ -246,6 +246,16 @@ export const rules: readonly Rule[] = [
     },
   },
   { name: 'cast-same', op: 'cast', doc: 'cast to the same dtype → x', rewrite: (n) => (n.inputs[0]!.dtype === n.dtype ? n.inputs[0]! : null) },
+  {
+    name: 'where-const', op: 'where',
+    doc: 'where(c, a, b) with a constant condition → a or b (a backward rule\'s mask that the trace decides: pow\'s b = 0 for a constant exponent)',
+    rewrite: (n, b) => {
+      const c = constValue(n.inputs[0]!);
+      if (c === undefined) return null;
+      const pick = n.inputs[c ? 1 : 2]!;
+      return pick.dtype === n.dtype ? broadcastTo(pick, n.shape, b) : null;
+    },
+  },
   { name: 'contiguous', op: 'contiguous', doc: 'contiguous(x) → x (layout is the compiler\'s business)', rewrite: (n) => n.inputs[0]! },
   { name: 'reshape-same', op: 'reshape', doc: 'reshape to the same shape → x', rewrite: (n) => (sameShape(n.inputs[0]!.shape, n.shape) ? n.inputs[0]! : null) },
   {
