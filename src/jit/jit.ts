@@ -274,14 +274,17 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
    * requires grad gets a tape node to the arguments and parameters its gradient reaches (as the
    * eager tape would), whose backward runs a compiled vector-Jacobian product — the function
    * traced again with `grad` inside; the forward is recomputed there, from the same random
-   * numbers this call drew. Functions with in-place updates or `.grad` writes are steps, not
-   * functions: their outputs are left as they are.
+   * numbers this call drew. Functions that write `.grad` are steps, not functions: their outputs
+   * are left as they are. Functions that write other state in place (a BatchNorm's running
+   * statistics in a compiled forward) cannot be recomputed at backward time without writing it
+   * again: their outputs get a node whose backward is an AutogradError, not silently none.
    * NOTE: the recomputation reads the arguments and tensors the function read as they are at
    * backward time: one of them written in place since this call is an AutogradError (eager
    * raises it where an op saved the tensor; here every tensor read counts).
    */
   const attachGrad = (e: Entry, flat: Flat, leaves: readonly Tensor[], states: readonly Tensor[], seeds: readonly number[]) => {
-    if (e.compiled.graph.updates.length || e.trace.gradActions.length) return;
+    if (e.trace.gradActions.length) return;
+    const writes = e.compiled.graph.updates.map((u) => u.target.name ?? `a ${u.target.dtype}${fmtShape(u.target.shape)} tensor`);
     const tensors = flat.tensors;
     // the arguments as they were at the call (the caller may change its arrays and objects since)
     const args = flat.unflatten(tensors) as unknown[];
@@ -311,6 +314,13 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
       const op = {
         kind: 'copy', name: `jit(${name})`, infer: () => ({ shape: out.shape, dtype: out.dtype }),
         vjp: (gOut: Tensor) => {
+          if (writes.length) {
+            throw new AutogradError(
+              `backward: jit(${name}) writes state in place (${writes.slice(0, 3).join(', ')}${writes.length > 3 ? ', …' : ''}), so its gradient cannot be ` +
+                'recomputed at backward time without writing it again (a BatchNorm in training mode updates its running statistics). ' +
+                'Compile the whole training step — forward, loss, backward and the optimizer step — in one jit, or run this function eagerly.',
+            );
+          }
           read.forEach(([t, what], k) => {
             if (t._version !== versions[k]) {
               throw new AutogradError(

@@ -5,7 +5,7 @@
  * call's own arguments and random numbers, and NaN/Inf-changing rules are marked unsafe.
  */
 import { describe, expect, it } from 'vitest';
-import { AutogradError, fromTypedArray, full, manualSeed, nn, noGrad, ones, rand, tensor, zeros, type Tensor } from '../../src/index.ts';
+import { AutogradError, fromTypedArray, full, manualSeed, nn, noGrad, ones, rand, randn, tensor, zeros, type Tensor } from '../../src/index.ts';
 import * as F from '../../src/ops/functional.ts';
 import { jit } from '../../src/jit/index.ts';
 
@@ -124,6 +124,19 @@ describe('jit semantics', () => {
       expect(x.grad).toBeNull();
       expect(arr(y.grad!)).toEqual([3, 3]);
     }
+  });
+
+  it('a compiled forward that writes state (BatchNorm in training): backward through its output is an error, not missing gradients', () => {
+    const model = new nn.Sequential(new nn.Linear(3, 4), new nn.BatchNorm1d(4), new nn.Linear(4, 1));
+    const fwd = J((x: Tensor) => model.forward(x));
+    const x = randn([8, 3]);
+    const out = fwd(x);
+    expect(out.requiresGrad).toBe(true);
+    expect(() => out.pow(2).mean().backward()).toThrow(/jit\(fn\) writes state in place .*a BatchNorm in training mode/);
+    // in eval mode it writes nothing: gradients flow
+    model.eval();
+    fwd(x).pow(2).mean().backward();
+    expect(model.parameters().every((p) => p.grad !== null)).toBe(true);
   });
 
   it('a captured tensor that starts requiring grad (a layer unfrozen) gets its gradient: the function retraces', () => {
