@@ -315,3 +315,27 @@ describe('optimizers under jit: the same bits as eager', () => {
     });
   }
 });
+
+describe('groups and state changed without the optimizer\'s methods between compiled calls', () => {
+  it('a parameter pushed into a group and the state map cleared take effect: the step retraces, as eager computes', () => {
+    const run = (useJit: boolean) => {
+      const a = tensor([1, 2], { requiresGrad: true }), b = tensor([3, 4], { requiresGrad: true });
+      const opt = new SGD([a], { lr: 0.1, momentum: 0.9 });
+      const f = () => {
+        opt.zeroGrad();
+        const l = a.pow(2).sum().add(b.pow(2).sum());
+        l.backward();
+        opt.step();
+        return l;
+      };
+      const step = useJit ? jit(f) : f;
+      for (let i = 0; i < 3; i++) step();
+      opt.paramGroups[0]!.params.push(b);
+      for (let i = 0; i < 3; i++) step();
+      opt.state.clear();
+      for (let i = 0; i < 2; i++) step();
+      return [...a.dataSync(), ...b.dataSync()];
+    };
+    expect(run(true)).toEqual(run(false));
+  });
+});

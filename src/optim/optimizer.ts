@@ -80,6 +80,13 @@ export function checkOption(opt: string, name: string, v: unknown, min: number, 
   }
 }
 
+/** Two `Optimizer.layout()`s hold the same objects in the same order. */
+function sameLayout(a: readonly unknown[], b: readonly unknown[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
   /** the options a group gets when it does not set them */
   readonly defaults: O;
@@ -186,6 +193,20 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
     }
   }
 
+  /** The objects a traced step read its groups and state through, in order (compared by identity). */
+  private layout(): unknown[] {
+    const out: unknown[] = [this.paramGroups.length, this.state.size];
+    for (const g of this.paramGroups) {
+      out.push(g, g.params.length);
+      for (const p of g.params) {
+        const st = this.state.get(p);
+        out.push(p, st);
+        if (st) for (const [k, t] of Object.entries(st)) out.push(k, t);
+      }
+    }
+    return out;
+  }
+
   /**
    * Updates every parameter that has a gradient. With a closure (which should zero the grads,
    * compute the loss, call backward and return the loss), runs it first and returns its loss.
@@ -197,7 +218,10 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
     const tracer = activeTracer();
     if (tracer?.guard) {
       const v = this.structureVersion;
-      tracer.guard(() => this.structureVersion === v, `${this.constructor.name}'s options or state`);
+      // also what code may change without the optimizer's methods: a group's params array, the
+      // state map's entries (opt.state.clear(), a buffer replaced)
+      const layout = this.layout();
+      tracer.guard(() => this.structureVersion === v && sameLayout(layout, this.layout()), `${this.constructor.name}'s options, groups or state`);
     }
     noGrad(() => {
       for (const group of this.paramGroups) {
