@@ -5,7 +5,7 @@ import {
 } from '../src/index.ts';
 import {
   AvgPool2d, BatchNorm1d, BatchNorm2d, BCEWithLogitsLoss, Conv2d, CrossEntropyLoss, Dropout, Embedding, Flatten, GELU, Identity,
-  LayerNorm, LeakyReLU, Linear, LogSoftmax, MaxPool2d, MSELoss, ReLU, Sequential, Sigmoid, Softmax, Tanh,
+  LayerNorm, LeakyReLU, Linear, LogSoftmax, MaxPool2d, MSELoss, ReLU, Sequential, Sigmoid, Softmax, Tanh, functional,
 } from '../src/nn/index.ts';
 
 const arr = (t: Tensor): NestedArray => t.toArraySync();
@@ -142,6 +142,26 @@ describe('Dropout', () => {
 });
 
 describe('BatchNorm', () => {
+  it('momentum null: the running statistics are the cumulative average of every batch (PyTorch momentum=None)', () => {
+    const bn = new BatchNorm1d(1, { momentum: null, affine: false });
+    bn.call(tensor([[0], [2]]));
+    bn.call(tensor([[10], [12]]));
+    bn.call(tensor([[20], [26]]));
+    // batch means 1, 11, 23 → 35/3; unbiased variances 2, 2, 18 → 22/3
+    expect(bn.runningMean!.dataSync()[0]).toBeCloseTo(35 / 3, 5);
+    expect(bn.runningVar!.dataSync()[0]).toBeCloseTo(22 / 3, 5);
+    expect(String(bn)).toContain('momentum=null');
+  });
+
+  it('functional batchNorm defaults to the running statistics (PyTorch F.batch_norm training=False), leaving them as they were', () => {
+    const x = tensor([[1, 10], [3, 20], [5, 60]]);
+    const rm = tensor([0, 1]), rv = tensor([1, 4]);
+    const y = functional.batchNorm(x, rm, rv, { eps: 0 }).toArraySync() as number[][];
+    expect(y).toEqual([[1, 4.5], [3, 9.5], [5, 29.5]]);
+    expect(Array.from(rm.dataSync())).toEqual([0, 1]);
+    expect(Array.from(rv.dataSync())).toEqual([1, 4]);
+  });
+
   it('BatchNorm1d normalises with batch statistics and updates the running ones', () => {
     const bn = new BatchNorm1d(2, { eps: 0 });
     const x = tensor([[1, 2], [3, 6]]);

@@ -499,16 +499,19 @@ export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?
 export interface BatchNormOptions {
   weight?: Tensor | null;
   bias?: Tensor | null;
+  /** batch statistics, updating the running ones (default false: the running ones, as PyTorch's F.batch_norm) */
   training?: boolean;
-  momentum?: number;
+  /** the running statistics' update factor (default 0.1; a 0-d tensor: the module's cumulative average) */
+  momentum?: number | Tensor;
   eps?: number;
 }
 const BATCH_NORM_OPTIONS = optionNames<BatchNormOptions>({ weight: true, bias: true, training: true, momentum: true, eps: true });
 
 /**
- * Batch normalisation over every dim but the channel dim 1. In training it uses batch
- * statistics and updates the running ones in place (unbiased variance, as PyTorch); in eval it
- * uses the running statistics.
+ * Batch normalisation over every dim but the channel dim 1. With `training: true` it uses batch
+ * statistics and updates the running ones in place (unbiased variance, as PyTorch); by default
+ * (as PyTorch's F.batch_norm, training=False) it uses the running statistics, or the batch's
+ * where there are none.
  */
 export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, opts: BatchNormOptions = {}): Tensor {
   checkOptions('batchNorm', opts, BATCH_NORM_OPTIONS);
@@ -521,7 +524,7 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
     if (t && (t.ndim !== 1 || t.shape[0] !== C)) throw new ShapeError(`batchNorm: ${name} must have shape [${C}] for input ${fmtShape(x.shape)}, got ${fmtShape(t.shape)}`);
   }
   let mu: Tensor, v: Tensor;
-  const training = opts.training ?? true;
+  const training = opts.training ?? false;
   if (training || !runningMean || !runningVar) {
     const n = dims.reduce((a, d) => a * x.shape[d]!, 1);
     if (training && n <= 1) throw new ValueError(`batchNorm: expected more than 1 value per channel when training, got input ${fmtShape(x.shape)}`);
@@ -530,8 +533,9 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
     if (training && runningMean && runningVar) {
       noGrad(() => {
         const unbiased = F.mul(F.reshape(v, [C]), n / Math.max(n - 1, 1));
-        runningMean.mul_(1 - momentum).add_(F.mul(F.reshape(mu, [C]), momentum));
-        runningVar.mul_(1 - momentum).add_(F.mul(unbiased, momentum));
+        const keep = typeof momentum === 'number' ? 1 - momentum : F.rsub(momentum, 1);
+        runningMean.mul_(keep).add_(F.mul(F.reshape(mu, [C]), momentum));
+        runningVar.mul_(keep).add_(F.mul(unbiased, momentum));
       });
     }
   } else {

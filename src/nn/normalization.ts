@@ -21,8 +21,11 @@ import { checkSize } from './checks.ts';
 export interface BatchNormOptions extends FactoryOptions {
   /** added to the variance (default 1e-5) */
   eps?: number;
-  /** running = (1 − momentum)·running + momentum·batch (default 0.1) */
-  momentum?: number;
+  /**
+   * running = (1 − momentum)·running + momentum·batch (default 0.1); null: the cumulative average
+   * of every batch so far (momentum 1/numBatchesTracked), as PyTorch's momentum=None
+   */
+  momentum?: number | null;
   /** learn a per-channel scale and shift (default true) */
   affine?: boolean;
   /** keep running statistics for eval mode (default true) */
@@ -43,7 +46,7 @@ abstract class BatchNormBase extends Module {
   declare num_batches_tracked: Tensor | null;
   readonly numFeatures: number;
   readonly eps: number;
-  readonly momentum: number;
+  readonly momentum: number | null;
   readonly affine: boolean;
   readonly trackRunningStats: boolean;
 
@@ -52,9 +55,11 @@ abstract class BatchNormBase extends Module {
     checkOptions(layer, opts, ['eps', 'momentum', 'affine', 'trackRunningStats', 'dtype', 'device']);
     this.numFeatures = checkSize(layer, 'numFeatures', numFeatures);
     this.eps = opts.eps ?? 1e-5;
-    this.momentum = opts.momentum ?? 0.1;
+    this.momentum = opts.momentum === undefined ? 0.1 : opts.momentum;
     if (!(this.eps >= 0)) throw new ValueError(`${layer}: eps must be ≥ 0, got ${this.eps}`);
-    if (!(this.momentum >= 0 && this.momentum <= 1)) throw new ValueError(`${layer}: momentum must be in [0, 1], got ${this.momentum}`);
+    if (this.momentum !== null && !(this.momentum >= 0 && this.momentum <= 1)) {
+      throw new ValueError(`${layer}: momentum must be in [0, 1] or null (a cumulative average), got ${String(this.momentum)}`);
+    }
     this.affine = opts.affine ?? true;
     this.trackRunningStats = opts.trackRunningStats ?? true;
     const f = { dtype: opts.dtype ?? 'float32', device: opts.device };
@@ -107,8 +112,11 @@ abstract class BatchNormBase extends Module {
     // as PyTorch: batch statistics in training, or when there are no running ones
     const useBatch = this.training || (!this.runningMean && !this.runningVar);
     const keepRunning = !this.training || this.trackRunningStats;
+    // momentum null: each batch weighs 1/(batches so far), the running statistics their average
+    const n = this.numBatchesTracked;
+    const momentum = this.momentum === null && n ? noGrad(() => n.to(x.dtype).reciprocal()) : this.momentum ?? 0;
     return this.guard(() => F.batchNorm(x, keepRunning ? this.runningMean : null, keepRunning ? this.runningVar : null, {
-      weight: this.weight, bias: this.bias, training: useBatch, momentum: this.momentum, eps: this.eps,
+      weight: this.weight, bias: this.bias, training: useBatch, momentum, eps: this.eps,
     }));
   }
 }
