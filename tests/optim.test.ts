@@ -331,6 +331,35 @@ describe('schedulers', () => {
   };
   const near = (a: number[], b: number[]) => a.forEach((v, i) => expect(v).toBeCloseTo(b[i]!, 12));
 
+  it('schedulers stepped one after the other compose, and an lr set by hand carries on (PyTorch\'s chainable forms)', () => {
+    const o = opt();
+    const a = new ExponentialLR(o, { gamma: 0.9 }), b = new StepLR(o, { stepSize: 3, gamma: 0.1 });
+    const got: number[] = [];
+    for (let e = 0; e < 7; e++) {
+      got.push(o.paramGroups[0]!.lr);
+      a.step();
+      b.step();
+    }
+    near(got, [1, 0.9, 0.81, 0.0729, 0.06561, 0.059049, 0.00531441]);
+    const o2 = opt();
+    const s = new StepLR(o2, { stepSize: 3, gamma: 0.5 });
+    const lrs: number[] = [];
+    for (let e = 0; e < 7; e++) {
+      if (e === 1) o2.paramGroups[0]!.lr = 0.2;
+      lrs.push(o2.paramGroups[0]!.lr);
+      s.step();
+    }
+    near(lrs, [1, 0.2, 0.2, 0.1, 0.1, 0.1, 0.05]);
+    // cosine follows a hand-set lr towards etaMin too
+    const o3 = opt();
+    const c = new CosineAnnealingLR(o3, { tMax: 4 });
+    c.step();
+    o3.paramGroups[0]!.lr = 0.5;
+    c.step();
+    // (1 + cos(2π/4)) / (1 + cos(π/4)) · 0.5
+    expect(o3.paramGroups[0]!.lr).toBeCloseTo(0.5 / (1 + Math.SQRT1_2), 12);
+  });
+
   it('StepLR: lr·γ^⌊epoch/stepSize⌋', () => {
     const o = opt();
     near(seq(new StepLR(o, { stepSize: 2, gamma: 0.1 }), 5), [1, 1, 0.1, 0.1, 0.01, 0.01]);

@@ -1,8 +1,11 @@
 /**
  * @file Learning-rate schedulers: StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LambdaLR.
- * Each sets every group's lr from the group's initial lr and the epoch count (PyTorch's closed
- * forms); call `step()` once per epoch, after the optimizer's steps. Setting `group.lr` refills the
- * optimizer's lr tensors in place, so a schedule also drives a `jit`-compiled training step.
+ * Each `step()` (once per epoch, after the optimizer's steps) updates every group's current lr
+ * as PyTorch's chainable forms do — StepLR multiplies it by γ every stepSize epochs, and so on —
+ * so schedulers stepped one after the other compose, and an lr set by hand carries on; the
+ * construction (and a resume at lastEpoch) sets the closed form from the initial lr. LambdaLR is
+ * a closed form (as PyTorch's). Setting `group.lr` refills the optimizer's lr tensors in place, so
+ * a schedule also drives a `jit`-compiled training step.
  * @example
  * const sched = new StepLR(opt, { stepSize: 30, gamma: 0.1 });
  * for (let epoch = 0; epoch < 90; epoch++) { train(); sched.step(); }
@@ -45,17 +48,30 @@ export abstract class LRScheduler {
 
   /** Finishes construction (subclasses call it after setting their fields): applies epoch lastEpoch + 1. */
   protected init(): void {
-    this.step();
+    this.advance(true);
   }
 
-  /** The lr of a group at `epoch`, given its initial lr. */
+  /** The lr of a group at `epoch`, given its initial lr (PyTorch's closed form). */
   protected abstract lrAt(epoch: number, baseLr: number, group: number): number;
+
+  /**
+   * The lr of a group at `epoch` (≥ 1) from its current lr `lr` (PyTorch's chainable form); the
+   * closed form unless the schedule overrides it.
+   */
+  protected chainedLr(epoch: number, lr: number, baseLr: number, group: number): number {
+    return this.lrAt(epoch, baseLr, group);
+  }
 
   /** Advances one epoch and sets each group's lr. */
   step(): void {
+    this.advance(false);
+  }
+
+  private advance(closed: boolean): void {
     this.lastEpoch++;
     this.lastLr = this.optimizer.paramGroups.map((g, i) => {
-      g.lr = this.lrAt(this.lastEpoch, this.baseLrs[i]!, i);
+      const base = this.baseLrs[i]!;
+      g.lr = closed || this.lastEpoch === 0 ? this.lrAt(this.lastEpoch, base, i) : this.chainedLr(this.lastEpoch, g.lr, base, i);
       return g.lr;
     });
   }
@@ -94,6 +110,10 @@ export class StepLR extends LRScheduler {
   protected lrAt(epoch: number, base: number): number {
     return base * this.gamma ** Math.floor(epoch / this.stepSize);
   }
+
+  protected override chainedLr(epoch: number, lr: number): number {
+    return epoch % this.stepSize === 0 ? lr * this.gamma : lr;
+  }
 }
 
 /** lr = initialLr · γ^(number of milestones ≤ epoch). */
@@ -113,6 +133,12 @@ export class MultiStepLR extends LRScheduler {
   protected lrAt(epoch: number, base: number): number {
     return base * this.gamma ** this.milestones.filter((m) => m <= epoch).length;
   }
+
+  protected override chainedLr(epoch: number, lr: number): number {
+    // (a milestone listed twice counts twice, as PyTorch's Counter)
+    const hits = this.milestones.filter((m) => m === epoch).length;
+    return hits ? lr * this.gamma ** hits : lr;
+  }
 }
 
 /** lr = initialLr · γ^epoch. */
@@ -126,6 +152,10 @@ export class ExponentialLR extends LRScheduler {
   }
   protected lrAt(epoch: number, base: number): number {
     return base * this.gamma ** epoch;
+  }
+
+  protected override chainedLr(_epoch: number, lr: number): number {
+    return lr * this.gamma;
   }
 }
 
@@ -143,6 +173,13 @@ export class CosineAnnealingLR extends LRScheduler {
   }
   protected lrAt(epoch: number, base: number): number {
     return this.etaMin + ((base - this.etaMin) * (1 + Math.cos((Math.PI * epoch) / this.tMax))) / 2;
+  }
+
+  /** PyTorch's recursive form (it follows the current lr; past tMax it climbs back, period 2·tMax). */
+  protected override chainedLr(epoch: number, lr: number, base: number): number {
+    const T = this.tMax, eta = this.etaMin;
+    if ((epoch - 1 - T) % (2 * T) === 0) return lr + ((base - eta) * (1 - Math.cos(Math.PI / T))) / 2;
+    return ((1 + Math.cos((Math.PI * epoch) / T)) / (1 + Math.cos((Math.PI * (epoch - 1)) / T))) * (lr - eta) + eta;
   }
 }
 
