@@ -22,7 +22,7 @@
 import type { Device } from '../backend.ts';
 import { restoreSeedStream, seedStreamState, zeros } from '../creation.ts';
 import { AutogradError, DeviceError, ValueError, internal } from '../errors.ts';
-import { activeTracer } from '../ops/dispatch.ts';
+import { activeTracer, dispatch } from '../ops/dispatch.ts';
 import { fmtShape, sameShape } from '../shape.ts';
 import { enableGrad, grad as tapeGrad, isGradEnabled, noGrad, recordOp } from '../tape.ts';
 import { zerosLike } from '../creation.ts';
@@ -264,7 +264,13 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
         default: a satisfies never;
       }
     }
-    const leaves = e.trace.outSpecs.map((s) => (s.kind === 'node' ? outs[s.output]! : s.kind === 'arg' ? tensors[s.arg]! : s.tensor));
+    const leaves: (Tensor | null)[] = e.trace.outSpecs.map((s) => (s.kind === 'node' ? outs[s.output]! : s.kind === 'arg' ? tensors[s.arg]! : s.kind === 'ref' ? s.tensor : null));
+    // views of arguments (now updated) or of other results: the view ops replayed, as eager made them
+    e.trace.outSpecs.forEach((s, i) => {
+      if (s.kind !== 'view') return;
+      const base = 'arg' in s.base ? tensors[s.base.arg]! : leaves[s.base.result] ?? internal('jit: a returned view of a view');
+      leaves[i] = s.steps.reduce((v, st) => dispatch(st.op, [v], st.attrs), base);
+    });
     if (isGradEnabled()) attachGrad(e, flat, leaves as Tensor[], states, e.trace.seeds.map((s) => seedMap.get(s) ?? s));
     return e.trace.unflatten(leaves) as R;
   };

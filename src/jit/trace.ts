@@ -41,7 +41,12 @@ export type OutSpec =
   /** `grad`: null when the output does not require grad (as eager would leave it) */
   | { readonly kind: 'node'; readonly output: number; readonly grad: GradReach | null }
   | { readonly kind: 'arg'; readonly arg: number }
-  | { readonly kind: 'ref'; readonly tensor: Tensor };
+  | { readonly kind: 'ref'; readonly tensor: Tensor }
+  /**
+   * a view of an argument or of another returned tensor (index into the result's tensors): made
+   * by replaying the view ops on it after the call, so it aliases it as eagerly
+   */
+  | { readonly kind: 'view'; readonly base: { readonly arg: number } | { readonly result: number }; readonly steps: readonly ViewStep[] };
 
 /** What happens to `.grad` of a tensor after each call. */
 export type GradAction =
@@ -447,10 +452,22 @@ export class TraceContext implements Tracer {
       throw new ValueError(`jit: ${hidden} is a computed tensor inside a Map, a Set or a class instance; a compiled function returns its tensors in (nested) arrays and plain objects`);
     }
     const flat = flatten(result, 'result', false);
+    // a returned view of an argument, or of another returned tensor, stays a view of it (eager
+    // aliasing: writes through either show in both); a view of anything else is a new tensor
+    const viewOf = (t: Tensor): OutSpec | null => {
+      const vs = t._sym && this.views.has(t) ? this.viewSteps(t) : null;
+      if (!vs || !vs.steps.length) return null;
+      const arg = this.placeholders.get(vs.root);
+      if (arg !== undefined) return this.placeholders.get(t) === undefined ? { kind: 'view', base: { arg }, steps: vs.steps } : null;
+      const k = flat.tensors.indexOf(vs.root);
+      return k >= 0 && vs.root._sym && !this.views.has(vs.root) ? { kind: 'view', base: { result: k }, steps: vs.steps } : null;
+    };
     for (const t of flat.tensors) {
       const arg = this.placeholders.get(t);
+      const view = arg === undefined ? viewOf(t) : null;
       if (arg !== undefined) outSpecs.push({ kind: 'arg', arg });
       else if (!t._sym) outSpecs.push({ kind: 'ref', tensor: t });
+      else if (view) outSpecs.push(view);
       else outSpecs.push({ kind: 'node', output: pushOutput(t, this.nodeOf(t)), grad: this.gradReach(t) });
     }
 

@@ -162,12 +162,16 @@ export const div = binary('div', 'div', {
     needsGrad[1] ? F.neg(F.div(F.mul(g, a!), F.mul(b!, b!))) : null,
   ],
 });
-/** g·b·a^(b−1), masked to 0 where b = 0 (a known exponent decides the mask now, keeping the graph plain). */
+/**
+ * g·b·a^(b−1), 0 where b = 0 and a = 0 (where it would be 0·∞; elsewhere b = 0 gives 0 anyway,
+ * and the unmasked form keeps its derivative in b). A known exponent decides the mask now,
+ * keeping the graph plain.
+ */
 function powBaseGrad(g: Tensor, a: Tensor, b: Tensor): Tensor {
   const known = F.knownScalar(b);
   if (known === 0) return F.mul(g, 0);
   const d = F.mul(g, F.mul(b, F.pow(a, F.sub(b, 1))));
-  return known === undefined ? F.where(F.eq(b, 0), 0, d) : d;
+  return known === undefined ? F.where(F.logicalAnd(F.eq(b, 0), F.eq(a, 0)), 0, d) : d;
 }
 export const pow = binary('pow', 'pow', {
   infix: '**',

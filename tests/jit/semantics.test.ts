@@ -126,6 +126,34 @@ describe('jit semantics', () => {
     }
   });
 
+  it('a returned view of an argument or of another result aliases it, as eagerly (writes show through both)', () => {
+    for (const wrap of [<A extends unknown[], R>(g: (...a: A) => R) => g, J]) {
+      const f = wrap((x: Tensor) => x.view([2, 2]));
+      const x = tensor([1, 2, 3, 4]);
+      for (let i = 0; i < 3; i++) f(x).add_(10);
+      expect(arr(x)).toEqual([31, 32, 33, 34]);
+      const h = wrap((x: Tensor) => {
+        const y = x.mul(2);
+        return [y, y.view([2, 2]).t()] as const;
+      });
+      const [y, v] = h(tensor([1, 2, 3, 4]));
+      y.fill_(0);
+      expect(arr(v)).toEqual([0, 0, 0, 0]);
+      // written in place inside, then a narrowed view returned: it is the caller's tensor's
+      const k = wrap((x: Tensor) => {
+        x.add_(1);
+        return x.narrow(0, 1, 2);
+      });
+      const z = tensor([1, 2, 3, 4]);
+      k(z).mul_(100);
+      expect(arr(z)).toEqual([2, 300, 400, 5]);
+      // and gradients reach the argument through the view
+      const w = tensor([[1, 2], [3, 4]], { requiresGrad: true });
+      wrap((x: Tensor) => x.t())(w).mul(tensor([[1, 2], [3, 4]])).sum().backward();
+      expect(w.grad!.toArraySync()).toEqual([[1, 3], [2, 4]]);
+    }
+  });
+
   it('a compiled forward that writes state (BatchNorm in training): backward through its output is an error, not missing gradients', () => {
     const model = new nn.Sequential(new nn.Linear(3, 4), new nn.BatchNorm1d(4), new nn.Linear(4, 1));
     const fwd = J((x: Tensor) => model.forward(x));
