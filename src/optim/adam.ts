@@ -43,7 +43,7 @@ type ScalarOf = (name: 'lr' | 'weightDecay' | '1 − lr·weightDecay', derive?: 
  * on the device as −expm1(t·ln β), which stays accurate in float32 for small t. lr and the weight
  * decay are read as 0-d tensors too, so a scheduler changing them reaches a jit-compiled step.
  */
-function adamUpdate(p: Tensor, grad: Tensor, s: ParamState, g: ParamGroup<AdamOptions>, decoupled: boolean, scalar: ScalarOf): void {
+function adamUpdate(p: Tensor, grad: Tensor, s: ParamState, g: ParamGroup<AdamOptions>, decoupled: boolean, scalar: ScalarOf, epsHat: boolean): void {
   const [b1, b2] = g.betas;
   if (!s.step) {
     s.step = stateTensor(() => zeros([], { dtype: p.dtype, device: p.device }));
@@ -69,7 +69,9 @@ function adamUpdate(p: Tensor, grad: Tensor, s: ParamState, g: ParamGroup<AdamOp
     const vmax = (s.maxExpAvgSq ??= stateTensor(() => zerosLike(p)));
     vUsed = vmax.copy_(vmax.maximum(v));
   }
-  const denom = vUsed.sqrt().div(bc2.sqrt()).add(g.eps);
+  // NOTE: with epsHat (Keras's form) ε is added to √v before the bias correction, so it acts as
+  // ε/√(1 − β₂ᵗ): larger in the first steps than PyTorch's ε on √v̂
+  const denom = epsHat ? vUsed.sqrt().add(g.eps).div(bc2.sqrt()) : vUsed.sqrt().div(bc2.sqrt()).add(g.eps);
   p.addcdiv_(m, denom, bc1.reciprocal().mul(scalar('lr')).neg());
 }
 
@@ -81,6 +83,8 @@ function adamUpdate(p: Tensor, grad: Tensor, s: ParamState, g: ParamGroup<AdamOp
  *   p ← p − lr·m̂ / (√v̂ + ε)
  */
 export class Adam extends Optimizer<AdamOptions> {
+  /** @internal ε added before the bias correction (Keras's Adam; see keras/optimizers.ts) */
+  protected readonly epsHat: boolean = false;
   constructor(params: ParamsInput<AdamOptions>, opts: Partial<AdamOptions> = {}) {
     super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, ...checkOptions('Adam', opts, ADAM_OPTIONS) });
   }
@@ -88,7 +92,7 @@ export class Adam extends Optimizer<AdamOptions> {
     validateAdam('Adam', o);
   }
   protected update(p: Tensor, grad: Tensor, s: ParamState, g: ParamGroup<AdamOptions>): void {
-    adamUpdate(p, grad, s, g, false, (name, derive) => this.scalar(g, p, name, derive));
+    adamUpdate(p, grad, s, g, false, (name, derive) => this.scalar(g, p, name, derive), this.epsHat);
   }
 }
 
@@ -97,6 +101,8 @@ export class Adam extends Optimizer<AdamOptions> {
  * raw gradient. weightDecay defaults to 1e-2.
  */
 export class AdamW extends Optimizer<AdamOptions> {
+  /** @internal ε added before the bias correction (Keras's AdamW; see keras/optimizers.ts) */
+  protected readonly epsHat: boolean = false;
   constructor(params: ParamsInput<AdamOptions>, opts: Partial<AdamOptions> = {}) {
     super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, maximize: false, ...checkOptions('AdamW', opts, ADAM_OPTIONS) });
   }
@@ -104,6 +110,6 @@ export class AdamW extends Optimizer<AdamOptions> {
     validateAdam('AdamW', o);
   }
   protected update(p: Tensor, grad: Tensor, s: ParamState, g: ParamGroup<AdamOptions>): void {
-    adamUpdate(p, grad, s, g, true, (name, derive) => this.scalar(g, p, name, derive));
+    adamUpdate(p, grad, s, g, true, (name, derive) => this.scalar(g, p, name, derive), this.epsHat);
   }
 }

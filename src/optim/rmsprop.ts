@@ -36,6 +36,8 @@ const RMSPROP_OPTIONS = optionNames<RMSpropOptions>({ lr: true, alpha: true, eps
  *   else    p ← p − lr·g / (√ṽ + ε)
  */
 export class RMSprop extends Optimizer<RMSpropOptions> {
+  /** @internal ε inside the square root, √(v + ε) (Keras's RMSprop; see keras/optimizers.ts) */
+  protected readonly epsInsideSqrt: boolean = false;
   constructor(params: ParamsInput<RMSpropOptions>, opts: Partial<RMSpropOptions> = {}) {
     super(params, { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, maximize: false, ...checkOptions('RMSprop', opts, RMSPROP_OPTIONS) });
   }
@@ -62,8 +64,8 @@ export class RMSprop extends Optimizer<RMSpropOptions> {
     let avg: Tensor;
     if (g.centered) {
       const m = (s.gradAvg ??= stateTensor(() => zerosLike(p))).lerp_(d, 1 - g.alpha);
-      avg = v.sub(m.mul(m)).sqrt().add(g.eps);
-    } else avg = v.sqrt().add(g.eps);
+      avg = this.epsInsideSqrt ? v.sub(m.mul(m)).add(g.eps).sqrt() : v.sub(m.mul(m)).sqrt().add(g.eps);
+    } else avg = this.epsInsideSqrt ? v.add(g.eps).sqrt() : v.sqrt().add(g.eps);
     // lr, weightDecay and momentum are read as 0-d tensors (see Optimizer.scalar), so changing
     // them between jit calls takes effect; which terms exist is decided per trace (changing it retraces: Optimizer.step guards it)
     const lr = this.scalar(g, p, 'lr');
