@@ -280,7 +280,15 @@ export function linspace(start: number, end: number, steps: number, opts: Create
   const dtype = given ?? 'float32';
   if (!isFloat(dtype)) throw new DTypeError(`linspace: dtype must be float, got ${dtype}`);
   const step = steps > 1 ? (end - start) / (steps - 1) : 0;
-  return finish(dispatch(prims.arange, [], { start, step, size: steps, dtype }, opts.device), opts);
+  if (steps < 2) return finish(dispatch(prims.arange, [], { start, step, size: steps, dtype }, opts.device), opts);
+  // as PyTorch: the first half counts up from start, the second down from end (end − step·(n − 1 − i)),
+  // so the last element is end exactly and a symmetric range has an exact 0 in the middle
+  const h = Math.floor(steps / 2);
+  const up = dispatch(prims.arange, [], { start, step, size: h, dtype }, opts.device);
+  const m = dispatch(prims.arange, [], { start: steps - 1 - h, step: -1, size: steps - h, dtype }, opts.device);
+  const c = (v: number) => dispatch(prims.full, [], { shape: [], value: v, dtype }, opts.device);
+  const down = dispatch(prims.sub, [c(end), dispatch(prims.mul, [m, c(step)], {})], {});
+  return finish(dispatch(prims.cat, [up, down], { dim: 0 }), opts);
 }
 
 /** The n×m identity matrix. */

@@ -275,3 +275,27 @@ describe.skipIf(!gpu.ok)('webgpu: a device the program opened itself', () => {
     }
   });
 });
+
+describe.skipIf(!gpu.ok)('webgpu: log, log1p, expm1 and tanh agree with the CPU to a few ulp, small and subnormal arguments included', () => {
+  const ulps = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+    let worst = 0;
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / (Math.abs(a[i]!) * 2 ** -23 + 1e-45));
+    return worst;
+  };
+  it('over arguments spread across their ranges', async () => {
+    const n = 20000;
+    const wide = new Float32Array(n), small = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      wide[i] = Math.exp(((i * 7919) % n / n - 0.5) * 170);
+      small[i] = ((i % 2) * 2 - 1) * 10 ** (-8 * ((i * 104729) % n) / n);
+    }
+    const on = async (f: (t: Tensor) => Tensor, xs: Float32Array) => ulps(f(tensor(xs)).dataSync() as Float32Array, await f(tensor(xs, { device: 'webgpu' })).data() as Float32Array);
+    expect(await on((t) => t.log(), wide)).toBeLessThan(4);
+    for (const f of [(t: Tensor) => t.log1p(), (t: Tensor) => t.expm1(), (t: Tensor) => t.tanh()]) expect(await on(f, small)).toBeLessThan(6);
+    // subnormal inputs, and the former worst cases
+    const sub = await tensor([1e-40, 5e-39], { device: 'webgpu' }).log().data();
+    expect(sub[0]).toBeCloseTo(Math.log(Math.fround(1e-40)), 4);
+    expect(sub[1]).toBeCloseTo(Math.log(Math.fround(5e-39)), 4);
+    expect((await tensor([1e-8], { device: 'webgpu' }).tanh().data())[0]).toBeCloseTo(1e-8, 13);
+  });
+});

@@ -163,3 +163,69 @@ describe('shape and indexing ops', () => {
     expect(m.t().matmul(m.t()).toArraySync()).toEqual([[7, 15], [10, 22]]);
   });
 });
+
+describe('PyTorch semantics a probe found silently different (each fixed)', () => {
+  const I = (a: number[]) => tensor(a, { dtype: 'int32' });
+  const A = (t: tg.Tensor) => Array.from(t.dataSync() as ArrayLike<number>);
+
+  it('float floor division is (a − a mod b)/b rounded, consistent with remainder (1 // 0.1 is 9)', () => {
+    const a = tensor([1, 0.7, 2, Infinity, -5, 7, -7, 0, -0.5]), b = tensor([0.1, 0.1, 0.1, 2, Infinity, 2, 2, 3, 3]);
+    const q = A(a.div(b, { roundingMode: 'floor' }));
+    expect(q.slice(0, 3)).toEqual([9, 6, 19]);
+    expect(q[3]).toBeNaN();
+    expect(q.slice(4)).toEqual([-1, 3, -4, 0, -1]);
+    // a = b·(a // b) + a mod b
+    const r = A(tensor([1, 0.7, 2]).remainder(0.1));
+    [1, 0.7, 2].forEach((x, i) => expect(Math.fround(0.1) * q[i]! + r[i]!).toBeCloseTo(x, 6));
+    expect(A(tensor([1, -1]).div(tensor([0, 0]), { roundingMode: 'floor' }))).toEqual([Infinity, -Infinity]);
+  });
+
+  it('type promotion over three operands does not depend on their order', () => {
+    expect(tg.clamp(I([1, 5]), tensor(2, { dtype: 'float64' }), tensor([4])).dtype).toBe('float32');
+    expect(tg.clamp(I([1, 5]), tensor([2]), tensor(4, { dtype: 'float64' })).dtype).toBe('float32');
+    expect(tg.addcmul(I([1, 2]), tensor(2, { dtype: 'float64' }), tensor([1, 2])).dtype).toBe('float32');
+    expect(I([1, 2]).add(tensor(1.5, { dtype: 'float64' })).dtype).toBe('float64');
+  });
+
+  it('linspace ends exactly at end and is symmetric (an exact 0 in the middle of [−1, 1])', () => {
+    expect(A(tg.linspace(0.1, 0.7, 2))).toEqual([Math.fround(0.1), Math.fround(0.7)]);
+    expect(A(tg.linspace(-1, 1, 11))[5]).toBe(0);
+    expect(A(tg.linspace(-1, 1, 7))[3]).toBe(0);
+    expect(A(tg.linspace(0, 1, 5))).toEqual([0, 0.25, 0.5, 0.75, 1]);
+  });
+
+  it('floor/ceil/round/trunc of integers, and where of two booleans', () => {
+    const x = I([1, 2]);
+    for (const f of ['floor', 'ceil', 'round', 'trunc'] as const) {
+      const y = x[f]();
+      expect(y).not.toBe(x);
+      y.add_(10);
+    }
+    expect(A(x)).toEqual([1, 2]);
+    expect(tg.where(tensor([true, false]), true, false).dtype).toBe('bool');
+  });
+
+  it('narrow and split of a 0-d tensor are errors; chunk of an empty dim gives chunks empty pieces', () => {
+    expect(() => tensor(1).narrow(0, 0, 1)).toThrow(/narrow: cannot be applied to a 0-d tensor/);
+    expect(() => tensor(1).split(1)).toThrow(/split: expected a tensor of at least 1 dim/);
+    const parts = tensor([]).chunk(3);
+    expect(parts.map((p) => p.shape)).toEqual([[0], [0], [0]]);
+  });
+
+  it('int32 pow and prod wrap as int32 arithmetic (they lost low bits in double)', () => {
+    expect(A(tg.pow(I([3, 7, 123456789]), I([40, 30, 3])))).toEqual([689956897, 1878557649, 75731757]);
+    expect(A(tg.pow(I([3, 7]), 30))).toEqual([-1010140999, 1878557649]);
+    const x = tensor([[2147483647, 2147483647], [-5, 7]], { dtype: 'int32' });
+    expect(A(x.prod())).toEqual([-35]);
+    expect(A(x.prod(1))).toEqual([1, -35]);
+  });
+
+  it('copy_ from a source that overlaps the destination in another layout reads it whole first', () => {
+    const x = arange(9).float().reshape([3, 3]);
+    x.copy_(x.t());
+    expect(A(x)).toEqual([0, 3, 6, 1, 4, 7, 2, 5, 8]);
+    const y = arange(9).float().reshape([3, 3]);
+    y.t().copy_(y);
+    expect(A(y)).toEqual([0, 3, 6, 1, 4, 7, 2, 5, 8]);
+  });
+});

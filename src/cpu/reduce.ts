@@ -31,9 +31,11 @@ type ReduceKernel = (data: TypedArray, off: number, out: TypedArray, outN: numbe
   vals: TypedArray | null) => void;
 
 /** Per kind: accumulator start and the update of `acc` from the element `v`. */
-const KINDS: Record<'sum' | 'prod' | 'max' | 'min', { init: string; update: (acc: string) => string }> = {
+const KINDS: Record<'sum' | 'prod' | 'iprod' | 'max' | 'min', { init: string; update: (acc: string) => string }> = {
   sum: { init: '0', update: (a) => `${a} += v;` },
   prod: { init: '1', update: (a) => `${a} *= v;` },
+  // int32 products wrap at every step, as int32 arithmetic does (a double product loses the low bits past 2⁵³)
+  iprod: { init: '1', update: (a) => `${a} = Math.imul(${a}, v);` },
   // NaN propagates: once acc is NaN no comparison is true, and a NaN v is stored as acc
   max: { init: '-Infinity', update: (a) => `if (v > ${a} || v !== v) ${a} = v;` },
   min: { init: 'Infinity', update: (a) => `if (v < ${a} || v !== v) ${a} = v;` },
@@ -50,7 +52,7 @@ const argUpdate = (kind: 'argmax' | 'argmin', a: string, bp: string, best: strin
   `const gt = (v ${kind === 'argmax' ? '>' : '<'} ${a}) | ((v !== v) & (${a} === ${a}));
         ${bp} += gt * (${q} - ${bp}); ${best} += gt * (${ix} - ${best});`;
 
-const isArg = (kind: ReduceKind): kind is 'argmax' | 'argmin' => kind === 'argmax' || kind === 'argmin';
+const isArg = (kind: ReduceKind | 'iprod'): kind is 'argmax' | 'argmin' => kind === 'argmax' || kind === 'argmin';
 
 /**
  * How many outputs a plain reduction (sum, prod, max, min) computes side by side: groups of these
@@ -72,7 +74,8 @@ const odometer = (pos: string, shape: string, str: string, n: string, p: string)
  * the innermost reduced dim as a plain loop. Best when the reduced elements are the contiguous
  * ones (a row sum, a softmax max).
  */
-function buildPerOutput(kind: ReduceKind, flat: boolean, withValues: boolean, pair = false, wide = false): ReduceKernel {
+function buildPerOutput(reduceKind: ReduceKind, flat: boolean, withValues: boolean, pair = false, wide = false, int = false): ReduceKernel {
+  const kind = reduceKind === 'prod' && int ? 'iprod' : reduceKind;
   const arg = isArg(kind);
   if (pair && !arg) throw new Error(`internal: pair kernel for ${kind}`);
   const init = pair
@@ -154,7 +157,7 @@ function kernelFor(kind: ReduceKind, flat: boolean, pair: boolean, wide: boolean
   const key = `${kind}|${flat ? 1 : 0}|${pair ? 1 : 0}|${wide ? 1 : 0}|${data.constructor.name}|${out.constructor.name}|${vals?.constructor.name ?? ''}`;
   let k = kernels.get(key);
   if (!k) {
-    k = buildPerOutput(kind, flat, vals !== null, pair, wide);
+    k = buildPerOutput(kind, flat, vals !== null, pair, wide, out instanceof Int32Array);
     kernels.set(key, k);
   }
   return k;

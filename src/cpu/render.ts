@@ -50,8 +50,15 @@ export const H = {
     const r = a % b;
     return r !== 0 && (r < 0) !== (b < 0) ? r + b : r;
   },
+  /** integer power wrapping at every product as int32 (Math.pow in double lost the low bits past 2⁵³) */
   ipow(a: number, b: number): number {
-    return Math.pow(a, b) | 0;
+    if (b < 0) return a === 1 ? 1 : a === -1 ? (b & 1 ? -1 : 1) : 0;
+    let r = 1, base = a | 0;
+    for (let e = b; e > 0; e = Math.floor(e / 2)) {
+      if (e % 2 === 1) r = Math.imul(r, base);
+      base = Math.imul(base, base);
+    }
+    return r;
   },
   /** uniform [0, 1) from a 32-bit hash of (seed, index); identical to the WGSL renderer's */
   rand(seed: number, i: number): number {

@@ -111,10 +111,15 @@ function promoted(op: string, vals: readonly TensorLike[]): Tensor[] {
   });
   const tensors = vals.filter((v): v is Tensor => v instanceof Tensor);
   if (tensors.length === 0) throw new ValueError(`${op}: at least one operand must be a tensor, got ${vals.map((v) => typeof v).join(' and ')}`);
-  let dt = tensors[0]!.dtype, all0d = tensors[0]!.ndim === 0;
-  for (const t of tensors.slice(1)) {
-    dt = promoteTypes(dt, all0d, t.dtype, t.ndim === 0);
-    all0d &&= t.ndim === 0;
+  // PyTorch's result_type over all operands at once (not pairwise, which made the result depend
+  // on their order): dimensioned tensors decide, unless 0-d tensors are of a higher category
+  // (bool < int < float); then JS numbers, which never widen within a category
+  const widest = (ts: readonly Tensor[]) => ts.reduce((d, t) => promoteTypes(d, false, t.dtype, false), ts[0]!.dtype);
+  const dimensioned = tensors.filter((t) => t.ndim > 0), zeroD = tensors.filter((t) => t.ndim === 0);
+  let dt = dimensioned.length ? widest(dimensioned) : widest(zeroD);
+  if (dimensioned.length && zeroD.length) {
+    const z = widest(zeroD);
+    if (promoteTypes(dt, false, z, true) !== dt) dt = promoteTypes(dt, false, z, true);
   }
   for (const v of vals) if (!(v instanceof Tensor)) dt = scalarDtype(dt, v as number | boolean);
   const device = tensors[0]!.device;
@@ -201,6 +206,8 @@ export function detach(x: Tensor): Tensor {
  * The in-place write behind add_, mul_, copy_, …: `value` (or what `value()` computes, once the
  * destination has passed its checks) replaces x's elements.
  */
+const tracerActive = (): boolean => activeTracer() !== null;
+
 export function inplace<T extends Tensor>(x: T, value: Tensor | (() => Tensor), op: string, temporary = false): T {
   checkLive(op, x);
   if (isGradEnabled()) checkInplaceGrad(op, x);
@@ -220,6 +227,13 @@ export function inplace<T extends Tensor>(x: T, value: Tensor | (() => Tensor), 
       throw new DTypeError(`${op}: the result is ${value.dtype} but the tensor written to is ${x.dtype}, and ${value.dtype} cannot be cast to ${x.dtype} in place (PyTorch refuses this too); use the out-of-place op`);
     }
     value = cast(value, x.dtype);
+  }
+  if (!temporary && !tracerActive() && value._storage !== null && value._storage === x._storage &&
+    (value.offset !== x.offset || !sameShape(value.strides, x.strides) || !sameShape(value.shape, x.shape))) {
+    // the source overlaps the destination in another layout (x.copy_(x.t())): read it whole
+    // before writing, as the WebGPU backend and compiled code do (an element-by-element copy
+    // read values it had already overwritten)
+    value = clone(value);
   }
   if (!temporary && value === computed && value.requiresGrad && isGradEnabled()) {
     // the caller's own tensor (copy_ or fill_ from one that requires grad): x gets a node of its
@@ -417,8 +431,9 @@ export function div(a: TensorLike, b: TensorLike, opts: { roundingMode?: 'trunc'
   let [x, y] = operands('div', a, b);
   if (!mode || isFloat(x.dtype)) {
     if (!isFloat(x.dtype)) { x = cast(x, 'float32'); y = cast(y, 'float32'); }
+    if (mode === 'floor') return floorDivide(x, y);
     const q = dispatch(prims.div, [x, y], {});
-    return mode === 'trunc' ? trunc(q) : mode === 'floor' ? floor(q) : q;
+    return mode === 'trunc' ? trunc(q) : q;
   }
   // integer division: truncating primitive, corrected for floor when signs differ and there is a remainder
   y = checkedIntDivisor('div', y);
@@ -432,6 +447,25 @@ export function div(a: TensorLike, b: TensorLike, opts: { roundingMode?: 'trunc'
 /** The value of a 0-d tensor known without reading it: a lifted number, or a constant the trace knows. */
 export function knownScalar(t: Tensor): number | undefined {
   return t._scalarValue ?? (t.isSymbolic ? activeTracer()?.constantValue?.(t) : undefined);
+}
+
+/**
+ * Float floor division as PyTorch (and Python's //) computes it, consistent with `remainder`:
+ * q = (a − a mod b)/b rounded to the nearest integer, so a = b·q + a mod b holds (1 // 0.1 is 9,
+ * as 0.1 is a little more than a tenth: floor(1/0.1) would round the quotient to 10 first);
+ * a zero quotient keeps the sign of a/b; b = 0 gives a/b (±∞, NaN).
+ */
+function floorDivide(a: Tensor, b: Tensor): Tensor {
+  const q = dispatch(prims.div, [a, b], {});
+  const d = dispatch(prims.div, [sub(a, remainder(a, b)), b], {});
+  const f = floor(d);
+  const rounded = add(f, cast(gt(sub(d, f), 0.5), f.dtype));
+  // copysign(0, a/b) where the quotient rounds to 0
+  const zero = mul(where(lt(q, 0), -1, 1), 0);
+  // a finite a over b = ±∞: −1 where their signs differ (a mod b is then b itself), else ±0
+  const infB = logicalAnd(eq(abs(b), Infinity), lt(abs(a), Infinity));
+  const overInf = where(logicalAnd(ne(a, 0), ne(lt(a, 0), lt(b, 0))), -1, zero);
+  return where(eq(b, 0), q, where(infB, overInf, where(eq(d, 0), zero, rounded)));
 }
 
 /** a ** b. A float exponent makes an integer base float; integer powers of integers stay integers. */
@@ -476,7 +510,7 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   let x: Tensor, y: Tensor;
   if (ref) [x, y] = operands('where', a, b);
   else {
-    const dt = [a, b].every((v) => Number.isInteger(v)) ? 'int32' : 'float32';
+    const dt = [a, b].every((v) => typeof v === 'boolean') ? 'bool' : [a, b].every((v) => Number.isInteger(v)) ? 'int32' : 'float32';
     x = scalar(a as number, dt, cond.device);
     y = scalar(b as number, dt, cond.device);
   }
@@ -531,7 +565,8 @@ export const tanh: Unary = floatUnary(prims.tanh);
 export const sigmoid: Unary = floatUnary(prims.sigmoid);
 /** the Gauss error function */
 export const erf: Unary = floatUnary(prims.erf);
-const roundUnary = (op: OpDef): Unary => (x) => (isFloat(x.dtype) ? dispatch(op, [x], {}) : x);
+// (integers are already whole: a copy, as PyTorch returns, never the input itself)
+const roundUnary = (op: OpDef): Unary => (x) => (isFloat(x.dtype) ? dispatch(op, [x], {}) : clone(x));
 export const floor: Unary = roundUnary(prims.floor);
 export const ceil: Unary = roundUnary(prims.ceil);
 export const trunc: Unary = roundUnary(prims.trunc);
@@ -860,6 +895,7 @@ export function sliceView(x: Tensor, starts: readonly number[], sizes: readonly 
 }
 /** `length` elements of `dim` from `start` (a view). */
 export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
+  if (x.ndim === 0) throw new ShapeError('narrow: cannot be applied to a 0-d tensor (it has no dim to narrow)');
   const d = dimArg('narrow', dim, x.ndim);
   const size = x.shape[d]!;
   intArg('narrow', 'start', start, `an integer in [${-size}, ${size}] (dim ${dim} has size ${size})`);
@@ -961,6 +997,7 @@ function checkTensorList(op: string, tensors: unknown): asserts tensors is reado
 }
 /** Splits into pieces of `size` (the last may be smaller) or of the given sizes. */
 export function split(x: Tensor, sizeOrSections: number | readonly number[], dim = 0): Tensor[] {
+  if (x.ndim === 0) throw new ShapeError('split: expected a tensor of at least 1 dim, got a 0-d tensor');
   const d = dimArg('split', dim, x.ndim);
   const n = x.shape[d]!;
   let sizes: number[];
@@ -985,7 +1022,10 @@ export function split(x: Tensor, sizeOrSections: number | readonly number[], dim
 /** Splits into `chunks` nearly equal pieces. */
 export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
   if (!Number.isInteger(chunks) || chunks <= 0) throw new ValueError(`chunk: chunks must be a positive integer, got ${typeof chunks === 'number' ? chunks : describeValue(chunks)}`);
+  if (x.ndim === 0) throw new ShapeError('chunk: expected a tensor of at least 1 dim, got a 0-d tensor');
   const d = dimArg('chunk', dim, x.ndim);
+  // an empty dim gives `chunks` empty pieces (PyTorch's special case)
+  if (x.shape[d] === 0) return Array.from({ length: chunks }, () => narrow(x, d, 0, 0));
   return split(x, Math.max(1, Math.ceil(x.shape[d]! / chunks)), d);
 }
 /**

@@ -131,7 +131,8 @@ export function genReduce(kind: ReduceKind, expr: Expr, inShape: readonly number
   const cmp = kind === 'argmax' ? '>' : '<';
   const combine = arg
     ? `if (!nan) { if (v !== v) { nan = true; best = cnt; } else if (v ${cmp} acc || cnt === 0) { acc = v; best = cnt; } } cnt++;`
-    : kind === 'sum' ? 'acc += v;' : kind === 'prod' ? 'acc *= v;' : kind === 'max' ? 'if (v > acc || v !== v) acc = v;' : 'if (v < acc || v !== v) acc = v;';
+    : kind === 'sum' ? 'acc += v;' : kind === 'prod' ? (expr.dtype === 'int32' ? 'acc = Math.imul(acc, v);' : 'acc *= v;')
+      : kind === 'max' ? 'if (v > acc || v !== v) acc = v;' : 'if (v < acc || v !== v) acc = v;';
   const names = [...Array(n).keys()].map((i) => `p${i}`);
   const L: string[] = ['let oi = ob;'];
   const starts = names.map((_, i) => `b${i} + ${lit(loads[i]!.view.offset)}`);
