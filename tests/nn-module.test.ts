@@ -120,6 +120,40 @@ describe('Module registration', () => {
 });
 
 describe('train/eval and zeroGrad', () => {
+  it("calls each child's own train(), so an override (a BatchNorm kept frozen) holds inside a bigger model", () => {
+    class Frozen extends Module {
+      bn = new BatchNorm1d(2);
+      override train(mode = true): this {
+        super.train(mode);
+        this.bn.training = false;
+        return this;
+      }
+      forward(x: Tensor): Tensor { return this.bn.call(x); }
+    }
+    class Outer extends Module {
+      f = new Frozen();
+      forward(x: Tensor): Tensor { return this.f.call(x); }
+    }
+    const n = new Outer().train();
+    expect(n.training).toBe(true);
+    expect(n.f.training).toBe(true);
+    expect(n.f.bn.training).toBe(false);
+  });
+
+  it('a submodule held by two fields is one child: apply visits it once', () => {
+    const shared = new Linear(1, 1);
+    class Tied extends Module {
+      a = shared;
+      b = shared;
+      forward(x: Tensor): Tensor { return this.b.call(this.a.call(x)); }
+    }
+    const t = new Tied();
+    expect(t.namedChildren().map(([k]) => k)).toEqual(['a']);
+    const seen: string[] = [];
+    t.apply((m) => { seen.push(m.constructor.name); });
+    expect(seen).toEqual(['Linear', 'Tied']);
+  });
+
   it('sets training recursively', () => {
     const m = new Sequential(new Linear(2, 2), new Dropout(0.5));
     expect(m.training).toBe(true);

@@ -80,7 +80,9 @@ export function flatten(value: unknown, root: string, withGrad = true): Flat {
       return (leaves) => parts.map((p) => p(leaves));
     }
     if (isPlainObject(v)) {
-      const keys = Object.keys(v).sort();
+      // in the object's own order: a compiled function returns (and is given) its objects with
+      // the keys as eager code would see them; another order is another signature
+      const keys = Object.keys(v);
       sigs.push({ path, desc: `object{${keys.join(',')}}` });
       const parts = keys.map((k) => [k, build(v[k], `${path}.${k}`)] as const);
       return (leaves) => {

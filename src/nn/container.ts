@@ -46,12 +46,12 @@ export class Sequential extends Module<[Tensor], Tensor> {
 
   /** The layers in order. */
   layers(): TensorModule[] {
-    return this.children() as TensorModule[];
+    return this._childEntries().map(([, m]) => m) as TensorModule[];
   }
 
   /** Number of layers. */
   get length(): number {
-    return this.namedChildren().length;
+    return this._childEntries().length;
   }
 
   /** The layer at position `i` (negative counts from the end). */
@@ -97,12 +97,12 @@ export class ModuleList<M extends AnyModule = AnyModule> extends Module<never[],
   }
 
   get length(): number {
-    return this.namedChildren().length;
+    return this._childEntries().length;
   }
 
   /** The module at position `i` (negative counts from the end). */
   at(i: number): M {
-    const ms = this.children() as M[];
+    const ms = this._childEntries().map(([, m]) => m) as M[];
     return ms[checkIndex('ModuleList.at', i, ms.length)]!;
   }
 
@@ -113,7 +113,7 @@ export class ModuleList<M extends AnyModule = AnyModule> extends Module<never[],
   }
 
   [Symbol.iterator](): Iterator<M> {
-    return (this.children() as M[])[Symbol.iterator]();
+    return (this._childEntries().map(([, m]) => m) as M[])[Symbol.iterator]();
   }
 
   forward(): never {

@@ -55,6 +55,9 @@ function indentTail(s: string, n: number): string {
   return [lines[0], ...lines.slice(1).map((l) => ' '.repeat(n) + l)].join('\n');
 }
 
+/** Modules whose train() is running (a cycle of fields does not recurse forever). */
+const inTrain = new Set<object>();
+
 /**
  * The base class of every layer and model. Subclasses store Parameters, submodules and buffers in
  * fields and implement `forward`; `call(x)` runs it.
@@ -147,6 +150,13 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
 
   /** The direct submodules with their field names, in field order. */
   namedChildren(): [string, AnyModule][] {
+    // a submodule held by two fields (shared layers) is one child, under its first name (PyTorch's named_children)
+    const seen = new Set<AnyModule>();
+    return this._childEntries().filter(([, m]) => !seen.has(m) && !!seen.add(m));
+  }
+
+  /** @internal every field holding a submodule, shared ones under each name (PyTorch's _modules: state dicts, Sequential's layers) */
+  _childEntries(): [string, AnyModule][] {
     return this.ownEntries().filter((e): e is [string, AnyModule] => isModule(e[1]) && e[1] !== this);
   }
 
@@ -230,7 +240,16 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
 
   /** Sets training mode on this module and every submodule. */
   train(mode = true): this {
-    for (const m of this.modules()) m.training = mode;
+    // each child's own train() (PyTorch's recursion), so a subclass overriding it — a frozen
+    // BatchNorm kept in eval mode — is honoured inside a bigger model
+    if (inTrain.has(this)) return this; // a field pointing back up the tree
+    inTrain.add(this);
+    try {
+      this.training = mode;
+      for (const c of this.children()) c.train(mode);
+    } finally {
+      inTrain.delete(this);
+    }
     return this;
   }
 
@@ -263,7 +282,7 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
       };
       for (const [k, p] of m.ownParameters()) put(k, p);
       for (const [k, t, persistent] of m.ownBuffers()) if (persistent) put(k, t);
-      for (const [k, c] of m.namedChildren()) visit(c, `${prefix}${k}.`);
+      for (const [k, c] of m._childEntries()) visit(c, `${prefix}${k}.`);
       stack.delete(m);
     };
     visit(this, opts.prefix ?? '');
@@ -408,7 +427,7 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
   toString(): string {
     const extra = this.extraRepr();
     const extraLines = extra ? extra.split('\n') : [];
-    const childLines = this.namedChildren().map(([k, m]) => `(${k}): ${indentTail(m.toString(), 2)}`);
+    const childLines = this._childEntries().map(([k, m]) => `(${k}): ${indentTail(m.toString(), 2)}`);
     const lines = [...extraLines, ...childLines];
     let s = `${this.constructor.name}(`;
     if (lines.length === 1 && extraLines.length === 1) s += extraLines[0];

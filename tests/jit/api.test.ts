@@ -104,6 +104,19 @@ describe('retrace warnings name the changing part', () => {
   });
 });
 
+describe('objects keep their key order through a compiled function', () => {
+  it('returned objects list their keys as the function built them', () => {
+    const f = jit((x: Tensor) => ({ p: x.exp(), first: x.narrow(0, 0, 1), e2: x.mul(2) }), { eagerFirstCall: false });
+    const out = f(tensor([1, 2]));
+    expect(Object.keys(out)).toEqual(['p', 'first', 'e2']);
+    expect(arr(Object.values(out)[2]!)).toEqual([2, 4]);
+    // an argument object in another order is another signature (never a silent reuse)
+    const g = jit((o: Record<string, Tensor>) => Object.values(o)[0]!.mul(1), { eagerFirstCall: false });
+    expect(arr(g({ a: tensor([1]), b: tensor([2]) }))).toEqual([1]);
+    expect(arr(g({ b: tensor([2]), a: tensor([1]) }))).toEqual([2]);
+  });
+});
+
 describe("a module's training mode guards the compiled function", () => {
   it('after eval() a call traces again and computes eval mode (Dropout off, BatchNorm on running statistics); train() reuses the first trace', () => {
     const model = new nn.Sequential(new nn.Linear(3, 4), new nn.BatchNorm1d(4), new nn.Dropout(0.5));
