@@ -140,6 +140,15 @@ describe('train/eval and zeroGrad', () => {
     expect(n.f.bn.training).toBe(false);
   });
 
+  it('append after a removal takes a new name: no layer is replaced', () => {
+    const m = new ModuleList([new Linear(1, 1), new Linear(1, 1), new Linear(1, 1)]);
+    const third = m.at(2);
+    m.registerModule('1', null);
+    m.append(new Linear(1, 9));
+    expect(m.namedChildren().map(([k]) => k)).toEqual(['0', '2', '3']);
+    expect(m.namedChildren()[1]![1]).toBe(third);
+  });
+
   it('a submodule held by two fields is one child: apply visits it once', () => {
     const shared = new Linear(1, 1);
     class Tied extends Module {

@@ -22,6 +22,16 @@ function checkModule(op: string, m: unknown, where: string): void {
 }
 
 /**
+ * The name an appended module gets: one past the largest integer name so far, counting names
+ * whose module was removed (set to null) too, as PyTorch's len(_modules), so no layer is replaced.
+ */
+function nextIndex(m: Module<never[], unknown>): string {
+  let next = 0;
+  for (const k of Object.keys(m)) if (/^\d+$/.test(k)) next = Math.max(next, Number(k) + 1);
+  return String(next);
+}
+
+/**
  * Applies its layers in order. Built from layers (named '0', '1', …) or from an object of named
  * layers; `seq[i]` and `seq.at(i)` index it, `append`/`add` extend it.
  */
@@ -63,7 +73,7 @@ export class Sequential extends Module<[Tensor], Tensor> {
   /** Appends a layer, named by its position. */
   append(layer: TensorModule): this {
     checkModule('Sequential.append', layer, 'the layer');
-    this.registerModule(String(this.length), layer);
+    this.registerModule(nextIndex(this), layer);
     return this;
   }
 
@@ -74,6 +84,8 @@ export class Sequential extends Module<[Tensor], Tensor> {
 
   /** A new Sequential of layers [start, end), sharing the layer objects. */
   slice(start?: number, end?: number): Sequential {
+    // NOTE: renumbered from 0, so that slice[i] indexes it; PyTorch's seq[a:b] keeps the names
+    // (its state-dict keys then differ from this one's)
     return new Sequential(...this.layers().slice(start, end));
   }
 
@@ -108,7 +120,7 @@ export class ModuleList<M extends AnyModule = AnyModule> extends Module<never[],
 
   append(module: M): this {
     checkModule('ModuleList.append', module, 'the module');
-    this.registerModule(String(this.length), module);
+    this.registerModule(nextIndex(this), module);
     return this;
   }
 
