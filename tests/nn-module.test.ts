@@ -140,6 +140,15 @@ describe('train/eval and zeroGrad', () => {
     expect(n.f.bn.training).toBe(false);
   });
 
+  it('a plain tensor assigned over a parameter is refused (it would leave parameters() and the state dict)', () => {
+    const l = new Linear(2, 2);
+    l.parameters();
+    (l as unknown as { weight: Tensor }).weight = zeros([2, 2]);
+    expect(() => l.parameters()).toThrow(/Linear\.weight: a plain tensor \(shape \[2, 2\]\) was assigned where a Parameter was/);
+    l.weight = new Parameter(zeros([2, 2]));
+    expect(l.namedParameters().map(([k]) => k)).toEqual(['weight', 'bias']);
+  });
+
   it('append after a removal takes a new name: no layer is replaced', () => {
     const m = new ModuleList([new Linear(1, 1), new Linear(1, 1), new Linear(1, 1)]);
     const third = m.at(2);

@@ -55,6 +55,14 @@ function indentTail(s: string, n: number): string {
   return [lines[0], ...lines.slice(1).map((l) => ' '.repeat(n) + l)].join('\n');
 }
 
+/** The fields of each module that have held a Parameter (assigning a plain tensor there is refused). */
+const paramFieldsOf = new WeakMap<object, Set<string>>();
+function paramFields(m: object): Set<string> {
+  let s = paramFieldsOf.get(m);
+  if (!s) paramFieldsOf.set(m, (s = new Set()));
+  return s;
+}
+
 /** Modules whose train() is running (a cycle of fields does not recurse forever). */
 const inTrain = new Set<object>();
 
@@ -135,7 +143,22 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
 
   /** This module's own parameters (not its children's), in field order. */
   private ownParameters(): [string, Parameter][] {
-    return this.ownEntries().filter((e): e is [string, Parameter] => e[1] instanceof Parameter && !this._bufferNames.has(e[0]));
+    const out: [string, Parameter][] = [];
+    for (const [k, v] of this.ownEntries()) {
+      if (this._bufferNames.has(k)) continue;
+      if (v instanceof Parameter) {
+        paramFields(this).add(k);
+        out.push([k, v]);
+      } else if (v instanceof Tensor && paramFields(this).has(k)) {
+        // PyTorch refuses this assignment: the parameter would silently leave parameters() (the
+        // optimizer) and the state dict
+        throw new ValueError(
+          `${this.constructor.name}.${k}: a plain tensor (shape ${fmtShape(v.shape)}) was assigned where a Parameter was; assign new Parameter(t) ` +
+            `to replace the parameter, or copy the values into it (noGrad(() => module.${k}.copy_(t)))`,
+        );
+      }
+    }
+    return out;
   }
 
   /** This module's own buffers that hold a tensor, with their persistence. */
