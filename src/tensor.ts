@@ -169,7 +169,8 @@ export class Tensor {
 
   /** the tape node that produced this tensor (null for leaves) */
   get gradFn(): Node | null {
-    if (this._gradVersion !== this._version) this._refreshView();
+    // (only views, concrete or traced, can go stale: other tensors skip the version read)
+    if ((this._base !== null || this._sym !== null) && this._gradVersion !== this._version) this._refreshView();
     return this._gradFn;
   }
   set gradFn(node: Node | null) {
@@ -189,11 +190,11 @@ export class Tensor {
    */
   _refreshView(): void {
     this._gradVersion = this._version;
-    if (this._base !== null || this._sym !== null) F.refreshViewGrad(this);
+    F.refreshViewGrad(this);
   }
 
   get requiresGrad(): boolean {
-    if (this._gradVersion !== this._version) this._refreshView();
+    if ((this._base !== null || this._sym !== null) && this._gradVersion !== this._version) this._refreshView();
     return this._requiresGrad;
   }
   set requiresGrad(flag: boolean) {
