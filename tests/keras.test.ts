@@ -522,3 +522,23 @@ describe("keras optimizer names follow Keras 3's formulas, not only its defaults
     }
   });
 });
+
+describe("'accuracy' as Keras 3 chooses and computes it", () => {
+  const model = (units: number, w: number[][]) => {
+    const m = new keras.Sequential();
+    const d = new keras.Dense(units, { inputDim: 1, activation: 'sigmoid', useBias: false });
+    m.add(d);
+    noGrad(() => d.weight!.copy_(tensor(w)));
+    m.compile({ optimizer: 'sgd', loss: 'binaryCrossentropy', metrics: ['accuracy'] });
+    return m;
+  };
+  it('several sigmoid outputs with binary cross-entropy: categorical accuracy (argmax), by shape', async () => {
+    // x = 1 → p = [0.73, 0.73, 0.27]: argmax 0 for both samples; targets' argmax 0 and 1
+    const ev = await model(3, [[1], [1], [-1]]).evaluate(tensor([[1], [1]]), tensor([[1, 1, 0], [0, 1, 1]]), { verbose: 0 });
+    expect(ev.accuracy).toBe(0.5);
+  });
+  it('binary accuracy thresholds the prediction only: a soft target of 0.9 is not hit', async () => {
+    const ev = await model(1, [[1]]).evaluate(tensor([[1], [1]]), tensor([[0.9], [1]]), { verbose: 0 });
+    expect(ev.accuracy).toBe(0.5);
+  });
+});

@@ -307,6 +307,14 @@ function firstLossy(v: unknown, dtype: 'int32' | 'bool'): unknown {
     }
     return undefined;
   }
+  // typed arrays of floats too: their fractions would be truncated as silently
+  if (v instanceof Float32Array || v instanceof Float64Array) {
+    for (const x of v) {
+      const bad = firstLossy(x, dtype);
+      if (bad !== undefined) return bad;
+    }
+    return undefined;
+  }
   if (typeof v === 'boolean') return undefined;
   if (typeof v !== 'number') return undefined; // left to tensor() to reject
   const ok = dtype === 'int32' ? Number.isInteger(v) && v >= INT32_MIN && v <= INT32_MAX : v === 0 || v === 1;

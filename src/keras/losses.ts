@@ -99,20 +99,25 @@ function probLog(p: Tensor): Tensor {
 export type AccuracyKind = 'binary' | 'categorical' | 'sparse';
 
 export function accuracyKind(loss: LossName, outputShape: readonly number[]): AccuracyKind {
-  if (loss === 'binaryCrossentropy' || outputShape[outputShape.length - 1] === 1) return 'binary';
+  // by shape, as Keras 3 chooses (compile_utils.get_metric): one output unit is binary, class
+  // indices against several are sparse, several against several categorical (argmax), a
+  // multi-label sigmoid head with binary cross-entropy included
+  if (outputShape[outputShape.length - 1] === 1) return 'binary';
   if (loss === 'sparseCategoricalCrossentropy') return 'sparse';
   return 'categorical';
 }
 
-/** The number of correctly predicted samples in the batch (a 0-d float32 tensor; fractional for multi-label binary outputs). */
+/** The number of correctly predicted samples in the batch (a 0-d float32 tensor). */
 export function correctCount(kind: AccuracyKind, h: Head, y: Tensor): Tensor {
   const n = h.pre.shape[0] ?? 1;
   let hits: Tensor;
   switch (kind) {
     case 'binary': {
       // sigmoid(z) > 0.5 exactly when z > 0
+      // the prediction thresholded, the target as it is (Keras's binary_accuracy: a soft label
+      // such as 0.9 is never hit)
       const pred = h.act === 'sigmoid' ? F.gt(h.pre, 0) : F.gt(output(h), 0.5);
-      hits = F.eq(pred, F.gt(y, 0.5));
+      hits = F.eq(F.cast(pred, y.dtype), y);
       break;
     }
     case 'categorical':

@@ -189,6 +189,11 @@ describe('bad input', () => {
     const s = shared([1, 2], { name: 's', dtype: 'int32' });
     expect(() => s.setValue([1.5, 2])).toThrow(DTypeError);
     expect(() => s.setValue([1.5, 2])).toThrow(/setValue: shared variable 's' \(int32\[2\]\): 1.5 is not an int32 integer/);
+    // float typed arrays are checked as plain arrays are (their fractions were truncated)
+    expect(() => s.setValue(new Float64Array([1.5, -2.7]))).toThrow(/1.5 is not an int32 integer/);
+    const iv = T.ivector('iv');
+    expect(() => fn([iv], iv.add(0))(new Float32Array([2.5]))).toThrow(/argument 0 \('iv', int32 vector\): 2.5 is not an int32 integer/);
+    expect(val(fn([iv], iv.add(0))(new Float64Array([1, -2])))).toEqual([1, -2]);
     expect(() => s.setValue(tensor([1, 2]))).toThrow(/got a float32 tensor; convert it with \.to\('int32'\) first/);
     s.setValue([3, 4]);
     expect(s.getValue()).toEqual([3, 4]);
