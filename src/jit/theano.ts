@@ -514,7 +514,9 @@ export function pp(x: Var | TheanoFunction | Tensor | GNode | Graph): string {
   if (x instanceof Var) {
     try {
       const g = provisionalGraph([x], placeholdersOf([x]));
-      return ppNode(g.outputs[0]!);
+      // (a placeholder itself traces to no op: it prints by name)
+      const out = g.outputs[0];
+      return out ? ppNode(out) : ppVar(x);
     } catch (e) {
       if (!(e instanceof ValueError)) throw e;
       return ppVar(x);

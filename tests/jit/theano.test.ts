@@ -83,6 +83,12 @@ describe('the tutorial, symbolically', () => {
     expect([c.getValue(), d.getValue()]).toEqual([[7, 8], [1, 2]]);
   });
 
+  it('prints a bare placeholder by its name (a scalar, a shaped one; they had crashed pp)', () => {
+    expect(pp(T.dscalar('x'))).toBe('x');
+    expect(pp(T.vector('v', { shape: [3] }))).toBe('v');
+    expect(pp(T.vector('w'))).toBe('w');
+  });
+
   it('prints the gradient of x**2 before and after simplification, and evaluates it', () => {
     const x = T.dscalar('x');
     const gy = T.grad(x.pow(2), x);
