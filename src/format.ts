@@ -27,7 +27,8 @@ export function formatTensor(t: Tensor): string {
   if (t.gradFn) extras.push(`gradFn=<${t.gradFn.name}>`);
   else if (t.requiresGrad) extras.push('requiresGrad=true');
   const tail = extras.length ? `, ${extras.join(', ')}` : '';
-  if (t._disposed) return `tensor(<disposed>, shape=[${t.shape.join(', ')}])`;
+  // (a view whose storage was released through its base or another view prints so too, on every device)
+  if (t._disposed || t._storage?.disposed) return `tensor(<disposed>, shape=[${t.shape.join(', ')}])`;
   if (t.isSymbolic || t.device !== 'cpu') return `tensor(<${t.isSymbolic ? 'symbolic' : t.device}>, shape=[${t.shape.join(', ')}], dtype=${t.dtype}${tail})`;
   const data = Array.from(t.dataSync());
   let fmt: (v: number) => string;

@@ -182,6 +182,12 @@ describe('readback and printing', () => {
     expect(y.toString()).toBe('tensor([2.], gradFn=<MulBackward>)');
     expect(tensor([1e-8, 1]).toString()).toBe('tensor([1.0000e-08, 1.0000e+00])');
     expect(tensor([NaN, Infinity, 0.5]).toString()).toBe('tensor([   nan,    inf, 0.5000])');
+    // released tensors print so (console.log must not throw), a view of a released base included
+    const b = tensor([[1, 2], [3, 4]]);
+    const v = b.t();
+    b.dispose();
+    expect(String(b)).toBe('tensor(<disposed>, shape=[2, 2])');
+    expect(String(v)).toBe('tensor(<disposed>, shape=[2, 2])');
   });
 });
 
