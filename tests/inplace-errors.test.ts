@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   AutogradError, DTypeError, DeviceError, ShapeError, UseAfterDisposeError, ValueError,
-  clamp, div, gelu, grad, noGrad, ones, tensor, zeros, type Tensor,
+  clamp, div, gelu, grad, nn, noGrad, ones, scope, tensor, zeros, type Tensor,
 } from '../src/index.ts';
 import { gpuStatus } from './gpu-setup.ts';
 import { throws } from './helpers/throws.ts';
@@ -138,6 +138,11 @@ describe('fill_ and copy_', () => {
 });
 
 describe('dispose and views', () => {
+  it("a module's parameters released by the scope that made them: the error names the scope", () => {
+    const m = scope(() => new nn.Linear(3, 2));
+    throws(() => m.forward(ones([1, 3])), UseAfterDisposeError, /when the scope\(\) it was created in ended \(keep\(\) it, or return it from the scope\)/);
+  });
+
   it('a view of a disposed tensor is a UseAfterDisposeError naming the op', () => {
     const x = tensor([1, 2]);
     const v = x.index(0);

@@ -87,7 +87,10 @@ export function checkLive(op: string, t: Tensor): void {
   }
   // views share their base's storage: disposing the base (or another view) releases it for all
   if (t._storage?.disposed) {
-    throw new UseAfterDisposeError(`${op}: a tensor of shape ${fmtShape(t.shape)} (${t.dtype}, ${t.device}) was used after its memory was released (by dispose() of the tensor it is a view of, or of another view of it)`);
+    const by = t._base !== null
+      ? 'by dispose() of the tensor it is a view of, or of another view of it'
+      : 'by dispose() of a view or alias of it, or when the scope() it was created in ended (keep() it, or return it from the scope)';
+    throw new UseAfterDisposeError(`${op}: a tensor of shape ${fmtShape(t.shape)} (${t.dtype}, ${t.device}) was used after its memory was released (${by})`);
   }
 }
 
