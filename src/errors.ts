@@ -33,17 +33,18 @@ export class ValueError extends TapegradError {
   override name = 'ValueError';
 }
 
+const DIVISOR_CHECK = ' (integer division by zero)';
 /** The `what` of the gather that checks an integer divisor on WebGPU and in compiled code. */
-export const divisorCheck = (op: string): string => `${op} (integer division by zero)`;
+export const divisorCheck = (op: string): string => op + DIVISOR_CHECK;
 
 /**
  * The error of a gather index out of range, where `what` names the op the gather was made for
  * (a loss's target pick, indexSelect; or an integer divisor's check, see `divisorCheck`).
  */
 export function indexRangeError(what: string, index: number, size: number, dim: number, detail: string): TapegradError {
-  const div = /^(\w+) \(integer division by zero\)$/.exec(what);
-  if (div) {
-    return new ValueError(`${div[1]}: integer division by zero (a divisor is 0; ${detail}); PyTorch raises ZeroDivisionError here too — divide floats for ±inf/NaN`);
+  if (what.endsWith(DIVISOR_CHECK)) {
+    const op = what.slice(0, -DIVISOR_CHECK.length);
+    return new ValueError(`${op}: integer division by zero (a divisor is 0; ${detail}); PyTorch raises ZeroDivisionError here too — divide floats for ±inf/NaN`);
   }
   return new IndexError(`${what}: index ${index} is out of range for dim ${dim} of size ${size} (${detail}); indices must be in 0..${size - 1}`);
 }

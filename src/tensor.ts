@@ -169,8 +169,7 @@ export class Tensor {
 
   /** the tape node that produced this tensor (null for leaves) */
   get gradFn(): Node | null {
-    // (only views, concrete or traced, can go stale: other tensors skip the version read)
-    if ((this._base !== null || this._sym !== null) && this._gradVersion !== this._version) this._refreshView();
+    this.syncView();
     return this._gradFn;
   }
   set gradFn(node: Node | null) {
@@ -184,17 +183,19 @@ export class Tensor {
     this._gradVersion = this._version;
   }
   /**
-   * @internal After a write into the elements this view shares, through its base or another view,
-   * its node still describes the view of the base's old value: like PyTorch, it is made again
-   * from the base's current node (a write through this view itself sets its node afresh).
+   * After a write into the elements this view shares, through its base or another view, its node
+   * still describes the view of the base's old value: like PyTorch, it is made again from the
+   * base's current node (a write through this view itself sets its node afresh). Only views,
+   * concrete or traced, can go stale: other tensors skip the version read.
    */
-  _refreshView(): void {
+  private syncView(): void {
+    if ((this._base === null && this._sym === null) || this._gradVersion === this._version) return;
     this._gradVersion = this._version;
     F.refreshViewGrad(this);
   }
 
   get requiresGrad(): boolean {
-    if ((this._base !== null || this._sym !== null) && this._gradVersion !== this._version) this._refreshView();
+    this.syncView();
     return this._requiresGrad;
   }
   set requiresGrad(flag: boolean) {

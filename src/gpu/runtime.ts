@@ -14,9 +14,8 @@ import { DeviceError, internal } from '../errors.ts';
 import type { GpuContext } from './device.ts';
 import type { RawCommand } from './replay.ts';
 import { PassTimer } from './timestamps.ts';
+import { MAP_MODE_READ, USAGE } from './usage.ts';
 
-export const USAGE = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 } as const;
-const MAP_MODE_READ = 0x1;
 const SHADER_STAGE_COMPUTE = 0x4;
 
 /** A pooled storage buffer. */

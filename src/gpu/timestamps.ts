@@ -11,10 +11,10 @@
  * flight has its own readback buffer.
  */
 import { DeviceError } from '../errors.ts';
+import { MAP_MODE_READ, USAGE } from './usage.ts';
 
 /** Query pairs (timed passes) per batch; the runtime submits early when a batch has used them all. */
 const PAIRS = 256;
-const QUERY_RESOLVE = 0x200, COPY_SRC = 0x4, COPY_DST = 0x8, MAP_READ = 0x1;
 
 export class PassTimer {
   private readonly querySet: GPUQuerySet;
@@ -35,7 +35,7 @@ export class PassTimer {
       throw new DeviceError('webgpu: timing kernels needs the adapter feature timestamp-query, which this device was not created with (the adapter lacks it, or a device passed to initWebGPU did not request it)');
     }
     this.querySet = device.createQuerySet({ type: 'timestamp', count: 2 * PAIRS });
-    this.resolveBuf = device.createBuffer({ size: 16 * PAIRS, usage: QUERY_RESOLVE | COPY_SRC });
+    this.resolveBuf = device.createBuffer({ size: 16 * PAIRS, usage: USAGE.QUERY_RESOLVE | USAGE.COPY_SRC });
   }
 
   /** Reports the GPU time of the passes opened from now until `end()` to `report` (nanoseconds). */
@@ -67,11 +67,11 @@ export class PassTimer {
     if (n === 0) return null;
     const pairs = this.pairs;
     this.pairs = [];
-    const read = this.idleReads.pop() ?? this.device.createBuffer({ size: 16 * PAIRS, usage: MAP_READ | COPY_DST });
+    const read = this.idleReads.pop() ?? this.device.createBuffer({ size: 16 * PAIRS, usage: USAGE.MAP_READ | USAGE.COPY_DST });
     enc.resolveQuerySet(this.querySet, 0, 2 * n, this.resolveBuf, 0);
     enc.copyBufferToBuffer(this.resolveBuf, 0, read, 0, 16 * n);
     return () => {
-      const p: Promise<void> = this.settle(read.mapAsync(MAP_READ, 0, 16 * n)).then(
+      const p: Promise<void> = this.settle(read.mapAsync(MAP_MODE_READ, 0, 16 * n)).then(
         () => {
           const t = new BigUint64Array(read.getMappedRange(0, 16 * n));
           // (timestamps of different passes need not be ordered on every implementation)

@@ -117,10 +117,7 @@ function promoted(op: string, vals: readonly TensorLike[]): Tensor[] {
   const widest = (ts: readonly Tensor[]) => ts.reduce((d, t) => promoteTypes(d, false, t.dtype, false), ts[0]!.dtype);
   const dimensioned = tensors.filter((t) => t.ndim > 0), zeroD = tensors.filter((t) => t.ndim === 0);
   let dt = dimensioned.length ? widest(dimensioned) : widest(zeroD);
-  if (dimensioned.length && zeroD.length) {
-    const z = widest(zeroD);
-    if (promoteTypes(dt, false, z, true) !== dt) dt = promoteTypes(dt, false, z, true);
-  }
+  if (dimensioned.length && zeroD.length) dt = promoteTypes(dt, false, widest(zeroD), true);
   for (const v of vals) if (!(v instanceof Tensor)) dt = scalarDtype(dt, v as number | boolean);
   const device = tensors[0]!.device;
   return vals.map((v) => (v instanceof Tensor ? cast(v, dt) : scalar(v as number | boolean, dt, device)));
@@ -206,8 +203,6 @@ export function detach(x: Tensor): Tensor {
  * The in-place write behind add_, mul_, copy_, …: `value` (or what `value()` computes, once the
  * destination has passed its checks) replaces x's elements.
  */
-const tracerActive = (): boolean => activeTracer() !== null;
-
 export function inplace<T extends Tensor>(x: T, value: Tensor | (() => Tensor), op: string, temporary = false): T {
   checkLive(op, x);
   if (isGradEnabled()) checkInplaceGrad(op, x);
@@ -228,7 +223,7 @@ export function inplace<T extends Tensor>(x: T, value: Tensor | (() => Tensor), 
     }
     value = cast(value, x.dtype);
   }
-  if (!temporary && !tracerActive() && value._storage !== null && value._storage === x._storage &&
+  if (!temporary && !activeTracer() && value._storage !== null && value._storage === x._storage &&
     (value.offset !== x.offset || !sameShape(value.strides, x.strides) || !sameShape(value.shape, x.shape))) {
     // the source overlaps the destination in another layout (x.copy_(x.t())): read it whole
     // before writing, as the WebGPU backend and compiled code do (an element-by-element copy
@@ -300,7 +295,7 @@ export function viewChain(x: Tensor): { root: Tensor; steps: ViewStep[] } | null
 }
 
 /**
- * Tensor._refreshView: `x` is a view whose elements were written since its node was made (through
+ * Tensor.syncView: `x` is a view whose elements were written since its node was made (through
  * its base or another view of it). A view that is part of the graph, or was taken while gradients
  * were recorded of a base that requires grad now, gets the view ops replayed on its base's current
  * node (PyTorch regenerates a view's grad_fn so): its gradient then follows the write. Without
@@ -472,7 +467,7 @@ function floorDivide(a: Tensor, b: Tensor): Tensor {
 export function pow(a: TensorLike, b: TensorLike): Tensor {
   const [x, y] = operands('pow', a, b);
   // as PyTorch, for a known exponent only (a tensor exponent's values would need a readback)
-  const e = typeof b === 'number' ? b : y._scalarValue;
+  const e = typeof b === 'number' ? b : knownScalar(y);
   if (e !== undefined && e < 0 && !isFloat(x.dtype)) {
     throw new DTypeError(`pow: integers to negative integer powers are not allowed (base ${x.dtype} of shape ${fmtShape(x.shape)}, exponent ${e}); convert the base with .float() first`);
   }

@@ -46,8 +46,8 @@ const prodVjp: Vjp<ReduceAttrs> = (g, { inputs: [x], out, attrs, inAvals }) => {
   const { dims } = attrs;
   const isZero = F.eq(x!, 0);
   const zeros = F.sum(isZero.to('int32'), dims, true);
-  const others = F.prod(F.where(isZero, 1, x!), dims, true);
   const safeX = F.where(isZero, 1, x!);
+  const others = F.prod(safeX, dims, true);
   const noZero = F.div(expandBack(out!, shape, dims), safeX);
   const oneZero = F.where(F.logicalAnd(isZero, F.eq(zeros, 1)), F.expand(others, shape), 0);
   return [F.mul(expandBack(g, shape, dims), F.where(F.eq(zeros, 0), noZero, oneZero))];
