@@ -354,7 +354,12 @@ export function rand(shape: readonly number[] | number, opts: CreateOptions = {}
   // checked before drawing a seed: a refused call must not move the seed stream
   const s = shapeArg('rand', shape);
   if (!isFloat(dtype)) throw new DTypeError(`rand: dtype must be float, got ${dtype}`);
-  return finish(dispatch(prims.randUniform, [], { shape: s, seed: nextSeed(), dtype }, opts.device), opts);
+  const u = dispatch(prims.randUniform, [], { shape: s, seed: nextSeed(), dtype }, opts.device);
+  if (dtype !== 'float64') return finish(u, opts);
+  // NOTE: one draw has 24 random bits (k/2^24, what float32 holds); float64 adds a second draw
+  // below the first, u1 + u2·2^-24: 48 bits, still < 1, exact in float64 (PyTorch's has 53)
+  const low = dispatch(prims.randUniform, [], { shape: s, seed: nextSeed(), dtype }, opts.device);
+  return finish(u.add(low.mul(2 ** -24)), opts);
 }
 
 /** Standard normal samples (Box–Muller on two uniform streams). */
@@ -378,7 +383,32 @@ export function randint(low: number, high: number, shape: readonly number[] | nu
   if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) {
     throw new ValueError(`randint: need integers low < high, got low=${low}, high=${high}`);
   }
-  const u = rand(shape, { device: opts.device });
-  // clamp guards against float32 rounding u·n up to n
-  return finish(u.mul(high - low).floor().clamp(0, high - low - 1).add(low).to(dtype), opts);
+  // the draws are int32 (tapegrad has no int64): bounds beyond it would wrap or round silently
+  if (low < -(2 ** 31) || high > 2 ** 31) {
+    throw new ValueError(`randint: low and high must lie in [-2**31, 2**31] (values are drawn as int32), got low=${low}, high=${high}`);
+  }
+  const s = shapeArg('randint', shape);
+  const o = { device: opts.device };
+  const n = high - low;
+  let out: Tensor;
+  if (n <= 2 ** 24) {
+    // one 24-bit draw u = k/2^24: floor(u·n) (the clamp guards against float32 rounding u·n up to n)
+    out = rand(s, o).mul(n).floor().clamp(0, n - 1).to('int32').add(low);
+  } else {
+    // NOTE: wider ranges need more bits than a float32 draw has (floor(u·2^31) is always even):
+    // 32 random bits from two draws, v = k1·2^8 + (k2 mod 2^8) in int32 (the product wraps to the
+    // bit pattern), reduced mod n. As PyTorch's `uint32 % range`, values below 2^32 mod n are
+    // slightly more likely (relative excess ≤ n/2^32).
+    const hi = rand(s, o).mul(2 ** 24).floor().to('int32');
+    const lo = rand(s, o).mul(2 ** 8).floor().to('int32');
+    const v = hi.mul(2 ** 8).add(lo);
+    if (n < 2 ** 31) out = v.remainder(n).add(low);
+    else {
+      // n ≥ 2^31 (low < 0 < high): v read as unsigned, uv < n ⟺ v < n − 2^32 for negative v; the
+      // int32 sums wrap to low + uv and low + uv − n, both inside [low, high)
+      const wrapped = n - 2 ** 32;
+      out = v.add(low).where(v.lt(wrapped).logicalOr(v.ge(0)), v.add(low).sub(wrapped));
+    }
+  }
+  return finish(dtype === 'int32' ? out : out.to(dtype), opts);
 }

@@ -7,7 +7,7 @@ import { gpuStatus, expectAllClose, expectSameTensor } from './gpu-setup.ts';
 import { describe, expect, it } from 'vitest';
 import {
   DTypeError, DeviceError, IndexError, UseAfterDisposeError, arange, full, grad, keep, manualSeed, memory, nn, rand,
-  randn, scope, tensor, webgpuStats, zeros, type Tensor,
+  randint, randn, scope, tensor, webgpuStats, zeros, type Tensor,
 } from '../src/index.ts';
 import { getBackend } from '../src/backend.ts';
 import type { GpuBackend } from '../src/gpu/backend.ts';
@@ -239,6 +239,18 @@ describe.skipIf(!gpu.ok)('webgpu: kernels', () => {
     manualSeed(7);
     const dg = nn.functional.dropout(tensor(new Float32Array(500).fill(1), G), 0.3);
     expect(Array.from(await dg.data())).toEqual(Array.from(dc.dataSync()));
+  });
+
+  it('randint over a range wider than 2^24 gives the same integers as the CPU (32-bit draws in int32 arithmetic)', async () => {
+    for (const [lo, hi] of [[0, 2 ** 31], [-(2 ** 31), 2 ** 31], [-(2 ** 30), 2 ** 31], [1e9, 1e9 + 5]] as const) {
+      manualSeed(3);
+      const c = randint(lo, hi, [2000]);
+      manualSeed(3);
+      const g = randint(lo, hi, [2000], G);
+      const got = await g.data();
+      expect(Array.from(got)).toEqual(Array.from(c.dataSync()));
+      expect(got.some((v) => v % 2 !== 0)).toBe(true);
+    }
   });
 
   it('conv2d forward and both backward passes match the CPU', async () => {

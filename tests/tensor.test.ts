@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  arange, DTypeError, eye, full, fullLike, linspace, manualSeed, ones, onesLike, rand, randint, randn, ShapeError,
+  arange, DTypeError, eye, full, fullLike, linspace, manualSeed, ones, onesLike, rand, randint, randn, ShapeError, ValueError,
   tensor, zeros, zerosLike, Tensor, cat, stack,
 } from 'tapegrad';
 
@@ -70,6 +70,45 @@ describe('creation', () => {
     expect(r.dtype).toBe('int32');
     expect(r.amin().itemSync()).toBe(3);
     expect(r.amax().itemSync()).toBe(5);
+  });
+  it('randint over ranges wider than a float32 draw covers every integer: odd ones, and near ±2^31', () => {
+    manualSeed(11);
+    const moments = (lo: number, hi: number) => {
+      const d = randint(lo, hi, [60000]).dataSync() as Int32Array;
+      let odd = 0, sum = 0, mn = Infinity, mx = -Infinity;
+      for (const v of d) { odd += v & 1; sum += v; mn = Math.min(mn, v); mx = Math.max(mx, v); }
+      return { odd: odd / d.length, mean: sum / d.length, mn, mx };
+    };
+    // floor(u·2^31) with a 24-bit u was always a multiple of 128
+    const a = moments(0, 2 ** 31);
+    expect(a.odd).toBeGreaterThan(0.48);
+    expect(a.odd).toBeLessThan(0.52);
+    expect(Math.abs(a.mean - 2 ** 30) / 2 ** 30).toBeLessThan(0.02);
+    const b = moments(-(2 ** 31), 2 ** 31);
+    expect(b.mn).toBeLessThan(-(2 ** 30));
+    expect(b.mx).toBeGreaterThan(2 ** 30);
+    expect(Math.abs(b.mean) / 2 ** 31).toBeLessThan(0.02);
+    expect(b.odd).toBeGreaterThan(0.48);
+    // low was added in float32, where 1e9 + 1 … 1e9 + 4 round to 1e9
+    const c = randint(1e9, 1e9 + 5, [5000]).dataSync();
+    expect(new Set(c)).toEqual(new Set([1e9, 1e9 + 1, 1e9 + 2, 1e9 + 3, 1e9 + 4]));
+    const d = randint(2 ** 31 - 3, 2 ** 31, [3000]).dataSync();
+    expect(new Set(d)).toEqual(new Set([2 ** 31 - 3, 2 ** 31 - 2, 2 ** 31 - 1]));
+    expect(randint(-(2 ** 24) - 1, 2 ** 24, [10], { dtype: 'float32' }).dtype).toBe('float32');
+    expect(() => randint(0, 2 ** 31 + 1, [2])).toThrow(/randint: low and high must lie in \[-2\*\*31, 2\*\*31\].*high=2147483649/);
+    expect(() => randint(-(2 ** 31) - 1, 0, [2])).toThrow(ValueError);
+  });
+  it('float64 rand has 48 random bits (two draws), float32 rand 24', () => {
+    manualSeed(5);
+    const u = rand([4000], { dtype: 'float64' }).dataSync();
+    let below = 0, mn = 1, mx = 0;
+    for (const v of u) { if (v * 2 ** 24 !== Math.floor(v * 2 ** 24)) below++; mn = Math.min(mn, v); mx = Math.max(mx, v); }
+    expect(below / u.length).toBeGreaterThan(0.99);
+    expect(mn).toBeGreaterThanOrEqual(0);
+    expect(mx).toBeLessThan(1);
+    for (const v of u) expect(v * 2 ** 48).toBe(Math.floor(v * 2 ** 48));
+    const f = rand([1000]).dataSync();
+    for (const v of f) expect(v * 2 ** 24).toBe(Math.floor(v * 2 ** 24));
   });
 });
 

@@ -1,6 +1,6 @@
 /** @file jit(): tracing, caching, retracing, state updates, gradients, training steps (CPU). */
 import { describe, expect, it } from 'vitest';
-import { Tensor, tensor, zeros, randn, manualSeed, noGrad, memory, exp, matmul, rand } from '../../src/index.ts';
+import { Tensor, tensor, zeros, randn, randint, manualSeed, noGrad, memory, exp, matmul, rand } from '../../src/index.ts';
 import { jit } from '../../src/jit/index.ts';
 import type { CpuStorage } from '../../src/cpu/backend.ts';
 import * as F from '../../src/ops/functional.ts';
@@ -214,6 +214,19 @@ describe('jit: state and updates', () => {
     expect(j1).toEqual(e1);
     expect(j2).toEqual(e2);
     expect(j1).not.toEqual(j2);
+  });
+
+  it('compiles wide-range randint and float64 rand (several draws each) to the eager numbers', () => {
+    const f = (x: Tensor) => randint(-(2 ** 31), 2 ** 31, [64]).add(x);
+    const g = (x: Tensor) => rand([64], { dtype: 'float64' }).add(x);
+    const jf = jit(f, { eagerFirstCall: false }), jg = jit(g, { eagerFirstCall: false });
+    const xi = zeros([64], { dtype: 'int32' }), xd = zeros([64], { dtype: 'float64' });
+    manualSeed(9);
+    const e = [arr(f(xi)), arr(g(xd)), arr(f(xi))];
+    manualSeed(9);
+    const j = [arr(jf(xi)), arr(jg(xd)), arr(jf(xi))];
+    expect(j).toEqual(e);
+    expect(e[0]!.some((v) => v % 2 !== 0)).toBe(true);
   });
 });
 
