@@ -3,13 +3,22 @@
 // values, W2 the MLP training step, W3 the LeNet training step — plus kernel launches per MLP step.
 //
 //   npx tsx bench/jit.ts [--device cpu|webgpu] [--quick] [--no-peers] [--no-table] [--only mlp,lenet,logistic,powerSum] [--json FILE]
+//   npx tsx bench/jit.ts --processes N [--device cpu|webgpu] [--only …]
 //
 // First eager and jit alternately, run after run (paired ratios; fair on a busy machine), then
 // tapegrad's jit against jax-js's on W4/W4b the same way (unless --no-peers), then the
 // harness's table with jax-js's jit beside them.
 //
+// `--processes N` instead runs each side in a process of its own, as a program runs one or the
+// other: N pairs of child processes (eager then jit, then jit then eager, …), each warming up as
+// the interleaved runs do and reporting its median call; the ratio is taken pair by pair. Sharing
+// one process moves each side's garbage-collection and pool state into the other's timings (the
+// eighth to eleventh sessions' notes: on the CPU the W4 logistic with its readback measured
+// 3.0–3.3× in separate processes and 1.7× interleaved).
+//
 // The tapegrad jit suite is also exported (`tapegradJitSuite`) for the main `npm run bench` table.
 
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { exp, reciprocal, Tensor, type Device } from '../src/index.ts';
 import { getBackend } from '../src/backend.ts';
@@ -120,12 +129,70 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
+/** The workloads `--processes` runs, eager or compiled, by name. */
+const processWorkloads: Record<string, { label: string; make: (device: Device, compiled: boolean) => Runnable; roundsOf: (rounds: number) => number }> = {
+  logistic: { label: 'W4 logistic 1/(1+exp(-x)), 1M', make: (d, c) => elementwise(d, c ? jit(logisticFormula) : logisticFormula), roundsOf: (r) => r },
+  'logistic-resident': { label: 'W4 logistic, no readback', make: (d, c) => residentOverLogisticInput(d, c ? jit(logisticFormula) : logisticFormula), roundsOf: (r) => r },
+  powerSum: { label: 'W4b a + a**10, 1M', make: (d, c) => elementwise(d, c ? jit(powerSum) : powerSum), roundsOf: (r) => r },
+  'powerSum-resident': { label: 'W4b a + a**10, no readback', make: (d, c) => residentOverLogisticInput(d, c ? jit(powerSum) : powerSum), roundsOf: (r) => r },
+  mlp: { label: 'W2 MLP step (batch 128)', make: (d, c) => mlpTrainer(d, c), roundsOf: (r) => r },
+  lenet: { label: 'W3 LeNet step (batch 64)', make: (d, c) => lenetTrainer(d, c), roundsOf: (r) => Math.ceil(r / 3) },
+};
+
+/** One side of `--processes`: warms up as `interleaved` does, times `rounds` calls, prints the median. */
+async function childRun(device: Device, workload: string, compiled: boolean, rounds: number): Promise<void> {
+  const w = processWorkloads[workload] ?? (() => { throw new Error(`bench/jit.ts: unknown workload ${workload}`); })();
+  const r = w.make(device, compiled);
+  const w0 = performance.now();
+  for (let i = 0; i < 3 || performance.now() - w0 < 1000 || (i < 300 && performance.now() - w0 < 10_000); i++) await r.run();
+  const times: number[] = [];
+  for (let i = 0; i < w.roundsOf(rounds); i++) {
+    const t0 = performance.now();
+    await r.run();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  console.log(`RESULT ${JSON.stringify({ median: times[times.length >> 1] })}`);
+}
+
+/** Each side in processes of its own, `pairs` pairs, alternating which goes first; ratios pair by pair. */
+function inProcesses(device: Device, workload: string, pairs: number, rounds: number): string {
+  const one = (compiled: boolean): number => {
+    const args = [...process.execArgv, process.argv[1]!, '--child', workload, compiled ? 'jit' : 'eager', '--device', device, '--rounds', String(rounds)];
+    const out = spawnSync(process.execPath, args, { encoding: 'utf8', env: process.env });
+    const line = out.stdout.split('\n').find((l) => l.startsWith('RESULT '));
+    if (out.status !== 0 || !line) throw new Error(`bench/jit.ts: child ${workload} ${compiled ? 'jit' : 'eager'} failed (${out.status}): ${out.stderr.slice(-2000)}`);
+    return (JSON.parse(line.slice(7)) as { median: number }).median;
+  };
+  const te: number[] = [], tj: number[] = [], ratios: number[] = [];
+  for (let p = 0; p < pairs; p++) {
+    let e: number, j: number;
+    if (p % 2 === 0) { e = one(false); j = one(true); } else { j = one(true); e = one(false); }
+    te.push(e);
+    tj.push(j);
+    ratios.push(e / j);
+  }
+  const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
+  const range = `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`;
+  return `  ${processWorkloads[workload]!.label.padEnd(34)} eager ${med(te).toFixed(2).padStart(8)} ms   jit ${med(tj).toFixed(2).padStart(8)} ms   jit speed-up ${med(ratios).toFixed(2)}× (median of ${pairs} process pairs, ${range})`;
+}
+
 async function main() {
   const device = (arg('device') ?? 'cpu') as Device;
   const quick = process.argv.includes('--quick');
   const noPeers = process.argv.includes('--no-peers');
   const only = arg('only')?.split(',') ?? ['mlp', 'lenet', 'logistic', 'powerSum'];
   const opts: MeasureOpts = { quick, only, fullEpochUnderS: 0, epochSubsetS: quick ? 1 : 2 };
+  // paired, interleaved runs: the fairest eager-vs-jit ratio on a busy machine
+  const rounds = quick ? 15 : 41;
+  const pairs = arg('processes');
+  if (pairs) {
+    // (the children set up WebGPU themselves; the parent only starts them)
+    const names = arg('only')?.split(',') ?? ['logistic', 'logistic-resident', 'powerSum', 'powerSum-resident', 'mlp', 'lenet'];
+    console.log(`eager vs jit, each in processes of its own, on ${device}:`);
+    for (const w of names) console.log(inProcesses(device, w, Number(pairs), rounds));
+    process.exit(0);
+  }
   if (device === 'webgpu') {
     const gpu = await ensureWebGPU();
     if (!gpu.ok) {
@@ -135,8 +202,10 @@ async function main() {
     const { initWebGPU } = await import('../src/index.ts');
     await initWebGPU();
   }
-  // paired, interleaved runs: the fairest eager-vs-jit ratio on a busy machine
-  const rounds = quick ? 15 : 41;
+  if (process.argv.includes('--child')) {
+    await childRun(device, process.argv[process.argv.indexOf('--child') + 1]!, process.argv[process.argv.indexOf('--child') + 2] === 'jit', Number(arg('rounds') ?? rounds));
+    process.exit(0);
+  }
   console.log(`eager vs jit, interleaved on ${device}:`);
   if (only.includes('logistic')) {
     console.log(await interleaved('W4 logistic 1/(1+exp(-x)), 1M', elementwise(device, logisticFormula), elementwise(device, jit(logisticFormula)), rounds));
