@@ -237,7 +237,7 @@ export function runBackward(
       const g = grads.get(n);
       if (!g) continue;
       grads.delete(n);
-      if (n.retainTarget && !targets) accumulateLeaf(n.retainTarget, g, !!opts.createGraph);
+      if (n.retainTarget && !targets) accumulateLeaf(n.retainTarget, g, !!opts.createGraph, false);
       const tgt = targetByNode.get(n);
       if (tgt) addTo(captured, tgt, g);
       const ctx: VjpCtx<unknown> = {
@@ -297,7 +297,7 @@ export function runBackward(
   return captured;
 }
 
-function accumulateLeaf(t: Tensor, g: Tensor, keepGraph: boolean): void {
+function accumulateLeaf(t: Tensor, g: Tensor, keepGraph: boolean, leaf = true): void {
   if (keepGraph) {
     // a (differentiable) copy, as PyTorch's clone_obey_contract: `g` may be another leaf's
     // gradient too, or an expand()ed view that in-place writes to .grad would refuse
@@ -308,9 +308,26 @@ function accumulateLeaf(t: Tensor, g: Tensor, keepGraph: boolean): void {
   // caller's gradient through; each leaf gets its own storage so in-place edits of one .grad
   // (optimizers, clipping) never change another.
   const had = t._readGrad();
+  if (had && leaf && !Tensor._gradHook && canAccumulateInPlace(had)) {
+    // as PyTorch's AccumulateGrad: `.grad += g` in place, so a reference to `.grad` taken before
+    // this backward sees the sum (a retained non-leaf gradient is summed out of place, as
+    // PyTorch's retain_grad hook does). While jit traces, the sum is a replacement the compiled
+    // function writes into the existing `.grad` after each call, to the same effect
+    withGradMode(false, () => had.add_(g));
+    return;
+  }
   const fresh = withGradMode(false, () => (had ? F.add(had, g) : ownedGrad(g)));
   t._replaceGrad(fresh);
   fresh._gradUnread = true;
+}
+
+/**
+ * Whether `.grad` can take the sum in place: it must own distinct elements (a user may assign an
+ * expand()ed tensor, which in-place writes refuse) and not be a leaf of a graph being recorded
+ * (a `.grad` made by `backward({createGraph})` is replaced, not written, as PyTorch does).
+ */
+function canAccumulateInPlace(had: Tensor): boolean {
+  return !had._disposed && !had.requiresGrad && !had.strides.some((st, i) => st === 0 && had.shape[i]! > 1);
 }
 
 /** `g` itself when no other tensor can share its storage, else a copy. */

@@ -78,15 +78,18 @@ export class Tensor {
     return this._grad;
   }
   /**
-   * @internal zeroGrad() of one tensor (Optimizer and Module): `.grad` to null, or to fresh zeros —
-   * never zero_() in place: one gradient tensor can be shared by several leaves. A gradient
-   * backward made that the program never read is released here, not left to the collector
-   * (PyTorch frees it by reference count; in a loop that never yields to the event loop, the CPU's
-   * arena would fill with them).
+   * @internal zeroGrad() of one tensor (Optimizer and Module): `.grad` to null, or zeroed in place
+   * as PyTorch's `zero_grad(set_to_none=False)` does (a reference to `.grad` sees the zeros; a
+   * gradient recorded with createGraph, or an expand()ed one, is replaced by fresh zeros instead).
+   * A gradient backward made that the program never read is released here, not left to the
+   * collector (PyTorch frees it by reference count; in a loop that never yields to the event
+   * loop, the CPU's arena would fill with them).
    */
   _clearGrad(setToNone: boolean): void {
     const g = this._readGrad();
-    if (g) this._replaceGrad(setToNone ? null : F.zerosLike(g));
+    if (!g) return;
+    if (!setToNone && !Tensor._gradHook && !g._disposed && !g.requiresGrad && !g.strides.some((st, i) => st === 0 && g.shape[i]! > 1)) g.zero_();
+    else this._replaceGrad(setToNone ? null : F.zerosLike(g));
   }
   /**
    * @internal Replaces `.grad` (as the setter does) and disposes the old gradient if backward made

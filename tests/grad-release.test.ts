@@ -45,28 +45,37 @@ describe('gradient release', () => {
     expect(mine._disposed).toBe(false);
   });
 
-  it('accumulating backward releases the unread gradient it replaces; Module.zeroGrad releases too', () => {
+  it('accumulating backward adds into .grad in place (as PyTorch); Module.zeroGrad releases the unread gradient', () => {
     const lin = new nn.Linear(3, 2);
     const x = tensor([[1, 2, 3]]);
     lin.forward(x).sum().backward();
     const first = lin.weight._grad!;
     lin.forward(x).sum().backward();
-    expect(first._disposed).toBe(true);
     const second = lin.weight._grad!;
+    expect(second).toBe(first);
     expect(second.toArraySync()).toEqual([[2, 4, 6], [2, 4, 6]]);
     lin.zeroGrad();
     expect(second._disposed).toBe(true);
     expect(lin.weight.grad).toBeNull();
   });
 
-  it('zeroGrad(false) gives fresh zeros and releases the unread gradient', () => {
+  it('zeroGrad(false) zeroes .grad in place (as PyTorch), so a reference taken before sees the zeros', () => {
     const w = tensor([1, 2], { requiresGrad: true });
     const opt = new optim.SGD([w], { lr: 1 });
     lossOf(w, tensor([3, 4])).backward();
-    const made = w._grad!;
+    const made = w.grad!;
+    expect(made.toArraySync()).not.toEqual([0, 0]);
     opt.zeroGrad(false);
-    expect(made._disposed).toBe(true);
+    expect(made._disposed).toBe(false);
+    expect(w.grad).toBe(made);
+    expect(made.toArraySync()).toEqual([0, 0]);
+    // an expand()ed gradient the program assigned cannot be zeroed in place: it is replaced
+    const e = tensor([7]).expand([2]);
+    w.grad = e;
+    opt.zeroGrad(false);
+    expect(w.grad).not.toBe(e);
     expect(w.grad!.toArraySync()).toEqual([0, 0]);
+    expect(e.toArraySync()).toEqual([7, 7]);
   });
 
   it('a compiled step keeps its gradients (nothing is released while jit traces)', () => {

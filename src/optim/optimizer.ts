@@ -184,7 +184,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
     return scalars.get(group, name, derive ?? ((g) => (g as unknown as Record<string, unknown>)[name] as number), p.device, p.dtype);
   }
 
-  /** Clears the gradients of every parameter: to null (default, as PyTorch), or to zeros. */
+  /** Clears the gradients of every parameter: to null (default, as PyTorch), or to zeros in place. */
   zeroGrad(setToNone = true): void {
     for (const g of this.paramGroups) {
       for (const p of g.params) {
