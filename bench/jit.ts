@@ -3,7 +3,7 @@
 // values, W2 the MLP training step, W3 the LeNet training step — plus kernel launches per MLP step.
 //
 //   npx tsx bench/jit.ts [--device cpu|webgpu] [--quick] [--no-peers] [--no-table] [--only mlp,lenet,logistic,powerSum] [--json FILE]
-//   npx tsx bench/jit.ts --processes N [--device cpu|webgpu] [--only …]
+//   npx tsx bench/jit.ts --processes N [--device cpu|webgpu] [--only logistic,logistic-resident,powerSum,powerSum-resident,mlp,mlp20,lenet]
 //
 // First eager and jit alternately, run after run (paired ratios; fair on a busy machine), then
 // tapegrad's jit against jax-js's on W4/W4b the same way (unless --no-peers), then the
@@ -136,6 +136,7 @@ const processWorkloads: Record<string, { label: string; make: (device: Device, c
   powerSum: { label: 'W4b a + a**10, 1M', make: (d, c) => elementwise(d, c ? jit(powerSum) : powerSum), roundsOf: (r) => r },
   'powerSum-resident': { label: 'W4b a + a**10, no readback', make: (d, c) => residentOverLogisticInput(d, c ? jit(powerSum) : powerSum), roundsOf: (r) => r },
   mlp: { label: 'W2 MLP step (batch 128)', make: (d, c) => mlpTrainer(d, c), roundsOf: (r) => r },
+  mlp20: { label: 'W2 MLP 20 steps, one readback', make: (d, c) => { const t = mlpTrainer(d, c); return { run: () => t.runSteps(20), dispose() {} }; }, roundsOf: (r) => Math.ceil(r / 2) },
   lenet: { label: 'W3 LeNet step (batch 64)', make: (d, c) => lenetTrainer(d, c), roundsOf: (r) => Math.ceil(r / 3) },
 };
 
@@ -188,7 +189,7 @@ async function main() {
   const pairs = arg('processes');
   if (pairs) {
     // (the children set up WebGPU themselves; the parent only starts them)
-    const names = arg('only')?.split(',') ?? ['logistic', 'logistic-resident', 'powerSum', 'powerSum-resident', 'mlp', 'lenet'];
+    const names = arg('only')?.split(',') ?? ['logistic', 'logistic-resident', 'powerSum', 'powerSum-resident', 'mlp', 'mlp20', 'lenet'];
     console.log(`eager vs jit, each in processes of its own, on ${device}:`);
     for (const w of names) console.log(inProcesses(device, w, Number(pairs), rounds));
     process.exit(0);
