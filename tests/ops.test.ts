@@ -220,6 +220,15 @@ describe('PyTorch semantics a probe found silently different (each fixed)', () =
     expect(A(x.prod(1))).toEqual([1, -35]);
   });
 
+  it('sign(−0) is +0 (as PyTorch and WebGPU) in the JS, WebAssembly and float64 kernels; NaN stays NaN', () => {
+    const bits = (t: tg.Tensor) => Array.from(t.dataSync()).map((v) => (Object.is(v, -0) ? '-0' : String(v)));
+    expect(bits(tensor([-0, 0, -2, 3, NaN]).sign())).toEqual(['0', '0', '-1', '1', 'NaN']);
+    expect(bits(tensor([-0, 0, -2.5, NaN], { dtype: 'float64' }).sign())).toEqual(['0', '0', '-1', 'NaN']);
+    // 4096 elements: the WebAssembly SIMD kernel
+    const big = bits(tensor(new Float32Array(4096).fill(-0)).sign());
+    expect(new Set(big)).toEqual(new Set(['0']));
+  });
+
   it('copy_ from a source that overlaps the destination in another layout reads it whole first', () => {
     const x = arange(9).float().reshape([3, 3]);
     x.copy_(x.t());

@@ -153,7 +153,7 @@ export function renderJs(
           case 'rsqrt': return `(1 / Math.sqrt(${a}))`;
           case 'recip': return `(1 / ${a})`;
           case 'abs': return `Math.abs(${a})`;
-          case 'sign': return `Math.sign(${a})`;
+          case 'sign': return `(Math.sign(${a}) + 0)`; // + 0: sign(-0) is +0, as PyTorch and WGSL
           case 'tanh': return `Math.tanh(${a})`;
           case 'sigmoid': return `(1 / (1 + Math.exp(-${a})))`;
           case 'relu': return `(${a} <= 0 ? 0 : ${a})`;

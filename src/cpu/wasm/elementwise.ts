@@ -587,8 +587,8 @@ const UNARY: Partial<Record<string, (g: Gen, x: V) => V>> = {
   round: (g, x) => g.un(X.f32x4_nearest, x), // ties to even, like H.rint
   // x <= 0 ? 0 : x  (NaN stays NaN, −0 becomes +0)
   relu: (g, x) => g.bin(X.v128_andnot, x, g.bin(X.f32x4_le, x, g.splatF(0))),
-  // Math.sign: ±1, ±0 and NaN kept
-  sign: (g, x) => g.sel(g.or(g.splatF(1), g.and(x, g.splatI(SIGN))), x, g.bin(X.f32x4_gt, g.un(X.f32x4_abs, x), g.splatF(0))),
+  // ±1, NaN kept, and x + 0 for ±0 (sign(−0) is +0, as PyTorch's and WGSL's)
+  sign: (g, x) => g.sel(g.or(g.splatF(1), g.and(x, g.splatI(SIGN))), g.add(x, g.splatF(0)), g.bin(X.f32x4_gt, g.un(X.f32x4_abs, x), g.splatF(0))),
   exp: vexp,
   expm1: vexpm1,
   log: vlog,
