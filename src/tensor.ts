@@ -59,6 +59,8 @@ export class Tensor {
   static _gradHook: ((t: Tensor, write: boolean) => void) | null = null;
   /** @internal set by scope(): sees every concrete tensor created and every gradient stored */
   static _scopeHooks: { created(t: Tensor): void; gradSet(owner: Tensor, g: Tensor): void } | null = null;
+  /** @internal told of every concrete tensor made while set (jit: the tensors a trace makes) */
+  static _createdHook: ((t: Tensor) => void) | null = null;
   /**
    * @internal set by backward on a gradient it made for a leaf's `.grad` (a tensor nothing else
    * holds); cleared once the program reads that `.grad` (it may keep the tensor). While set, the
@@ -140,6 +142,7 @@ export class Tensor {
   static _fromStorage(storage: Storage, shape: readonly number[], strides: readonly number[] | null, offset: number, dtype: DType, device: Device, base: Tensor | null): Tensor {
     const t = new Tensor(storage, null, shape, strides, offset, dtype, device, base);
     if (Tensor._scopeHooks) Tensor._scopeHooks.created(t);
+    if (Tensor._createdHook) Tensor._createdHook(t);
     return t;
   }
   /** @internal */

@@ -43,7 +43,8 @@ export const H = {
   imod(a: number, b: number): number {
     if (b === 0) return 0;
     const r = a % b;
-    return r !== 0 && (r < 0) !== (b < 0) ? r + b : r;
+    // (| 0: -4 % 2 is -0 in JavaScript, which a fused cast to float would keep)
+    return (r !== 0 && (r < 0) !== (b < 0) ? r + b : r) | 0;
   },
   /** floating remainder with the divisor's sign (Python's %) */
   fmod(a: number, b: number): number {
@@ -152,7 +153,7 @@ export function renderJs(
           case 'sqrt': return `Math.sqrt(${a})`;
           case 'rsqrt': return `(1 / Math.sqrt(${a}))`;
           case 'recip': return `(1 / ${a})`;
-          case 'abs': return `Math.abs(${a})`;
+          case 'abs': return int ? `(Math.abs(${a}) | 0)` : `Math.abs(${a})`; // int32: |−2³¹| wraps, as the stored result does
           case 'sign': return `(Math.sign(${a}) + 0)`; // + 0: sign(-0) is +0, as PyTorch and WGSL
           case 'tanh': return `Math.tanh(${a})`;
           case 'sigmoid': return `(1 / (1 + Math.exp(-${a})))`;

@@ -20,6 +20,7 @@
  * for (const [x, y] of loader) console.log(await step(x, y).item());
  */
 import type { Device } from '../backend.ts';
+import type { CpuStorage } from '../cpu/backend.ts';
 import { restoreSeedStream, seedStreamState, zeros } from '../creation.ts';
 import { AutogradError, DeviceError, ValueError, internal } from '../errors.ts';
 import { activeTracer, dispatch } from '../ops/dispatch.ts';
@@ -256,11 +257,19 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
       if (prev === undefined) owner.set(t, id);
       else if (prev !== id) outs[i] = noGrad(() => t.clone());
     });
+    // one tensor passed as several arguments gets the sum of their gradients, as eagerly
+    const given = new Set<Tensor>();
     for (const a of e.trace.gradActions) {
       switch (a.kind) {
         case 'set': a.owner.grad = a.value; break;
         case 'buf': a.owner.grad = states[a.state]!; break;
-        case 'argOut': tensors[a.arg]!.grad = outs[a.output]!; break;
+        case 'argOut': {
+          const t = tensors[a.arg]!, g = outs[a.output]!;
+          if (given.has(t) && t._grad) noGrad(() => t._grad!.add_(g));
+          else t.grad = g;
+          given.add(t);
+          break;
+        }
         default: a satisfies never;
       }
     }
@@ -380,12 +389,33 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
     const written = new Set(g.updates.map((u) => u.target));
     const owner = new Map<unknown, (typeof bound)[number][0]>();
     const what = (x: (typeof bound)[number][0]) => (x.kind === 'input' ? `argument ${x.name ?? x.index}` : `state ${x.name ?? x.index}`);
+    const refuse = (a: (typeof bound)[number][0], b: (typeof bound)[number][0]) => {
+      const [w, r] = written.has(a) ? [a, b] : [b, a];
+      throw new ValueError(`jit(${name}): ${what(w)} is written in place but shares memory with ${what(r)}; pass distinct tensors (clone() one of them)`);
+    };
+    // CPU storages over one JavaScript buffer (fromTypedArray of one array, or of overlapping
+    // subarrays) share memory without sharing a storage: compared by their byte ranges
+    type Range = { from: number; to: number; node: (typeof bound)[number][0] };
+    const ranges = new Map<ArrayBufferLike, Range[]>();
     for (const [n, t] of bound) {
       const m = owner.get(t._storage);
       if (m === undefined) owner.set(t._storage, n);
-      else if (written.has(n) || written.has(m)) {
-        const [w, r] = written.has(m) ? [m, n] : [n, m];
-        throw new ValueError(`jit(${name}): ${what(w)} is written in place but shares memory with ${what(r)}; pass distinct tensors (clone() one of them)`);
+      else if (written.has(n) || written.has(m)) refuse(m, n);
+      if (t.device !== 'cpu' || m !== undefined) continue;
+      const data = (t._storage as CpuStorage).data;
+      const list = ranges.get(data.buffer) ?? [];
+      list.push({ from: data.byteOffset, to: data.byteOffset + data.byteLength, node: n });
+      ranges.set(data.buffer, list);
+    }
+    for (const list of ranges.values()) {
+      if (list.length < 2) continue;
+      list.sort((a, b) => a.from - b.from);
+      // a sweep: the ranges still open where the next one starts (one storage per range here)
+      let open: Range[] = [];
+      for (const r of list) {
+        open = open.filter((o) => o.to > r.from);
+        for (const o of open) if (r.from < r.to && o.from < o.to && (written.has(r.node) || written.has(o.node))) refuse(o.node, r.node);
+        open.push(r);
       }
     }
   };

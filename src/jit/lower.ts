@@ -159,6 +159,11 @@ const contiguousMeta = (shape: readonly number[]): ViewMeta => ({ shape: [...sha
  * after) practically never do.
  */
 function powExpr(n: GNode, [x, e]: readonly Expr[]): Expr | null {
+  // NOTE: not on the CPU: its renderers already compute x**k by multiplication in double and round
+  // once (the JS kernel, and the WebAssembly one in f64x2), bit for bit as eager; a chain of mul
+  // nodes would be rounded to float32 at every step (1-2 ulp off, and 0 where an intermediate
+  // power overflows: (2e19)**-2). WGSL has no such form (eager's pow is exp(k·log x)).
+  if (n.device === 'cpu') return null;
   const k = constValue(n.inputs[1]!);
   if (k === undefined || !Number.isInteger(k) || Math.abs(k) > 32 || k === 0 || (n.dtype !== 'float32' && n.dtype !== 'float64')) return null;
   void e;

@@ -9,7 +9,7 @@
 import type { Device, Storage } from '../backend.ts';
 import { nextSeed } from '../creation.ts';
 import { AutogradError, DeviceError, ShapeError, ValueError, internal } from '../errors.ts';
-import { setTracer, type Tracer } from '../ops/dispatch.ts';
+import { activeTracer, setTracer, type Tracer } from '../ops/dispatch.ts';
 import { prims } from '../ops/prims.ts';
 import type { OpDef, ViewMeta } from '../ops/registry.ts';
 import { contiguousStrides, fmtShape, sameShape } from '../shape.ts';
@@ -108,6 +108,8 @@ interface GradSlot {
   initial: Tensor | null;
   /** the trace read the initial value (so it depends on it) */
   read: boolean;
+  /** for a placeholder whose argument has a `.grad`: the state node bound to it */
+  argGradState?: GNode;
 }
 
 /**
@@ -404,8 +406,32 @@ export class TraceContext implements Tracer {
     for (const w of this.viewsOfRoot.get(dst) ?? []) w._bumpVersion();
   }
 
+  /**
+   * Concrete tensors the function made while traced (`tensor()`, `eye()`, `fromTypedArray()`; ops
+   * record nodes instead): eagerly each call makes them anew, so the compiled function must not
+   * carry writes to them from one call to the next, nor hand the same object out twice. Tensors
+   * made with the tracer suspended (an optimizer's lazily made state) are state, not these.
+   */
+  private readonly born = new WeakSet<Tensor>();
+  /** Tensor._createdHook while tracing. */
+  readonly onCreated = (t: Tensor): void => {
+    if (activeTracer() === this) this.born.add(t);
+  };
+
   /** Tensor._gradHook while tracing. */
   readonly onGrad = (t: Tensor, write: boolean): void => {
+    const argIndex = write ? this.placeholders.get(t) : undefined;
+    if (argIndex !== undefined) {
+      const real = this.realArgs[argIndex]!;
+      if (real.requiresGrad && !real.isLeaf) {
+        const name = this.placeholderNodes[argIndex]!.name ?? `argument ${argIndex}`;
+        throw new AutogradError(
+          `jit: the function writes the .grad of ${name} (${real.dtype}${fmtShape(real.shape)}; e.g. a backward() inside it reaches it), which is not a leaf: it was computed ` +
+            'with gradients recorded, so eagerly its gradient would flow on into the tensors it was computed from, which a compiled function cannot do. ' +
+            'Pass a leaf (x.detach().requiresGrad_()) or compute that tensor inside the function',
+        );
+      }
+    }
     let slot = this.slots.get(t);
     if (!slot) {
       const arg = this.placeholders.get(t);
@@ -430,6 +456,7 @@ export class TraceContext implements Tracer {
         if (g) {
           const n = this.graph.addState({ shape: g.shape, dtype: g.dtype }, g.device, { kind: 'argGrad', arg } satisfies Binding, `${this.placeholderNodes[arg]!.name ?? `in${arg}`}.grad`);
           t._grad = slot.initial = Tensor._symbolic(n, g.shape, g.dtype, g.device);
+          slot.argGradState = n;
         }
       } else if (t._grad && !t._grad._sym) {
         this.gradOwner.set(t._grad, t);
@@ -466,14 +493,15 @@ export class TraceContext implements Tracer {
       const arg = this.placeholders.get(t);
       const view = arg === undefined ? viewOf(t) : null;
       if (arg !== undefined) outSpecs.push({ kind: 'arg', arg });
-      else if (!t._sym) outSpecs.push({ kind: 'ref', tensor: t });
+      else if (!t._sym && !this.born.has(t)) outSpecs.push({ kind: 'ref', tensor: t });
       else if (view) outSpecs.push(view);
       else outSpecs.push({ kind: 'node', output: pushOutput(t, this.nodeOf(t)), grad: this.gradReach(t) });
     }
 
     const updates = new Map<GNode, GNode>();
     for (const list of this.byStorage.values()) {
-      for (const e of list) if (e.written && e.current !== e.node) updates.set(e.node, e.current);
+      // (a tensor the function made keeps the value it was made with: each call starts from it)
+      for (const e of list) if (e.written && e.current !== e.node && !e.tensors.some((t) => this.born.has(t))) updates.set(e.node, e.current);
       if (list.length > 1 && list.some((e) => e.written)) {
         const t = list[0]!.tensors[0]!;
         throw new AutogradError(
@@ -498,7 +526,13 @@ export class TraceContext implements Tracer {
         const b = slot.before;
         guards.push({ owner, expect: b ? { shape: b.shape, dtype: b.dtype, device: b.device } : null });
       }
-      if (fin === slot.initial) continue;
+      if (fin === slot.initial) {
+        // the argument's .grad itself, perhaps written in place (zero_, add_): its new value is
+        // the state's update (it was lost, and a later replacement of it crashed the planner)
+        const st = slot.argGradState;
+        if (st && fin && fin._sym !== st) updates.set(st, this.nodeOf(fin));
+        continue;
+      }
       if (fin === null || !fin._sym) {
         if (arg === undefined) gradActions.push({ kind: 'set', owner, value: fin });
         else if (fin !== null) {
@@ -512,8 +546,7 @@ export class TraceContext implements Tracer {
         throw new ShapeError(`jit: the gradient assigned to a tensor of shape ${fmtShape(owner.shape)} has shape ${fmtShape(value.shape)}`);
       }
       if (arg !== undefined) {
-        const init = slot.initial;
-        if (init && slot.read && init._sym) updates.set(init._sym as GNode, value);
+        if (slot.argGradState && slot.read) updates.set(slot.argGradState, value);
         else gradActions.push({ kind: 'argOut', arg, output: pushOutput(fin, value) });
         continue;
       }
@@ -588,20 +621,23 @@ export function traceFunction(
   const ctx = new TraceContext(flat.tensors, flat.paths.map((p, i) => names?.[i] ?? p), gradEnabled);
   const symArgs = flat.unflatten(ctx.placeholderTensors) as unknown[];
   const prevTracer = setTracer(ctx);
-  const prevHook = Tensor._gradHook;
+  const prevHook = Tensor._gradHook, prevCreated = Tensor._createdHook;
   Tensor._gradHook = ctx.onGrad;
+  Tensor._createdHook = ctx.onCreated;
   let result: unknown;
   try {
     result = fn(...symArgs);
     if (result instanceof Promise) throw new TypeError('jit: the function must be synchronous (it returned a Promise)');
   } catch (e) {
     Tensor._gradHook = prevHook;
+    Tensor._createdHook = prevCreated;
     setTracer(prevTracer);
     ctx.abort();
     ctx.graph.closed = true;
     throw e;
   }
   Tensor._gradHook = prevHook;
+  Tensor._createdHook = prevCreated;
   setTracer(prevTracer);
   try {
     return ctx.finish(result);

@@ -45,7 +45,8 @@ export function tensorDesc(t: Tensor, withGrad: boolean): string {
   // argument therefore gets its own trace.
   if (!t.isContiguous) s += ` strides${fmtShape(t.strides)}`;
   if (t.offset !== 0 || (t._storage && t._storage.size !== t.numel)) s += ' part of its storage';
-  if (withGrad && t.requiresGrad) s += t.grad ? ' requiresGrad+grad' : ' requiresGrad';
+  // (a non-leaf's gradient flows on into its history: a backward inside must not treat it as a leaf)
+  if (withGrad && t.requiresGrad) s += (t.isLeaf ? '' : ' non-leaf') + (t.grad ? ' requiresGrad+grad' : ' requiresGrad');
   return s;
 }
 

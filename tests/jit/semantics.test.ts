@@ -5,7 +5,7 @@
  * call's own arguments and random numbers, and NaN/Inf-changing rules are marked unsafe.
  */
 import { describe, expect, it } from 'vitest';
-import { AutogradError, fromTypedArray, full, manualSeed, nn, noGrad, ones, rand, randn, tensor, zeros, type Tensor } from '../../src/index.ts';
+import { AutogradError, eye, fromTypedArray, full, manualSeed, nn, noGrad, ones, optim, rand, randn, tensor, zeros, type Tensor } from '../../src/index.ts';
 import * as F from '../../src/ops/functional.ts';
 import { jit } from '../../src/jit/index.ts';
 
@@ -211,5 +211,100 @@ describe('jit semantics', () => {
     const x = tensor([100, -120, 1]);
     expect(arr(jit(f, { eagerFirstCall: false, simplify: { unsafe: false } })(x))).toEqual(arr(f(x)));
     expect(arr(J(f)(x))).toEqual([100, -120, 1]);
+  });
+});
+
+describe('jit semantics: a twelfth-session probe (each case was silently different or crashed)', () => {
+  it('a tensor the function makes with tensor()/eye() starts from its made value at every call, and is returned as a new tensor', () => {
+    const f = J((x: Tensor) => { const acc = tensor([0, 0]); acc.add_(x); acc.add_(x); return acc; });
+    const x = tensor([1, 2]);
+    for (let i = 0; i < 4; i++) expect(arr(f(x))).toEqual([2, 4]);
+    const g = J((a: Tensor) => { const k = tensor([5, 5]); return [k, a.add(k)] as const; });
+    const [k1] = g(x);
+    k1.fill_(100);
+    const [k2, s2] = g(x);
+    expect(k2).not.toBe(k1);
+    expect(arr(k2)).toEqual([5, 5]);
+    expect(arr(s2)).toEqual([6, 7]);
+    const h = J((a: Tensor) => eye(2).mul_(a).sum());
+    for (let i = 0; i < 3; i++) expect(h(tensor([[1, 2], [3, 4]])).itemSync()).toBe(5);
+  });
+
+  it('optimizer state made lazily while tracing (eagerFirstCall: false) still carries over between calls', () => {
+    const w = tensor([1, 2], { requiresGrad: true }), v = tensor([1, 2], { requiresGrad: true });
+    const step = (p: Tensor, opt: InstanceType<typeof optim.Adam>) => (x: Tensor) => { opt.zeroGrad(); p.mul(x).sum().backward(); opt.step(); return p.sum(); };
+    const eager = step(w, new optim.Adam([w], { lr: 0.1 }));
+    const compiled = J(step(v, new optim.Adam([v], { lr: 0.1 })));
+    for (let i = 0; i < 4; i++) {
+      eager(tensor([1, -1]));
+      compiled(tensor([1, -1]));
+    }
+    expect(arr(v)).toEqual(arr(w));
+  });
+
+  it('a backward inside that reaches an argument which is not a leaf is an AutogradError (its gradient went nowhere)', () => {
+    const f = J((a: Tensor) => { const l = a.pow(2).sum(); l.backward(); return l; });
+    const x = tensor([1, 2], { requiresGrad: true });
+    expect(() => f(x.mul(3))).toThrow(AutogradError);
+    expect(() => f(x.mul(3))).toThrow(/args\[0\].*not a leaf/);
+    expect(x.grad).toBeNull();
+    f(x);
+    expect(arr(x.grad!)).toEqual([2, 4]);
+  });
+
+  it('one leaf passed as several arguments gets the sum of their gradients', () => {
+    const f = J((a: Tensor, b: Tensor) => { const l = a.mul(b).sum(); l.backward(); return l; });
+    const x = tensor([1, 2], { requiresGrad: true });
+    f(x, x);
+    expect(arr(x.grad!)).toEqual([2, 4]);
+    const g = J((l: Tensor[]) => { l.map((t) => t.pow(2).sum()).reduce((p, q) => p.add(q)).backward(); return l[0]!.sum(); });
+    const y = tensor([1, 2], { requiresGrad: true });
+    g([y, y, y]);
+    expect(arr(y.grad!)).toEqual([6, 12]);
+  });
+
+  it("an argument's existing .grad written in place is updated (the write was lost), and zeroed then replaced by backward (it crashed)", () => {
+    const f = J((a: Tensor) => { a.grad!.mul_(2); return a.sum(); });
+    const x = tensor([1, 2], { requiresGrad: true });
+    x.grad = tensor([1, 1]);
+    f(x);
+    f(x);
+    expect(arr(x.grad)).toEqual([4, 4]);
+    const g = jit((a: Tensor) => { if (a.grad) a.grad.zero_(); a.pow(2).sum().backward(); return a.sum(); });
+    const y = tensor([1, 2], { requiresGrad: true });
+    for (let i = 0; i < 4; i++) {
+      g(y);
+      expect(arr(y.grad!)).toEqual([2, 4]);
+    }
+  });
+
+  it('CPU tensors over one JavaScript array (fromTypedArray) count as sharing memory when one is written', () => {
+    const f = J((a: Tensor, b: Tensor) => { a.add_(1); return b.mul(1); });
+    const buf = new Float32Array([1, 2, 3, 4]);
+    expect(() => f(fromTypedArray(buf, [4], 'float32'), fromTypedArray(buf, [4], 'float32'))).toThrow(/args\[0\] is written in place but shares memory with argument args\[1\]/);
+    const big = new Float32Array(8);
+    expect(() => f(fromTypedArray(big.subarray(0, 5), [5], 'float32'), fromTypedArray(big.subarray(4, 9), [4], 'float32').narrow(0, 0, 4))).toThrow(/shares memory/);
+    // disjoint parts of one array are fine
+    const c = fromTypedArray(big.subarray(0, 4), [4], 'float32'), d = fromTypedArray(big.subarray(4), [4], 'float32');
+    expect(arr(f(c, d))).toEqual([0, 0, 0, 0]);
+    expect(Array.from(big)).toEqual([1, 1, 1, 1, 0, 0, 0, 0]);
+  });
+
+  it('fused CPU kernels: int32 abs wraps, int32 remainder gives +0, float32 x**k rounds once (as eager)', () => {
+    const a = tensor([-2147483648, -5, 3], { dtype: 'int32' });
+    const f = (x: Tensor) => x.abs().to('float32');
+    expect(arr(J(f)(a))).toEqual(arr(f(a)));
+    expect(arr(J(f)(a))[0]).toBe(-2147483648);
+    const g = (x: Tensor) => x.remainder(2).to('float32').reciprocal();
+    expect(arr(J(g)(tensor([-4, 4], { dtype: 'int32' })))).toEqual([Infinity, Infinity]);
+    const big = tensor(Float32Array.from({ length: 4096 }, (_, i) => Math.sin(i) * 3));
+    for (const k of [-2, 3, -3, 13]) {
+      const h = (x: Tensor) => x.pow(k);
+      for (const x of [tensor([2e19, 1e20, 1e-7, 1.2345, -3.3]), big]) {
+        const e = arr(h(x)), c = arr(J(h)(x));
+        expect(c.every((v, i) => Object.is(v, e[i]))).toBe(true);
+      }
+    }
+    expect(arr(J((x: Tensor) => x.pow(-2))(tensor([2e19])))[0]).toBeGreaterThan(0);
   });
 });
