@@ -277,7 +277,7 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
     // views of arguments (now updated) or of other results: the view ops replayed, as eager made them
     e.trace.outSpecs.forEach((s, i) => {
       if (s.kind !== 'view') return;
-      const base = 'arg' in s.base ? tensors[s.base.arg]! : leaves[s.base.result] ?? internal('jit: a returned view of a view');
+      const base = 'arg' in s.base ? tensors[s.base.arg]! : 'ref' in s.base ? s.base.ref : leaves[s.base.result] ?? internal('jit: a returned view of a view');
       leaves[i] = s.steps.reduce((v, st) => dispatch(st.op, [v], st.attrs), base);
     });
     if (isGradEnabled()) attachGrad(e, flat, leaves as Tensor[], states, e.trace.seeds.map((s) => seedMap.get(s) ?? s));

@@ -8,13 +8,15 @@ import { constValue, dtypeShort, liveNodes, type GNode, type Graph } from './gra
 
 const UNARY_PREFIX: Record<string, string> = { neg: '-' };
 
-function fmtNum(v: number): string {
+function fmtNum(v: number, dtype: string): string {
   if (Number.isNaN(v)) return 'nan';
   if (v === Infinity) return 'inf';
   if (v === -Infinity) return '-inf';
   if (Number.isInteger(v)) return String(v);
-  // shortest form that reads back as the float32/float64 value
+  // shortest form that reads back as the value: a float32 constant in 8 significant digits at
+  // most, a float64 one in full (1 + 1e-12 is not 1: printing it so would hide a real multiply)
   const s = String(v);
+  if (dtype !== 'float32') return s;
   const short = Number(v.toPrecision(8));
   return Math.fround(short) === Math.fround(v) && s.length > 10 ? String(short) : s;
 }
@@ -47,7 +49,7 @@ function attrText(n: GNode): string {
 /** One node as an expression over its operands' strings. */
 function render(n: GNode, args: readonly string[]): string {
   const c = constValue(n);
-  if (c !== undefined) return n.shape.length === 0 ? fmtNum(c) : `fill([${n.shape.join(', ')}], ${fmtNum(c)})`;
+  if (c !== undefined) return n.shape.length === 0 ? fmtNum(c, n.dtype) : `fill([${n.shape.join(', ')}], ${fmtNum(c, n.dtype)})`;
   const op = n.op!;
   if (op.infix && args.length === 2) return `(${args[0]} ${op.infix} ${args[1]})`;
   const pre = UNARY_PREFIX[op.name];
@@ -112,12 +114,12 @@ export function ppGraph(g: Graph, opts: { all?: boolean } = {}): string {
     if (n.kind !== 'op' || (live && !live.has(n))) continue;
     const c = constValue(n);
     if (c !== undefined && n.shape.length === 0) {
-      names.set(n, fmtNum(c));
+      names.set(n, fmtNum(c, n.dtype));
       continue;
     }
     const id = `%${k++}`;
     names.set(n, id);
-    const rhs = c !== undefined ? `fill ${fmtNum(c)}` : `${n.op!.name}${n.inputs.length ? ' ' : ''}${n.inputs.map(name).join(' ')}${attrText(n).replace(/^, /, ' ')}`;
+    const rhs = c !== undefined ? `fill ${fmtNum(c, n.dtype)}` : `${n.op!.name}${n.inputs.length ? ' ' : ''}${n.inputs.map(name).join(' ')}${attrText(n).replace(/^, /, ' ')}`;
     lines.push(`${id} = ${rhs} : ${typeOf(n)}`);
   }
   lines.push(`out (${g.outputs.map(name).join(', ')})`);
@@ -133,7 +135,7 @@ export function toDot(g: Graph, title = 'jit'): string {
   for (const n of g.nodes) {
     if (!live.has(n) && n.kind === 'op') continue;
     const c = constValue(n);
-    const parts = n.kind !== 'op' ? [leafName(n), typeOf(n)] : c !== undefined ? [fmtNum(c)] : [n.op!.infix ?? n.op!.name, typeOf(n)];
+    const parts = n.kind !== 'op' ? [leafName(n), typeOf(n)] : c !== undefined ? [fmtNum(c, n.dtype)] : [n.op!.infix ?? n.op!.name, typeOf(n)];
     const label = parts.map(esc).join('\\n');
     const style = n.kind === 'input' ? ', style=filled, fillcolor="#dde8ff"' : n.kind === 'state' ? ', style=filled, fillcolor="#ffe8c8"' : c !== undefined ? ', shape=ellipse' : '';
     L.push(`  n${n.id} [label="${label}"${style}];`);

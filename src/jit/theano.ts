@@ -402,6 +402,13 @@ export function fn(inputs: readonly Var[], outputs?: Var | readonly Var[] | null
           if (!(v instanceof Tensor)) {
             const bad = dst.dtype === 'int32' || dst.dtype === 'bool' ? firstLossy(v, dst.dtype) : undefined;
             if (bad !== undefined) throw new DTypeError(`fn: the update of shared variable '${s.name ?? `#${s.id}`}' (${dst.dtype}${fmtShape(dst.shape)}) is ${String(bad)}, which ${dst.dtype} cannot hold`);
+            // a number is a 0-d value: it updates a scalar variable, never fills a larger one
+            if (dst.ndim !== 0) {
+              throw new ShapeError(
+                `fn: the update of shared variable '${s.name ?? `#${s.id}`}' (${dst.dtype}${fmtShape(dst.shape)}) is the number ${String(v)}; an update must keep its ` +
+                  "variable's shape (updates are never broadcast): give a tensor of that shape, e.g. T.onesLike(v).mul(x)",
+              );
+            }
             return Fn.scalar(v as number, dst.dtype, dst.device);
           }
           const what = `fn: the update of shared variable '${s.name ?? `#${s.id}`}' (${dst.dtype}${fmtShape(dst.shape)}) has a value of ${v.dtype}${fmtShape(v.shape)}; ` +

@@ -46,7 +46,7 @@ export type OutSpec =
    * a view of an argument or of another returned tensor (index into the result's tensors): made
    * by replaying the view ops on it after the call, so it aliases it as eagerly
    */
-  | { readonly kind: 'view'; readonly base: { readonly arg: number } | { readonly result: number }; readonly steps: readonly ViewStep[] };
+  | { readonly kind: 'view'; readonly base: { readonly arg: number } | { readonly result: number } | { readonly ref: Tensor }; readonly steps: readonly ViewStep[] };
 
 /** What happens to `.grad` of a tensor after each call. */
 export type GradAction =
@@ -486,6 +486,8 @@ export class TraceContext implements Tracer {
       if (!vs || !vs.steps.length) return null;
       const arg = this.placeholders.get(vs.root);
       if (arg !== undefined) return this.placeholders.get(t) === undefined ? { kind: 'view', base: { arg }, steps: vs.steps } : null;
+      // a view of a tensor the function captured (a parameter, a state): of that tensor, as eagerly
+      if (!vs.root._sym && !this.born.has(vs.root)) return { kind: 'view', base: { ref: vs.root }, steps: vs.steps };
       const k = flat.tensors.indexOf(vs.root);
       return k >= 0 && vs.root._sym && !this.views.has(vs.root) ? { kind: 'view', base: { result: k }, steps: vs.steps } : null;
     };

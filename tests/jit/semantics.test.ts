@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { AutogradError, eye, fromTypedArray, full, manualSeed, nn, noGrad, ones, optim, rand, randn, tensor, zeros, type Tensor } from '../../src/index.ts';
 import * as F from '../../src/ops/functional.ts';
-import { jit } from '../../src/jit/index.ts';
+import { fn, jit, pp, shared, T } from '../../src/jit/index.ts';
 
 const J = <A extends unknown[], R>(f: (...a: A) => R) => jit(f, { eagerFirstCall: false });
 const arr = (t: Tensor) => Array.from(t.dataSync());
@@ -306,5 +306,43 @@ describe('jit semantics: a twelfth-session probe (each case was silently differe
       }
     }
     expect(arr(J((x: Tensor) => x.pow(-2))(tensor([2e19])))[0]).toBeGreaterThan(0);
+  });
+});
+
+describe('jit semantics: returned views of captured tensors, and the Theano-style API (twelfth-session probe)', () => {
+  it('a returned view of a captured tensor aliases it, as eagerly (it was a copy)', () => {
+    const c = tensor([1, 2, 3]);
+    const h = J(() => c.narrow(0, 0, 2));
+    h();
+    const z = h();
+    c.fill_(5);
+    expect(arr(z)).toEqual([5, 5]);
+    z.fill_(9);
+    expect(arr(c)).toEqual([9, 9, 5]);
+    const d = tensor([1, 2, 3]);
+    const k = J((a: Tensor) => { d.add_(a); return d.narrow(0, 1, 2); });
+    const r = k(tensor([1, 1, 1]));
+    expect(arr(r)).toEqual([3, 4]);
+    r.fill_(0);
+    expect(arr(d)).toEqual([2, 0, 0]);
+    const p = tensor([[1, 2], [3, 4]], { requiresGrad: true });
+    J((x: Tensor) => p.t().mul(x))(tensor(2)).sum().backward();
+    expect(arr(p.grad!)).toEqual([2, 2, 2, 2]);
+  });
+
+  it('pp prints a float64 constant in full (1 + 1e-12 printed as 1 hid a real multiply); a number update of a non-scalar shared variable is an error', () => {
+    const x = T.dscalar('x');
+    expect(pp(x.mul(1 + 1e-12))).toBe('(x * 1.000000000001)');
+    expect(pp(x.add(1 / 3))).toBe('(x + 0.3333333333333333)');
+    const f = fn([x], x.mul(1 + 1e-12));
+    f(2);
+    expect(pp(f)).toBe('(1.000000000001 * x)');
+    expect(pp(T.scalar('y').add(1 / 3))).toBe('(y + 0.33333333)');
+    const v = shared([1, 2, 3], { name: 'v' });
+    expect(() => fn([], null, { updates: [[v, 7]] })()).toThrow(/update of shared variable 'v' \(float32\[3\]\) is the number 7.*never broadcast/);
+    expect(v.getValue()).toEqual([1, 2, 3]);
+    const s = shared(1, { name: 's' });
+    fn([], null, { updates: [[s, 7]] })();
+    expect(s.getValue()).toBe(7);
   });
 });
