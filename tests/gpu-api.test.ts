@@ -241,6 +241,16 @@ describe.skipIf(!gpu.ok)('webgpu: kernels', () => {
     expect(Array.from(await dg.data())).toEqual(Array.from(dc.dataSync()));
   });
 
+  it('maximum/minimum of +0 and −0 are +0/−0 in either order, as on the CPU (WGSL max/min may return either; compiled code reorders operands)', async () => {
+    const sgn = (v: ArrayLike<number>) => Array.from(v).map((x) => (Object.is(x, -0) ? '-0' : String(x)));
+    const a = tensor([-0, 0, -0, 0], G), b = tensor([0, -0, -0, 0], G);
+    for (const [x, y] of [[a, b], [b, a]] as const) {
+      expect(sgn(await nn.functional.relu(x).data())).toEqual(['0', '0', '0', '0']);
+      expect(sgn(await x.maximum(y).data())).toEqual(['0', '0', '-0', '0']);
+      expect(sgn(await x.minimum(y).data())).toEqual(['-0', '-0', '-0', '0']);
+    }
+  });
+
   it('randint over a range wider than 2^24 gives the same integers as the CPU (32-bit draws in int32 arithmetic)', async () => {
     for (const [lo, hi] of [[0, 2 ** 31], [-(2 ** 31), 2 ** 31], [-(2 ** 30), 2 ** 31], [1e9, 1e9 + 5]] as const) {
       manualSeed(3);

@@ -87,11 +87,14 @@ const HELPERS: Record<string, { deps?: string[]; src: string }> = {
   tg_relu: { deps: ['tg_isnan'], src: 'fn tg_relu(x: f32) -> f32 { if (tg_isnan(x)) { return x; } return select(x, 0.0, x <= 0.0); }' },
   tg_fmax: {
     deps: ['tg_nan', 'tg_isnan'],
-    src: 'fn tg_fmax(a: f32, b: f32) -> f32 { if (tg_isnan(a) || tg_isnan(b)) { return tg_nan(); } return max(a, b); }',
+    // (equal operands: the AND of their bits, so max(−0, +0) is +0 in either order, as Math.max;
+    // WGSL's max of ±0 may return either, and the compiler reorders commutative operands)
+    src: 'fn tg_fmax(a: f32, b: f32) -> f32 { if (tg_isnan(a) || tg_isnan(b)) { return tg_nan(); } if (a == b) { return bitcast<f32>(bitcast<u32>(a) & bitcast<u32>(b)); } return max(a, b); }',
   },
   tg_fmin: {
     deps: ['tg_nan', 'tg_isnan'],
-    src: 'fn tg_fmin(a: f32, b: f32) -> f32 { if (tg_isnan(a) || tg_isnan(b)) { return tg_nan(); } return min(a, b); }',
+    // (equal operands: the OR of their bits, so min(−0, +0) is −0 in either order, as Math.min)
+    src: 'fn tg_fmin(a: f32, b: f32) -> f32 { if (tg_isnan(a) || tg_isnan(b)) { return tg_nan(); } if (a == b) { return bitcast<f32>(bitcast<u32>(a) | bitcast<u32>(b)); } return min(a, b); }',
   },
   // NOTE: log from the bits, not WGSL's log: the built-in only bounds the absolute error (2⁻²¹
   // near 1: log1p, expm1 and tanh built on it were off by up to 19 % for small arguments, and
