@@ -308,11 +308,11 @@ function accumulateLeaf(t: Tensor, g: Tensor, keepGraph: boolean, leaf = true): 
   // caller's gradient through; each leaf gets its own storage so in-place edits of one .grad
   // (optimizers, clipping) never change another.
   const had = t._readGrad();
-  if (had && leaf && !Tensor._gradHook && canAccumulateInPlace(had)) {
+  if (had && leaf && canAccumulateInPlace(had)) {
     // as PyTorch's AccumulateGrad: `.grad += g` in place, so a reference to `.grad` taken before
     // this backward sees the sum (a retained non-leaf gradient is summed out of place, as
-    // PyTorch's retain_grad hook does). While jit traces, the sum is a replacement the compiled
-    // function writes into the existing `.grad` after each call, to the same effect
+    // PyTorch's retain_grad hook does). While jit traces, the write is an update of that `.grad`
+    // (two leaves sharing one `.grad` tensor then both add into it, as eagerly)
     withGradMode(false, () => had.add_(g));
     return;
   }

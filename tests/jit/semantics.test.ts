@@ -278,6 +278,21 @@ describe('jit semantics: a twelfth-session probe (each case was silently differe
     }
   });
 
+  it('two leaves sharing one .grad tensor both add into it (one contribution was lost)', () => {
+    const run = (compiled: boolean) => {
+      const p = tensor([1, 2], { requiresGrad: true }), q = tensor([3, 4], { requiresGrad: true });
+      const g = zeros([2]);
+      p.grad = g;
+      q.grad = g;
+      const body = (a: Tensor) => { a.mul(p).add(a.mul(q).mul(10)).sum().backward(); return a.sum(); };
+      const f = compiled ? jit(body) : body;
+      for (let i = 0; i < 3; i++) f(tensor([1, 2]));
+      return arr(g);
+    };
+    expect(run(true)).toEqual(run(false));
+    expect(run(false)).toEqual([33, 66]);
+  });
+
   it('CPU tensors over one JavaScript array (fromTypedArray) count as sharing memory when one is written', () => {
     const f = J((a: Tensor, b: Tensor) => { a.add_(1); return b.mul(1); });
     const buf = new Float32Array([1, 2, 3, 4]);
