@@ -512,7 +512,9 @@ export function renderWgsl(root: Expr, ctx: RenderContext): { stmts: string[]; v
           case 'round': return float ? `round(${go(e.a)})` : go(e.a);
           // NOTE: not(x) is x == 0, so not(NaN) is false (NaN is truthy, as bool(nan) in PyTorch)
           case 'not': return t === 'bool' ? `!${go(e.a)}` : float ? `(${go(e.a)} == 0.0)` : `(${num(go(e.a), t)} == 0)`;
-          case 'isnan': return float ? `${need('tg_isnan')}(${go(e.a)})` : 'false';
+          // (an integer is never NaN; not the literal `false`, which made the rest of an expression
+          // a WGSL constant expression, where 1.0 / 0.0 is a compile error)
+          case 'isnan': { const a = go(e.a); return float ? `${need('tg_isnan')}(${a})` : `(${num(a, t)} != ${num(a, t)})`; }
           default: return o satisfies never;
         }
       }

@@ -7,6 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { AutogradError, eye, fromTypedArray, full, manualSeed, nn, noGrad, ones, optim, rand, randn, tensor, zeros, type Tensor } from '../../src/index.ts';
 import * as F from '../../src/ops/functional.ts';
+import { dispatch } from '../../src/ops/dispatch.ts';
+import { prims } from '../../src/ops/prims.ts';
 import { fn, jit, pp, shared, T } from '../../src/jit/index.ts';
 
 const J = <A extends unknown[], R>(f: (...a: A) => R) => jit(f, { eagerFirstCall: false });
@@ -303,6 +305,13 @@ describe('jit semantics: a twelfth-session probe (each case was silently differe
     const c = fromTypedArray(big.subarray(0, 4), [4], 'float32'), d = fromTypedArray(big.subarray(4), [4], 'float32');
     expect(arr(f(c, d))).toEqual([0, 0, 0, 0]);
     expect(Array.from(big)).toEqual([1, 1, 1, 1, 0, 0, 0, 0]);
+  });
+
+  it('mul-div-cancel leaves int32 alone: the product wraps and the division truncates', () => {
+    // (the primitive itself: F.div's divisor check puts a node between y and the division)
+    const f = (x: Tensor, y: Tensor) => dispatch(prims.div, [F.mul(x, y), y], {});
+    const a = tensor([10, 2147483647, 7, -17], { dtype: 'int32' }), b = tensor([2147483647, 2, 3, -5], { dtype: 'int32' });
+    expect(arr(J(f)(a, b))).toEqual(arr(f(a, b)));
   });
 
   it('fused CPU kernels: int32 abs wraps, int32 remainder gives +0, float32 x**k rounds once (as eager)', () => {

@@ -170,10 +170,10 @@ export const rules: readonly Rule[] = [
   },
   { name: 'div-one', op: 'div', doc: 'x/1 → x', rewrite: (n, b) => (isConst(n.inputs[1]!, 1) ? broadcastTo(n.inputs[0]!, n.shape, b) : null) },
   {
-    name: 'mul-div-cancel', op: 'div', unsafe: true, doc: '(x·y)/y → x and (y·x)/y → x (NaN-unsafe where y is 0 or ±Inf; the tutorial\'s example)',
+    name: 'mul-div-cancel', op: 'div', unsafe: true, doc: '(x·y)/y → x and (y·x)/y → x (NaN-unsafe where y is 0 or ±Inf; the tutorial\'s example); floats only (an int32 product wraps and the division truncates)',
     rewrite: (n, b) => {
       const [num, y] = n.inputs as [GNode, GNode];
-      if (num.op !== prims.mul) return null;
+      if (num.op !== prims.mul || !isFloat(n)) return null;
       const [p, q] = num.inputs as [GNode, GNode];
       const x = q === y ? p : p === y ? q : null;
       return x && x.dtype === n.dtype ? broadcastTo(x, n.shape, b) : null;
