@@ -238,3 +238,54 @@ describe('PyTorch semantics a probe found silently different (each fixed)', () =
     expect(A(y)).toEqual([0, 3, 6, 1, 4, 7, 2, 5, 8]);
   });
 });
+
+describe('PyTorch semantics a twelfth-session probe found silently different (each fixed)', () => {
+  const I = (a: number[]) => tensor(a, { dtype: 'int32' });
+  const A = (t: tg.Tensor) => Array.from(t.dataSync() as ArrayLike<number>);
+  const F = tg.nn.functional;
+
+  it('maxPool2d of int32 with padding: the padding never wins the max (it read as 0)', () => {
+    const xi = tensor([[[[-1, -2, -3], [-4, -5, -6], [-7, -8, -9]]]], { dtype: 'int32' });
+    expect(A(F.maxPool2d(xi, 2, { stride: 2, padding: 1 }))).toEqual([-1, -2, -4, -5]);
+    expect(A(F.maxPool2d(xi, 2, { stride: 2, padding: 1 }))).toEqual(A(F.maxPool2d(xi.float(), 2, { stride: 2, padding: 1 })));
+  });
+
+  it('pad and unfold convert the fill value as full() does: out of int32 range or NaN is an error, a bool fill is non-zero', () => {
+    expect(() => tg.pad(I([1, 2]), [1, 1], 1e10)).toThrow(/pad: value 10000000000.*cannot be converted to int32/);
+    expect(() => tg.pad(I([1, 2]), [1, 0], NaN)).toThrow(tg.ValueError);
+    expect(A(tg.pad(I([1, 2]), [1, 0], 2.7))).toEqual([2, 1, 2]);
+    expect(A(tg.pad(tensor([true]), [1, 0], 0.5))).toEqual([1, 1]);
+    expect(() => F.unfold(I([1, 2, 3, 4]).reshape([1, 1, 2, 2]), { kernel: 2, padding: 1, padValue: -Infinity })).toThrow(/unfold \(padValue\)/);
+  });
+
+  it('argmax/argmin over all elements with keepdim have shape [1, …, 1]', () => {
+    const x = tensor([[1, 5], [7, 2]]);
+    expect(x.argmax(undefined, true).shape).toEqual([1, 1]);
+    expect(A(x.argmax(undefined, true))).toEqual([2]);
+    expect(x.argmin(null, true).shape).toEqual([1, 1]);
+    expect(x.argmax().shape).toEqual([]);
+  });
+
+  it('layerNorm weight/bias must have normalizedShape; a linear bias must broadcast to the output, not enlarge it', () => {
+    const x = tensor([[1, 2, 4], [2, 0, 1]]);
+    expect(() => F.layerNorm(x, [3], tensor([[2], [3]]))).toThrow(/layerNorm: weight of shape \[2, 1\] must have the shape of normalizedShape \[3\]/);
+    expect(() => F.layerNorm(x, [3], null, tg.ones([2, 3]))).toThrow(/bias/);
+    expect(F.layerNorm(x, [3], tg.ones([3]), tg.zeros([3])).shape).toEqual([2, 3]);
+    expect(() => F.linear(tg.ones([2, 3]), tg.ones([4, 3]), tg.ones([5, 1, 4]))).toThrow(/linear: bias of shape \[5, 1, 4\] does not broadcast to the output shape \[2, 4\]/);
+    expect(A(F.linear(tg.ones([2, 3]), tg.ones([4, 3]), tg.ones([4])))).toEqual([4, 4, 4, 4, 4, 4, 4, 4]);
+  });
+
+  it('dropout refuses integer inputs (the dtype depended on p) and a non-boolean training flag', () => {
+    expect(() => F.dropout(I([1, 2, 3, 4]), 0.5)).toThrow(tg.DTypeError);
+    expect(() => F.dropout(tensor([1, 2]), 0.5, 'false' as unknown as boolean)).toThrow(/training must be a boolean/);
+    expect(A(F.dropout(I([1, 2]), 0.5, false))).toEqual([1, 2]);
+  });
+
+  it('flatten of a 0-d tensor takes only dims -1 and 0; batchNorm out of training needs running statistics', () => {
+    expect(tensor(1).flatten().shape).toEqual([1]);
+    expect(tensor(1).flatten(-1, 0).shape).toEqual([1]);
+    expect(() => tensor(1).flatten(1)).toThrow(/flatten/);
+    expect(() => F.batchNorm(tensor([[1, 2, 4], [2, 0, 1]]), null, null)).toThrow(/runningMean and runningVar are required when training is false/);
+    expect(F.batchNorm(tensor([[1, 2, 4], [2, 0, 1]]), null, null, { training: true }).shape).toEqual([2, 3]);
+  });
+});

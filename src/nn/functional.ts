@@ -4,7 +4,7 @@
  */
 import { isFloat, promoteTypes } from '../dtype.ts';
 import { DTypeError, IndexError, ShapeError, ValueError } from '../errors.ts';
-import { broadcastShapes, fmtShape } from '../shape.ts';
+import { broadcastShapes, fmtShape, sameShape } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
 import { rand } from '../creation.ts';
 import { doneWithOwn, isGradEnabled, noGrad, ownTensor } from '../tape.ts';
@@ -65,6 +65,10 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   }
   const y = F.matmul(x, weight.ndim === 2 ? F.t(weight) : weight);
   if (!bias) return y;
+  // the bias broadcasts to the product, never the product to the bias (PyTorch adds it in place)
+  if (!sameShape(broadcastShapes('linear', y.shape, bias.shape), y.shape)) {
+    throw new ShapeError(`linear: bias of shape ${fmtShape(bias.shape)} does not broadcast to the output shape ${fmtShape(y.shape)}; expected [${y.shape[y.ndim - 1] ?? ''}]`);
+  }
   // the product before the bias is this function's own: released once the add has read it
   // (unless a node saved it; see conv2d)
   ownTensor(y);
@@ -267,7 +271,8 @@ export function maxPool2d(x: Tensor, kernel: Pair, opts: Pool2dOptions = {}): Te
     doneWithOwn(rows);
     return g.finish(y);
   }
-  return g.finish(F.max(windowColumns(g, -Infinity), 1).values);
+  // (padding never wins the max: −∞, or int32's least value, which −∞ would have become 0 as)
+  return g.finish(F.max(windowColumns(g, isFloat(x.dtype) ? -Infinity : x.dtype === 'int32' ? -(2 ** 31) : 0), 1).values);
 }
 
 /** Mean over each window (padding counts as zeros, PyTorch's countIncludePad=true). */
@@ -487,6 +492,12 @@ export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?
   if (k === 0 || k > x.ndim || tail.some((d, i) => d !== normalizedShape[i])) {
     throw new ShapeError(`layerNorm: input of shape ${fmtShape(x.shape)} does not end with normalizedShape ${fmtShape(normalizedShape)}`);
   }
+  for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
+    // as PyTorch: exactly normalizedShape (a [2, 1] weight broadcast per row, silently)
+    if (t && !sameShape(t.shape, normalizedShape)) {
+      throw new ShapeError(`layerNorm: ${name} of shape ${fmtShape(t.shape)} must have the shape of normalizedShape ${fmtShape(normalizedShape)}`);
+    }
+  }
   const dims = [...Array(k).keys()].map((i) => x.ndim - k + i);
   const mu = F.mean(x, dims, true);
   const v = F.var(x, dims, { correction: 0, keepdim: true });
@@ -525,7 +536,11 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
   }
   let mu: Tensor, v: Tensor;
   const training = opts.training ?? false;
-  if (training || !runningMean || !runningVar) {
+  if (!training && (!runningMean || !runningVar)) {
+    // as PyTorch: out of training the running statistics normalise; batch ones were used silently
+    throw new ValueError(`batchNorm: runningMean and runningVar are required when training is false (they normalise the input); pass training: true to normalise with the batch's statistics`);
+  }
+  if (training) {
     const n = dims.reduce((a, d) => a * x.shape[d]!, 1);
     if (training && n <= 1) throw new ValueError(`batchNorm: expected more than 1 value per channel when training, got input ${fmtShape(x.shape)}`);
     mu = F.mean(x, dims, true);
@@ -539,8 +554,8 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
       });
     }
   } else {
-    mu = F.reshape(runningMean, bshape);
-    v = F.reshape(runningVar, bshape);
+    mu = F.reshape(runningMean!, bshape);
+    v = F.reshape(runningVar!, bshape);
   }
   let y = F.mul(F.sub(x, mu), F.rsqrt(F.add(v, eps)));
   if (opts.weight) y = F.mul(y, F.reshape(opts.weight, bshape));
@@ -560,7 +575,10 @@ export function embedding(indices: Tensor, weight: Tensor): Tensor {
 /** Zeroes each element with probability p and scales the rest by 1/(1−p) (identity when not training). */
 export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
   if (!(p >= 0 && p <= 1)) throw new ValueError(`dropout: probability must be in [0, 1], got ${p}`);
+  if (typeof training !== 'boolean') throw new ValueError(`dropout: training must be a boolean, got ${typeof training} ${String(training)}`);
   if (!training || p === 0) return x;
+  // (PyTorch refuses integer inputs too: the kept values would be scaled by 1/(1 − p))
+  if (!isFloat(x.dtype)) throw new DTypeError(`dropout: input must be float32 or float64, got ${x.dtype}`);
   if (p === 1) return F.mul(x, 0);
   const keep = F.ge(rand(x.shape, { device: x.device, dtype: isFloat(x.dtype) ? x.dtype : 'float32' }), p);
   return F.mul(x, F.mul(F.cast(keep, x.dtype), 1 / (1 - p)));

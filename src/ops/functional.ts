@@ -3,7 +3,7 @@
  * through dispatch(); composites are plain functions of primitives.
  */
 import { getBackend, type BufView, type Device } from '../backend.ts';
-import { checkDType, isFloat, promoteTypes, scalarDtype, type DType } from '../dtype.ts';
+import { checkDType, isFloat, promoteTypes, scalarDtype, toElement, type DType } from '../dtype.ts';
 import { AutogradError, DTypeError, DeviceError, ShapeError, ValueError, divisorCheck } from '../errors.ts';
 import { broadcastShapes, fmtShape, normDim, normDims, numel, sameShape } from '../shape.ts';
 import { Tensor, type ViewStep } from '../tensor.ts';
@@ -671,12 +671,13 @@ export function mean(x: Tensor, dim?: Dims, keepdim = false): Tensor {
 }
 /** Index of the maximum over all elements (flattened) or along one dim. */
 export function argmax(x: Tensor, dim?: number | null, keepdim = false): Tensor {
-  if (dim === undefined || dim === null) return reduce(prims.argmax, reshape(x, [x.numel]), 0, false);
+  // (over all elements with keepdim: shape [1, …, 1], as PyTorch's, not 0-d)
+  if (dim === undefined || dim === null) return reshape(reduce(prims.argmax, reshape(x, [x.numel]), 0, false), keepdim ? x.shape.map(() => 1) : []);
   return reduce(prims.argmax, x, dimArg('argmax', dim, x.ndim), keepdim);
 }
 /** Index of the minimum over all elements (flattened) or along one dim. */
 export function argmin(x: Tensor, dim?: number | null, keepdim = false): Tensor {
-  if (dim === undefined || dim === null) return reduce(prims.argmin, reshape(x, [x.numel]), 0, false);
+  if (dim === undefined || dim === null) return reshape(reduce(prims.argmin, reshape(x, [x.numel]), 0, false), keepdim ? x.shape.map(() => 1) : []);
   return reduce(prims.argmin, x, dimArg('argmin', dim, x.ndim), keepdim);
 }
 /** max of all elements, or {values, indices} along a dim (the gradient goes to the chosen index). */
@@ -877,7 +878,12 @@ export function unsqueeze(x: Tensor, dim: number): Tensor {
 }
 /** Merges dims startDim..endDim into one. */
 export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
-  if (x.ndim === 0) return reshape(x, [1]);
+  // a 0-d tensor takes dims as a 1-D one does (-1 or 0), as PyTorch's
+  if (x.ndim === 0) {
+    normDim('flatten', startDim, 1);
+    normDim('flatten', endDim, 1);
+    return reshape(x, [1]);
+  }
   const a = normDim('flatten', startDim, x.ndim), b = normDim('flatten', endDim, x.ndim);
   if (a > b) throw new ShapeError(`flatten: startDim ${startDim} comes after endDim ${endDim}`);
   const s = [...x.shape.slice(0, a), x.shape.slice(a, b + 1).reduce((p, d) => p * d, 1), ...x.shape.slice(b + 1)];
@@ -1050,7 +1056,10 @@ export function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
 /** Places x into a tensor filled with `value`, at offsets `pads[d][0]` with element spacing `steps[d]`. */
 export function padStrided(x: Tensor, pads: readonly (readonly [number, number])[], steps: readonly number[], value: number): Tensor {
   if (pads.every(([a, b]) => a === 0 && b === 0) && steps.every((s) => s === 1)) return x;
-  return dispatch(prims.pad, [x], { pads, steps, value });
+  // as full() and fill_ convert it: an int32 fill out of range or NaN is refused, not wrapped or 0;
+  // a fraction truncates, and a bool fill is true where non-zero (0.5 was false)
+  const v = toElement('pad', value, x.dtype, () => ` (the fill value) for a ${x.dtype} tensor`);
+  return dispatch(prims.pad, [x], { pads, steps, value: v });
 }
 /**
  * out[...i_dim...] = x[...index[i]...] along dim (PyTorch's gather). `what`: the op a composite
@@ -1108,7 +1117,8 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 }
 /** Sliding windows of an NCHW image as columns: [N, C·kh·kw, L]. */
 export function unfold(x: Tensor, attrs: UnfoldAttrs): Tensor {
-  return dispatch(prims.unfold, [x], attrs);
+  const padValue = toElement('unfold (padValue)', attrs.padValue, x.dtype, () => ` for a ${x.dtype} tensor`);
+  return dispatch(prims.unfold, [x], padValue === attrs.padValue ? attrs : { ...attrs, padValue });
 }
 /** Sums columns back into an NCHW image (the adjoint of unfold). */
 export function fold(cols: Tensor, attrs: FoldAttrs): Tensor {
