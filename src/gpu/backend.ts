@@ -145,6 +145,13 @@ export class GpuBackend implements Backend {
       this.rt.clear(buf, n * 4);
       return;
     }
+    if (this.rt.isCollecting) {
+      // (precompileWebGPU: a fill kernel not compiled yet would be skipped, leaving the constant's
+      // new buffer unwritten for good — it read as zeros ever after; a host write always lands)
+      const host = dtype === 'int32' ? new Int32Array(n).fill(value) : dtype === 'bool' ? new Uint32Array(n).fill(value ? 1 : 0) : new Float32Array(n).fill(value);
+      this.rt.write(buf, host);
+      return;
+    }
     runElementwise(this.rt, 'full', E.const(value, dtype), [n], { buf, offset: 0, strides: [1], dtype }, []);
   }
 

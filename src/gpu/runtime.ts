@@ -300,6 +300,8 @@ export class Runtime {
     return new Map(c ? [...c].map(([k, v]) => [k, v.src] as const) : []);
   }
 
+  /** Whether collect mode is on (dispatches of kernels not yet compiled are skipped). */
+  get isCollecting(): boolean { return this.collecting !== null; }
   private collecting: Map<string, { src: KernelSource; k: Kernel }> | null = null;
   private readonly placeholders = new Set<Kernel>();
   private readonly pending = new Map<string, Promise<Kernel>>();

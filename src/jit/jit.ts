@@ -184,12 +184,13 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
     stats.traces++;
     if (lastSigs && stats.traces > nextWarn) {
       const guard = (cache.get(key) ?? []).map(changedGuard).find((w) => w !== null);
-      const why = guard ? `${guard} changed` : describeChange(lastSigs, sigs);
+      const why = guard ? `${guard} changed` : lastDropped ?? describeChange(lastSigs, sigs);
       warn(`jit(${name}): traced ${stats.traces} times; the last retrace happened because ${why}. ` +
         'Each new signature (shapes, dtypes, devices, non-tensor arguments, grad mode) compiles again; pass values that change per call as tensors.');
       nextWarn *= 2;
     }
     lastSigs = sigs;
+    lastDropped = null;
     const trace = traceFunction(fn as (...a: unknown[]) => unknown, args, isGradEnabled(), opts.argNames);
     const device: Device = trace.graph.nodes.find((n) => n.device)?.device ?? 'cpu';
     const compiled = compileGraph(trace.graph, device, opts);
@@ -219,7 +220,25 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
     throw new ValueError(`jit(${name}): called with ${args.length} argument${args.length === 1 ? '' : 's'}, but the function takes ${fn.length}${names}${why}`);
   };
 
-  const find = (key: string): Entry | undefined => cache.get(key)?.find(usable);
+  /**
+   * Entries bound to a tensor disposed since can never run again (disposal is for good): they are
+   * dropped with their buffers, not kept beside each retrace (a tensor made from values inside the
+   * function and released by the caller's scope() left one entry per call).
+   */
+  let lastDropped: string | null = null;
+  const find = (key: string): Entry | undefined => {
+    const list = cache.get(key);
+    if (!list) return undefined;
+    for (let i = list.length - 1; i >= 0; i--) {
+      const dead = list[i]!.compiled.graph.states.find((st) => (st.binding as Binding).kind === 'ref' && ((st.binding as { tensor: Tensor }).tensor._disposed));
+      if (!dead) continue;
+      lastDropped = `a tensor it reads (${dead.name ?? `${dead.dtype}${fmtShape(dead.shape)}`}) was disposed`;
+      list[i]!.compiled.program.dispose();
+      list.splice(i, 1);
+      stats.entries--;
+    }
+    return list.find(usable);
+  };
 
   const run = (e: Entry, flat: Flat, fresh: boolean): R => {
     const tensors = flat.tensors;

@@ -16,6 +16,7 @@ import { contiguousStrides, fmtShape, sameShape } from '../shape.ts';
 import type { Node } from '../tape.ts';
 import { Tensor, type ViewStep } from '../tensor.ts';
 import { Graph, GNode, constValue, type Update } from './graph.ts';
+import { keep } from '../scope.ts';
 import { flatten, hiddenTensor } from './tree.ts';
 import { writeThroughView } from './view-writes.ts';
 
@@ -412,7 +413,7 @@ export class TraceContext implements Tracer {
    * carry writes to them from one call to the next, nor hand the same object out twice. Tensors
    * made with the tracer suspended (an optimizer's lazily made state) are state, not these.
    */
-  private readonly born = new WeakSet<Tensor>();
+  private readonly born = new Set<Tensor>();
   /** Tensor._createdHook while tracing. */
   readonly onCreated = (t: Tensor): void => {
     if (activeTracer() === this) this.born.add(t);
@@ -500,6 +501,9 @@ export class TraceContext implements Tracer {
       else outSpecs.push({ kind: 'node', output: pushOutput(t, this.nodeOf(t)), grad: this.gradReach(t) });
     }
 
+    // tensors the function made from values are the compiled function's constants from now on:
+    // a scope() around the call that made them must not release them (every later call retraced)
+    for (const t of this.born) keep(t);
     const updates = new Map<GNode, GNode>();
     for (const list of this.byStorage.values()) {
       // (a tensor the function made keeps the value it was made with: each call starts from it)
@@ -565,6 +569,7 @@ export class TraceContext implements Tracer {
     }
 
     for (const [t, s] of this.touched) restoreAutograd(t, s);
+    this.born.clear();
     g.updates = [...updates].map(([target, value]): Update => ({ target, value }));
     for (const u of g.updates) {
       if (!sameShape(u.target.shape, u.value.shape) || u.target.dtype !== u.value.dtype) {

@@ -5,7 +5,7 @@
  * call's own arguments and random numbers, and NaN/Inf-changing rules are marked unsafe.
  */
 import { describe, expect, it } from 'vitest';
-import { AutogradError, eye, fromTypedArray, full, manualSeed, nn, noGrad, ones, optim, rand, randn, tensor, zeros, type Tensor } from '../../src/index.ts';
+import { AutogradError, eye, fromTypedArray, full, manualSeed, nn, noGrad, ones, optim, rand, randn, scope, tensor, zeros, type Tensor } from '../../src/index.ts';
 import * as F from '../../src/ops/functional.ts';
 import { dispatch } from '../../src/ops/dispatch.ts';
 import { prims } from '../../src/ops/prims.ts';
@@ -252,6 +252,26 @@ describe('jit semantics: a twelfth-session probe (each case was silently differe
     expect(x.grad).toBeNull();
     f(x);
     expect(arr(x.grad!)).toEqual([2, 4]);
+  });
+
+  it('a tensor made from values inside the function survives the scope() around the call: no retrace per call, no entry kept per call', () => {
+    const f = J((x: Tensor) => x.exp().matmul(x.t()).add(tensor([1])).relu().sum(1));
+    const g = J((x: Tensor) => x.indexSelect(0, [0, 2, 5]).sum());
+    const x = randn([8, 8]);
+    for (let i = 0; i < 20; i++) {
+      scope(() => f(x)).dispose();
+      scope(() => g(x)).dispose();
+    }
+    expect([f.stats.traces, f.stats.entries, g.stats.traces, g.stats.entries]).toEqual([1, 1, 1, 1]);
+    // an entry bound to a tensor disposed since is dropped, not kept beside the retrace
+    let w = randn([8]);
+    const h = J((y: Tensor) => y.mul(w).sum());
+    for (let i = 0; i < 5; i++) {
+      h(x);
+      w.dispose();
+      w = randn([8]);
+    }
+    expect(h.stats.entries).toBe(1);
   });
 
   it('one leaf passed as several arguments gets the sum of their gradients', () => {

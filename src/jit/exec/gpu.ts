@@ -217,8 +217,12 @@ export function gpuProgram(low: Lowered, plan: BufferPlan): Program {
           if (t) rt.endTimed();
         }
       });
-      onceDone = true;
-      recorded = true;
+      // (not in precompileWebGPU's collect mode, whose dispatches of new kernels are skipped: the
+      // call-invariant ones would never have run, and would never run again)
+      if (!rt.isCollecting) {
+        onceDone = true;
+        recorded = true;
+      }
     } finally {
       rt.onDispatch = prev;
       rt.oneGroup = false;
