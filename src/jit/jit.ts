@@ -230,9 +230,13 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
     const list = cache.get(key);
     if (!list) return undefined;
     for (let i = list.length - 1; i >= 0; i--) {
-      const dead = list[i]!.compiled.graph.states.find((st) => (st.binding as Binding).kind === 'ref' && ((st.binding as { tensor: Tensor }).tensor._disposed));
-      if (!dead) continue;
-      lastDropped = `a tensor it reads (${dead.name ?? `${dead.dtype}${fmtShape(dead.shape)}`}) was disposed`;
+      const e = list[i]!;
+      const dead = e.compiled.graph.states.find((st) => (st.binding as Binding).kind === 'ref' && ((st.binding as { tensor: Tensor }).tensor._disposed));
+      // (a plan for a WebGPU device lost or replaced since cannot run either: initWebGPU() again
+      // and new tensors retrace instead of failing for good)
+      const stale = !dead && e.compiled.program.stale?.();
+      if (!dead && !stale) continue;
+      lastDropped = dead ? `a tensor it reads (${dead.name ?? `${dead.dtype}${fmtShape(dead.shape)}`}) was disposed` : 'the WebGPU device it was compiled for is gone';
       list[i]!.compiled.program.dispose();
       list.splice(i, 1);
       stats.entries--;

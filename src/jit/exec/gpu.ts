@@ -289,6 +289,14 @@ export function gpuProgram(low: Lowered, plan: BufferPlan): Program {
     launches: steps.length - once.filter(Boolean).length + copies.length,
     get replay() { return { calls: replayed, refused }; },
     tempBytes: plan.tempBytes,
+    stale() {
+      if (backend.rt.ctx.lostReason !== null) return true;
+      try {
+        return getBackend('webgpu') !== (backend as unknown as ReturnType<typeof getBackend>);
+      } catch {
+        return true;
+      }
+    },
     run(inputs, states, seeds) {
       if (disposed) throw new DeviceError('jit: this compiled function was disposed');
       slots.forEach((s, i) => {

@@ -33,6 +33,8 @@ export interface Program {
   readonly replay?: { readonly calls: number; readonly refused: string | null };
   /** bytes of temporary buffers the plan holds */
   readonly tempBytes: number;
+  /** WebGPU: the device it was planned on is gone (lost, or replaced by initWebGPU()): it can never run again */
+  stale?(): boolean;
   /** releases the temporary buffers now */
   dispose(): void;
   /** Times every kernel from now on (off by default); `profile()` reads the totals. */
