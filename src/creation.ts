@@ -1,4 +1,5 @@
 /** @file Creation functions: tensor(), zeros, ones, full, arange, linspace, eye, random. */
+import { checkOptions } from './options.ts';
 import { getBackend, type Device } from './backend.ts';
 import {
   ARRAY_NAME, arrayDtype, arrayFor, arrayName, checkDType, checkOptDType, dtypeOfArray, isFloat, toElement, type DType, type TypedArray,
@@ -24,8 +25,13 @@ function finish(t: Tensor, opts: CreateOptions): Tensor {
 }
 
 /** Refuses an options argument that is not an object: `zeros(2, 3)` would otherwise drop the 3. */
-function checkOpts(op: string, opts: unknown): void {
-  if (typeof opts === 'object' && opts !== null && !Array.isArray(opts)) return;
+const CREATE_OPTIONS = ['dtype', 'device', 'requiresGrad'];
+function checkOpts(op: string, opts: unknown, extra?: string): void {
+  if (typeof opts === 'object' && opts !== null && !Array.isArray(opts)) {
+    // (a misspelled key — dtyp, requires_grad — was ignored: float32, no gradient)
+    checkOptions(op, opts, extra ? [...CREATE_OPTIONS, extra] : CREATE_OPTIONS);
+    return;
+  }
   const hint = typeof opts === 'number' ? ' (a shape of several sizes is one array, e.g. [2, 3])' : '';
   throw new ValueError(`${op}: options must be an object like { dtype, device, requiresGrad }, got ${describeValue(opts)}${hint}`);
 }
@@ -68,7 +74,7 @@ export function fromTypedArray(data: TypedArray, shape: readonly number[], dtype
  * @example tensor([[1, 2], [3, 4]], { requiresGrad: true })
  */
 export function tensor(data: NestedInput | TypedArray | NestedArray, opts: CreateOptions & { shape?: readonly number[] } = {}): Tensor {
-  checkOpts('tensor', opts);
+  checkOpts('tensor', opts, 'shape');
   const given = checkOptDType('tensor', opts.dtype);
   const shape = opts.shape === undefined ? undefined : checkShape('tensor', opts.shape);
   const device = opts.device ?? getDefaultDevice();

@@ -2,6 +2,7 @@
  * @file Autograd: grad mode, the tape nodes recorded by dispatch(), and the backward engine.
  * Nodes are owned by the tensors that refer to them; nothing global grows.
  */
+import { checkOptions, optionNames } from './options.ts';
 import type { Aval } from './backend.ts';
 import { AutogradError, DeviceError, ShapeError, ValueError } from './errors.ts';
 import { isFloat } from './dtype.ts';
@@ -158,6 +159,8 @@ export interface BackwardOptions {
   /** record the backward pass itself, for higher-order gradients */
   createGraph?: boolean;
 }
+
+const BACKWARD_OPTIONS = optionNames<BackwardOptions>({ retainGraph: true, createGraph: true });
 
 interface EngineOptions extends BackwardOptions {
   /** tensors whose gradients are returned instead of accumulated into .grad (autograd.grad) */
@@ -369,6 +372,7 @@ function rootGradient(op: 'backward' | 'grad', out: Tensor, given: unknown, what
 
 /** `t.backward(gradient?, opts)`: accumulates d(t)/d(leaf) into every leaf's `.grad`. */
 export function backward(t: Tensor, gradient?: Tensor, opts: BackwardOptions = {}): void {
+  checkOptions('backward', opts, BACKWARD_OPTIONS);
   if (!t.requiresGrad) {
     throw new AutogradError(`backward: the tensor (shape ${fmtShape(t.shape)}) does not require grad and has no gradFn; set requiresGrad on a leaf it depends on`);
   }
@@ -384,11 +388,14 @@ export interface GradOptions extends BackwardOptions {
   allowUnused?: boolean;
 }
 
+const GRAD_OPTIONS = optionNames<GradOptions>({ retainGraph: true, createGraph: true, gradOutputs: true, allowUnused: true });
+
 /**
  * d(outputs)/d(inputs) without touching `.grad` (PyTorch's `torch.autograd.grad`, Theano's `T.grad`).
  * @example const [dx] = grad(x.pow(2).sum(), [x]); // 2x
  */
 export function grad(outputs: Tensor | readonly Tensor[], inputs: Tensor | readonly Tensor[], opts: GradOptions = {}): (Tensor | null)[] {
+  checkOptions('grad', opts, GRAD_OPTIONS);
   const outs = Array.isArray(outputs) ? (outputs as readonly Tensor[]) : [outputs as Tensor];
   const ins = Array.isArray(inputs) ? (inputs as readonly Tensor[]) : [inputs as Tensor];
   if (ins.length === 0) throw new ValueError('grad: expected at least one input to differentiate with respect to, got none');

@@ -294,3 +294,30 @@ describe('save/load file errors', () => {
     expect(vals(loadFromBytes(await saveToBytes({ a: tensor([3]) })).a!)).toEqual([3]);
   });
 });
+
+describe('unknown option names (twelfth-session probe: each was silently ignored)', () => {
+  it('creation functions, var/std, div, gelu, softplus, grad and backward refuse misspelled options', async () => {
+    const tg = await import('../src/index.ts');
+    const x = tg.tensor([[1, 2, 4], [2, 0, 1]]);
+    const w = tg.tensor([1, 2], { requiresGrad: true });
+    const cases: [() => unknown, RegExp][] = [
+      [() => tg.zeros([2], { dtyp: 'int32' } as never), /zeros: unknown option 'dtyp' \(did you mean 'dtype'\?\)/],
+      [() => tg.ones([1], { requires_grad: true } as never), /ones: unknown option 'requires_grad' \(did you mean 'requiresGrad'\?\)/],
+      [() => tg.tensor([1], { dtyp: 'int32' } as never), /tensor: unknown option 'dtyp'/],
+      [() => tg.arange(0, 3, 1, { dtyp: 'int32' } as never), /arange: unknown option/],
+      [() => x.var(1, { unbiased: false } as never), /var: unknown option 'unbiased'; write \{ correction: 0 \}/],
+      [() => x.std(1, false as never), /std: expected an options object/],
+      [() => x.var(1, { correction: '0' } as never), /var: correction must be a finite number/],
+      [() => tg.div(x, 2, { rounding_mode: 'floor' } as never), /div: unknown option 'rounding_mode' \(did you mean 'roundingMode'\?\)/],
+      [() => tg.nn.functional.softplus(x, { Beta: 2 } as never), /softplus: unknown option 'Beta'/],
+      [() => tg.nn.functional.gelu(x, { approx: 'tanh' } as never), /gelu: unknown option 'approx'/],
+      [() => tg.grad(w.sum(), [w], { create_graph: true } as never), /grad: unknown option 'create_graph' \(did you mean 'createGraph'\?\)/],
+      [() => w.sum().backward(undefined, { retain_graph: true } as never), /backward: unknown option 'retain_graph'/],
+    ];
+    for (const [f, re] of cases) expect(f).toThrow(re);
+    const v = Array.from(x.var(1, { correction: 0 }).dataSync());
+    expect(v[0]).toBeCloseTo(14 / 9, 5);
+    expect(v[1]).toBeCloseTo(2 / 3, 5);
+    expect(tg.tensor([1, 2], { shape: [2, 1] }).shape).toEqual([2, 1]);
+  });
+});

@@ -10,7 +10,7 @@ import { Tensor, type ViewStep } from '../tensor.ts';
 import { enableGrad, isGradEnabled, noGrad, recordOp } from '../tape.ts';
 import { full, zeros, zerosLike, onesLike, fullLike, fromTypedArray } from '../creation.ts';
 import { activeTracer, bufView, checkLive, describeValue, dispatch } from './dispatch.ts';
-import { optionValue } from '../options.ts';
+import { checkOptions, optionValue } from '../options.ts';
 import { prims } from './prims.ts';
 import { viewStrides } from './movement.ts';
 import type { FoldAttrs, OpDef, UnfoldAttrs } from './registry.ts';
@@ -423,6 +423,7 @@ export function rsub(x: Tensor, v: number): Tensor { return sub(v, x); }
  */
 export function div(a: TensorLike, b: TensorLike, opts: { roundingMode?: 'trunc' | 'floor' } = {}): Tensor {
   const mode = optionValue('div', opts, 'roundingMode', ['trunc', 'floor'], 'true division');
+  checkOptions('div', opts, ['roundingMode']);
   let [x, y] = operands('div', a, b);
   if (!mode || isFloat(x.dtype)) {
     if (!isFloat(x.dtype)) { x = cast(x, 'float32'); y = cast(y, 'float32'); }
@@ -576,7 +577,9 @@ export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
 }
 /** Gaussian error linear unit: exact x·Φ(x), or the tanh approximation. */
 export function gelu(x: Tensor, opts: { approximate?: 'none' | 'tanh' } = {}): Tensor {
-  if (optionValue('gelu', opts, 'approximate', ['none', 'tanh'], "'none'") === 'tanh') {
+  const approximate = optionValue('gelu', opts, 'approximate', ['none', 'tanh'], "'none'");
+  checkOptions('gelu', opts, ['approximate']);
+  if (approximate === 'tanh') {
     // ½x(1 + tanh(√(2/π)(x + 0.044715x³)))
     const inner = mul(add(x, mul(pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
     return mul(mul(x, 0.5), add(tanh(inner), 1));
@@ -585,6 +588,7 @@ export function gelu(x: Tensor, opts: { approximate?: 'none' | 'tanh' } = {}): T
 }
 /** log(1 + e^{βx})/β, linear above `threshold` for stability. */
 export function softplus(x: Tensor, opts: { beta?: number; threshold?: number } = {}): Tensor {
+  checkOptions('softplus', opts, ['beta', 'threshold']);
   const beta = opts.beta ?? 1, threshold = opts.threshold ?? 20;
   const bx = mul(x, beta);
   // NOTE: log1p(exp(-|z|)) + max(z, 0) is the overflow-free form; the threshold matches PyTorch's switch.
@@ -734,6 +738,14 @@ export function std(x: Tensor, dim?: Dims, opts: { correction?: number; keepdim?
   return where(zero, 0, sqrt(where(zero, 1, v)));
 }
 function variance(op: 'var' | 'std', x: Tensor, dim: Dims, opts: { correction?: number; keepdim?: boolean }): Tensor {
+  // (PyTorch's unbiased flag is the option correction: 1 or 0; an ignored { unbiased: false } kept 1)
+  if (typeof opts === 'object' && opts !== null && 'unbiased' in opts) {
+    throw new ValueError(`${op}: unknown option 'unbiased'; write { correction: 0 } for unbiased: false (1, Bessel's correction, is the default)`);
+  }
+  checkOptions(op, opts, ['correction', 'keepdim']);
+  if (opts.correction !== undefined && (typeof opts.correction !== 'number' || !Number.isFinite(opts.correction))) {
+    throw new ValueError(`${op}: correction must be a finite number (1: Bessel's, 0: the biased estimate), got ${describeValue(opts.correction)}`);
+  }
   if (!isFloat(x.dtype)) throw new DTypeError(`${op}: expected a float tensor, got ${x.dtype}`);
   const dims = reduceDims(op, dim, x.ndim);
   const keepdim = opts.keepdim ?? false;

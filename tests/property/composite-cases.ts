@@ -166,8 +166,8 @@ const reductions = [
       return { values: r.values.map((v) => v / n), shape: r.shape };
     },
   }),
-  composite({ name: 'var', gen: varArgs, f: ([x], a) => T.var(x!, a.dims, a), ref: varRef(false) }),
-  composite({ name: 'std', gen: varArgs, f: ([x], a) => T.std(x!, a.dims, a), ref: varRef(true) }),
+  composite({ name: 'var', gen: varArgs, f: ([x], a) => T.var(x!, a.dims, { correction: a.correction, keepdim: a.keepdim }), ref: varRef(false) }),
+  composite({ name: 'std', gen: varArgs, f: ([x], a) => T.std(x!, a.dims, { correction: a.correction, keepdim: a.keepdim }), ref: varRef(true) }),
   composite({
     name: 'prod (public)', gen: dimsArgs('unitish'),
     f: ([x], a) => T.prod(x!, userDims(a, x!.ndim), a.keepdim),
