@@ -15,7 +15,7 @@ const close = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).forE
 
 describe.skipIf(!gpu.ok)('webgpu: precompile leaves no half-made state', () => {
   it("a compiled function's call-invariant arange runs on the calls after precompileWebGPU", async () => {
-    const fn = (x: Tensor) => x.matmul(arange(0, 12, 1, G).reshape([3, 4])).add(1);
+    const fn = (x: Tensor) => x.matmul(arange(0, 12, 1, G).reshape([3, 4]).float()).add(1);
     const f = jit(fn);
     const x = randn([5, 3], G);
     f(x); // eager first call

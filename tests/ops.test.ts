@@ -289,3 +289,14 @@ describe('PyTorch semantics a twelfth-session probe found silently different (ea
     expect(F.batchNorm(tensor([[1, 2, 4], [2, 0, 1]]), null, null, { training: true }).shape).toEqual([2, 3]);
   });
 });
+
+describe('products need one dtype (as PyTorch; they promoted silently)', () => {
+  it('matmul, linear and conv2d refuse mixed dtypes', () => {
+    const F = tg.nn.functional;
+    expect(() => tg.matmul(tensor([[1, 2]]), tensor([[3], [4]], { dtype: 'float64' }))).toThrow(/matmul: both operands must have the same dtype, got float32\[1, 2\] and float64\[2, 1\]/);
+    expect(() => tg.matmul(tensor([[1, 2]], { dtype: 'int32' }), tensor([[0.5], [4]]))).toThrow(tg.DTypeError);
+    expect(() => F.linear(tg.ones([1, 2], { dtype: 'float64' }), tg.ones([3, 2]))).toThrow(tg.DTypeError);
+    expect(() => F.conv2d(tg.zeros([1, 1, 2, 2], { dtype: 'float64' }), tg.zeros([1, 1, 1, 1]))).toThrow(/conv2d: input, weight and bias must have one dtype/);
+    expect(tg.matmul(tensor([[1, 2]], { dtype: 'int32' }), tensor([[3], [4]], { dtype: 'int32' })).toArraySync()).toEqual([[11]]);
+  });
+});

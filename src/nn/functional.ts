@@ -122,6 +122,10 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
   if ((x.ndim !== 3 && x.ndim !== 4) || weight.ndim !== 4) {
     throw new ShapeError(`conv2d: expected input [N, C, H, W] (or [C, H, W]) and weight [O, C/groups, kh, kw], got ${fmtShape(x.shape)} and ${fmtShape(weight.shape)}`);
   }
+  if (x.dtype !== weight.dtype || (bias && bias.dtype !== x.dtype)) {
+    // as PyTorch ("Input type and weight type should be the same"): no silent upcast of the product
+    throw new DTypeError(`conv2d: input, weight and bias must have one dtype, got input ${x.dtype}, weight ${weight.dtype}${bias ? `, bias ${bias.dtype}` : ''}`);
+  }
   const g = opts.groups ?? 1;
   if (!Number.isInteger(g) || g < 1) throw new ShapeError(`conv2d: groups must be a positive integer, got ${showAttr(g)}`);
   const stride = windowPair('conv2d', 'stride', opts.stride ?? 1, 1), dilation = windowPair('conv2d', 'dilation', opts.dilation ?? 1, 1);

@@ -1117,8 +1117,12 @@ function indexArray(op: string, idx: readonly unknown[], device: Device): Tensor
  */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   if (a.ndim === 0 || b.ndim === 0) throw new ShapeError(`matmul: both operands need at least 1 dim, got shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
-  const dt = promoteTypes(a.dtype, false, b.dtype, false);
-  let x = cast(a, dt), y = cast(b, dt);
+  // as PyTorch: one dtype for both (it refuses float32 · float64 and int32 · float32 rather than
+  // promote; a product is not an elementwise op, and a silent upcast doubles its cost)
+  if (a.dtype !== b.dtype) {
+    throw new DTypeError(`matmul: both operands must have the same dtype, got ${a.dtype}${fmtShape(a.shape)} and ${b.dtype}${fmtShape(b.shape)}; cast one with .to('${promoteTypes(a.dtype, false, b.dtype, false)}')`);
+  }
+  let x = a, y = b;
   const aVec = x.ndim === 1, bVec = y.ndim === 1;
   if (aVec) x = unsqueeze(x, 0);
   if (bVec) y = unsqueeze(y, 1);
