@@ -416,7 +416,8 @@ export class TraceContext implements Tracer {
   private readonly born = new Set<Tensor>();
   /** Tensor._createdHook while tracing. */
   readonly onCreated = (t: Tensor): void => {
-    if (activeTracer() === this) this.born.add(t);
+    // (a tensor with a base is an alias of existing memory — detach() of a parameter — not new)
+    if (activeTracer() === this && t._base === null) this.born.add(t);
   };
 
   /** Tensor._gradHook while tracing. */

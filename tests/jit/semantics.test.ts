@@ -232,6 +232,17 @@ describe('jit semantics: a twelfth-session probe (each case was silently differe
     for (let i = 0; i < 3; i++) expect(h(tensor([[1, 2], [3, 4]])).itemSync()).toBe(5);
   });
 
+  it('a write through detach() of a captured tensor made while tracing still lands in that tensor', () => {
+    const run = (compiled: boolean) => {
+      const p = tensor([1, 2], { requiresGrad: true });
+      const body = (x: Tensor) => { noGrad(() => p.detach().mul_(2)); return p.add(x); };
+      const f = compiled ? J(body) : body;
+      const outs = [0, 1, 2].map(() => arr(f(tensor([0, 0]))));
+      return [outs, arr(p)];
+    };
+    expect(run(true)).toEqual(run(false));
+  });
+
   it('optimizer state made lazily while tracing (eagerFirstCall: false) still carries over between calls', () => {
     const w = tensor([1, 2], { requiresGrad: true }), v = tensor([1, 2], { requiresGrad: true });
     const step = (p: Tensor, opt: InstanceType<typeof optim.Adam>) => (x: Tensor) => { opt.zeroGrad(); p.mul(x).sum().backward(); opt.step(); return p.sum(); };
