@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as tg from 'tapegrad';
 import { tensor, arange, zeros } from 'tapegrad';
+import { jit } from '../src/jit/index.ts';
 
 const close = (a: unknown, b: number[] | number[][], digits = 4) => {
   const fa = (Array.isArray(a) ? (a as unknown[]).flat(3) : [a]) as number[];
@@ -298,5 +299,49 @@ describe('products need one dtype (as PyTorch; they promoted silently)', () => {
     expect(() => F.linear(tg.ones([1, 2], { dtype: 'float64' }), tg.ones([3, 2]))).toThrow(tg.DTypeError);
     expect(() => F.conv2d(tg.zeros([1, 1, 2, 2], { dtype: 'float64' }), tg.zeros([1, 1, 1, 1]))).toThrow(/conv2d: input, weight and bias must have one dtype/);
     expect(tg.matmul(tensor([[1, 2]], { dtype: 'int32' }), tensor([[3], [4]], { dtype: 'int32' })).toArraySync()).toEqual([[11]]);
+  });
+});
+
+describe('crossEntropy / nllLoss ignoreIndex (PyTorch ignore_index)', () => {
+  const F = tg.nn.functional;
+  const x = tensor([[1, 2, 0.5], [0.3, -1, 2], [2, 2, 2], [0, 1, 0]]);
+  const t = tensor([0, -100, 2, 1], { dtype: 'int32' });
+  // −log softmax(row)[target], by hand
+  const nll = (row: number[], c: number) => { const m = Math.max(...row); return m + Math.log(row.reduce((a, v) => a + Math.exp(v - m), 0)) - row[c]!; };
+  const rows = [[1, 2, 0.5], [0.3, -1, 2], [2, 2, 2], [0, 1, 0]];
+  const kept = [nll(rows[0]!, 0), nll(rows[2]!, 2), nll(rows[3]!, 1)];
+
+  it('ignored targets add nothing and leave the mean\'s count; the gradient of their rows is zero', () => {
+    expect(F.crossEntropy(x, t, { ignoreIndex: -100 }).itemSync()).toBeCloseTo((kept[0]! + kept[1]! + kept[2]!) / 3, 5);
+    expect(F.crossEntropy(x, t, { ignoreIndex: -100, reduction: 'sum' }).itemSync()).toBeCloseTo(kept[0]! + kept[1]! + kept[2]!, 5);
+    const none = Array.from(F.crossEntropy(x, t, { ignoreIndex: -100, reduction: 'none' }).dataSync());
+    expect(none[1]).toBe(0);
+    const xg = x.clone().requiresGrad_();
+    F.crossEntropy(xg, t, { ignoreIndex: -100 }).backward();
+    expect(Array.from(xg.grad!.dataSync()).slice(3, 6)).toEqual([0, 0, 0]);
+    const lp = F.logSoftmax(x, 1);
+    expect(F.nllLoss(lp, t, { ignoreIndex: -100 }).itemSync()).toBeCloseTo(F.crossEntropy(x, t, { ignoreIndex: -100 }).itemSync(), 6);
+    expect(new tg.nn.CrossEntropyLoss({ ignoreIndex: -100 }).forward(x, t).itemSync()).toBeCloseTo((kept[0]! + kept[1]! + kept[2]!) / 3, 5);
+  });
+
+  it('with class weights and label smoothing: PyTorch\'s formula over the kept targets (eager and compiled)', () => {
+    const w = [1, 2, 3], eps = 0.1, C = 3;
+    const keepRows = [[0, 0], [2, 2], [3, 1]] as const;
+    let num = 0, den = 0;
+    for (const [r, c] of keepRows) {
+      const row = rows[r]!;
+      const smooth = w.reduce((a, wc, k) => a + wc * nll(row, k), 0) * eps / C;
+      num += (1 - eps) * w[c]! * nll(row, c) + smooth;
+      den += w[c]!;
+    }
+    const opts = { ignoreIndex: -100, labelSmoothing: eps, weight: tensor(w) };
+    expect(F.crossEntropy(x, t, opts).itemSync()).toBeCloseTo(num / den, 5);
+    const f = jit((a: tg.Tensor, b: tg.Tensor) => F.crossEntropy(a, b, opts), { eagerFirstCall: false });
+    expect(f(x, t).itemSync()).toBeCloseTo(num / den, 5);
+  });
+
+  it('without ignoreIndex a negative target is an IndexError that says how to skip it', () => {
+    expect(() => F.crossEntropy(x, t)).toThrow(/target -100 at position 1 is out of range.*ignoreIndex/);
+    expect(() => F.crossEntropy(x, t, { ignoreIndex: 0.5 })).toThrow(/ignoreIndex must be an integer/);
   });
 });

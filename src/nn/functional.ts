@@ -9,7 +9,7 @@ import { Tensor } from '../tensor.ts';
 import { rand } from '../creation.ts';
 import { doneWithOwn, isGradEnabled, noGrad, ownTensor } from '../tape.ts';
 import * as F from '../ops/functional.ts';
-import { dispatch } from '../ops/dispatch.ts';
+import { describeValue, dispatch } from '../ops/dispatch.ts';
 import { prims } from '../ops/prims.ts';
 import { windowOutSize } from '../ops/conv.ts';
 import { checkOptions, optionNames } from '../options.ts';
@@ -296,16 +296,16 @@ export function avgPool2d(x: Tensor, kernel: Pair, opts: Omit<Pool2dOptions, 'di
  * other devices and under jit the gather kernel checks the range). `what` names the count in the
  * message: "classes" for losses, "numEmbeddings" for embedding.
  */
-function checkTargets(op: string, target: Tensor, classes: number, what: 'classes' | 'numEmbeddings' = 'classes'): void {
+function checkTargets(op: string, target: Tensor, classes: number, what: 'classes' | 'numEmbeddings' = 'classes', ignoreIndex?: number): void {
   const noun = what === 'classes' ? 'class-index targets' : 'indices';
   if (target.dtype !== 'int32') throw new DTypeError(`${op}: ${noun} must be int32, got ${target.dtype}`);
   if (target.device !== 'cpu' || target.isSymbolic) return;
   const t = target.dataSync();
   for (let i = 0; i < t.length; i++) {
     const c = t[i]!;
-    if (c < 0 || c >= classes) {
+    if ((c < 0 || c >= classes) && c !== ignoreIndex) {
       throw new IndexError(what === 'classes'
-        ? `${op}: target ${c} at position ${i} is out of range for ${classes} classes (expected 0..${classes - 1})`
+        ? `${op}: target ${c} at position ${i} is out of range for ${classes} classes (expected 0..${classes - 1})${c < 0 && ignoreIndex === undefined ? '; targets to skip need ignoreIndex (PyTorch\'s ignore_index, -100 there by default)' : ''}`
         : `${op}: index ${c} at position ${i} is out of range for numEmbeddings ${classes} (expected 0..${classes - 1})`);
     }
   }
@@ -349,16 +349,33 @@ function checkElementWeight(op: string, name: string, weight: Tensor | null | un
   return weight;
 }
 
-export interface NllOptions { reduction?: Reduction; weight?: Tensor | null }
-const NLL_OPTIONS = optionNames<NllOptions>({ reduction: true, weight: true });
+export interface NllOptions {
+  reduction?: Reduction;
+  weight?: Tensor | null;
+  /** targets equal to it add nothing, and 'mean' leaves them out of the count (PyTorch's ignore_index; off unless given) */
+  ignoreIndex?: number;
+}
+const NLL_OPTIONS = optionNames<NllOptions>({ reduction: true, weight: true, ignoreIndex: true });
 
-/** −logProbs[target] per element; with a weight, times weight[target], and the picked weights. */
-function pickNll(op: string, logp: Tensor, target: Tensor, cdim: number, weight: Tensor | null): { loss: Tensor; w: Tensor | null } {
+/** The ignored targets replaced by class 0, and where they are kept (1) or ignored (0); as is without ignoreIndex. */
+function ignoring(op: string, target: Tensor, ignoreIndex: number | undefined, dtype: Tensor['dtype']): { target: Tensor; keep: Tensor | null } {
+  if (ignoreIndex === undefined) return { target, keep: null };
+  if (!Number.isInteger(ignoreIndex)) throw new ValueError(`${op}: ignoreIndex must be an integer, got ${describeValue(ignoreIndex)}`);
+  const kept = F.ne(target, ignoreIndex);
+  return { target: F.where(kept, target, 0), keep: F.cast(kept, dtype) };
+}
+
+/**
+ * −logProbs[target] per element; with a weight, times weight[target], and the picked weights
+ * (with ignored targets: 0 there, and the weights — 1 without a class weight — are the count).
+ */
+function pickNll(op: string, logp: Tensor, target: Tensor, cdim: number, weight: Tensor | null, keep: Tensor | null = null): { loss: Tensor; w: Tensor | null } {
   // (the gather's range check names the loss where eager's target check cannot run: compiled code)
-  const loss = F.neg(F.squeeze(F.gather(logp, cdim, F.unsqueeze(target, cdim), `${op} (target)`), cdim));
-  if (!weight) return { loss, w: null };
-  const w = F.reshape(F.indexSelect(weight, 0, F.reshape(target, [-1])), target.shape);
-  return { loss: F.mul(loss, w), w };
+  let loss = F.neg(F.squeeze(F.gather(logp, cdim, F.unsqueeze(target, cdim), `${op} (target)`), cdim));
+  let w = weight ? F.reshape(F.indexSelect(weight, 0, F.reshape(target, [-1])), target.shape) : null;
+  if (keep) w = w ? F.mul(w, keep) : keep;
+  if (w) loss = F.mul(loss, w);
+  return { loss, w };
 }
 
 /** Negative log-likelihood of class-index targets, given log-probabilities [N, C, ...]. */
@@ -366,14 +383,15 @@ export function nllLoss(logProbs: Tensor, target: Tensor, opts: NllOptions = {})
   checkOptions('nllLoss', opts, NLL_OPTIONS);
   const { cdim, C } = classInput('nllLoss', logProbs, target);
   const weight = checkClassWeight('nllLoss', opts.weight, logProbs, C);
-  checkTargets('nllLoss', target, C);
-  const { loss, w } = pickNll('nllLoss', logProbs, target, cdim, weight);
+  const ig = ignoring('nllLoss', target, opts.ignoreIndex, logProbs.dtype);
+  checkTargets('nllLoss', target, C, 'classes', opts.ignoreIndex);
+  const { loss, w } = pickNll('nllLoss', logProbs, ig.target, cdim, weight, ig.keep);
   if (w && (opts.reduction ?? 'mean') === 'mean') return F.div(F.sum(loss), F.sum(w));
   return reduceLoss('nllLoss', loss, opts.reduction);
 }
 
 export interface CrossEntropyOptions extends NllOptions { labelSmoothing?: number }
-const CROSS_ENTROPY_OPTIONS = optionNames<CrossEntropyOptions>({ reduction: true, weight: true, labelSmoothing: true });
+const CROSS_ENTROPY_OPTIONS = optionNames<CrossEntropyOptions>({ reduction: true, weight: true, labelSmoothing: true, ignoreIndex: true });
 
 /**
  * Softmax cross-entropy of logits [N, C, ...] against class indices [N, ...] (int32) or class
@@ -398,9 +416,10 @@ export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyO
     return reduceLoss('crossEntropy', F.neg(F.sum(wAlong(F.mul(t, logp)), cdim)), opts.reduction);
   }
   classInput('crossEntropy', logits, target);
-  checkTargets('crossEntropy', target, C);
+  const ig = ignoring('crossEntropy', target, opts.ignoreIndex, logits.dtype);
+  checkTargets('crossEntropy', target, C, 'classes', opts.ignoreIndex);
   const logp = F.logSoftmax(logits, cdim);
-  const { loss: nll, w: wt } = pickNll('crossEntropy', logp, target, cdim, w);
+  const { loss: nll, w: wt } = pickNll('crossEntropy', logp, ig.target, cdim, w, ig.keep);
   const mean = (opts.reduction ?? 'mean') === 'mean';
   if (eps === 0) {
     if (wt && mean) return F.div(F.sum(nll), F.sum(wt));
@@ -409,7 +428,9 @@ export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyO
   // NOTE: label smoothing mixes the one-hot target with the uniform distribution:
   // (1−ε)·nll + (ε/C)·Σ_c w_c·(−log p_c). As in PyTorch the smoothing term is class-weighted too, and
   // with a weight the 'mean' reduction divides both terms by Σ weight[target].
-  const per = F.add(F.mul(nll, 1 - eps), F.mul(F.neg(F.sum(wAlong(logp), cdim)), eps / C));
+  let smooth = F.mul(F.neg(F.sum(wAlong(logp), cdim)), eps / C);
+  if (ig.keep) smooth = F.mul(smooth, ig.keep);
+  const per = F.add(F.mul(nll, 1 - eps), smooth);
   if (wt && mean) return F.div(F.sum(per), F.sum(wt));
   return reduceLoss('crossEntropy', per, opts.reduction);
 }

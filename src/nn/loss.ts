@@ -44,25 +44,31 @@ export class L1Loss extends Loss {
 export class CrossEntropyLoss extends Loss {
   declare weight: Tensor | null;
   readonly labelSmoothing: number;
-  constructor(opts: { reduction?: Reduction; weight?: Tensor | null; labelSmoothing?: number } = {}) {
-    super(opts, ['reduction', 'weight', 'labelSmoothing']);
+  readonly ignoreIndex: number | undefined;
+  constructor(opts: { reduction?: Reduction; weight?: Tensor | null; labelSmoothing?: number; ignoreIndex?: number } = {}) {
+    super(opts, ['reduction', 'weight', 'labelSmoothing', 'ignoreIndex']);
     this.labelSmoothing = opts.labelSmoothing ?? 0;
+    this.ignoreIndex = opts.ignoreIndex;
     this.registerBuffer('weight', opts.weight ?? null);
   }
   forward(input: Tensor, target: Tensor): Tensor {
-    return F.crossEntropy(input, target, { reduction: this.reduction, weight: this.weight, labelSmoothing: this.labelSmoothing });
+    return F.crossEntropy(input, target, {
+      reduction: this.reduction, weight: this.weight, labelSmoothing: this.labelSmoothing, ...(this.ignoreIndex !== undefined ? { ignoreIndex: this.ignoreIndex } : {}),
+    });
   }
 }
 
 /** Negative log-likelihood of class indices, given log-probabilities. */
 export class NLLLoss extends Loss {
   declare weight: Tensor | null;
-  constructor(opts: { reduction?: Reduction; weight?: Tensor | null } = {}) {
-    super(opts, ['reduction', 'weight']);
+  readonly ignoreIndex: number | undefined;
+  constructor(opts: { reduction?: Reduction; weight?: Tensor | null; ignoreIndex?: number } = {}) {
+    super(opts, ['reduction', 'weight', 'ignoreIndex']);
+    this.ignoreIndex = opts.ignoreIndex;
     this.registerBuffer('weight', opts.weight ?? null);
   }
   forward(input: Tensor, target: Tensor): Tensor {
-    return F.nllLoss(input, target, { reduction: this.reduction, weight: this.weight });
+    return F.nllLoss(input, target, { reduction: this.reduction, weight: this.weight, ...(this.ignoreIndex !== undefined ? { ignoreIndex: this.ignoreIndex } : {}) });
   }
 }
 
