@@ -7,7 +7,7 @@ import { gpuStatus, expectAllClose, expectSameTensor } from './gpu-setup.ts';
 import { describe, expect, it } from 'vitest';
 import {
   DTypeError, DeviceError, IndexError, UseAfterDisposeError, arange, full, grad, keep, manualSeed, memory, nn, rand,
-  randint, randn, scope, tensor, webgpuStats, zeros, type Tensor,
+  randn, scope, tensor, webgpuStats, zeros, type Tensor,
 } from '../src/index.ts';
 import { getBackend } from '../src/backend.ts';
 import type { GpuBackend } from '../src/gpu/backend.ts';
@@ -248,18 +248,6 @@ describe.skipIf(!gpu.ok)('webgpu: kernels', () => {
       expect(sgn(await nn.functional.relu(x).data())).toEqual(['0', '0', '0', '0']);
       expect(sgn(await x.maximum(y).data())).toEqual(['0', '0', '-0', '0']);
       expect(sgn(await x.minimum(y).data())).toEqual(['-0', '-0', '-0', '0']);
-    }
-  });
-
-  it('randint over a range wider than 2^24 gives the same integers as the CPU (32-bit draws in int32 arithmetic)', async () => {
-    for (const [lo, hi] of [[0, 2 ** 31], [-(2 ** 31), 2 ** 31], [-(2 ** 30), 2 ** 31], [1e9, 1e9 + 5]] as const) {
-      manualSeed(3);
-      const c = randint(lo, hi, [2000]);
-      manualSeed(3);
-      const g = randint(lo, hi, [2000], G);
-      const got = await g.data();
-      expect(Array.from(got)).toEqual(Array.from(c.dataSync()));
-      expect(got.some((v) => v % 2 !== 0)).toBe(true);
     }
   });
 
