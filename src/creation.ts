@@ -413,7 +413,8 @@ export function randint(low: number, high: number, shape: readonly number[] | nu
       // n ≥ 2^31 (low < 0 < high): v read as unsigned, uv < n ⟺ v < n − 2^32 for negative v; the
       // int32 sums wrap to low + uv and low + uv − n, both inside [low, high)
       const wrapped = n - 2 ** 32;
-      out = v.add(low).where(v.lt(wrapped).logicalOr(v.ge(0)), v.add(low).sub(wrapped));
+      const shifted = v.add(low);
+      out = shifted.where(v.lt(wrapped).logicalOr(v.ge(0)), shifted.sub(wrapped));
     }
   }
   return finish(dtype === 'int32' ? out : out.to(dtype), opts);

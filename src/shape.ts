@@ -31,6 +31,11 @@ export function hasContiguousStrides(shape: Shape, strides: readonly number[]): 
 }
 
 /** The products of the dims before and after `dim`: `shape` seen as [outer, shape[dim], inner]. */
+/** Whether several elements of a view share one memory location (a stride-0 dim of size > 1: an expand()ed view). */
+export function hasInternalOverlap(shape: Shape, strides: readonly number[]): boolean {
+  return strides.some((s, i) => s === 0 && shape[i]! > 1);
+}
+
 export function aroundDim(shape: Shape, dim: number): { outer: number; inner: number } {
   let outer = 1, inner = 1;
   for (let d = 0; d < dim; d++) outer *= shape[d]!;

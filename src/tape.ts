@@ -311,7 +311,7 @@ function accumulateLeaf(t: Tensor, g: Tensor, keepGraph: boolean, leaf = true): 
   // caller's gradient through; each leaf gets its own storage so in-place edits of one .grad
   // (optimizers, clipping) never change another.
   const had = t._readGrad();
-  if (had && leaf && canAccumulateInPlace(had)) {
+  if (had && leaf && had._writableGrad()) {
     // as PyTorch's AccumulateGrad: `.grad += g` in place, so a reference to `.grad` taken before
     // this backward sees the sum (a retained non-leaf gradient is summed out of place, as
     // PyTorch's retain_grad hook does). While jit traces, the write is an update of that `.grad`
@@ -324,14 +324,6 @@ function accumulateLeaf(t: Tensor, g: Tensor, keepGraph: boolean, leaf = true): 
   fresh._gradUnread = true;
 }
 
-/**
- * Whether `.grad` can take the sum in place: it must own distinct elements (a user may assign an
- * expand()ed tensor, which in-place writes refuse) and not be a leaf of a graph being recorded
- * (a `.grad` made by `backward({createGraph})` is replaced, not written, as PyTorch does).
- */
-function canAccumulateInPlace(had: Tensor): boolean {
-  return !had._disposed && !had.requiresGrad && !had.strides.some((st, i) => st === 0 && had.shape[i]! > 1);
-}
 
 /** `g` itself when no other tensor can share its storage, else a copy. */
 function ownedGrad(g: Tensor): Tensor {

@@ -5,7 +5,7 @@
 import { getBackend, type Device, type Storage } from './backend.ts';
 import { isFloat, type DType, type TypedArray } from './dtype.ts';
 import { AutogradError, DTypeError, DeviceError, ShapeError, ValueError, internal } from './errors.ts';
-import { contiguousStrides, fmtShape, numel, sameShape } from './shape.ts';
+import { contiguousStrides, fmtShape, hasInternalOverlap, numel, sameShape } from './shape.ts';
 import { backward, type BackwardOptions, type Node } from './tape.ts';
 import { formatTensor } from './format.ts';
 import * as F from './ops/functional.ts';
@@ -90,8 +90,17 @@ export class Tensor {
   _clearGrad(setToNone: boolean): void {
     const g = this._readGrad();
     if (!g) return;
-    if (!setToNone && !Tensor._gradHook && !g._disposed && !g.requiresGrad && !g.strides.some((st, i) => st === 0 && g.shape[i]! > 1)) g.zero_();
+    if (!setToNone && !Tensor._gradHook && g._writableGrad()) g.zero_();
     else this._replaceGrad(setToNone ? null : F.zerosLike(g));
+  }
+  /**
+   * @internal Whether this gradient can be written in place (backward's accumulation, zeroGrad):
+   * live, owning distinct elements (a user may assign an expand()ed tensor, which in-place writes
+   * refuse), and not itself recorded for higher-order gradients (a `.grad` made by
+   * `backward({createGraph})` is replaced, not written, as PyTorch does).
+   */
+  _writableGrad(): boolean {
+    return !this._disposed && !this.requiresGrad && !hasInternalOverlap(this.shape, this.strides);
   }
   /**
    * @internal Replaces `.grad` (as the setter does) and disposes the old gradient if backward made

@@ -148,8 +148,7 @@ export class GpuBackend implements Backend {
     if (this.rt.isCollecting) {
       // (precompileWebGPU: a fill kernel not compiled yet would be skipped, leaving the constant's
       // new buffer unwritten for good — it read as zeros ever after; a host write always lands)
-      const host = dtype === 'int32' ? new Int32Array(n).fill(value) : dtype === 'bool' ? new Uint32Array(n).fill(value ? 1 : 0) : new Float32Array(n).fill(value);
-      this.rt.write(buf, host);
+      this.upload(buf, arrayFor(dtype, n).fill(value));
       return;
     }
     runElementwise(this.rt, 'full', E.const(value, dtype), [n], { buf, offset: 0, strides: [1], dtype }, []);
@@ -173,11 +172,13 @@ export class GpuBackend implements Backend {
     this.ctx.checkAlive('tensor');
     const s = this.newStorage(dtype, data.length, 'tensor');
     const buf = this.attach(s);
-    if (data.length) {
-      const payload = data instanceof Uint8Array ? Uint32Array.from(data) : data;
-      this.rt.write(buf, payload);
-    }
+    if (data.length) this.upload(buf, data);
     return s;
+  }
+
+  /** Writes host values into a buffer (bool arrays widened to the u32 elements WGSL stores). */
+  private upload(buf: GpuBuf, data: TypedArray): void {
+    this.rt.write(buf, data instanceof Uint8Array ? Uint32Array.from(data) : data);
   }
 
   async read(view: BufView): Promise<TypedArray> {

@@ -237,7 +237,7 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
       const stale = !dead && e.compiled.program.stale?.();
       if (!dead && !stale) continue;
       lastDropped = dead ? `a tensor it reads (${dead.name ?? `${dead.dtype}${fmtShape(dead.shape)}`}) was disposed` : 'the WebGPU device it was compiled for is gone';
-      list[i]!.compiled.program.dispose();
+      e.compiled.program.dispose();
       list.splice(i, 1);
       stats.entries--;
     }

@@ -2,7 +2,7 @@
  * @file nn.functional: layers, pooling, normalisation and losses as plain functions of
  * primitives, so they get gradients, tracing and fusion for free.
  */
-import { isFloat, promoteTypes } from '../dtype.ts';
+import { INT32_MIN, isFloat, promoteTypes } from '../dtype.ts';
 import { DTypeError, IndexError, ShapeError, ValueError } from '../errors.ts';
 import { broadcastShapes, fmtShape, sameShape } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
@@ -276,7 +276,7 @@ export function maxPool2d(x: Tensor, kernel: Pair, opts: Pool2dOptions = {}): Te
     return g.finish(y);
   }
   // (padding never wins the max: −∞, or int32's least value, which −∞ would have become 0 as)
-  return g.finish(F.max(windowColumns(g, isFloat(x.dtype) ? -Infinity : x.dtype === 'int32' ? -(2 ** 31) : 0), 1).values);
+  return g.finish(F.max(windowColumns(g, isFloat(x.dtype) ? -Infinity : x.dtype === 'int32' ? INT32_MIN : 0), 1).values);
 }
 
 /** Mean over each window (padding counts as zeros, PyTorch's countIncludePad=true). */

@@ -5,7 +5,7 @@
 import { getBackend, type BufView, type Device } from '../backend.ts';
 import { checkDType, isFloat, promoteTypes, scalarDtype, toElement, type DType } from '../dtype.ts';
 import { AutogradError, DTypeError, DeviceError, ShapeError, ValueError, divisorCheck } from '../errors.ts';
-import { broadcastShapes, fmtShape, normDim, normDims, numel, sameShape } from '../shape.ts';
+import { broadcastShapes, fmtShape, hasInternalOverlap, normDim, normDims, numel, sameShape } from '../shape.ts';
 import { Tensor, type ViewStep } from '../tensor.ts';
 import { enableGrad, isGradEnabled, noGrad, recordOp } from '../tape.ts';
 import { full, zeros, zerosLike, onesLike, fullLike, fromTypedArray } from '../creation.ts';
@@ -207,7 +207,7 @@ export function inplace<T extends Tensor>(x: T, value: Tensor | (() => Tensor), 
   checkLive(op, x);
   if (isGradEnabled()) checkInplaceGrad(op, x);
   // (a symbolic tensor's strides are nominal; the tracer tracks its real layout)
-  if (!x.isSymbolic && x.strides.some((s, i) => s === 0 && x.shape[i]! > 1)) {
+  if (!x.isSymbolic && hasInternalOverlap(x.shape, x.strides)) {
     throw new ShapeError(`${op}: more than one element of the tensor written to (shape ${fmtShape(x.shape)}, strides ${fmtShape(x.strides)}, e.g. an expand()ed view) refers to a single memory location; clone() it first`);
   }
   if (typeof value === 'function') value = value();

@@ -292,9 +292,9 @@ export function gpuProgram(low: Lowered, plan: BufferPlan): Program {
     stale() {
       if (backend.rt.ctx.lostReason !== null) return true;
       try {
-        return getBackend('webgpu') !== (backend as unknown as ReturnType<typeof getBackend>);
+        return (getBackend('webgpu') as unknown) !== backend;
       } catch {
-        return true;
+        return true; // (WebGPU destroyed and not initialised again)
       }
     },
     run(inputs, states, seeds) {
