@@ -234,3 +234,20 @@ describe.skipIf(!gpu.ok)('webgpu vs cpu, every primitive of the registry', () =>
     });
   }
 });
+
+describe.skipIf(!gpu.ok)('webgpu remainder by a subnormal divisor', () => {
+  it('is exact, eager and compiled (frexp/ldexp flushed the divisor: 1 % 1e-39 read 6e-19)', async () => {
+    const { jit } = await import('../src/jit/index.ts');
+    const a = [1, -1, 5e-39, 3e38, 7, -2.5e-38], b = [1e-39, 1e-39, 1e-45, 1e-38, -3e-40, 7e-39];
+    const want = F.remainder(tensor(a), tensor(b)).dataSync();
+    // |r| < |b|, with b's sign (Python's rule), as the CPU computes it exactly
+    want.forEach((r, i) => {
+      expect(Math.abs(r)).toBeLessThan(Math.abs(Math.fround(b[i]!)));
+      expect(r === 0 || Math.sign(r) === Math.sign(b[i]!)).toBe(true);
+    });
+    const ga = tensor(a, { device: 'webgpu' }), gb = tensor(b, { device: 'webgpu' });
+    expect(Array.from(await F.remainder(ga, gb).data())).toEqual(Array.from(want));
+    const f = jit((x: Tensor, y: Tensor) => F.remainder(x, y), { eagerFirstCall: false });
+    expect(Array.from(await f(ga, gb).data())).toEqual(Array.from(want));
+  });
+});

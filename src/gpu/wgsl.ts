@@ -263,19 +263,39 @@ const HELPERS: Record<string, { deps?: string[]; src: string }> = {
 }`,
   },
   // Python's remainder from an exact truncated fmod: subtracting |b|·2^k never rounds (Sterbenz)
+  // m mod y for m, y ≥ 0 finite, exactly: subtract y·2^k for falling k
+  tg_fmod_abs: {
+    deps: [],
+    src: `fn tg_fmod_abs(m0: f32, y: f32) -> f32 {
+  var m = m0;
+  for (var i = 0; i < 320 && m >= y; i++) {
+    var d = ldexp(y, frexp(m).exp - frexp(y).exp);
+    if (d > m) { d = d * 0.5; }
+    m = m - d;
+  }
+  return m;
+}`,
+  },
+  // NOTE: a subnormal divisor is scaled into the normal range (frexp/ldexp of a subnormal may flush
+  // it to 0: lavapipe gave 1 % 1e-39 = 6e-19): m is first reduced modulo y·2^24 (a multiple of y),
+  // then both are scaled by 2^24 — exact — and the remainder scaled back (a device that flushes
+  // subnormal results gives 0 there)
   tg_fmod: {
-    deps: ['tg_nan', 'tg_isnan', 'tg_isinf'],
+    deps: ['tg_nan', 'tg_isnan', 'tg_isinf', 'tg_fmod_abs'],
     src: `fn tg_fmod(a: f32, b: f32) -> f32 {
   if (tg_isnan(a) || tg_isnan(b) || tg_isinf(a) || b == 0.0) { return tg_nan(); }
   var r = a;
   if (!tg_isinf(b)) {
     var m = abs(a);
-    let y = abs(b);
-    for (var i = 0; i < 320 && m >= y; i++) {
-      var d = ldexp(y, frexp(m).exp - frexp(y).exp);
-      if (d > m) { d = d * 0.5; }
-      m = m - d;
+    var y = abs(b);
+    var back = 1.0;
+    if (y < 1.1754943508222875e-38) {
+      let c = y * 16777216.0;
+      m = tg_fmod_abs(m, c) * 16777216.0;
+      y = c;
+      back = 5.9604644775390625e-8;
     }
+    m = tg_fmod_abs(m, y) * back;
     r = select(m, -m, a < 0.0);
   }
   if (r != 0.0 && ((r < 0.0) != (b < 0.0))) { r = r + b; }
