@@ -163,6 +163,27 @@ describe('options changed by hand between compiled calls', () => {
     });
   }
 
+  it("Adam's betas are frozen: an in-place edit (which the compiled step would ignore) throws, assigning a new pair retraces", () => {
+    const w = new Parameter(tensor([1, 2]));
+    const opt = new Adam([w], { lr: 0.1, betas: [0.9, 0.999] });
+    const step = jit((x: Tensor) => {
+      opt.zeroGrad();
+      w.mul(x).sum().backward();
+      opt.step();
+      return w;
+    });
+    step(tensor([1, 1]));
+    step(tensor([1, 1]));
+    expect(Object.isFrozen(opt.paramGroups[0]!.betas)).toBe(true);
+    expect(() => { (opt.paramGroups[0]!.betas as unknown as number[])[0] = 0.1; }).toThrow(TypeError);
+    expect(opt.paramGroups[0]!.betas).toEqual([0.9, 0.999]);
+    const traces = step.stats.traces;
+    opt.paramGroups[0]!.betas = [0.1, 0.999];
+    step(tensor([1, 1]));
+    expect(step.stats.traces).toBe(traces + 1);
+    expect(Object.isFrozen(opt.paramGroups[0]!.betas)).toBe(true);
+  });
+
   it('SGD: momentum and weight decay changed by hand also reach the compiled step', () => {
     const make: Make = (ps) => new SGD(ps, { lr: 0.1, momentum: 0.9, weightDecay: 0.01 });
     const runs = [false, true].map((useJit) => {

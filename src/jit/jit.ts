@@ -24,7 +24,7 @@ import type { CpuStorage } from '../cpu/backend.ts';
 import { restoreSeedStream, seedStreamState, zeros } from '../creation.ts';
 import { AutogradError, DeviceError, ValueError, internal } from '../errors.ts';
 import { activeTracer, dispatch } from '../ops/dispatch.ts';
-import { fmtShape, sameShape } from '../shape.ts';
+import { fmtShape, hasInternalOverlap, sameShape } from '../shape.ts';
 import { enableGrad, grad as tapeGrad, isGradEnabled, noGrad, recordOp } from '../tape.ts';
 import { zerosLike } from '../creation.ts';
 import type { OpDef } from '../ops/registry.ts';
@@ -193,7 +193,13 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
     lastDropped = null;
     const trace = traceFunction(fn as (...a: unknown[]) => unknown, args, isGradEnabled(), opts.argNames);
     const device: Device = trace.graph.nodes.find((n) => n.device)?.device ?? 'cpu';
-    const compiled = compileGraph(trace.graph, device, opts);
+    let compiled: ReturnType<typeof compileGraph>;
+    try {
+      compiled = compileGraph(trace.graph, device, opts);
+    } catch (e) {
+      trace.discard();
+      throw e;
+    }
     const refGrad = new Map<Tensor, boolean>();
     for (const s of trace.graph.states) {
       const b = s.binding as Binding;
@@ -265,6 +271,19 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
         default: return b satisfies never;
       }
     });
+    // a .grad the plan writes in place whose elements overlap (a user assigned an expand()ed
+    // tensor): in-place writes refuse it, and eager accumulation replaces it with a new tensor;
+    // so here, or the plan's write would land several sums on one element
+    for (const u of g.updates) {
+      if (u.target.kind !== 'state') continue;
+      const b = u.target.binding as Binding;
+      if (b.kind !== 'grad' && b.kind !== 'argGrad') continue;
+      const cur = states[u.target.index]!;
+      if (!hasInternalOverlap(cur.shape, cur.strides)) continue;
+      const fresh = noGrad(() => cur.contiguous().clone());
+      (b.kind === 'grad' ? b.owner : tensors[b.arg]!).grad = fresh;
+      states[u.target.index] = fresh;
+    }
     if (g.updates.length) checkAliasing(e, tensors, states);
     // the call that traced already drew its seeds from the stream (as eager would): use those
     const override = seedOverride;
@@ -296,7 +315,16 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
         default: a satisfies never;
       }
     }
-    const leaves: (Tensor | null)[] = e.trace.outSpecs.map((s) => (s.kind === 'node' ? outs[s.output]! : s.kind === 'arg' ? tensors[s.arg]! : s.kind === 'ref' ? s.tensor : null));
+    const leaves: (Tensor | null)[] = e.trace.outSpecs.map((s) => {
+      switch (s.kind) {
+        case 'node': return outs[s.output]!;
+        case 'arg': return tensors[s.arg]!;
+        case 'ref': return s.tensor;
+        case 'grad': return ('arg' in s.owner ? tensors[s.owner.arg]! : s.owner.ref)._grad;
+        case 'view': return null;
+        default: return s satisfies never;
+      }
+    });
     // views of arguments (now updated) or of other results: the view ops replayed, as eager made them
     e.trace.outSpecs.forEach((s, i) => {
       if (s.kind !== 'view') return;
@@ -472,7 +500,18 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
     // the eager function would)
     const state = seedStreamState();
     try {
-      return compile(args, key, sigs).lowering;
+      const e = compile(args, key, sigs);
+      if (e.trace.hasDiscards) {
+        // the trace created JavaScript state (an optimizer's first-step buffers) that only running
+        // it fills: undone, and the plan (valid for that one first run) dropped, so the first call
+        // runs as if nothing had been compiled
+        e.trace.discard();
+        const list = cache.get(key)!;
+        list.splice(list.indexOf(e), 1);
+        e.compiled.program.dispose();
+        stats.entries--;
+      }
+      return e.lowering;
     } finally {
       restoreSeedStream(state);
     }

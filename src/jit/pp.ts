@@ -8,7 +8,10 @@ import { constValue, dtypeShort, liveNodes, type GNode, type Graph } from './gra
 
 const UNARY_PREFIX: Record<string, string> = { neg: '-' };
 
-function fmtNum(v: number, dtype: string): string {
+function fmtNum(value: number, dtype: string): string {
+  // a float32 integer as the kernels see it (16777217 is 16777216); other values print below in
+  // the shortest form that reads back as the same float32
+  const v = dtype === 'float32' && Number.isInteger(value) ? Math.fround(value) : value;
   if (Number.isNaN(v)) return 'nan';
   if (v === Infinity) return 'inf';
   if (v === -Infinity) return '-inf';
@@ -46,12 +49,22 @@ function attrText(n: GNode): string {
   }
 }
 
+/**
+ * `(a op b)`; a negative number as the base of `**` in parentheses: `-2 ** x` would read as
+ * −(2 ** x) in Python, whose notation Theano's pp follows, and is no JavaScript.
+ */
+export function infixText(a: string, op: string, b: string): string {
+  return `(${op === '**' && /^-/.test(a) ? `(${a})` : a} ${op} ${b})`;
+}
+
 /** One node as an expression over its operands' strings. */
 function render(n: GNode, args: readonly string[]): string {
   const c = constValue(n);
   if (c !== undefined) return n.shape.length === 0 ? fmtNum(c, n.dtype) : `fill([${n.shape.join(', ')}], ${fmtNum(c, n.dtype)})`;
   const op = n.op!;
-  if (op.infix && args.length === 2) return `(${args[0]} ${op.infix} ${args[1]})`;
+  // an integer division truncates: no `/`, which reads as true division in Theano's notation
+  if (op.name === 'div' && n.dtype === 'int32') return `trunc_div(${args.join(', ')})`;
+  if (op.infix && args.length === 2) return infixText(args[0]!, op.infix, args[1]!);
   const pre = UNARY_PREFIX[op.name];
   if (pre && args.length === 1) return `(${pre}${args[0]})`;
   if (op.name === 'cast') return `${n.dtype}(${args[0]})`;

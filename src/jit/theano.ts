@@ -16,7 +16,7 @@
  */
 import { tensor } from '../creation.ts';
 import { INT32_MAX, INT32_MIN, type DType, type TypedArray } from '../dtype.ts';
-import { DeviceError, DTypeError, ShapeError, ValueError } from '../errors.ts';
+import { AutogradError, DeviceError, DTypeError, ShapeError, ValueError } from '../errors.ts';
 import * as Fn from '../ops/functional.ts';
 import { fmtShape, sameShape } from '../shape.ts';
 import { grad as tapeGrad, noGrad } from '../tape.ts';
@@ -24,10 +24,11 @@ import { Tensor } from '../tensor.ts';
 import type { GNode, Graph } from './graph.ts';
 import { jit, type Jitted, type JitOptions, type Lowering } from './jit.ts';
 import { optimize } from './compile.ts';
-import { ppNode, ppOutputs } from './pp.ts';
+import { infixText, ppNode, ppOutputs } from './pp.ts';
 import { setTensorName, traceFunction, TraceContext } from './trace.ts';
 import { activeTracer, dispatch } from '../ops/dispatch.ts';
 import { dce } from './passes/dce.ts';
+import { checkOptions, optionNames, optionValue, type OptionKeys } from '../options.ts';
 
 type Kind =
   | { readonly k: 'placeholder'; readonly dtype: DType; readonly ndim: number; readonly shape?: readonly number[] }
@@ -81,8 +82,13 @@ export class Var {
       const known = holders.map((p) => `'${p.name ?? `#${p.id}`}'`).join(', ') || 'none';
       throw new ValueError(`eval: ${unused.map((k) => `'${k}'`).join(', ')} ${unused.length === 1 ? 'is not a placeholder' : 'are not placeholders'} of this expression (its placeholders: ${known})`);
     }
+    if (!(bindings instanceof Map)) {
+      // by name, two placeholders that share a name would both take its value
+      const twice = holders.find((p, i) => p.name !== undefined && holders.findIndex((q) => q.name === p.name) !== i);
+      if (twice) throw new ValueError(`eval: the expression has several placeholders named '${twice.name}'; bind them by variable with a Map (new Map([[x1, 1], [x2, 2]]))`);
+    }
     const values = holders.map((p) => {
-      const v = bindings instanceof Map ? bindings.get(p) : p.name !== undefined ? bindings[p.name] : undefined;
+      const v = bindings instanceof Map ? bindings.get(p) : p.name !== undefined && Object.hasOwn(bindings, p.name) ? bindings[p.name] : undefined;
       if (v === undefined) {
         throw new ValueError(`eval: placeholder '${p.name ?? `#${p.id}`}' (${describe(p)}) has no value; pass it as eval({${p.name ?? 'name'}: …})`);
       }
@@ -268,7 +274,7 @@ function replay(roots: readonly unknown[], env: Map<Var, unknown>, targets?: Rea
  * dtype; a conversion that would lose a value is an error, as in Theano). `shared` is a shared variable the function reads,
  * if any: a number or array lands on its device, and a tensor elsewhere is a DeviceError naming both.
  */
-function toInput(p: Var, v: unknown, i: number, shared?: Var): Tensor {
+function toInput(p: Var, v: unknown, i: number, shared?: Var, allowDowncast = false): Tensor {
   const k = p._kind;
   if (k.k !== 'placeholder') throw new ValueError(`fn: input ${i} is not a placeholder`);
   const who = `argument ${i} ('${p.name ?? `#${p.id}`}', ${describe(p)})`;
@@ -281,6 +287,11 @@ function toInput(p: Var, v: unknown, i: number, shared?: Var): Tensor {
     }
     t = v;
   } else {
+    // as Theano: a float64 array is not rounded to float32 unless asked (JS numbers, like Python
+    // floats, are)
+    if (v instanceof Float64Array && k.dtype === 'float32' && !allowDowncast) {
+      throw new DTypeError(`${who}: got a Float64Array, which float32 would round; pass a Float32Array (Float32Array.from(v)) or compile with { allowInputDowncast: true }`);
+    }
     if (k.dtype === 'int32' || k.dtype === 'bool') {
       const bad = firstLossy(v, k.dtype);
       if (bad !== undefined) {
@@ -329,9 +340,20 @@ export interface FnOptions {
   /** shared variable ← new value, all computed from values before the call */
   updates?: readonly Update[] | Map<Var, Var | number | Tensor>;
   name?: string;
+  /**
+   * An input the outputs and updates do not use: an error (the default, as Theano's
+   * `on_unused_input='raise'`: a misplaced argument would otherwise be dropped), a warning, or ignored.
+   */
+  onUnusedInput?: 'raise' | 'warn' | 'ignore';
+  /** Accept a Float64Array for a float32 input, rounding it (Theano's `allow_input_downcast`); plain JS numbers are always accepted. */
+  allowInputDowncast?: boolean;
   /** passed on to jit (passes, executor…) */
   jit?: Omit<JitOptions, 'eagerFirstCall' | 'name'>;
 }
+
+const SHARED_OPTIONS: OptionKeys<SharedOptions> = { name: true, dtype: true };
+const GRAD_OPTIONS: OptionKeys<GradOptions> = { disconnectedInputs: true };
+const FN_OPTIONS: OptionKeys<FnOptions> = { updates: true, name: true, onUnusedInput: true, allowInputDowncast: true, jit: true };
 
 /** A compiled Theano-style function. */
 export interface TheanoFunction {
@@ -368,6 +390,15 @@ export function fn(inputs: readonly Var[], outputs?: Var | readonly Var[] | null
       throw new ValueError(`fn: the outputs depend on placeholder '${p.name ?? `#${p.id}`}' (${describe(p)}), which is not among the inputs`);
     }
   }
+  checkOptions('fn', opts, optionNames(FN_OPTIONS));
+  optionValue('fn', opts, 'onUnusedInput', ['raise', 'warn', 'ignore'], "'raise'");
+  const used = placeholdersOf(roots);
+  const unused = inputs.filter((p) => !used.includes(p));
+  if (unused.length && (opts.onUnusedInput ?? 'raise') !== 'ignore') {
+    const what = `fn: ${unused.map((p) => `input ${inputs.indexOf(p)} ('${p.name ?? `#${p.id}`}')`).join(', ')} ${unused.length === 1 ? 'is' : 'are'} not used by the outputs or updates`;
+    if (opts.onUnusedInput === 'warn') (opts.jit?.onWarn ?? ((m: string) => console.warn(m)))(`${what}; its value is ignored`);
+    else throw new ValueError(`${what}; drop it, or pass { onUnusedInput: 'ignore' } (or 'warn') if that is what you mean`);
+  }
   const targets = gradTargets(roots);
 
   const body = (...xs: Tensor[]): Tensor[] => {
@@ -379,6 +410,8 @@ export function fn(inputs: readonly Var[], outputs?: Var | readonly Var[] | null
     });
     const sharedTargets = [...targets].filter((v) => v._kind.k === 'shared').map((v) => (v._kind as { tensor: Tensor }).tensor);
     const prev = sharedTargets.map((t) => t.requiresGrad);
+    // (the tracer restores what it first saw of a tensor: let it see the flag before it is set)
+    for (const t of sharedTargets) activeTracer()?.keepAutograd?.(t);
     for (const t of sharedTargets) t.requiresGrad = true;
     try {
       const vals = replay(roots, env, targets).map((v, i) => {
@@ -437,25 +470,39 @@ export function fn(inputs: readonly Var[], outputs?: Var | readonly Var[] | null
       throw new ValueError(`fn: expected ${inputs.length} argument(s) (${inputs.map((p) => `'${p.name ?? `#${p.id}`}'`).join(', ')}), got ${args.length}`);
     }
     const s = anchor();
-    const r = jitted(...args.map((a, i) => toInput(inputs[i]!, a, i, s)));
+    const r = jitted(...args.map((a, i) => toInput(inputs[i]!, a, i, s, opts.allowInputDowncast)));
     return outputs == null ? undefined : single ? r[0] : r;
   }) as TheanoFunction;
   Object.defineProperty(call, 'inputs', { value: inputs });
   Object.defineProperty(call, 'jitted', { value: jitted });
-  call.lower = (...args: unknown[]) => jitted.lower(...args.map((a, i) => toInput(inputs[i]!, a, i, anchor())));
+  call.lower = (...args: unknown[]) => jitted.lower(...args.map((a, i) => toInput(inputs[i]!, a, i, anchor(), opts.allowInputDowncast)));
   call.pp = () => {
     const last = jitted.stats.last;
     if (!last) {
-      const g = provisionalGraph(roots.slice(0, outs.length), inputs);
-      return ppOutputs(optimize(g).graph);
+      // before a call: the outputs and the updates traced with placeholders of their declared
+      // shapes, printed as the compiled function prints them (a shared variable or an argument
+      // returned as is by name)
+      const g = optimize(provisionalGraph(roots, inputs, true)).graph;
+      let next = 0;
+      const text = roots.map((r, i) => {
+        const out = r instanceof Var || r instanceof Tensor ? g.outputs[next++] : undefined;
+        const k = r instanceof Var ? r._kind.k : null;
+        const e = r instanceof Var && (k === 'shared' || k === 'placeholder') ? r.name ?? `#${r.id}` : out ? ppNode(out) : String(r);
+        return i < outs.length ? e : `${updates[i - outs.length]![0].name ?? `#${updates[i - outs.length]![0].id}`} ← ${e}`;
+      });
+      return text.join('\n');
     }
     return ppOutputs(last.graph());
   };
   return call;
 }
 
-/** The graph of expressions traced with placeholders of their declared shapes (scalars: []). */
-function provisionalGraph(roots: readonly unknown[], holders: readonly Var[]): Graph {
+/**
+ * The graph of expressions traced with placeholders of their declared shapes (scalars: []).
+ * `everyRoot`: every root that is not a number is an output of the graph, in order (a shared
+ * variable or an argument as a copy of it), so outputs line up with roots.
+ */
+function provisionalGraph(roots: readonly unknown[], holders: readonly Var[], everyRoot = false): Graph {
   const args = holders.map((p) => {
     const k = p._kind as { dtype: DType; ndim: number; shape?: readonly number[] };
     const shape = k.shape ?? (k.ndim === 0 ? [] : null);
@@ -475,7 +522,10 @@ function provisionalGraph(roots: readonly unknown[], holders: readonly Var[]): G
           env.set(p, x);
         });
         for (const t of sharedTargets) t.requiresGrad = true;
-        return replay(roots, env, targets);
+        const vals = replay(roots, env, targets);
+        if (!everyRoot) return vals;
+        const args = [...env.values()];
+        return vals.map((v) => (v instanceof Tensor ? (v.isSymbolic && !args.includes(v) ? v : Fn.clone(v)) : null));
       },
       args,
       true,
@@ -499,19 +549,31 @@ export interface SharedOptions {
 
 /**
  * A shared variable: state that compiled functions read by reference and update in place.
- * Integers become int32 and other numbers float32 unless `dtype` says otherwise.
+ * A single integer becomes int32, booleans bool, other numbers and arrays of numbers float32, a
+ * typed array or tensor keeps its dtype, unless `dtype` says otherwise (a value it cannot hold
+ * exactly — 1.5 as int32 — is an error; a tensor must already have it).
  */
 export function shared(value: unknown, opts: SharedOptions = {}): Var {
+  checkOptions('shared', opts, optionNames(SHARED_OPTIONS));
+  const who = `shared${opts.name ? ` '${opts.name}'` : ''}`;
   let t: Tensor;
-  if (value instanceof Tensor) t = noGrad(() => Fn.clone(value.detach()));
-  else if (ArrayBuffer.isView(value)) t = tensor(value as TypedArray, { dtype: opts.dtype });
-  else {
-    const flatNums = ([value] as unknown[]).flat(Infinity as 1);
+  if (value instanceof Tensor) {
+    if (opts.dtype && opts.dtype !== value.dtype) throw new DTypeError(`${who}: the value is a ${value.dtype} tensor but dtype '${opts.dtype}' was asked; convert it with .to('${opts.dtype}') first`);
+    t = noGrad(() => Fn.clone(value.detach()));
+  } else {
+    const flatNums = ArrayBuffer.isView(value) ? [] : ([value] as unknown[]).flat(Infinity as 1);
     const ints = flatNums.every((v) => typeof v === 'number' && Number.isInteger(v));
+    const bools = flatNums.length > 0 && flatNums.every((v) => typeof v === 'boolean');
     if (!opts.dtype && ints && typeof value === 'number' && firstLossy(value, 'int32') !== undefined) {
-      throw new DTypeError(`shared: the integer ${value} does not fit int32 (tapegrad has no int64); pass { dtype: 'float64' } or 'float32' to store it as a float`);
+      throw new DTypeError(`${who}: the integer ${value} does not fit int32 (tapegrad has no int64); pass { dtype: 'float64' } or 'float32' to store it as a float`);
     }
-    t = tensor(value as number, { dtype: opts.dtype ?? (ints && typeof value === 'number' ? 'int32' : 'float32') });
+    // a value the asked dtype cannot hold is refused, as setValue and fn arguments refuse it
+    if (opts.dtype === 'int32' || opts.dtype === 'bool') {
+      const bad = firstLossy(ArrayBuffer.isView(value) ? Array.from(value as TypedArray) : value, opts.dtype);
+      if (bad !== undefined) throw new DTypeError(`${who}: ${String(bad)} is not ${opts.dtype === 'int32' ? 'an int32 integer' : 'a boolean'}; convert it explicitly (Math.trunc, Math.round) if that is what you mean`);
+    }
+    const dtype = opts.dtype ?? (ArrayBuffer.isView(value) ? undefined : bools ? 'bool' : ints && typeof value === 'number' ? 'int32' : 'float32');
+    t = tensor(value as number, { dtype });
   }
   return new Var({ k: 'shared', tensor: t }, opts.name);
 }
@@ -541,6 +603,7 @@ const INFIX: Record<string, string> = { add: '+', sub: '-', mul: '*', div: '/', 
 function ppVar(v: Var): string {
   const go = (a: unknown): string => {
     if (Array.isArray(a)) return `[${a.map(go).join(', ')}]`;
+    if (a instanceof Tensor) return a.numel <= 8 ? `tensor(${JSON.stringify(a.toArraySync())}, ${a.dtype})` : `tensor(${a.dtype}${fmtShape(a.shape)})`;
     if (!(a instanceof Var)) return typeof a === 'number' ? String(a) : JSON.stringify(a) ?? String(a);
     const k = a._kind;
     switch (k.k) {
@@ -548,7 +611,7 @@ function ppVar(v: Var): string {
       case 'item': return `${go(k.of)}[${k.index}]`;
       case 'apply': {
         const infix = INFIX[k.label];
-        if (infix && k.args.length === 2) return `(${go(k.args[0])} ${infix} ${go(k.args[1])})`;
+        if (infix && k.args.length === 2) return infixText(go(k.args[0]), infix, go(k.args[1]));
         if (k.label === 'neg' && k.args.length === 1) return `(-${go(k.args[0])})`;
         return `${k.label}(${k.args.map(go).join(', ')})`;
       }
@@ -596,14 +659,64 @@ function stableGrad(cost: Tensor, wrt: readonly Tensor[]): (Tensor | null)[] {
   return tapeGrad(c, wrt, { createGraph: true, allowUnused: true });
 }
 
-/** d cost / d wrt (Theano's `T.grad`): one variable for one target, a list for a list. */
-function gradVar(cost: Var, wrt: Var): Var;
-function gradVar(cost: Var, wrt: readonly Var[]): Var[];
-function gradVar(cost: Var, wrt: Var | readonly Var[]): Var | Var[] {
+/** Options of `T.grad`. */
+export interface GradOptions {
+  /**
+   * A target the cost's expression does not contain: an error (the default, as Theano's
+   * `disconnected_inputs='raise'`), a warning, or ignored; the last two give it a zero gradient.
+   */
+  disconnectedInputs?: 'raise' | 'warn' | 'ignore';
+}
+
+/** Whether `target` occurs in the expression `root`. */
+function occursIn(target: Var, root: unknown): boolean {
+  const seen = new Set<Var>();
+  const stack: unknown[] = [root];
+  while (stack.length) {
+    const v = stack.pop();
+    if (Array.isArray(v)) {
+      stack.push(...v);
+      continue;
+    }
+    if (!(v instanceof Var) || seen.has(v)) continue;
+    if (v === target) return true;
+    seen.add(v);
+    const k = v._kind;
+    if (k.k === 'apply') stack.push(...k.args);
+    else if (k.k === 'item') stack.push(k.of);
+  }
+  return false;
+}
+
+/**
+ * d cost / d wrt (Theano's `T.grad`): one variable for one target, a list for a list. A target the
+ * cost does not contain is an error unless `disconnectedInputs` says otherwise; one it reaches only
+ * through ops without a gradient (comparisons, argmax, casts to int) gets zeros, as in Theano.
+ */
+function gradVar(cost: Var, wrt: Var, opts?: GradOptions): Var;
+function gradVar(cost: Var, wrt: readonly Var[], opts?: GradOptions): Var[];
+function gradVar(cost: Var, wrt: Var | readonly Var[], opts: GradOptions = {}): Var | Var[] {
+  checkOptions('T.grad', opts, optionNames(GRAD_OPTIONS));
+  const mode = optionValue('T.grad', opts, 'disconnectedInputs', ['raise', 'warn', 'ignore'], "'raise'") ?? 'raise';
   const list = wrt instanceof Var ? [wrt] : [...wrt];
+  list.forEach((w, i) => {
+    if (!(w instanceof Var)) throw new ValueError(`T.grad: target ${i} must be a symbolic variable (a placeholder, a shared variable or an expression), got ${typeof w}`);
+  });
+  const cut = list.filter((w) => !occursIn(w, cost));
+  if (cut.length && mode !== 'ignore') {
+    const what = `T.grad: the cost does not depend on ${cut.map((w) => `'${w.name ?? `#${w.id}`}'`).join(', ')}`;
+    if (mode === 'raise') throw new AutogradError(`${what} (Theano's DisconnectedInputError); pass { disconnectedInputs: 'ignore' } (or 'warn') for a zero gradient`);
+    console.warn(`${what}; its gradient is zero`);
+  }
   const node = new Var({
     k: 'apply', label: 'grad', args: [cost, ...list],
-    fn: (c, ...ws) => stableGrad(c as Tensor, ws as Tensor[]).map((g, i) => g ?? Fn.zerosLike(ws[i] as Tensor)),
+    fn: (c, ...ws) => {
+      const targets = ws as Tensor[];
+      // a cost computed without anything that has a gradient (its targets reached only through
+      // comparisons, say): zeros, as Theano gives
+      if (!(c as Tensor).requiresGrad) return targets.map((w) => Fn.zerosLike(w));
+      return stableGrad(c as Tensor, targets).map((g, i) => g ?? Fn.zerosLike(targets[i]!));
+    },
   });
   const items = list.map((_, i) => new Var({ k: 'item', of: node, index: i }, `d${cost.name ?? 'cost'}/d${list[i]!.name ?? i}`));
   return wrt instanceof Var ? items[0]! : items;

@@ -43,6 +43,8 @@ export type OutSpec =
   | { readonly kind: 'node'; readonly output: number; readonly grad: GradReach | null }
   | { readonly kind: 'arg'; readonly arg: number }
   | { readonly kind: 'ref'; readonly tensor: Tensor }
+  /** the `.grad` of a tensor (a captured one, or argument `arg`) as the call leaves it: the function returned its new `.grad` */
+  | { readonly kind: 'grad'; readonly owner: { readonly ref: Tensor } | { readonly arg: number } }
   /**
    * a view of an argument or of another returned tensor (index into the result's tensors): made
    * by replaying the view ops on it after the call, so it aliases it as eagerly
@@ -73,6 +75,10 @@ export interface TraceResult {
   readonly guards: Guard[];
   /** conditions on JavaScript state the trace depended on (see Tracer.guard) */
   readonly checks: { readonly holds: () => boolean; readonly what: string }[];
+  /** undoes JavaScript state the trace created (see Tracer.onDiscard), latest first; for a trace that will not run */
+  discard(): void;
+  /** whether there is such state to undo */
+  readonly hasDiscards: boolean;
   /** trace-time seeds of every random source, in trace order (redrawn at each call) */
   readonly seeds: number[];
   /**
@@ -255,6 +261,20 @@ export class TraceContext implements Tracer {
   private nameOf(t: Tensor): string {
     const e = this.stateOf.get(t);
     return tensorName(t) ?? e?.node.name ?? (e ? `s${e.node.index}` : `t${this.graph.states.length}`);
+  }
+
+  private readonly discards: (() => void)[] = [];
+  onDiscard(undo: () => void): void {
+    this.discards.push(undo);
+  }
+
+  /** Runs (once) the undo actions of state the trace created. */
+  discard(): void {
+    for (const undo of this.discards.splice(0).reverse()) undo();
+  }
+
+  keepAutograd(t: Tensor): void {
+    if (!t._sym) this.touch(t);
   }
 
   private touch(t: Tensor) {
@@ -493,10 +513,22 @@ export class TraceContext implements Tracer {
       const k = flat.tensors.indexOf(vs.root);
       return k >= 0 && vs.root._sym && !this.views.has(vs.root) ? { kind: 'view', base: { result: k }, steps: vs.steps } : null;
     };
+    // a returned .grad the function set (a backward after zeroGrad) is that .grad, as eagerly
+    const gradOf = (t: Tensor): OutSpec | null => {
+      if (!t._sym) return null;
+      for (const s of this.slots.values()) {
+        if (s.owner._grad !== t) continue;
+        const arg = this.placeholders.get(s.owner);
+        return { kind: 'grad', owner: arg !== undefined ? { arg } : { ref: s.owner } };
+      }
+      return null;
+    };
     for (const t of flat.tensors) {
       const arg = this.placeholders.get(t);
       const view = arg === undefined ? viewOf(t) : null;
+      const grad = arg === undefined && !view ? gradOf(t) : null;
       if (arg !== undefined) outSpecs.push({ kind: 'arg', arg });
+      else if (grad) outSpecs.push(grad);
       else if (!t._sym && !this.born.has(t)) outSpecs.push({ kind: 'ref', tensor: t });
       else if (view) outSpecs.push(view);
       else outSpecs.push({ kind: 'node', output: pushOutput(t, this.nodeOf(t)), grad: this.gradReach(t) });
@@ -580,7 +612,7 @@ export class TraceContext implements Tracer {
       }
     }
     const outputSame = outTensors.map((t) => outTensors.indexOf(t));
-    return { graph: g, outSpecs, unflatten: flat.unflatten, gradActions, guards, checks: this.checks, seeds: this.seeds, outputSame };
+    return { graph: g, outSpecs, unflatten: flat.unflatten, gradActions, guards, checks: this.checks, seeds: this.seeds, outputSame, discard: () => this.discard(), hasDiscards: this.discards.length > 0 };
   }
 
   /** The arguments and parameters a traced output's gradient reaches through the tape (null: it needs none). */
@@ -612,6 +644,7 @@ export class TraceContext implements Tracer {
   abort(): void {
     for (const slot of this.slots.values()) slot.owner._grad = slot.before;
     for (const [t, s] of this.touched) restoreAutograd(t, s);
+    this.discard();
   }
 }
 

@@ -34,6 +34,19 @@ export interface Tracer {
   guard?(holds: () => boolean, what: string): void;
   /** the value of `t` when the trace knows it as a constant of one value (a lifted number), else undefined */
   constantValue?(t: Tensor): number | undefined;
+  /**
+   * Remembers a concrete tensor's autograd fields as they are now, to be put back when the trace
+   * ends: for code that sets `requiresGrad` on a captured tensor for the trace only (the first
+   * value the tracer saw would otherwise be the one restored).
+   */
+  keepAutograd?(t: Tensor): void;
+  /**
+   * JavaScript state the traced code created that only a run of the trace makes valid (an
+   * optimizer's first-step buffers, whose first value is an update of the trace): `undo` removes
+   * it when the trace is abandoned — an error while tracing, or compiled without running
+   * (`lower`, `warmup`) — so the next call starts from the state before, as eager code would.
+   */
+  onDiscard?(undo: () => void): void;
 }
 
 let tracer: Tracer | null = null;

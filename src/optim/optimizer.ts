@@ -142,7 +142,10 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
    * step does not run step()'s JavaScript, only the graph that reads the mirrors.
    */
   private makeGroup(opts: O, params: Tensor[]): ParamGroup<O> {
-    const values: Record<string, unknown> = { ...(opts as object) };
+    // array options (Adam's betas) are stored frozen: a compiled step reads them as numbers at trace
+    // time, so an in-place edit (betas[0] = 0.5) would be silently ignored by it — assign instead
+    const frozen = (v: unknown) => (Array.isArray(v) ? Object.freeze([...v]) : v);
+    const values: Record<string, unknown> = Object.fromEntries(Object.entries(opts as object).map(([k, v]) => [k, frozen(v)]));
     const scalars = new GroupScalars<ParamGroup<O>>(this.constructor.name);
     const group = {} as ParamGroup<O>;
     for (const key of Object.keys(values)) {
@@ -156,7 +159,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
             throw new ValueError(`${this.constructor.name}: option '${key}' was assigned inside a jit-traced function; assign options (or call a scheduler's step()) outside the compiled function`);
           }
           const old = values[key];
-          values[key] = v;
+          values[key] = frozen(v);
           if (changesStructure(key, old, v)) this.structureVersion++;
           try {
             scalars.refresh(group);
@@ -229,11 +232,22 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
           const grad = p._readGrad();
           if (!grad) continue;
           let st = this.state.get(p);
+          const fresh = !st;
           if (!st) this.state.set(p, (st = {}));
-          const had = Object.keys(st).length;
+          const had = Object.keys(st);
           this.update(p, grad, st, group);
           // new state (a first step's momentum buffer…): the next step has other terms
-          if (Object.keys(st).length !== had) this.structureVersion++;
+          if (Object.keys(st).length !== had.length) {
+            this.structureVersion++;
+            // traced: its first value is an update of the trace; a trace that never runs
+            // (warmup, an error) must not leave a zero buffer the next step would take as filled
+            const s = st;
+            tracer?.onDiscard?.(() => {
+              for (const k of Object.keys(s)) if (!had.includes(k)) delete s[k];
+              if (fresh && this.state.get(p) === s) this.state.delete(p);
+              this.structureVersion++;
+            });
+          }
           // state lives as long as the optimizer, even when created inside a scope()
           for (const t of Object.values(st)) if (t instanceof Tensor) keep(t);
         }

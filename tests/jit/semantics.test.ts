@@ -401,3 +401,109 @@ describe('jit semantics: returned views of captured tensors, and the Theano-styl
     expect(s.getValue()).toBe(7);
   });
 });
+
+describe('jit semantics: optimizer state, overlapping and returned .grad (thirteenth-session probe)', () => {
+  const sgdRun = (prepare: (step: ReturnType<typeof jit>, x: Tensor) => void) => {
+    const w = tensor([1, 2, 3], { requiresGrad: true });
+    const opt = new optim.SGD([w], { lr: 1, momentum: 0.9, dampening: 0.5 });
+    const step = jit((x: Tensor) => {
+      opt.zeroGrad();
+      w.mul(x).sum().backward();
+      opt.step();
+      return w;
+    });
+    const x = tensor([1, 1, 1]);
+    prepare(step as ReturnType<typeof jit>, x);
+    const stateAfterPrepare = opt.state.size;
+    const out: number[][] = [];
+    for (let i = 0; i < 3; i++) {
+      step(x);
+      out.push(arr(w));
+    }
+    return { out, stateAfterPrepare, buf: arr(opt.state.get(w)!.momentumBuffer!) };
+  };
+
+  it('warmup() and lower() leave no first-step optimizer state behind (SGD with dampening damped its first step)', () => {
+    const plain = sgdRun(() => {});
+    // eager: buf = g = 1 → w = [0,1,2]; buf = 0.9 + 0.5 = 1.4 → [−1.4,…]; buf = 1.26 + 0.5 = 1.76
+    expect(plain.out[0]![0]).toBe(0);
+    expect(plain.out[1]![0]).toBe(Math.fround(-1.4));
+    expect(plain.out[2]![0]).toBeCloseTo(-3.16, 5);
+    for (const prepare of [(s: ReturnType<typeof jit>, x: Tensor) => s.warmup(x), (s: ReturnType<typeof jit>, x: Tensor) => void s.lower(x)]) {
+      const r = sgdRun(prepare);
+      expect(r.stateAfterPrepare).toBe(0);
+      expect(r.out).toEqual(plain.out);
+      expect(r.buf).toEqual(plain.buf);
+    }
+  });
+
+  it('a trace that fails after opt.step() leaves no optimizer state (the eager step after it starts afresh)', () => {
+    const w = tensor([1, 2, 3], { requiresGrad: true });
+    const opt = new optim.SGD([w], { lr: 1, momentum: 0.9, dampening: 0.5 });
+    const step = J((x: Tensor) => {
+      opt.zeroGrad();
+      w.mul(x).sum().backward();
+      opt.step();
+      return w.sum().itemSync();
+    });
+    expect(() => step(tensor([1, 1, 1]))).toThrow(/symbolic/);
+    expect(opt.state.size).toBe(0);
+    expect(arr(w)).toEqual([1, 2, 3]);
+    opt.zeroGrad();
+    w.sum().backward();
+    opt.step();
+    expect(arr(opt.state.get(w)!.momentumBuffer!)).toEqual([1, 1, 1]);
+    expect(arr(w)).toEqual([0, 1, 2]);
+  });
+
+  it('a .grad whose elements overlap (expand()ed, assigned by hand) is replaced, not written through, as eagerly', () => {
+    const c = tensor([[1, 2], [3, 4]]);
+    for (const compiled of [false, true]) {
+      const w = tensor([[0, 0], [0, 0]], { requiresGrad: true });
+      const x = tensor([[0, 0], [0, 0]], { requiresGrad: true });
+      const body = (a: Tensor, k: Tensor) => {
+        w.mul(k).sum().backward();
+        a.mul(k).sum().backward();
+        return w;
+      };
+      const step = compiled ? J(body) : body;
+      step(x, c);
+      w.grad = noGrad(() => tensor([[10, 20]]).expand([2, 2]));
+      x.grad = noGrad(() => tensor([[5, 6]]).expand([2, 2]));
+      step(x, c);
+      expect(w.grad!.toArraySync(), `compiled: ${compiled}`).toEqual([[11, 22], [13, 24]]);
+      expect(x.grad!.toArraySync(), `compiled: ${compiled}`).toEqual([[6, 8], [8, 10]]);
+      step(x, c);
+      expect(w.grad!.toArraySync()).toEqual([[12, 24], [16, 28]]);
+      expect(x.grad!.toArraySync()).toEqual([[7, 10], [11, 14]]);
+      expect(w.grad!.isContiguous).toBe(true);
+    }
+  });
+
+  it('a returned .grad the function set is that .grad, as eagerly', () => {
+    const w = tensor([1, 2, 3], { requiresGrad: true });
+    const opt = new optim.SGD([w], { lr: 0.1 });
+    const step = jit((x: Tensor) => {
+      opt.zeroGrad();
+      w.mul(x).sum().backward();
+      opt.step();
+      return { loss: w.sum(), grad: w.grad! };
+    });
+    for (let i = 0; i < 3; i++) {
+      const { grad } = step(tensor([1, 2, 3]));
+      expect(grad).toBe(w.grad);
+      expect(arr(grad)).toEqual([1, 2, 3]);
+    }
+    const x = tensor([1, 1], { requiresGrad: true });
+    const g = J((a: Tensor) => {
+      a.mul(2).sum().backward();
+      return a.grad!;
+    });
+    for (let i = 0; i < 2; i++) {
+      x.grad = null;
+      const r = g(x);
+      expect(r).toBe(x.grad);
+      expect(arr(r)).toEqual([2, 2]);
+    }
+  });
+});

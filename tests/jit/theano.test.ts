@@ -1,6 +1,6 @@
 /** @file The Theano-style front end: the tutorial's examples, printing, and bad input. */
 import { describe, expect, it, vi } from 'vitest';
-import { DTypeError, ShapeError, Tensor, tensor } from '../../src/index.ts';
+import { AutogradError, DTypeError, ShapeError, Tensor, ValueError, tensor } from '../../src/index.ts';
 import { T, fn, shared, pp } from '../../src/jit/index.ts';
 
 const val = (t: unknown) => (t as Tensor).toArraySync();
@@ -176,7 +176,7 @@ describe('bad input', () => {
     const x = T.vector('x');
     const f = fn([x], null, { updates: [[w, x.sum()]] });
     expect(() => f([1, 2])).toThrow(/update of shared variable 'w' \(float32\[3\]\) has a value of float32\[\]/);
-    const g = fn([x], null, { updates: [[w, w.double()]] });
+    const g = fn([x], null, { updates: [[w, w.double()]], onUnusedInput: 'ignore' });
     expect(() => g([1])).toThrow(DTypeError);
     expect(() => g([1])).toThrow(/update of shared variable 'w' \(float32\[3\]\) has a value of float64\[3\].*cast with \.to\('float32'\)/);
     expect(() => f([1, 2])).toThrow(ShapeError);
@@ -263,5 +263,112 @@ describe('examples', () => {
     // the compiled step ran after its first (eager) call: the parameters after 10 steps agree
     expect(Number(/largest parameter difference after training: (\S+)/.exec(out)![1])).toBeLessThan(1e-5);
     expect(out).toMatch(/\d+ kernels \(\d+ launches per step/);
+  });
+});
+
+describe('what a probe of the front end found (thirteenth session)', () => {
+  it('T.grad with respect to a shared variable does not leave it requiring grad', () => {
+    const x = T.dvector('x');
+    const w = shared(new Float64Array([0.5, -0.5]), { name: 'w' });
+    const predict = fn([x], T.dot(x, w));
+    const train = fn([x], null, { updates: [[w, w.sub(T.grad(T.sum(T.dot(x, w).pow(2)), w).mul(0.1))]] });
+    predict([1, 2]);
+    train([1, 2]);
+    train([1, 2]);
+    expect(w.value.requiresGrad).toBe(false);
+    const p = predict([1, 2]) as Tensor;
+    expect(p.requiresGrad).toBe(false);
+    expect(p.gradFn).toBeNull();
+    expect(predict.jitted.stats.traces).toBe(1);
+    expect(train.jitted.stats.traces).toBe(1);
+    // w ← w − 0.1·2(x·w)x twice from [0.5, −0.5]: x·w = −0.5 → w = [0.6, −0.3]; x·w = 0 → same
+    expect(w.getValue()).toEqual([0.6, -0.3]);
+    // eager code on the variable records no tape
+    expect(w.value.mul(2).sum().requiresGrad).toBe(false);
+    x.add(w).eval({ x: [1, 1] });
+    expect(T.grad(T.sum(w.pow(2)), w).eval({}).toArraySync()).toEqual([1.2, -0.6]);
+    expect(w.value.requiresGrad).toBe(false);
+  });
+
+  it('pp of a function before its first call prints every output and the updates', () => {
+    const state = shared(0, { name: 'state' }), inc = T.iscalar('inc');
+    const acc = fn([inc], state, { updates: [[state, state.add(inc)]] });
+    expect(pp(acc)).toBe('state\nstate ← (inc + state)');
+    acc(1);
+    expect(pp(acc)).toBe('state\nstate ← (inc + state)');
+    const a = shared(1, { name: 'a', dtype: 'float64' }), x = T.dscalar('x');
+    expect(pp(fn([x], [a, x.mul(2)], { updates: [[a, a.add(x)]] }))).toBe('a\n(2 * x)\na ← (x + a)');
+    expect(pp(fn([x], [x, x.mul(2)]))).toBe('x\n(2 * x)');
+    expect(pp(fn([], null, { updates: [[a, 3]] }))).toBe('a ← 3');
+  });
+
+  it('pp brackets a negative base, rounds float32 constants and does not print a truncating division as /', () => {
+    const x = T.scalar('x'), i = T.iscalar('i'), j = T.iscalar('j');
+    expect(pp(T.pow(-2, x))).toBe('((-2) ** x)');
+    expect(val(fn([x], T.pow(-2, x))(2))).toBe(4);
+    expect(pp(T.pow(x, -2))).toBe('(x ** -2)');
+    expect(pp(x.add(16777217))).toBe('(x + 16777216)');
+    expect(pp(T.dscalar('d').add(16777217))).toBe('(d + 16777217)');
+    expect(pp(i.div(j, { roundingMode: 'trunc' }))).toMatch(/^trunc_div\(i, /);
+    expect(pp(T.vector('v').mul(tensor([1, 2])))).toBe('(v * tensor([1,2], float32))');
+  });
+
+  it('shared refuses a dtype its value cannot hold and keeps booleans', () => {
+    expect(() => shared(tensor([0.1], { dtype: 'float64' }), { dtype: 'float32' })).toThrow(DTypeError);
+    expect(() => shared(tensor([0.1], { dtype: 'float64' }), { dtype: 'float32' })).toThrow(/float64 tensor but dtype 'float32'.*\.to\('float32'\)/);
+    expect(() => shared(3.7, { dtype: 'int32' })).toThrow(/3\.7 is not an int32 integer/);
+    expect(() => shared(new Float64Array([1.7, -2.5]), { dtype: 'int32' })).toThrow(/1\.7 is not an int32 integer/);
+    expect(() => shared([0, 2], { dtype: 'bool' })).toThrow(/2 is not a boolean/);
+    expect(() => shared(1, { dtyp: 'int32' } as never)).toThrow(/unknown option 'dtyp' \(did you mean 'dtype'\?\)/);
+    expect(shared(new Int32Array([1, 2]), { dtype: 'float64' }).dtype).toBe('float64');
+    expect(shared(true).dtype).toBe('bool');
+    expect(shared([[true, false]]).dtype).toBe('bool');
+    expect(shared(3, { dtype: 'float32' }).getValue()).toBe(3);
+  });
+
+  it('eval by name refuses two placeholders of one name, and a name shadowing Object.prototype is not bound', () => {
+    const x1 = T.dscalar('x'), x2 = T.dscalar('x');
+    expect(() => x1.sub(x2).eval({ x: 1 })).toThrow(ValueError);
+    expect(() => x1.sub(x2).eval({ x: 1 })).toThrow(/several placeholders named 'x'.*Map/);
+    expect(val(x1.sub(x2).eval(new Map([[x1, 5], [x2, 2]])))).toBe(3);
+    expect(() => T.dscalar('toString').add(1).eval({})).toThrow(/placeholder 'toString' \(float64 scalar\) has no value/);
+  });
+
+  it('T.grad: a target the cost does not contain is an error unless asked; one reached only through a comparison gets zeros', () => {
+    const x = T.dvector('x'), y = T.dvector('y');
+    const cost = T.sum(x.pow(2));
+    expect(() => T.grad(cost, [x, y])).toThrow(AutogradError);
+    expect(() => T.grad(cost, y)).toThrow(/the cost does not depend on 'y'.*DisconnectedInputError.*disconnectedInputs: 'ignore'/);
+    const [gx, gy] = T.grad(cost, [x, y], { disconnectedInputs: 'ignore' });
+    const r = fn([x, y], [gx!, gy!])([1, 2], [3, 4]) as Tensor[];
+    expect(r.map((t) => t.toArraySync())).toEqual([[2, 4], [0, 0]]);
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      T.grad(cost, y, { disconnectedInputs: 'warn' });
+      expect(warn).toHaveBeenCalledWith(expect.stringMatching(/does not depend on 'y'; its gradient is zero/));
+    } finally {
+      warn.mockRestore();
+    }
+    // connected only through a comparison: zeros (Theano's), not an error about the cost
+    const step = T.sum(T.cast(x.gt(0), 'float64'));
+    expect(val(fn([x], T.grad(step, x))([1, -2]))).toEqual([0, 0]);
+    expect(() => T.grad(cost, x, { disconnected: 'ignore' } as never)).toThrow(/unknown option 'disconnected'/);
+    expect(() => T.grad(cost, x, { disconnectedInputs: 'skip' } as never)).toThrow(/disconnectedInputs must be 'raise' or 'warn' or 'ignore'/);
+  });
+
+  it('fn refuses an input the outputs do not use unless told, and a Float64Array for a float32 input unless downcasting is allowed', () => {
+    const x = T.scalar('x'), y = T.scalar('y'), v = T.vector('v');
+    expect(() => fn([x, y], x.mul(2))).toThrow(ValueError);
+    expect(() => fn([x, y], x.mul(2))).toThrow(/input 1 \('y'\) is not used by the outputs or updates.*onUnusedInput: 'ignore'/);
+    expect(val(fn([x, y], x.mul(2), { onUnusedInput: 'ignore' })(3, 4))).toBe(6);
+    const messages: string[] = [];
+    expect(val(fn([x, y], x.mul(2), { onUnusedInput: 'warn', jit: { onWarn: (m) => messages.push(m) } })(3, 4))).toBe(6);
+    expect(messages).toEqual([expect.stringMatching(/input 1 \('y'\) is not used/)]);
+    const f = fn([v], v.mul(1));
+    expect(() => f(new Float64Array([0.1, 1e40]))).toThrow(DTypeError);
+    expect(() => f(new Float64Array([0.1]))).toThrow(/got a Float64Array, which float32 would round.*allowInputDowncast/);
+    expect(val(f([0.5, 2]))).toEqual([0.5, 2]);
+    expect(val(fn([v], v.mul(1), { allowInputDowncast: true })(new Float64Array([0.1, 1e40])))).toEqual([Math.fround(0.1), Infinity]);
+    expect(() => fn([v], v, { allowDowncast: true } as never)).toThrow(/unknown option 'allowDowncast'/);
   });
 });
