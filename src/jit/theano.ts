@@ -182,8 +182,8 @@ function sharedOf(roots: readonly unknown[]): Var[] {
   return leavesOf(roots, 'shared');
 }
 
-function leavesOf(roots: readonly unknown[], kind: 'placeholder' | 'shared'): Var[] {
-  const out: Var[] = [];
+/** Every variable of the expressions `roots` (nested arrays allowed), once each, in first-seen order. */
+function* varsOf(roots: readonly unknown[]): Generator<Var> {
   const seen = new Set<Var>();
   const stack = [...roots].reverse();
   while (stack.length) {
@@ -194,32 +194,23 @@ function leavesOf(roots: readonly unknown[], kind: 'placeholder' | 'shared'): Va
     }
     if (!(v instanceof Var) || seen.has(v)) continue;
     seen.add(v);
+    yield v;
     const k = v._kind;
-    if (k.k === kind) out.push(v);
-    else if (k.k === 'apply') stack.push(...[...k.args].reverse());
+    if (k.k === 'apply') stack.push(...[...k.args].reverse());
     else if (k.k === 'item') stack.push(k.of);
   }
-  return out;
+}
+
+function leavesOf(roots: readonly unknown[], kind: 'placeholder' | 'shared'): Var[] {
+  return [...varsOf(roots)].filter((v) => v._kind.k === kind);
 }
 
 /** Variables that some T.grad differentiates with respect to. */
 function gradTargets(roots: readonly unknown[]): Set<Var> {
   const out = new Set<Var>();
-  const seen = new Set<Var>();
-  const stack = [...roots];
-  while (stack.length) {
-    const v = stack.pop();
-    if (Array.isArray(v)) {
-      stack.push(...v);
-      continue;
-    }
-    if (!(v instanceof Var) || seen.has(v)) continue;
-    seen.add(v);
+  for (const v of varsOf(roots)) {
     const k = v._kind;
-    if (k.k === 'apply') {
-      if (k.label === 'grad') for (const w of k.args.slice(1)) if (w instanceof Var) out.add(w);
-      stack.push(...k.args);
-    } else if (k.k === 'item') stack.push(k.of);
+    if (k.k === 'apply' && k.label === 'grad') for (const w of k.args.slice(1)) if (w instanceof Var) out.add(w);
   }
   return out;
 }
@@ -670,21 +661,7 @@ export interface GradOptions {
 
 /** Whether `target` occurs in the expression `root`. */
 function occursIn(target: Var, root: unknown): boolean {
-  const seen = new Set<Var>();
-  const stack: unknown[] = [root];
-  while (stack.length) {
-    const v = stack.pop();
-    if (Array.isArray(v)) {
-      stack.push(...v);
-      continue;
-    }
-    if (!(v instanceof Var) || seen.has(v)) continue;
-    if (v === target) return true;
-    seen.add(v);
-    const k = v._kind;
-    if (k.k === 'apply') stack.push(...k.args);
-    else if (k.k === 'item') stack.push(k.of);
-  }
+  for (const v of varsOf([root])) if (v === target) return true;
   return false;
 }
 
