@@ -91,3 +91,20 @@ describe('nn.init', () => {
     expect(() => init.normal_(zeros([2], { dtype: 'int32' }))).toThrow(/floating-point/);
   });
 });
+
+describe('init arguments are checked (a misspelt option fell back to the default gain)', () => {
+  it('kaiming refuses unknown options; gains and bounds must be numbers', () => {
+    const w = zeros([3, 300]);
+    expect(() => init.kaimingUniform_(w, { nonlinerity: 'tanh' } as never)).toThrow(/^kaimingUniform_: unknown option 'nonlinerity' \(did you mean 'nonlinearity'\?\)/);
+    expect(() => init.kaimingNormal_(w, { fanMode: 'fanOut' } as never)).toThrow(/^kaimingNormal_: unknown option 'fanMode'/);
+    expect(() => init.kaimingNormal_(w, { a: 'x' } as never)).toThrow(/^kaimingNormal_: a must be a number/);
+    expect(() => init.xavierUniform_(w, { gain: 2 } as never)).toThrow(/^xavierUniform_: gain must be a number, got \{"gain":2\}/);
+    expect(() => init.xavierNormal_(w, NaN)).toThrow(/^xavierNormal_: gain must be a number/);
+    expect(() => init.uniform_(w, 0, '1' as never)).toThrow(/^uniform_: b must be a number/);
+    expect(() => init.constant_(w, undefined as never)).toThrow(/^constant_: value must be a number/);
+    init.kaimingUniform_(w, { nonlinearity: 'tanh' });
+    const bound = (5 / 3) * Math.sqrt(3 / 300);
+    expect(Math.max(...Array.from(w.dataSync()).map(Math.abs))).toBeLessThanOrEqual(bound);
+    expect(Math.max(...Array.from(w.dataSync()).map(Math.abs))).toBeGreaterThan(0.9 * bound);
+  });
+});

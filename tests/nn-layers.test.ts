@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   arange, DTypeError, IndexError, manualSeed, noGrad, ones, randn, ShapeError, tensor, Tensor, ValueError,
   type NestedArray,
@@ -265,6 +265,51 @@ describe('Flatten and activations', () => {
     close(new LogSoftmax(1).call(x), [Math.log(0.25), Math.log(0.75), Math.log(0.5), Math.log(0.5)]);
     close(new Softmax(0).call(tensor([[0, 0], [0, Math.log(3)]])), [0.5, 0.25, 0.5, 0.75]);
     expect(() => new Softmax(2).call(x)).toThrow(/^Softmax\(dim=2\): softmax: dim 2 is out of range/);
+  });
+
+  it("Softmax() without a dim picks PyTorch's implicit dim (the channels of [N,C,H,W], not the last), with a warning", () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      const x = tensor([[[[0, 0]], [[Math.log(3), 0]]]]); // [1, 2, 1, 2]
+      close(new Softmax().call(x), [0.25, 0.5, 0.75, 0.5]);
+      close(new LogSoftmax().call(x), [Math.log(0.25), Math.log(0.5), Math.log(0.75), Math.log(0.5)]);
+      close(new Softmax().call(tensor([[0, 0], [Math.log(3), 0]]).reshape(2, 1, 2)), [0.25, 0.5, 0.75, 0.5]); // 3-D: dim 0
+      expect(warn.mock.calls.some(([m]) => /Softmax: no dim given; using dim=1 for 4-D input/.test(String(m)))).toBe(true);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+});
+
+describe('what a probe of nn found (thirteenth session)', () => {
+  it('softmax, logSoftmax, leakyRelu and the losses refuse int inputs as PyTorch does (they cast silently)', () => {
+    const i = tensor([1, 2, 3], { dtype: 'int32' });
+    expect(() => functional.softmax(i, 0)).toThrow(DTypeError);
+    expect(() => functional.softmax(i, 0)).toThrow(/^softmax: expected a floating-point tensor, got int32/);
+    expect(() => functional.logSoftmax(i, 0)).toThrow(/^logSoftmax: expected a floating-point tensor/);
+    expect(() => functional.leakyRelu(i)).toThrow(/^leakyRelu: expected a floating-point tensor/);
+    expect(() => functional.nllLoss(tensor([[1, 2]], { dtype: 'int32' }), tensor([0], { dtype: 'int32' }), { reduction: 'sum' })).toThrow(/^nllLoss: log-probabilities must be float, got int32/);
+    const p = tensor([0.2, 0.7]), y = tensor([0, 1], { dtype: 'int32' });
+    expect(() => functional.binaryCrossEntropy(p, y)).toThrow(/^binaryCrossEntropy: target must be float .*\.to\('float32'\)/);
+    expect(() => functional.binaryCrossEntropyWithLogits(p, y)).toThrow(/^binaryCrossEntropyWithLogits: target must be float/);
+    expect(functional.binaryCrossEntropy(p, y.to('float32')).itemSync()).toBeCloseTo(-(Math.log(0.8) + Math.log(0.7)) / 2, 6);
+  });
+
+  it("BCEWithLogitsLoss's positive weight is the buffer pos_weight (PyTorch's key), posWeight reads it", () => {
+    const m = new BCEWithLogitsLoss({ posWeight: tensor([3]) });
+    expect(Object.keys(m.stateDict())).toEqual(['pos_weight']);
+    expect(flat(m.posWeight!)).toEqual([3]);
+    const n = new BCEWithLogitsLoss({ posWeight: tensor([1]) });
+    n.loadStateDict({ pos_weight: tensor([5]) });
+    expect(flat(n.posWeight!)).toEqual([5]);
+    // log(1 + e^0) = ln 2 per positive, times the weight
+    expect(n.call(tensor([0]), tensor([1])).itemSync()).toBeCloseTo(5 * Math.LN2, 6);
+  });
+
+  it('layerNorm takes a single size as the module does, and refuses other shapes clearly', () => {
+    const x = tensor([[1, 2, 3, 4]]);
+    expect(flat(functional.layerNorm(x, 4))).toEqual(flat(functional.layerNorm(x, [4])));
+    expect(() => functional.layerNorm(x, 'a' as never)).toThrow(/^layerNorm: normalizedShape must be a size or a list of sizes/);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { manualSeed, ones, tensor, zeros, Tensor, ValueError, type NestedArray } from '../src/index.ts';
+import { manualSeed, noGrad, ones, tensor, zeros, Tensor, ValueError, type NestedArray } from '../src/index.ts';
 import {
   BatchNorm1d, Dropout, Linear, Module, ModuleList, Parameter, ReLU, Sequential, StateDictError,
 } from '../src/nn/index.ts';
@@ -319,5 +319,47 @@ describe('forward and call', () => {
     const x = ones([5, 4]);
     expect(arr(net.call(x))).toEqual(arr(net.forward(x)));
     expect(net.call(x).shape).toEqual([5, 2]);
+  });
+});
+
+describe('field order (a probe found integer-like names run first)', () => {
+  const shift = (b: number) => {
+    const l = new Linear(1, 1);
+    noGrad(() => {
+      l.weight.fill_(1);
+      l.bias!.fill_(b);
+    });
+    return l;
+  };
+
+  it('append after named layers runs last and is named as PyTorch names it', () => {
+    const s = new Sequential({ fc: shift(-1) });
+    s.append(new ReLU());
+    expect(s.namedChildren().map(([n]) => n)).toEqual(['fc', '1']);
+    expect(s.call(tensor([[0]])).itemSync()).toBe(0); // relu(0 − 1); it ran relu first: −1
+    expect(Object.keys(s.stateDict())).toEqual(['fc.weight', 'fc.bias']);
+    const t = new Sequential(new ReLU(), shift(1));
+    t.append(shift(2));
+    expect(t.namedChildren().map(([n]) => n)).toEqual(['0', '1', '2']);
+  });
+
+  it('a Map keeps its order, registerModule keeps registration order, parameters and state dicts follow it', () => {
+    const m = new Sequential(new Map([['1', shift(-1)], ['0', new ReLU()]]));
+    expect(m.namedChildren().map(([n]) => n)).toEqual(['1', '0']);
+    expect(m.call(tensor([[0]])).itemSync()).toBe(0);
+    class Holder extends Module {
+      first = new Linear(1, 1);
+      forward(x: Tensor): Tensor {
+        return x;
+      }
+    }
+    const h = new Holder();
+    h.registerModule('b', new Linear(1, 1));
+    h.registerModule('10', new Linear(1, 1));
+    h.registerModule('a', new Linear(1, 1));
+    expect(h.namedChildren().map(([n]) => n)).toEqual(['first', 'b', '10', 'a']);
+    expect(Object.keys(h.stateDict()).filter((k) => k.endsWith('weight'))).toEqual(['first.weight', 'b.weight', '10.weight', 'a.weight']);
+    expect(h.parameters()[4]).toBe((h as unknown as Record<string, Linear>)['10']!.weight);
+    expect(() => new Sequential(new Map([[1 as unknown as string, new ReLU()]]))).toThrow(/name must be a string/);
   });
 });

@@ -59,10 +59,26 @@ export class Tanh extends Module {
   }
 }
 
-/** Softmax along `dim` (default −1, the last dim). */
+const warnedImplicitDim = new Set<string>();
+/**
+ * The dim `nn.Softmax()`/`nn.LogSoftmax()` use when none is given, as PyTorch's (deprecated)
+ * implicit choice: 0 for 0-, 1- and 3-D input, 1 otherwise — for [N, C, H, W] the channels, not
+ * the last dim. Warns once per class, as PyTorch does, since the choice is rarely what is meant.
+ */
+function implicitSoftmaxDim(name: string, ndim: number): number {
+  const dim = ndim === 0 || ndim === 1 || ndim === 3 ? 0 : 1;
+  if (!warnedImplicitDim.has(name)) {
+    warnedImplicitDim.add(name);
+    console.warn(`${name}: no dim given; using dim=${dim} for ${ndim}-D input, as PyTorch's implicit choice does (0 for 0-, 1- and 3-D input, else 1). Pass the dim, e.g. new ${name}(-1)`);
+  }
+  return dim;
+}
+
+/** Softmax along `dim` (default: PyTorch's implicit choice — 0 for 0-, 1- and 3-D input, else 1 — with a warning; pass it). */
 export class Softmax extends Module {
-  readonly dim: number;
-  constructor(dim = -1) {
+  /** null: PyTorch's implicit choice (see implicitSoftmaxDim), with a warning */
+  readonly dim: number | null;
+  constructor(dim: number | null = null) {
     super();
     this.dim = dim;
   }
@@ -70,14 +86,15 @@ export class Softmax extends Module {
     return `dim=${this.dim}`;
   }
   forward(x: Tensor): Tensor {
-    return this.guard(() => F.softmax(x, this.dim));
+    return this.guard(() => F.softmax(x, this.dim ?? implicitSoftmaxDim('Softmax', x.ndim)));
   }
 }
 
-/** log(softmax(x)) along `dim` (default −1), computed stably. */
+/** log(softmax(x)) along `dim` (default: PyTorch's implicit choice, with a warning), computed stably. */
 export class LogSoftmax extends Module {
-  readonly dim: number;
-  constructor(dim = -1) {
+  /** null: PyTorch's implicit choice (see implicitSoftmaxDim), with a warning */
+  readonly dim: number | null;
+  constructor(dim: number | null = null) {
     super();
     this.dim = dim;
   }
@@ -85,6 +102,6 @@ export class LogSoftmax extends Module {
     return `dim=${this.dim}`;
   }
   forward(x: Tensor): Tensor {
-    return this.guard(() => F.logSoftmax(x, this.dim));
+    return this.guard(() => F.logSoftmax(x, this.dim ?? implicitSoftmaxDim('LogSoftmax', x.ndim)));
   }
 }

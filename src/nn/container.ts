@@ -22,27 +22,32 @@ function checkModule(op: string, m: unknown, where: string): void {
 }
 
 /**
- * The name an appended module gets: one past the largest integer name so far, counting names
- * whose module was removed (set to null) too, as PyTorch's len(_modules), so no layer is replaced.
+ * The name an appended module gets: the number of modules so far, as PyTorch's
+ * `str(len(self._modules))` (Sequential({fc}).append(relu) names it '1'), or one past the largest
+ * integer name if that is larger — names whose module was removed (set to null) count — so no layer
+ * is replaced.
  */
 function nextIndex(m: Module<never[], unknown>): string {
-  let next = 0;
+  let next = m._childEntries().length;
   for (const k of Object.keys(m)) if (/^\d+$/.test(k)) next = Math.max(next, Number(k) + 1);
   return String(next);
 }
 
 /**
- * Applies its layers in order. Built from layers (named '0', '1', …) or from an object of named
- * layers; `seq[i]` and `seq.at(i)` index it, `append`/`add` extend it.
+ * Applies its layers in order. Built from layers (named '0', '1', …) or from named layers: a Map
+ * (PyTorch's OrderedDict) or a plain object — whose integer-like keys JavaScript lists first, in
+ * numeric order, whatever order they were written in (use a Map to mix such names with others in
+ * any order); `seq[i]` and `seq.at(i)` index it, `append`/`add` extend it.
  */
 export class Sequential extends Module<[Tensor], Tensor> {
   [index: number]: TensorModule;
 
-  constructor(...layers: TensorModule[] | [Record<string, TensorModule>]) {
+  constructor(...layers: TensorModule[] | [Record<string, TensorModule> | Map<string, TensorModule>]) {
     super();
     const first = layers[0];
     if (layers.length === 1 && first !== undefined && !(first instanceof Module) && typeof first === 'object') {
-      for (const [k, m] of Object.entries(first)) {
+      for (const [k, m] of first instanceof Map ? first : Object.entries(first)) {
+        if (typeof k !== 'string') throw new ValueError(`Sequential: a layer's name must be a string, got ${typeof k}`);
         checkModule('Sequential', m, `layer ${JSON.stringify(k)}`);
         this.registerModule(k, m);
       }

@@ -381,6 +381,7 @@ function pickNll(op: string, logp: Tensor, target: Tensor, cdim: number, weight:
 /** Negative log-likelihood of class-index targets, given log-probabilities [N, C, ...]. */
 export function nllLoss(logProbs: Tensor, target: Tensor, opts: NllOptions = {}): Tensor {
   checkOptions('nllLoss', opts, NLL_OPTIONS);
+  if (!isFloat(logProbs.dtype)) throw new DTypeError(`nllLoss: log-probabilities must be float, got ${logProbs.dtype}`);
   const { cdim, C } = classInput('nllLoss', logProbs, target);
   const weight = checkClassWeight('nllLoss', opts.weight, logProbs, C);
   const ig = ignoring('nllLoss', target, opts.ignoreIndex, logProbs.dtype);
@@ -455,10 +456,17 @@ function checkProbabilities(op: string, p: Tensor): void {
   }
 }
 
+/** Binary cross-entropy's input and target are float (PyTorch refuses an int target: no silent cast). */
+function floatPair(op: string, input: Tensor, target: Tensor): void {
+  if (!isFloat(input.dtype)) throw new DTypeError(`${op}: input must be float, got ${input.dtype}`);
+  if (!isFloat(target.dtype)) throw new DTypeError(`${op}: target must be float (0 and 1 as ${input.dtype}), got ${target.dtype}; convert it with .to('${input.dtype}')`);
+}
+
 /** −(y log p + (1−y) log(1−p)), logs clamped at −100 as PyTorch does. */
 export function binaryCrossEntropy(p: Tensor, y: Tensor, opts: BinaryCrossEntropyOptions = {}): Tensor {
   checkOptions('binaryCrossEntropy', opts, BCE_OPTIONS);
   sameShapeOrThrow('binaryCrossEntropy', p, y, 'target');
+  floatPair('binaryCrossEntropy', p, y);
   const weight = checkElementWeight('binaryCrossEntropy', 'weight', opts.weight, p);
   checkProbabilities('binaryCrossEntropy', p);
   // one primitive for PyTorch's backward at p = 0 and 1 (see ops/elementwise.ts), on one dtype
@@ -476,6 +484,7 @@ export function binaryCrossEntropyWithLogits(z: Tensor, y: Tensor, opts: BinaryC
   const op = 'binaryCrossEntropyWithLogits';
   checkOptions(op, opts, BCE_LOGITS_OPTIONS);
   sameShapeOrThrow(op, z, y, 'target');
+  floatPair(op, z, y);
   const weight = checkElementWeight(op, 'weight', opts.weight, z);
   const posWeight = checkElementWeight(op, 'posWeight', opts.posWeight, z);
   let l: Tensor;
@@ -511,7 +520,12 @@ export function l1Loss(input: Tensor, target: Tensor, opts: { reduction?: Reduct
 }
 
 /** Normalises over the trailing `normalizedShape` dims (biased variance), then scales and shifts. */
-export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+export function layerNorm(x: Tensor, normalizedShapeArg: number | readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+  // (a single size, as the LayerNorm module and PyTorch's accept)
+  const normalizedShape = typeof normalizedShapeArg === 'number' ? [normalizedShapeArg] : normalizedShapeArg;
+  if (!Array.isArray(normalizedShape) || normalizedShape.some((d) => !Number.isInteger(d))) {
+    throw new ValueError(`layerNorm: normalizedShape must be a size or a list of sizes, got ${JSON.stringify(normalizedShapeArg)}`);
+  }
   const k = normalizedShape.length;
   const tail = x.shape.slice(x.ndim - k);
   if (k === 0 || k > x.ndim || tail.some((d, i) => d !== normalizedShape[i])) {

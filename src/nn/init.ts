@@ -11,6 +11,15 @@ import { fmtShape } from '../shape.ts';
 import { noGrad } from '../tape.ts';
 import { eye, rand, randn } from '../creation.ts';
 import type { Tensor } from '../tensor.ts';
+import { checkOptions, optionNames, type OptionKeys } from '../options.ts';
+
+/** `v` when it is a number (not NaN); a ValueError naming `op` and the argument otherwise (`xavierUniform_(w, {gain: 2})` read NaN). */
+function numberArg(op: string, name: string, v: unknown): number {
+  if (typeof v !== 'number' || Number.isNaN(v)) {
+    throw new ValueError(`${op}: ${name} must be a number, got ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+  }
+  return v;
+}
 
 /** Nonlinearities `calculateGain` knows (PyTorch's snake_case names are accepted too). */
 export type Nonlinearity =
@@ -66,18 +75,23 @@ function floatOf(op: string, t: Tensor) {
 
 /** Fills with samples of U(a, b). */
 export function uniform_(t: Tensor, a = 0, b = 1): Tensor {
+  numberArg('uniform_', 'a', a);
+  numberArg('uniform_', 'b', b);
   if (!(a <= b)) throw new ValueError(`uniform_: need a ≤ b, got a=${a}, b=${b}`);
   return noGrad(() => t.copy_(rand(t.shape, floatOf('uniform_', t)).mul(b - a).add(a)));
 }
 
 /** Fills with samples of N(mean, std²). */
 export function normal_(t: Tensor, mean = 0, std = 1): Tensor {
+  numberArg('normal_', 'mean', mean);
+  numberArg('normal_', 'std', std);
   if (!(std >= 0)) throw new ValueError(`normal_: std must be ≥ 0, got ${std}`);
   return noGrad(() => t.copy_(randn(t.shape, floatOf('normal_', t)).mul(std).add(mean)));
 }
 
 /** Fills with `value`. */
 export function constant_(t: Tensor, value: number): Tensor {
+  numberArg('constant_', 'value', value);
   return noGrad(() => t.fill_(value));
 }
 
@@ -102,6 +116,7 @@ export function eye_(t: Tensor): Tensor {
  * Xavier/Glorot uniform: U(−a, a) with a = gain·√(6 / (fanIn + fanOut)).
  */
 export function xavierUniform_(t: Tensor, gain = 1): Tensor {
+  numberArg('xavierUniform_', 'gain', gain);
   const { fanIn, fanOut } = calculateFanInAndFanOut(t);
   const a = gain * Math.sqrt(6 / (fanIn + fanOut));
   return uniform_(t, -a, a);
@@ -109,6 +124,7 @@ export function xavierUniform_(t: Tensor, gain = 1): Tensor {
 
 /** Xavier/Glorot normal: N(0, std²) with std = gain·√(2 / (fanIn + fanOut)). */
 export function xavierNormal_(t: Tensor, gain = 1): Tensor {
+  numberArg('xavierNormal_', 'gain', gain);
   const { fanIn, fanOut } = calculateFanInAndFanOut(t);
   return normal_(t, 0, gain * Math.sqrt(2 / (fanIn + fanOut)));
 }
@@ -123,7 +139,11 @@ export interface KaimingOptions {
   nonlinearity?: Nonlinearity;
 }
 
+const KAIMING_OPTIONS: OptionKeys<KaimingOptions> = { a: true, mode: true, nonlinearity: true };
+
 function kaimingStd(op: string, t: Tensor, opts: KaimingOptions): number {
+  checkOptions(op, opts, optionNames(KAIMING_OPTIONS));
+  if (opts.a !== undefined) numberArg(op, 'a', opts.a);
   const fan = fanFor(op, t, opts.mode ?? 'fanIn');
   const gain = calculateGain(opts.nonlinearity ?? 'leakyRelu', opts.a ?? 0);
   return fan === 0 ? 0 : gain / Math.sqrt(fan);

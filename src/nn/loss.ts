@@ -84,15 +84,21 @@ export class BCELoss extends Loss {
   }
 }
 
-/** Binary cross-entropy of logits (numerically stable). */
+/**
+ * Binary cross-entropy of logits (numerically stable). The positive-class weight is the buffer
+ * `pos_weight` (PyTorch's name, so state dicts load in both directions); `posWeight` accesses it.
+ */
 export class BCEWithLogitsLoss extends Loss {
   declare weight: Tensor | null;
-  declare posWeight: Tensor | null;
+  declare pos_weight: Tensor | null;
   constructor(opts: { reduction?: Reduction; weight?: Tensor | null; posWeight?: Tensor | null } = {}) {
     super(opts, ['reduction', 'weight', 'posWeight']);
     this.registerBuffer('weight', opts.weight ?? null);
-    this.registerBuffer('posWeight', opts.posWeight ?? null);
+    this.registerBuffer('pos_weight', opts.posWeight ?? null);
   }
+  /** the positive-class weight (buffer `pos_weight` in the state dict, as in PyTorch) */
+  get posWeight(): Tensor | null { return this.pos_weight; }
+  set posWeight(t: Tensor | null) { this.pos_weight = t; }
   forward(input: Tensor, target: Tensor): Tensor {
     return F.binaryCrossEntropyWithLogits(input, target, { reduction: this.reduction, weight: this.weight, posWeight: this.posWeight });
   }

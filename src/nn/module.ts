@@ -88,10 +88,18 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
   }
   /** @internal buffer names → persistent (kept in stateDict) */
   declare private readonly _bufferNames: Map<string, boolean>;
+  /**
+   * @internal own field names in the order they were added. JavaScript lists integer-like keys
+   * ('0', '10') before all others whatever their order, so Object.keys alone would run a
+   * Sequential({fc, '1': relu}) or an appended layer out of order; names registered through
+   * register* are placed here when registered, other fields in JavaScript's (insertion) order.
+   */
+  declare private readonly _fieldOrder: string[];
 
   constructor() {
-    // not enumerable, so it does not show up among the fields that registration looks at
+    // not enumerable, so they do not show up among the fields that registration looks at
     Object.defineProperty(this, '_bufferNames', { value: new Map<string, boolean>(), enumerable: false });
+    Object.defineProperty(this, '_fieldOrder', { value: [], enumerable: false });
   }
 
   /** The computation; subclasses implement it. Call it directly or through `call`. */
@@ -104,8 +112,16 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
 
   // ---------------------------------------------------------------- registration
 
+  /** Appends to the field order the own fields it lacks (assigned directly), then `name` if given. */
+  private noteFields(name?: string): void {
+    const order = this._fieldOrder;
+    for (const k of Object.keys(this)) if (!order.includes(k)) order.push(k);
+    if (name !== undefined && !order.includes(name)) order.push(name);
+  }
+
   private ownEntries(): [string, unknown][] {
-    return Object.keys(this).map((k) => [k, (this as Record<string, unknown>)[k]]);
+    this.noteFields();
+    return this._fieldOrder.filter((k) => Object.hasOwn(this, k)).map((k) => [k, (this as Record<string, unknown>)[k]]);
   }
 
   /**
@@ -122,6 +138,7 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
       throw new ValueError(`registerBuffer: ${this.constructor.name} already has a ${isModule(existing) ? 'submodule' : 'parameter'} named ${JSON.stringify(name)}`);
     }
     this._bufferNames.set(name, opts.persistent ?? true);
+    this.noteFields(name);
     (this as Record<string, unknown>)[name] = tensor;
   }
 
@@ -130,6 +147,7 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
     if (!validName(name)) throw new ValueError(`registerParameter: parameter name ${JSON.stringify(name)} must be non-empty and contain no '.'`);
     if (param !== null && !(param instanceof Parameter)) throw new ValueError(`registerParameter: ${JSON.stringify(name)} must be a Parameter (wrap the tensor: new Parameter(t))`);
     this._bufferNames.delete(name);
+    this.noteFields(name);
     (this as Record<string, unknown>)[name] = param;
   }
 
@@ -138,6 +156,7 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
     if (!validName(name)) throw new ValueError(`registerModule: module name ${JSON.stringify(name)} must be non-empty and contain no '.'`);
     if (module !== null && !isModule(module)) throw new ValueError(`registerModule: ${JSON.stringify(name)} must be a Module`);
     this._bufferNames.delete(name);
+    this.noteFields(name);
     (this as Record<string, unknown>)[name] = module;
   }
 

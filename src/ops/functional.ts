@@ -573,6 +573,7 @@ export function square(x: Tensor): Tensor { return mul(x, x); }
 
 /** x for x > 0, slope·x otherwise. */
 export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
+  floatInput('leakyRelu', x);
   return where(gt(x, 0), x, mul(x, negativeSlope));
 }
 /** Gaussian error linear unit: exact x·Φ(x), or the tanh approximation. */
@@ -755,9 +756,15 @@ function variance(op: 'var' | 'std', x: Tensor, dim: Dims, opts: { correction?: 
   const dev = sub(x, mean(x, dims, true));
   return div(sum(mul(dev, dev), dims, keepdim), Math.max(0, n - c));
 }
+/** A floating-point input of `op` (softmax of an int tensor is an error in PyTorch too: no silent cast). */
+function floatInput(op: string, x: Tensor): Tensor {
+  if (!isFloat(x.dtype)) throw new DTypeError(`${op}: expected a floating-point tensor, got ${x.dtype} (shape ${fmtShape(x.shape)}); convert it with .to('float32')`);
+  return x;
+}
+
 /** softmax along a dim, computed stably. */
 export function softmax(x: Tensor, dim: number): Tensor {
-  const xf = toFloat(x);
+  const xf = floatInput('softmax', x);
   const d = normDim('softmax', dim, xf.ndim);
   // an empty input has an empty softmax (the shift's amax has no identity for an empty dim)
   if (xf.numel === 0) return mul(xf, 1);
@@ -766,7 +773,7 @@ export function softmax(x: Tensor, dim: number): Tensor {
 }
 /** log of softmax along a dim, computed stably. */
 export function logSoftmax(x: Tensor, dim: number): Tensor {
-  const xf = toFloat(x);
+  const xf = floatInput('logSoftmax', x);
   const d = normDim('logSoftmax', dim, xf.ndim);
   if (xf.numel === 0) return mul(xf, 1);
   const shifted = sub(xf, detach(amax(xf, d, true)));
