@@ -64,6 +64,12 @@ export function fromTypedArray(data: TypedArray, shape: readonly number[], dtype
     );
   }
   checkFills('fromTypedArray', data.length, s);
+  if (dt === 'bool') {
+    // a bool is one byte of 0 or 1 everywhere else (tensor() refuses 2 too): a 2 adopted as is
+    // printed true yet compared unequal to true and multiplied as 2
+    const bad = (data as Uint8Array).findIndex((v) => v > 1);
+    if (bad >= 0) throw new ValueError(`fromTypedArray: element ${bad} of the Uint8Array is ${(data as Uint8Array)[bad]}; bool storage holds 0 or 1 (to convert non-zero to true, use tensor(data, { dtype: 'bool', shape }))`);
+  }
   return adopt(data, s, dt, device);
 }
 

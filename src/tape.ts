@@ -183,17 +183,17 @@ function reachable(roots: readonly Node[]): Node[] {
   return [...seen];
 }
 
-function checkNode(n: Node): void {
+function checkNode(n: Node, op: string): void {
   if (n.released) {
     throw new AutogradError(
-      `backward: trying to backward through the graph a second time (through '${n.op.name}', output shape ${fmtShape(n.outAval.shape)}); ` +
+      `${op}: trying to backward through the graph a second time (through '${n.op.name}', output shape ${fmtShape(n.outAval.shape)}); ` +
         'its saved tensors were released after the first backward. Pass {retainGraph: true} to the first backward if you need to backward twice.',
     );
   }
   const check = (t: Tensor, v: number, what: string) => {
     if (t._version !== v) {
       throw new AutogradError(
-        `backward: ${what} of '${n.op.name}' (shape ${fmtShape(t.shape)}, ${t.dtype}) was modified by an in-place operation after it was saved ` +
+        `${op}: ${what} of '${n.op.name}' (shape ${fmtShape(t.shape)}, ${t.dtype}) was modified by an in-place operation after it was saved ` +
           `(version ${v} → ${t._version}); it is needed to compute gradients. Use an out-of-place op or clone() the tensor before modifying it.`,
       );
     }
@@ -233,7 +233,7 @@ export function runBackward(
   }
   const nodes = reachable(rootNodes).sort((a, b) => b.id - a.id);
   // validate everything first, so an error leaves no gradient half-accumulated
-  for (const n of nodes) checkNode(n);
+  for (const n of nodes) checkNode(n, opts.targets ? 'grad' : 'backward');
 
   const replay = () => withGradMode(!!opts.createGraph, () => {
     for (const n of nodes) {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
-  AutogradError, DTypeError, cat, enableGrad, grad, isGradEnabled, noGrad, ones, pad, stack, tensor, zeros, randn, manualSeed,
+  AutogradError, DTypeError, cat, enableGrad, fromTypedArray, grad, isGradEnabled, noGrad, ones, pad, stack, tensor, zeros, randn, manualSeed,
+  type Tensor,
 } from 'tapegrad';
 
 describe('backward and .grad', () => {
@@ -330,5 +331,89 @@ describe('PyTorch parity of edge cases (each was silently different)', () => {
     cat([b]).mul_(3);
     b.sum().backward();
     expect(A(a0.grad)).toEqual([1, 1]);
+  });
+});
+
+describe('what a probe of eager autograd found (thirteenth session)', () => {
+  it('the second derivative of prod is right with zeros in the slice (the gradient was a constant 0 there)', () => {
+    // Σ_i ∂Πx/∂x_i = x1x2 + x0x2 + x0x1: its gradient at [0, 2, 3] is [5, 3, 2]
+    const x = tensor([0, 2, 3], { dtype: 'float64', requiresGrad: true });
+    const [g] = grad(x.prod(), [x], { createGraph: true });
+    expect(g!.toArraySync()).toEqual([6, 0, 0]);
+    expect(grad(g!.sum(), [x])[0]!.toArraySync()).toEqual([5, 3, 2]);
+    // two zeros, over two dims: H_kl = Π_{j≠k,l} x_j off the diagonal, 0 on it; H·1 checked
+    const v = [0, 0, 3, 2, 0.5, 5];
+    const y = tensor(v, { dtype: 'float64', requiresGrad: true, shape: [2, 3] });
+    const [gy] = grad(y.prod(), [y], { createGraph: true });
+    const hv = grad(gy!.sum(), [y])[0]!.dataSync();
+    const want = v.map((_, k) => v.reduce((acc, _x, l) => acc + (l === k ? 0 : v.reduce((p, xj, j) => (j === k || j === l ? p : p * xj), 1)), 0));
+    Array.from(hv).forEach((h, k) => expect(h).toBeCloseTo(want[k]!, 12));
+    // and along one dim with keepdim, against the first-order formula
+    const z = tensor([[1, 0, 2], [3, 4, 0.5]], { dtype: 'float64', requiresGrad: true });
+    const [gz] = grad(z.prod(1, true).sum(), [z], { createGraph: true });
+    expect(gz!.toArraySync()).toEqual([[0, 2, 0], [2, 1.5, 12]]);
+  });
+
+  it('a view taken inside noGrad of a tensor that requires grad cannot be written with gradients on (the gradient went wrong)', () => {
+    const a = tensor([1, 2], { requiresGrad: true });
+    const y = a.mul(1);
+    const v = noGrad(() => y.narrow(0, 0, 1));
+    expect(() => v.mul_(5)).toThrow(AutogradError);
+    expect(() => v.mul_(5)).toThrow(/mul_: the tensor written to \(shape \[1\]\) is a view taken inside noGrad\(\) of a tensor that requires grad/);
+    const w = tensor([1, 2], { requiresGrad: true });
+    expect(() => noGrad(() => w.narrow(0, 0, 1)).fill_(0)).toThrow(/view taken inside noGrad/);
+    noGrad(() => v.mul_(5)); // inside noGrad it is an ordinary write
+    expect(y.toArraySync()).toEqual([5, 2]);
+    const plain = tensor([1, 2]);
+    noGrad(() => plain.narrow(0, 0, 1)).mul_(3); // nothing requires grad: fine
+    expect(plain.toArraySync()).toEqual([3, 2]);
+  });
+
+  it("remainder's gradient in the divisor is −(a // b), the floor division the remainder used (floor(a/b) gave −10 for 1 % 0.1)", () => {
+    const a = tensor([1], { dtype: 'float64' }), b = tensor([0.1], { dtype: 'float64', requiresGrad: true });
+    a.remainder(b).sum().backward();
+    expect(b.grad!.toArraySync()).toEqual([-9]);
+  });
+
+  it('copy_ from a tensor that requires grad still gives the overwritten history a zero gradient, as PyTorch (it was none)', () => {
+    const a = tensor([1, 2], { requiresGrad: true }), b = tensor([5, 6], { requiresGrad: true });
+    const y = a.mul(1);
+    y.copy_(b.mul(2));
+    y.sum().backward();
+    expect(a.grad!.toArraySync()).toEqual([0, 0]);
+    expect(b.grad!.toArraySync()).toEqual([2, 2]);
+  });
+
+  it('view ops that change nothing still return a new view (requiresGrad_/detach_ on it acted on the base)', () => {
+    const base = zeros([2]);
+    for (const make of [(t: Tensor) => t.reshape([2]), (t: Tensor) => t.squeeze(), (t: Tensor) => t.narrow(0, 0, 2), (t: Tensor) => t.expand([2]),
+      (t: Tensor) => t.permute([0]), (t: Tensor) => t.transpose(0, 0), (t: Tensor) => t.index(null), (t: Tensor) => t.t()]) {
+      const v = make(base);
+      expect(v).not.toBe(base);
+      v.fill_(1);
+      expect(base.toArraySync()).toEqual([1, 1]); // still a view
+      base.zero_();
+    }
+    const s = zeros([3]).squeeze().requiresGrad_();
+    expect(s.requiresGrad).toBe(true);
+    const x = zeros([3]);
+    x.squeeze().requiresGrad_();
+    expect(x.requiresGrad).toBe(false);
+    const y = tensor([1, 2], { requiresGrad: true }).mul(2);
+    expect(() => y.narrow(0, 0, 2).detach_()).toThrow(/views cannot be detached in place/);
+    expect(y.gradFn).not.toBeNull();
+    expect(x.flatten()).toBe(x); // PyTorch: flatten returns the input when nothing is flattened
+  });
+
+  it('fromTypedArray refuses bool bytes other than 0 and 1; errors name the op', () => {
+    expect(() => fromTypedArray(new Uint8Array([2, 0, 1]), [3], 'bool')).toThrow(/fromTypedArray: element 0 of the Uint8Array is 2; bool storage holds 0 or 1/);
+    expect(fromTypedArray(new Uint8Array([1, 0, 1]), [3], 'bool').toArraySync()).toEqual([true, false, true]);
+    expect(() => zeros([2, 3]).matmul(2 as never)).toThrow(/^matmul: the second operand is number 2, expected a tensor/);
+    expect(() => tensor([1], { dtype: 'int32' }).add(2 ** 31)).toThrow(/^add: the number 2147483648 does not fit the int32 operand's dtype/);
+    expect(tensor([1], { dtype: 'int32' }).add(-(2 ** 31)).toArraySync()).toEqual([-(2 ** 31) + 1]);
+    const x = tensor([1, 2], { requiresGrad: true });
+    const y = x.exp().sum();
+    y.backward();
+    expect(() => grad(y, [x])).toThrow(/^grad: trying to backward through the graph a second time/);
   });
 });

@@ -202,8 +202,10 @@ export const minimum = extremum('minimum', 'min');
 /** Remainder with the sign of the divisor (Python's %, PyTorch's remainder). */
 export const remainder = binary('remainder', 'mod', {
   save: { inputs: [0, 1] },
-  // a mod b = a - floor(a/b) b: d/da = 1, d/db = -floor(a/b)
-  vjp: (g, { inputs: [a, b] }) => [g, F.neg(F.mul(g, F.floor(F.div(a!, b!))))],
+  // a mod b = a − (a // b)·b: d/da = 1, d/db = −(a // b)
+  // NOTE: a // b is the floor division consistent with the remainder (1 % 0.1 ≈ 0.0999…: the
+  // quotient is 9), not floor(a/b) = 10, as PyTorch's derivative uses
+  vjp: (g, { inputs: [a, b] }) => [g, F.neg(F.mul(g, F.div(a!, b!, { roundingMode: 'floor' })))],
 });
 
 export const lt = compare('lt', 'lt', '<');

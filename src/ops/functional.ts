@@ -3,7 +3,7 @@
  * through dispatch(); composites are plain functions of primitives.
  */
 import { getBackend, type BufView, type Device } from '../backend.ts';
-import { checkDType, isFloat, promoteTypes, scalarDtype, toElement, type DType } from '../dtype.ts';
+import { checkDType, INT32_MAX, INT32_MIN, isFloat, promoteTypes, scalarDtype, toElement, type DType } from '../dtype.ts';
 import { AutogradError, DTypeError, DeviceError, ShapeError, ValueError, divisorCheck } from '../errors.ts';
 import { broadcastShapes, fmtShape, hasInternalOverlap, normDim, normDims, numel, sameShape } from '../shape.ts';
 import { Tensor, type ViewStep } from '../tensor.ts';
@@ -120,7 +120,14 @@ function promoted(op: string, vals: readonly TensorLike[]): Tensor[] {
   if (dimensioned.length && zeroD.length) dt = promoteTypes(dt, false, widest(zeroD), true);
   for (const v of vals) if (!(v instanceof Tensor)) dt = scalarDtype(dt, v as number | boolean);
   const device = tensors[0]!.device;
-  return vals.map((v) => (v instanceof Tensor ? cast(v, dt) : scalar(v as number | boolean, dt, device)));
+  return vals.map((v) => {
+    if (v instanceof Tensor) return cast(v, dt);
+    if (dt === 'int32' && typeof v === 'number' && !(v >= INT32_MIN && v <= INT32_MAX)) {
+      // (PyTorch: "value cannot be converted to type int32_t without overflow")
+      throw new ValueError(`${op}: the number ${v} does not fit the int32 operand's dtype (int32 holds [${INT32_MIN}, ${INT32_MAX}]); convert the tensor with .to('float64') first`);
+    }
+    return scalar(v as number | boolean, dt, device);
+  });
 }
 
 /** Promotes two operands to one dtype (see `promoted`). */
@@ -230,14 +237,16 @@ export function inplace<T extends Tensor>(x: T, value: Tensor | (() => Tensor), 
     // read values it had already overwritten)
     value = clone(value);
   }
-  if (!temporary && value === computed && value.requiresGrad && isGradEnabled()) {
+  const own = !temporary && value === computed;
+  if (own && value.requiresGrad && isGradEnabled()) {
     // the caller's own tensor (copy_ or fill_ from one that requires grad): x gets a node of its
     // own, so the gradient reaches that tensor (a leaf's, too) and each keeps its retained grad
     value = clone(value);
   }
-  if (x.requiresGrad && !value.requiresGrad && isGradEnabled()) {
-    // x's new values (zero_, fill_, copy_ of a constant) do not depend on its old ones: their
-    // gradient is zero (PyTorch's FillBackward), not whatever x's old gradFn would pass on
+  if (x.requiresGrad && (!value.requiresGrad || own) && isGradEnabled()) {
+    // x's new values (zero_, fill_, copy_) do not depend on its old ones: their gradient is zero
+    // (PyTorch's FillBackward/CopyBackwards), not whatever x's old gradFn would pass on, and not
+    // none either — the old history still gets its zeros (a.grad is zeros, not null)
     value = where(full(x.shape, 1, { dtype: 'bool', device: x.device }), value, x);
   }
   const tracer = activeTracer();
@@ -356,7 +365,19 @@ const copySlices: OpDef = {
  * a view of one (the write would change the leaf behind autograd's back, as PyTorch refuses).
  */
 function checkInplaceGrad(op: string, x: Tensor): void {
-  if (!x.requiresGrad) return;
+  // a view taken under noGrad has no link to its base's graph: written now, the base's values
+  // would change while its gradient did not (PyTorch refuses it as well)
+  if (!x.requiresGrad) {
+    let t = x, noGradView = false;
+    while (t._base && t._viewOp) {
+      if (!t._viewWithGrad) noGradView = true;
+      t = t._base;
+    }
+    if (noGradView && t !== x && t.requiresGrad) {
+      throw new AutogradError(`${op}: the tensor written to (shape ${fmtShape(x.shape)}) is a view taken inside noGrad() of a tensor that requires grad (shape ${fmtShape(t.shape)}), and gradients are recorded now; write inside noGrad() too, or take the view outside it`);
+    }
+    return;
+  }
   if (x.isLeaf) {
     throw new AutogradError(`${op}: a leaf tensor that requires grad (shape ${fmtShape(x.shape)}) cannot be modified in place while gradients are recorded; wrap the update in noGrad(() => …)`);
   }
@@ -827,7 +848,8 @@ function cannotReshape(op: string, x: Tensor, shape: readonly number[], why: str
 /** A tensor with the same elements in a new shape (a view when the layout allows, else a copy). */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const s = resolveShape('reshape', x, shape);
-  if (sameShape(s, x.shape)) return x;
+  // NOTE: the same shape is still a new view, as PyTorch's (x.reshape(x.shape) is not x): returning
+  // x itself made requiresGrad_(), detach_() or dispose() on the result act on x
   if (numel(s) === x.numel && !x.isSymbolic && !viewStrides(x, s)) x = dispatch(prims.contiguous, [x], {});
   return dispatch(prims.reshape, [x], { shape: s });
 }
@@ -846,13 +868,11 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   if (perm.length !== x.ndim || new Set(perm).size !== perm.length) {
     throw new ShapeError(`permute: [${dims.join(', ')}] is not a permutation of the ${x.ndim} dims of a tensor of shape ${fmtShape(x.shape)} (each dim exactly once)`);
   }
-  if (perm.every((d, i) => d === i) && perm.length === x.ndim) return x;
   return dispatch(prims.permute, [x], { perm });
 }
 /** Swaps two dims. */
 export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
   const a = normDim('transpose', dim0, x.ndim), b = normDim('transpose', dim1, x.ndim);
-  if (a === b) return x;
   const perm = [...Array(x.ndim).keys()];
   perm[a] = b; perm[b] = a;
   return permute(x, perm);
@@ -860,7 +880,7 @@ export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
 /** Transpose of a ≤ 2-D tensor. */
 export function t(x: Tensor): Tensor {
   if (x.ndim > 2) throw new ShapeError(`t: expects a tensor with ≤ 2 dims, got shape ${fmtShape(x.shape)}; use transpose(dim0, dim1)`);
-  return x.ndim < 2 ? x : transpose(x, 0, 1);
+  return x.ndim < 2 ? permute(x, x.shape.map((_, i) => i)) : transpose(x, 0, 1);
 }
 /** Broadcasts size-1 dims (and new leading dims) to `shape` without copying; -1 keeps a size. */
 export function expand(x: Tensor, shape: readonly number[]): Tensor {
@@ -877,7 +897,6 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
     }
   });
   const s = shape.map((d, i) => (d === -1 && i >= lead ? x.shape[i - lead]! : d));
-  if (sameShape(s, x.shape)) return x;
   return dispatch(prims.expand, [x], { shape: s });
 }
 /** Removes size-1 dims (all, or the given ones). */
@@ -906,11 +925,11 @@ export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
   const a = normDim('flatten', startDim, x.ndim), b = normDim('flatten', endDim, x.ndim);
   if (a > b) throw new ShapeError(`flatten: startDim ${startDim} comes after endDim ${endDim}`);
   const s = [...x.shape.slice(0, a), x.shape.slice(a, b + 1).reduce((p, d) => p * d, 1), ...x.shape.slice(b + 1)];
-  return reshape(x, s);
+  // (PyTorch: "if no dimensions are flattened, the original object is returned")
+  return sameShape(s, x.shape) ? x : reshape(x, s);
 }
 /** General strided slice view with per-dim starts, sizes and steps. */
 export function sliceView(x: Tensor, starts: readonly number[], sizes: readonly number[], steps: readonly number[]): Tensor {
-  if (x.shape.every((d, i) => starts[i] === 0 && sizes[i] === d && steps[i] === 1)) return x;
   return dispatch(prims.slice, [x], { starts, sizes, steps });
 }
 /** `length` elements of `dim` from `start` (a view). */
@@ -977,7 +996,8 @@ export function index(x: Tensor, ...specs: IndexSpec[]): Tensor {
       throw new ValueError(`index: the spec for dim ${d} is ${describeValue(spec)}${hint}; expected a number (picks one index and drops the dim), [start, end] or [start, end, step] (a range; null bounds mean the ends), or null (the whole dim)`);
     }
   });
-  return drop.length ? squeezeDims(y, drop) : y;
+  // (x[:, :] is a new view of x, as in PyTorch)
+  return drop.length ? squeezeDims(y, drop) : y === x ? reshape(x, x.shape) : y;
 }
 /** Concatenates tensors along an existing dim. */
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
@@ -1123,6 +1143,9 @@ function indexArray(op: string, idx: readonly unknown[], device: Device): Tensor
  * batch dims broadcast.
  */
 export function matmul(a: Tensor, b: Tensor): Tensor {
+  [a, b].forEach((t: unknown, i) => {
+    if (!(t instanceof Tensor)) throw new ValueError(`matmul: the ${ORDINAL[i]} operand is ${describeValue(t)}, expected a tensor (for a product with a number use mul)`);
+  });
   if (a.ndim === 0 || b.ndim === 0) throw new ShapeError(`matmul: both operands need at least 1 dim, got shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
   // as PyTorch: one dtype for both (it refuses float32 · float64 and int32 · float32 rather than
   // promote; a product is not an elementwise op, and a silent upcast doubles its cost)
