@@ -30,12 +30,15 @@ export function hasContiguousStrides(shape: Shape, strides: readonly number[]): 
   return true;
 }
 
-/** The products of the dims before and after `dim`: `shape` seen as [outer, shape[dim], inner]. */
-/** Whether several elements of a view share one memory location (a stride-0 dim of size > 1: an expand()ed view). */
+/**
+ * Whether several elements of a view share one memory location (a stride-0 dim of size > 1: an
+ * expand()ed view). A tensor without elements has none to share (zeros([3, 0]) has strides [0, 1]).
+ */
 export function hasInternalOverlap(shape: Shape, strides: readonly number[]): boolean {
-  return strides.some((s, i) => s === 0 && shape[i]! > 1);
+  return !shape.includes(0) && strides.some((s, i) => s === 0 && shape[i]! > 1);
 }
 
+/** The products of the dims before and after `dim`: `shape` seen as [outer, shape[dim], inner]. */
 export function aroundDim(shape: Shape, dim: number): { outer: number; inner: number } {
   let outer = 1, inner = 1;
   for (let d = 0; d < dim; d++) outer *= shape[d]!;

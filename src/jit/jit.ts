@@ -315,23 +315,30 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
         default: a satisfies never;
       }
     }
-    const leaves: (Tensor | null)[] = e.trace.outSpecs.map((s) => {
+    const specs = e.trace.outSpecs;
+    const leaves: (Tensor | null)[] = specs.map((s) => {
       switch (s.kind) {
         case 'node': return outs[s.output]!;
         case 'arg': return tensors[s.arg]!;
         case 'ref': return s.tensor;
         case 'grad': return ('arg' in s.owner ? tensors[s.owner.arg]! : s.owner.ref)._grad;
-        case 'view': return null;
+        case 'view': case 'same': return null;
         default: return s satisfies never;
       }
     });
-    // views of arguments (now updated) or of other results: the view ops replayed, as eager made them
-    e.trace.outSpecs.forEach((s, i) => {
-      if (s.kind !== 'view') return;
-      const base = 'arg' in s.base ? tensors[s.base.arg]! : 'ref' in s.base ? s.base.ref : leaves[s.base.result] ?? internal('jit: a returned view of a view');
-      leaves[i] = s.steps.reduce((v, st) => dispatch(st.op, [v], st.attrs), base);
-    });
+    // the outputs' tape nodes first, so that the views made of them below link to them
     if (isGradEnabled()) attachGrad(e, flat, leaves as Tensor[], states, e.trace.seeds.map((s) => seedMap.get(s) ?? s));
+    // views of arguments (now updated), of captured tensors or of other results (returned or
+    // hidden): the view ops replayed, as eager made them
+    const resolve = (i: number): Tensor => {
+      const s = specs[i]!;
+      if (leaves[i]) return leaves[i]!;
+      if (s.kind === 'same') return (leaves[i] = resolve(s.of));
+      if (s.kind !== 'view') return internal(`jit: result ${i} has no value`);
+      const base = 'arg' in s.base ? tensors[s.base.arg]! : 'ref' in s.base ? s.base.ref : resolve(s.base.result);
+      return (leaves[i] = s.steps.reduce((v, st) => dispatch(st.op, [v], st.attrs), base));
+    };
+    specs.forEach((_, i) => resolve(i));
     return e.trace.unflatten(leaves) as R;
   };
 
@@ -424,9 +431,12 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
         const spec = e.trace.outSpecs[i]!;
         const reach = spec.kind === 'node' ? spec.grad : null;
         if (!reach) return internal(`jit: backward through output ${i}, which needs no gradient`);
+        // a hidden base: the intermediate that result hiddenOf views, found again in this trace
+        const hiddenOf = spec.kind === 'node' ? spec.hiddenOf : undefined;
+        const out = hiddenOf === undefined ? outT[i]! : activeTracer()?.viewRoot?.(outT[hiddenOf]!) ?? internal('jit: the base of a returned view was not found again');
         // the same targets, in the same order, as the tape node's inputs
         const targets = [...which.args.map((a) => placeholders[a]!), ...which.params.map((k) => reach.params[k]!)];
-        return tapeGrad([outT[i]!], targets, { gradOutputs: [g], allowUnused: true }).map((gr, j) => gr ?? zerosLike(targets[j]!));
+        return tapeGrad([out], targets, { gradOutputs: [g], allowUnused: true }).map((gr, j) => gr ?? zerosLike(targets[j]!));
       }, { ...opts, name: `vjp(${name})`, eagerFirstCall: false });
       vjps.set(e, v);
     }
@@ -449,6 +459,15 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
     type Range = { from: number; to: number; node: (typeof bound)[number][0] };
     const ranges = new Map<ArrayBufferLike, Range[]>();
     for (const [n, t] of bound) {
+      // a written tensor whose elements overlap (an expand()ed argument or state): the plan writes
+      // a dense value back through its strides, where the last of the elements sharing memory
+      // wins (eager refuses a write to all of it, and a write through a row of it lands once)
+      if (written.has(n) && hasInternalOverlap(t.shape, t.strides)) {
+        throw new ValueError(
+          `jit(${name}): ${what(n)} (shape ${fmtShape(t.shape)}, strides ${fmtShape(t.strides)}) is written in place, but elements of it share memory ` +
+            '(an expand()ed tensor); a compiled function cannot write it: pass the tensor it was expanded from, or a clone()',
+        );
+      }
       const m = owner.get(t._storage);
       if (m === undefined) owner.set(t._storage, n);
       else if (written.has(n) || written.has(m)) refuse(m, n);

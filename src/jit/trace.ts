@@ -40,7 +40,16 @@ export interface GradReach {
 
 export type OutSpec =
   /** `grad`: null when the output does not require grad (as eager would leave it) */
-  | { readonly kind: 'node'; readonly output: number; readonly grad: GradReach | null }
+  | {
+    readonly kind: 'node'; readonly output: number; readonly grad: GradReach | null;
+    /**
+     * not a result itself: the tensor result `hiddenOf` views (an intermediate the function did
+     * not return), handed out so that the returned views of it alias one another as eagerly
+     */
+    readonly hiddenOf?: number;
+  }
+  /** the same tensor as result `of` (returned twice) */
+  | { readonly kind: 'same'; readonly of: number }
   | { readonly kind: 'arg'; readonly arg: number }
   | { readonly kind: 'ref'; readonly tensor: Tensor }
   /** the `.grad` of a tensor (a captured one, or argument `arg`) as the call leaves it: the function returned its new `.grad` */
@@ -50,6 +59,7 @@ export type OutSpec =
    * by replaying the view ops on it after the call, so it aliases it as eagerly
    */
   | { readonly kind: 'view'; readonly base: { readonly arg: number } | { readonly result: number } | { readonly ref: Tensor }; readonly steps: readonly ViewStep[] };
+  // (`result` indexes outSpecs: a returned tensor, or a hidden base after the results)
 
 /** What happens to `.grad` of a tensor after each call. */
 export type GradAction =
@@ -293,7 +303,7 @@ export class TraceContext implements Tracer {
   }
 
   /** The layout `t` has (or would have) eagerly. */
-  private layoutOf(t: Tensor): ViewMeta {
+  layoutOf(t: Tensor): ViewMeta {
     const link = this.views.get(t);
     if (link) return link.layout;
     const arg = this.placeholders.get(t);
@@ -375,6 +385,8 @@ export class TraceContext implements Tracer {
    */
   private writeView(dst: Tensor, v: GNode): Tensor {
     const what = `an in-place write to a view (shape ${fmtShape(dst.shape)})`;
+    // no element written (an empty narrow, even of a broadcast): the base keeps its value
+    if (dst.numel === 0) return dst;
     let t = dst, val = v;
     for (let link = this.views.get(t); link; link = this.views.get(t)) {
       const parentNode = this.nodeOf(link.parent);
@@ -496,22 +508,37 @@ export class TraceContext implements Tracer {
       outTensors.push(t);
       return g.outputs.push(node) - 1;
     };
-    const hidden = hiddenTensor(result, 'result');
-    if (hidden) {
-      throw new ValueError(`jit: ${hidden} is a computed tensor inside a Map, a Set or a class instance; a compiled function returns its tensors in (nested) arrays and plain objects`);
+    const buried = hiddenTensor(result, 'result');
+    if (buried) {
+      throw new ValueError(`jit: ${buried} is a computed tensor inside a Map, a Set or a class instance; a compiled function returns its tensors in (nested) arrays and plain objects`);
     }
     const flat = flatten(result, 'result', false);
     // a returned view of an argument, or of another returned tensor, stays a view of it (eager
     // aliasing: writes through either show in both); a view of anything else is a new tensor
-    const viewOf = (t: Tensor): OutSpec | null => {
+    // hidden bases: intermediates that returned views view, handed out after the results
+    const hidden: { root: Tensor; of: number }[] = [];
+    const viewOf = (t: Tensor, i: number): OutSpec | null => {
       const vs = t._sym && this.views.has(t) ? this.viewSteps(t) : null;
       if (!vs || !vs.steps.length) return null;
       const arg = this.placeholders.get(vs.root);
       if (arg !== undefined) return this.placeholders.get(t) === undefined ? { kind: 'view', base: { arg }, steps: vs.steps } : null;
       // a view of a tensor the function captured (a parameter, a state): of that tensor, as eagerly
       if (!vs.root._sym && !this.born.has(vs.root)) return { kind: 'view', base: { ref: vs.root }, steps: vs.steps };
-      const k = flat.tensors.indexOf(vs.root);
-      return k >= 0 && vs.root._sym && !this.views.has(vs.root) ? { kind: 'view', base: { result: k }, steps: vs.steps } : null;
+      if (!vs.root._sym) return null;
+      // of an intermediate: of the nearest returned tensor on the way to it (v and v.t() returned
+      // alias each other), else of the intermediate itself, handed out hidden (two slices of one
+      // intermediate alias each other, as eagerly)
+      let cur = t;
+      const steps: ViewStep[] = [];
+      for (let link = this.views.get(cur); link; link = this.views.get(cur)) {
+        steps.unshift({ op: link.op!, attrs: link.attrs });
+        cur = link.parent;
+        const k = flat.tensors.indexOf(cur);
+        if (k >= 0) return { kind: 'view', base: { result: k }, steps: [...steps] };
+      }
+      let h = hidden.findIndex((x) => x.root === cur);
+      if (h < 0) h = hidden.push({ root: cur, of: i }) - 1;
+      return { kind: 'view', base: { result: flat.tensors.length + h }, steps };
     };
     // a returned .grad the function set (a backward after zeroGrad) is that .grad, as eagerly
     const gradOf = (t: Tensor): OutSpec | null => {
@@ -523,9 +550,14 @@ export class TraceContext implements Tracer {
       }
       return null;
     };
-    for (const t of flat.tensors) {
+    for (const [i, t] of flat.tensors.entries()) {
+      const first = flat.tensors.indexOf(t);
+      if (first < i) {
+        outSpecs.push({ kind: 'same', of: first });
+        continue;
+      }
       const arg = this.placeholders.get(t);
-      const view = arg === undefined ? viewOf(t) : null;
+      const view = arg === undefined ? viewOf(t, i) : null;
       const grad = arg === undefined && !view ? gradOf(t) : null;
       if (arg !== undefined) outSpecs.push({ kind: 'arg', arg });
       else if (grad) outSpecs.push(grad);
@@ -533,6 +565,7 @@ export class TraceContext implements Tracer {
       else if (view) outSpecs.push(view);
       else outSpecs.push({ kind: 'node', output: pushOutput(t, this.nodeOf(t)), grad: this.gradReach(t) });
     }
+    for (const { root, of } of hidden) outSpecs.push({ kind: 'node', output: pushOutput(root, this.nodeOf(root)), grad: this.gradReach(root), hiddenOf: of });
 
     // tensors the function made from values are the compiled function's constants from now on:
     // a scope() around the call that made them must not release them (every later call retraced)

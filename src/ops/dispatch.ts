@@ -8,7 +8,7 @@ import { DeviceError, UseAfterDisposeError, ValueError, internal } from '../erro
 import { isGradEnabled, recordOp } from '../tape.ts';
 import { Tensor, type ViewStep } from '../tensor.ts';
 import { fmtShape } from '../shape.ts';
-import type { OpDef } from './registry.ts';
+import type { OpDef, ViewMeta } from './registry.ts';
 
 /** What jit installs while tracing: ops become graph nodes instead of kernels. */
 export interface Tracer {
@@ -47,6 +47,8 @@ export interface Tracer {
    * (`lower`, `warmup`) — so the next call starts from the state before, as eager code would.
    */
   onDiscard?(undo: () => void): void;
+  /** the layout (shape, strides, offset) `t` has or would have eagerly: view() checks it as eager does */
+  layoutOf?(t: Tensor): ViewMeta;
 }
 
 let tracer: Tracer | null = null;

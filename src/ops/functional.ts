@@ -856,8 +856,10 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
 /** Like reshape, but never copies: an error when the layout cannot be viewed in the new shape. */
 export function view(x: Tensor, shape: readonly number[]): Tensor {
   const s = resolveShape('view', x, shape);
-  if (!x.isSymbolic && numel(s) === x.numel && !viewStrides(x, s)) {
-    throw new ShapeError(`view: a tensor of shape ${fmtShape(x.shape)} with strides ${fmtShape(x.strides)} cannot be viewed as ${fmtShape(s)} without a copy; use reshape()`);
+  // (while tracing, the layout x would have eagerly: a transposed argument cannot be viewed either)
+  const layout = x.isSymbolic ? activeTracer()?.layoutOf?.(x) : x;
+  if (layout && numel(s) === x.numel && !viewStrides(layout, s)) {
+    throw new ShapeError(`view: a tensor of shape ${fmtShape(x.shape)} with strides ${fmtShape(layout.strides)} cannot be viewed as ${fmtShape(s)} without a copy; use reshape()`);
   }
   return dispatch(prims.reshape, [x], { shape: s });
 }

@@ -507,3 +507,79 @@ describe('jit semantics: optimizer state, overlapping and returned .grad (thirte
     }
   });
 });
+
+describe('jit semantics: returned views and written views (a fuzzer of in-place writes through views, thirteenth session)', () => {
+  it('returned views of an intermediate alias one another and the returned tensor they view, and carry gradients', () => {
+    const x = tensor([1, 2, 3, 4]);
+    const f = J((a: Tensor) => {
+      const v = a.mul(2).view(2, 2);
+      return [v, v.t()];
+    });
+    const [v, vt] = f(x) as Tensor[];
+    v!.add_(100);
+    expect(vt!.toArraySync()).toEqual([[102, 106], [104, 108]]); // was a copy: [[2, 6], [4, 8]]
+    const g = J((a: Tensor) => {
+      const y = a.mul(2);
+      return [y.narrow(0, 0, 2), y.narrow(0, 1, 2)];
+    });
+    const [s0, s1] = g(x) as Tensor[];
+    s0!.fill_(0);
+    expect(s1!.toArraySync()).toEqual([0, 6]);
+    const p = tensor([1, 2, 3, 4], { requiresGrad: true });
+    const h = J(() => {
+      const y = p.mul(2);
+      return [y, y.narrow(0, 0, 2)];
+    });
+    const [y, w] = h() as Tensor[];
+    expect(w!.requiresGrad).toBe(true);
+    y!.sum().add(w!.sum().mul(10)).backward();
+    expect(arr(p.grad!)).toEqual([22, 22, 2, 2]); // the view had no link: [2, 2, 2, 2]
+    // a view of an unreturned intermediate still differentiates (through its hidden base)
+    p.grad = null;
+    const k = J(() => p.mul(3).narrow(0, 1, 2));
+    k().sum().backward();
+    expect(arr(p.grad!)).toEqual([0, 3, 3, 0]);
+    // one view returned twice is one tensor
+    const d = J((a: Tensor) => {
+      const n = a.narrow(0, 0, 2);
+      return [n, n];
+    });
+    const [n0, n1] = d(x) as Tensor[];
+    expect(n0).toBe(n1);
+  });
+
+  it('view() checks the layout the tensor would have eagerly (a transposed argument could be viewed)', () => {
+    const x = tensor([[1, 2], [3, 4]]);
+    expect(() => J((a: Tensor) => a.t().view(-1))(x)).toThrow(/view: a tensor of shape \[2, 2\] with strides \[1, 2\] cannot be viewed as \[4\] without a copy/);
+    expect(() => J((a: Tensor) => a.view(-1))(x.t())).toThrow(/cannot be viewed as \[4\]/);
+    expect(() => J((a: Tensor) => a.mul(1).expand([2, 2, 2]).view(8))(x)).toThrow(/cannot be viewed as \[8\]/);
+    expect(arr(J((a: Tensor) => a.t().reshape(-1))(x))).toEqual([1, 3, 2, 4]);
+  });
+
+  it('an expand()ed argument or state that is written is an error, not a write the last broadcast row wins', () => {
+    const base = tensor([[1, 2, 3]]);
+    const f = J((a: Tensor) => {
+      a.narrow(0, 0, 1).add_(10);
+      return a.sum();
+    });
+    expect(() => f(base.expand([2, 3]))).toThrow(/argument .* \(shape \[2, 3\], strides \[0, 1\]\) is written in place, but elements of it share memory/);
+    expect(arr(base)).toEqual([1, 2, 3]);
+    const w = tensor([[1, 2, 3]]).expand([2, 3]);
+    const g = J(() => {
+      w.narrow(0, 0, 1).mul_(2);
+      return w.sum();
+    });
+    expect(() => g()).toThrow(/state .* is written in place, but elements of it share memory/);
+    expect(arr(f(base.clone().expand([2, 3]).contiguous()))).toEqual([36 + 6]);
+  });
+
+  it('writes with no elements change nothing, eagerly and compiled (an empty narrow of a broadcast was an error)', () => {
+    expect(arr(zeros([3, 0]).add_(1))).toEqual([]);
+    const f = J((a: Tensor) => {
+      const b = a.reshape([2, 1, 2]).expand([2, 3, 2]);
+      b.narrow(1, 0, 0).fill_(5);
+      return b.sum();
+    });
+    expect(f(tensor([1, 2, 3, 4])).itemSync()).toBe(30);
+  });
+});
