@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  DataLoader, Generator, IndexError, ShapeError, TensorDataset, ValueError, arange, datasets, manualSeed, memory, tensor, type Tensor,
+  DataLoader, Generator, IndexError, ShapeError, TensorDataset, ValueError, arange, datasets, defaultCollate, manualSeed, memory, tensor, type Tensor,
 } from '../src/index.ts';
 import { DatasetNotFoundError } from '../src/io/errors.ts';
 
@@ -237,5 +237,24 @@ describe('datasets.mnist', () => {
     }
     await expect(datasets.mnist({ split: 'val' as 'test' })).rejects.toThrow(/split is "val", expected 'train' or 'test'/);
     await expect(datasets.mnist({ limit: -1 })).rejects.toThrow(ValueError);
+  });
+});
+
+describe('defaultCollate: typed arrays and other objects (a probe found them split into columns or dropped)', () => {
+  it('stacks typed-array samples into one tensor of their dtype', () => {
+    const b = defaultCollate([{ x: new Float32Array([1, 2, 3]), y: 1 }, { x: new Float32Array([4, 5, 6]), y: 0 }]) as { x: Tensor; y: Tensor };
+    expect(b.x.shape).toEqual([2, 3]);
+    expect(b.x.dtype).toBe('float32');
+    expect(b.x.toArraySync()).toEqual([[1, 2, 3], [4, 5, 6]]);
+    const c = defaultCollate([new Int32Array([1, 2]), new Int32Array([3, 4])]) as unknown as Tensor;
+    expect(c.dtype).toBe('int32');
+    expect(c.toArraySync()).toEqual([[1, 2], [3, 4]]);
+    expectThrows(() => defaultCollate([new Float32Array([1]), new Float64Array([2])]), ValueError, 'sample 1 is a Float64Array, but sample 0 is a Float32Array');
+    expectThrows(() => defaultCollate([new Float32Array([1]), new Float32Array([2, 3])]), ShapeError, 'sample 1 is of shape [2], but sample 0 is of shape [1]');
+  });
+
+  it('refuses a Map, Set or Date instead of collating it to {}', () => {
+    expectThrows(() => defaultCollate([new Map([[1, 2]]), new Map([[1, 3]])]), ValueError, 'cannot collate samples of type Map', 'pass a collateFn');
+    expectThrows(() => defaultCollate([{ when: new Date(0) }, { when: new Date(1) }]), ValueError, 'samples field when of type Date');
   });
 });

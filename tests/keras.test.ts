@@ -523,6 +523,33 @@ describe("keras optimizer names follow Keras 3's formulas, not only its defaults
   });
 });
 
+describe('predict and binary accuracy follow the output (a probe of the Keras layer)', () => {
+  it("binary accuracy thresholds the sigmoid's output, not the logit (sigmoid rounds to 0.5 for tiny positive logits)", async () => {
+    const m = new Sequential();
+    const d = new Dense(1, { inputDim: 1, activation: 'sigmoid' });
+    m.add(d);
+    noGrad(() => {
+      d.weight!.fill_(0);
+      d.bias!.fill_(1e-8);
+    });
+    m.compile({ optimizer: 'sgd', loss: 'binaryCrossentropy', metrics: ['accuracy'] });
+    const X = tensor([[1], [2]]);
+    expect(m.predict(X).toArraySync()).toEqual([[0.5], [0.5]]);
+    expect((await m.evaluate(X, tensor([[1], [1]]), { verbose: 0 })).accuracy).toBe(0);
+    expect((await m.evaluate(X, tensor([[0], [0]]), { verbose: 0 })).accuracy).toBe(1);
+  });
+
+  it('predict returns a new tensor, never a view of X (a model of only reshapes)', () => {
+    const m = new Sequential();
+    m.add(new Flatten({ inputShape: [1, 3] }));
+    const X = tensor([[[1, 2, 3]]]);
+    const p = m.predict(X);
+    p.fill_(9);
+    p.dispose();
+    expect(X.toArraySync()).toEqual([[[1, 2, 3]]]);
+  });
+});
+
 describe("'accuracy' as Keras 3 chooses and computes it", () => {
   const model = (units: number, w: number[][]) => {
     const m = new keras.Sequential();

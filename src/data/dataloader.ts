@@ -19,6 +19,7 @@ const LOADER_OPTIONS = optionNames<DataLoaderOptions<unknown>>({ batchSize: true
 /** The batch type `defaultCollate` makes from samples of type T: every tensor, number or boolean leaf becomes a Tensor. */
 export type Collated<T> = T extends Tensor ? Tensor
   : T extends number | boolean ? Tensor
+  : T extends ArrayBufferView ? Tensor
   : T extends readonly unknown[] ? { -readonly [K in keyof T]: Collated<T[K]> }
   : T extends object ? { [K in keyof T]: Collated<T[K]> }
   : never;
@@ -40,8 +41,9 @@ export interface DataLoaderOptions<T, B = Collated<T>> {
 
 /**
  * Collates samples PyTorch-style: tensors are stacked along a new dim 0; numbers become a 1-D
- * tensor (int32 when all are integers, else float32), booleans a bool tensor; arrays and plain
- * objects are collated field by field. Samples must agree in structure, and tensors in shape,
+ * tensor (int32 when all are integers, else float32), booleans a bool tensor; typed arrays become
+ * tensors of their dtype and are stacked; arrays and plain objects are collated field by field
+ * (other objects — Map, Set, Date, class instances — are refused: pass a collateFn). Samples must agree in structure, and tensors in shape,
  * dtype and device: the error names the first sample and field that differs from sample 0.
  */
 export function defaultCollate<T>(samples: readonly T[]): Collated<T> {
@@ -56,6 +58,7 @@ function kindOf(v: unknown): string {
   if (v instanceof Tensor) return 'a Tensor';
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
+  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
   return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }
 
@@ -85,6 +88,17 @@ function collate(samples: readonly unknown[], path: string): unknown {
     return tensor([...nums], { dtype: 'int32' });
   }
   if (typeof first === 'boolean') return tensor([...(samples as readonly boolean[])]);
+  // a typed array is a sample's vector (numpy's array in PyTorch's default_collate): one tensor
+  // each, of its dtype, stacked (walked as an object, it was split into columns by index)
+  if (ArrayBuffer.isView(first)) {
+    return collate(samples.map((s, i) => {
+      try {
+        return tensor(s as Float32Array);
+      } catch (e) {
+        throw new ValueError(`defaultCollate: sample ${i}${at} (${kindOf(s)}) cannot become a tensor: ${(e as Error).message}`);
+      }
+    }), path);
+  }
   if (Array.isArray(first)) {
     samples.forEach((s, i) => {
       const n = (s as unknown[]).length;
@@ -93,7 +107,9 @@ function collate(samples: readonly unknown[], path: string): unknown {
     });
     return first.map((_, k) => collate(samples.map((s) => (s as unknown[])[k]), `${path}[${k}]`));
   }
-  if (first !== null && typeof first === 'object') {
+  // plain objects only: a Map, Set, Date or class instance has no own keys to walk (they collated to {})
+  const proto = first !== null && typeof first === 'object' ? Object.getPrototypeOf(first) : undefined;
+  if (first !== null && typeof first === 'object' && (proto === Object.prototype || proto === null)) {
     const keys = Object.keys(first);
     samples.forEach((s, i) => {
       const own = Object.keys(s as object);
@@ -108,7 +124,8 @@ function collate(samples: readonly unknown[], path: string): unknown {
     for (const key of keys) out[key] = collate(samples.map((s) => (s as Record<string, unknown>)[key]), `${path}.${key}`);
     return out;
   }
-  throw new ValueError(`defaultCollate: cannot collate samples${at} of type ${first === null ? 'null' : typeof first}; pass a collateFn`);
+  const type = first === null ? 'null' : typeof first === 'object' ? (first as object).constructor?.name ?? 'object' : typeof first;
+  throw new ValueError(`defaultCollate: cannot collate samples${at} of type ${type} (tensors, numbers, booleans, typed arrays, arrays and plain objects collate); pass a collateFn`);
 }
 
 /**

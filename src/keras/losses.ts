@@ -113,10 +113,11 @@ export function correctCount(kind: AccuracyKind, h: Head, y: Tensor): Tensor {
   let hits: Tensor;
   switch (kind) {
     case 'binary': {
-      // sigmoid(z) > 0.5 exactly when z > 0
-      // the prediction thresholded, the target as it is (Keras's binary_accuracy: a soft label
-      // such as 0.9 is never hit)
-      const pred = h.act === 'sigmoid' ? F.gt(h.pre, 0) : F.gt(output(h), 0.5);
+      // the prediction (the model's output, as predict() gives it) thresholded, the target as it
+      // is (Keras's binary_accuracy: a soft label such as 0.9 is never hit)
+      // NOTE: not z > 0 for a sigmoid head: float32 sigmoid rounds to exactly 0.5 for 0 < z < ~1.2e-7,
+      // which predict() shows as 0.5 and Keras counts as class 0
+      const pred = F.gt(output(h), 0.5);
       hits = F.eq(F.cast(pred, y.dtype), y);
       break;
     }

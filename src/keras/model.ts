@@ -515,7 +515,8 @@ export class Sequential extends Module<[Tensor], Tensor> {
             return h;
           }));
         }
-        if (outs.length === 1) return outs[0]!;
+        // a new array, as Keras's predict: never a view of X (a model of only reshapes)
+        if (outs.length === 1) return outs[0]!._storage === X._storage ? F.clone(outs[0]!) : outs[0]!;
         const out = F.cat(outs, 0);
         // free the per-batch outputs, unless one is a view of X (a model of only reshapes)
         for (const o of outs) if (o._storage !== X._storage) o.dispose();
