@@ -21,3 +21,26 @@ export function numArg(name: string, fallback: number): number {
 export function flag(name: string): boolean {
   return process.argv.includes(`--${name}`);
 }
+
+/**
+ * Refuses command-line options the example does not know (a misspelt `--epoch` was silently
+ * ignored while the default ran): exits with the list of known ones.
+ */
+export function knownArgs(...names: string[]): void {
+  for (const a of process.argv.slice(2)) {
+    if (a.startsWith('--') && !names.includes(a.slice(2))) {
+      console.error(`unknown option '${a}'; the options are ${names.map((n) => `--${n}`).join(' ') || 'none'}`);
+      process.exit(2);
+    }
+  }
+}
+
+/** A string option that must be one of `allowed`. */
+export function choiceArg<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
+  const v = arg(name, fallback);
+  if (!(allowed as readonly string[]).includes(v)) {
+    console.error(`--${name} must be one of ${allowed.join(', ')}; got '${v}'`);
+    process.exit(2);
+  }
+  return v as T;
+}

@@ -7,7 +7,9 @@
  *        [--hidden 512] [--seed 0]
  */
 import { DataLoader, datasets, manualSeed, nn, noGrad, optim, type Tensor } from 'tapegrad';
-import { numArg } from './args.ts';
+import { knownArgs, numArg } from './args.ts';
+
+knownArgs('epochs', 'limit', 'p', 'p-input', 'hidden', 'seed');
 
 const F = nn.functional;
 const epochs = numArg('epochs', 30);

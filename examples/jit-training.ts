@@ -6,10 +6,11 @@
  * Run: npx tsx examples/jit-training.ts [--limit 4000] [--batch 64] [--epochs 1] [--optimizer sgd|rmsprop|adam]
  */
 import { DataLoader, datasets, jit, manualSeed, nn, optim, type Tensor } from 'tapegrad';
-import { arg, numArg } from './args.ts';
+import { choiceArg, knownArgs, numArg } from './args.ts';
 
+knownArgs('limit', 'batch', 'epochs', 'optimizer');
 const limit = numArg('limit', 4000), batchSize = numArg('batch', 64), epochs = numArg('epochs', 1);
-const optName = arg('optimizer', 'sgd');
+const optName = choiceArg('optimizer', 'sgd', ['sgd', 'rmsprop', 'adam']);
 const F = nn.functional;
 
 const train = await datasets.mnist({ split: 'train', limit });

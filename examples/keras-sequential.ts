@@ -6,7 +6,9 @@
  * Run: npx tsx examples/keras-sequential.ts [--epochs 5] [--limit 60000]
  */
 import { datasets, keras, manualSeed, rand } from 'tapegrad';
-import { arg, numArg } from './args.ts';
+import { arg, knownArgs, numArg } from './args.ts';
+
+knownArgs('epochs', 'limit');
 
 const { Sequential, Dense, Activation, Dropout } = keras;
 

@@ -7,7 +7,9 @@
  *      npx tsx examples/logistic-regression.ts --symbolic [--steps 1000]   (Theano's style: T, fn, shared)
  */
 import { datasets, grad, manualSeed, noGrad, randint, randn, softplus, tensor, zeros, type Tensor } from 'tapegrad';
-import { arg, flag, numArg } from './args.ts';
+import { arg, flag, knownArgs, numArg } from './args.ts';
+
+knownArgs('steps', 'symbolic', 'digits', 'limit');
 
 const steps = numArg('steps', 10_000);
 

@@ -5,7 +5,9 @@
  *      npx tsx examples/mlp-momentum.ts --symbolic [--epochs 20]   (Theano's style: T, fn, shared)
  */
 import { grad, manualSeed, noGrad, ones, rand, randint, randn, stack, tensor, zeros, type Tensor } from 'tapegrad';
-import { flag, numArg } from './args.ts';
+import { flag, knownArgs, numArg } from './args.ts';
+
+knownArgs('symbolic', 'lr', 'momentum', 'epochs');
 
 /** One layer: output = activation(W x + b), with x as columns (the tutorial's layout). */
 class Layer {

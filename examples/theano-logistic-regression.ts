@@ -6,7 +6,9 @@
  * Run: npx tsx examples/theano-logistic-regression.ts [--steps 10000]
  */
 import { T, fn, shared, pp, manualSeed, randn, randint, type Tensor } from 'tapegrad';
-import { numArg } from './args.ts';
+import { knownArgs, numArg } from './args.ts';
+
+knownArgs('steps', 'symbolic'); // (also run by logistic-regression.ts --symbolic)
 
 manualSeed(0);
 const N = 400, feats = 784;

@@ -6,7 +6,9 @@
  * Run: npx tsx examples/theano-mlp-momentum.ts [--epochs 20] [--lr 0.01] [--momentum 0.9]
  */
 import { T, fn, shared, manualSeed, ones, rand, randint, randn, stack, tensor, zerosLike, type Tensor, type Var } from 'tapegrad';
-import { numArg } from './args.ts';
+import { knownArgs, numArg } from './args.ts';
+
+knownArgs('lr', 'momentum', 'epochs', 'symbolic'); // (also run by mlp-momentum.ts --symbolic)
 
 type Activation = ((x: Var) => Var) | null;
 

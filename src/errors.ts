@@ -36,6 +36,8 @@ export class ValueError extends TapegradError {
 const DIVISOR_CHECK = ' (integer division by zero)';
 /** The `what` of the gather that checks an integer divisor on WebGPU and in compiled code. */
 export const divisorCheck = (op: string): string => op + DIVISOR_CHECK;
+/** Whether a gather's `what` is an integer divisor's check. */
+export const isDivisorCheck = (what: unknown): boolean => typeof what === 'string' && what.endsWith(DIVISOR_CHECK);
 
 /**
  * The error of a gather index out of range, where `what` names the op the gather was made for

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   DataLoader, DeviceError, DTypeError, Generator, IndexError, ShapeError, TensorDataset, ValueError,
-  defaultCollate, keras, nn, ones, optim, randn, tensor, zeros, type Tensor,
+  T, datasets, defaultCollate, initWebGPU, jit, keras, nn, ones, optim, pp, randn, tensor, zeros, type Tensor,
 } from '../src/index.ts';
 import { FormatError, IOError } from '../src/io/errors.ts';
 import { load, loadFromBytes, save, saveToBytes } from '../src/io/serialization.ts';
@@ -319,5 +319,43 @@ describe('unknown option names (twelfth-session probe: each was silently ignored
     expect(v[0]).toBeCloseTo(14 / 9, 5);
     expect(v[1]).toBeCloseTo(2 / 3, 5);
     expect(tg.tensor([1, 2], { shape: [2, 1] }).shape).toEqual([2, 1]);
+  });
+});
+
+describe('options of jit, initWebGPU, datasets, save/load, loadStateDict, Keras layers and placeholders are checked (a docs audit found them ignored)', () => {
+  it('jit and its simplify options', () => {
+    throws(() => jit((x: Tensor) => x, { eagerFirstcall: false } as never), ValueError, /^jit: unknown option 'eagerFirstcall' \(did you mean 'eagerFirstCall'\?\)/);
+    throws(() => jit((x: Tensor) => x, { warnafter: 1 } as never), ValueError, /did you mean 'warnAfter'/);
+    throws(() => jit((x: Tensor) => x, { simplify: { unsaf: false } } as never), ValueError, /^jit: simplify: unknown option 'unsaf' \(did you mean 'unsafe'\?\)/);
+    throws(() => jit((x: Tensor) => x, { executor: 'fast' } as never), ValueError, /^jit: executor must be 'auto' or 'generic'/);
+    expect(vals(jit((x: Tensor) => x.mul(2), { eagerFirstCall: false, simplify: { unsafe: false } })(tensor([1, 2])))).toEqual([2, 4]);
+  });
+
+  it('initWebGPU, datasets.mnist, save and load', async () => {
+    await rejects(initWebGPU({ poolCap: 1 } as never), ValueError, /^initWebGPU: unknown option 'poolCap' \(did you mean 'poolCapBytes'\?\)/);
+    await rejects(initWebGPU({ matmul: 'fast' } as never), ValueError, /^initWebGPU: matmul must be 'auto' or 'register' or 'workgroup'/);
+    await rejects(datasets.mnist({ split: 'test', limt: 5 } as never), ValueError, /^datasets\.mnist: unknown option 'limt' \(did you mean 'limit'\?\)/);
+    await rejects(saveToBytes({ a: ones([1]) }, { meta: { a: 'b' } } as never), ValueError, /^save: unknown option 'meta'/);
+    throws(() => loadFromBytes(new Uint8Array(8), { devic: 'cpu' } as never), ValueError, /^load: unknown option 'devic' \(did you mean 'device'\?\)/);
+  });
+
+  it('loadStateDict, Keras layers and Theano placeholders', () => {
+    const lin = new nn.Linear(2, 2);
+    throws(() => lin.loadStateDict({ weight: zeros([2, 2]) }, { strcit: false } as never), ValueError, /^loadStateDict: unknown option 'strcit' \(did you mean 'strict'\?\)/);
+    throws(() => new keras.Dense(2, { inputDim: 2, activaton: 'relu' } as never), ValueError, /^Dense: unknown option 'activaton' \(did you mean 'activation'\?\)/);
+    throws(() => new keras.Dense(2, { input_dim: 4 } as never), ValueError, /^Dense: unknown option 'input_dim' \(did you mean 'inputDim'\?\)/);
+    throws(() => new keras.Conv2D(4, 3, { pading: 'same' } as never), ValueError, /^Conv2D: unknown option 'pading' \(did you mean 'padding'\?\)/);
+    throws(() => new keras.MaxPooling2D(2, { stride: 2 } as never), ValueError, /^MaxPooling2D: unknown option 'stride' \(did you mean 'strides'\?\)/);
+    throws(() => new keras.Flatten({ units: 2 } as never), ValueError, /^Flatten: unknown option 'units'/);
+    throws(() => T.vector('x', { shap: [3] } as never), ValueError, /^placeholder 'x': unknown option 'shap' \(did you mean 'shape'\?\)/);
+    expect(new keras.Dense(2, { inputDim: 2, activation: 'relu', name: 'd' }).units).toBe(2);
+  });
+
+  it('prod of bool is int32, as sum of bool; pp hides an integer divisor\'s zero check', () => {
+    expect(tensor([true, true]).prod().toArraySync()).toBe(1);
+    expect(tensor([[true, true], [false, true]]).prod(1).toArraySync()).toEqual([1, 0]);
+    expect(tensor([true]).prod().dtype).toBe('int32');
+    const i = T.iscalar('i'), j = T.iscalar('j');
+    expect(pp(i.div(j, { roundingMode: 'trunc' }))).toBe('trunc_div(i, j)');
   });
 });

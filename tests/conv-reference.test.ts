@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { gpuStatus } from './gpu-setup.ts';
 import { fromTypedArray, grad, jit, nn, type Tensor } from '../src/index.ts';
-import { conv2dFoldsBatch } from '../src/nn/functional.ts';
+import { conv2dFoldsBatch } from '../src/nn/conv-fold.ts';
 
 const gpu = await gpuStatus();
 const NF = nn.functional;

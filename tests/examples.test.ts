@@ -228,6 +228,15 @@ describe('examples (run as child processes)', () => {
     }
     expect(out).toMatch(/^dropout (narrowed|widened) the train\/test gap by [\d.]+ points$/m);
   });
+
+  it('examples refuse options they do not know and values they cannot use (a typo ran the defaults)', async () => {
+    const typo = await runExample('jit-training', ['--epoch', '2']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain("unknown option '--epoch'; the options are --limit --batch --epochs --optimizer");
+    const bad = await runExample('jit-training', ['--optimizer', 'momentum']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--optimizer must be one of sgd, rmsprop, adam; got 'momentum'");
+  });
 });
 
 describe('example helpers', () => {

@@ -8,6 +8,7 @@ import { fromTypedArray } from '../creation.ts';
 import { ValueError } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
 import { TensorDataset } from './dataset.ts';
+import { checkOptions, optionNames } from '../options.ts';
 
 type MnistFilesModule = typeof import('./mnist-files.ts');
 
@@ -67,6 +68,7 @@ export class MnistDataset extends TensorDataset<[Tensor, Tensor]> {
  * for (const [x, y] of new DataLoader(test, { batchSize: 100 })) { ... }
  */
 export async function mnist(opts: MnistOptions = {}): Promise<MnistDataset> {
+  checkOptions('datasets.mnist', opts, optionNames<MnistOptions>({ split: true, root: true, limit: true, device: true }));
   const split = opts.split ?? 'train';
   if (split !== 'train' && split !== 'test') {
     throw new ValueError(`datasets.mnist: split is ${JSON.stringify(split)}, expected 'train' or 'test'`);

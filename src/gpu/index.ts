@@ -16,6 +16,7 @@ import { openDevice, type AdapterDescription, type GpuLimits, type WebGPUOptions
 import { findForcedGc } from '../platform.ts';
 import { Reclaimer } from './reclaim.ts';
 import { Runtime } from './runtime.ts';
+import { checkOptions, optionNames, optionValue, type OptionKeys } from '../options.ts';
 
 export interface InitWebGPUOptions extends WebGPUOptions {
   /** bytes the buffer pool keeps for reuse (default 256 MiB) */
@@ -49,11 +50,22 @@ function info(b: GpuBackend): WebGPUInfo {
   return { adapter: b.ctx.adapter, limits: b.ctx.limits, features: [...b.ctx.features].sort(), forcedGc: b.reclaimer.forceGc !== null };
 }
 
+const INIT_OPTIONS: OptionKeys<InitWebGPUOptions> = {
+  device: true, powerPreference: true, dawnOptions: true, poolCapBytes: true, gcThresholdBytes: true, batchSize: true, matmul: true,
+};
+
 /**
  * Opens a WebGPU device and registers the 'webgpu' backend (idempotent: later calls return the
  * same device). Throws a DeviceError naming what to install when no adapter exists.
  */
 export function initWebGPU(opts: InitWebGPUOptions = {}): Promise<WebGPUInfo> {
+  // (checked even when a device is open: a misspelt option is a mistake either way)
+  try {
+    checkOptions('initWebGPU', opts, optionNames(INIT_OPTIONS));
+    optionValue('initWebGPU', opts, 'matmul', ['auto', 'register', 'workgroup'], "'auto'");
+  } catch (e) {
+    return Promise.reject(e);
+  }
   if (active && active.ctx.lostReason === null) return Promise.resolve(info(active));
   opening ??= (async () => {
     try {

@@ -18,6 +18,7 @@ import {
   decodeSafetensors, encodeSafetensors, fromTypedArray as entryFromArray, toTypedArray,
   type SafetensorsDtype, type SafetensorsEntry,
 } from './safetensors.ts';
+import { checkOptions, optionNames } from '../options.ts';
 
 /** Tensors by name, as `Module.stateDict()` returns them. */
 export type TensorDict = Record<string, Tensor>;
@@ -49,6 +50,7 @@ function defineKey<T>(obj: Record<string, T>, key: string, value: T): void {
  * Checks every value before reading any; reads each with `await t.data()`.
  */
 export async function saveToBytes(dict: TensorDict, opts: SaveOptions = {}): Promise<Uint8Array> {
+  checkOptions('save', opts, optionNames<SaveOptions>({ metadata: true }));
   if (typeof dict !== 'object' || dict === null || dict instanceof Tensor) {
     throw new ValueError(`save: expected an object of tensors by name (e.g. model.stateDict()), got ${dict === null ? 'null' : dict instanceof Tensor ? 'a Tensor' : typeof dict}`);
   }
@@ -122,6 +124,7 @@ function convertEntry(name: string, e: SafetensorsEntry, source: string): { data
  * is a FormatError). A malformed buffer is a FormatError naming `source` and the bad field.
  */
 export function loadFromBytesWithMetadata(bytes: Uint8Array, opts: LoadOptions & { source?: string } = {}): LoadedTensors {
+  checkOptions('load', opts, optionNames<LoadOptions & { source?: string }>({ device: true, source: true }));
   if (!(bytes instanceof Uint8Array)) throw new ValueError(`loadFromBytes: expected a Uint8Array, got ${bytes === null ? 'null' : typeof bytes}`);
   const source = opts.source ?? '<safetensors bytes>';
   const decoded = decodeSafetensors(bytes, source);
@@ -168,6 +171,7 @@ export async function save(dict: TensorDict, path: string, opts: SaveOptions = {
 
 /** Reads a safetensors file: its tensors and its metadata (IOError when the file cannot be read, FormatError when it is malformed). */
 export async function loadWithMetadata(path: string, opts: LoadOptions = {}): Promise<LoadedTensors> {
+  checkOptions('load', opts, optionNames<LoadOptions>({ device: true }));
   if (typeof path !== 'string' || path === '') throw new ValueError(`load: path must be a non-empty string, got ${JSON.stringify(path)}`);
   const io = await nodeIO('load');
   let bytes: Uint8Array;

@@ -33,6 +33,8 @@ import { compileGraph, type CompileOptions, type Compiled, type PassRecord } fro
 import type { KernelInfo } from './exec/program.ts';
 import type { Graph } from './graph.ts';
 import { ppGraph } from './pp.ts';
+import { checkOptions, optionNames, optionValue, type OptionKeys } from '../options.ts';
+import type { SimplifyOptions } from './passes/simplify.ts';
 import { drawSeeds, traceFunction, type Binding, type TraceResult } from './trace.ts';
 import { describeChange, flatten, type Flat, type LeafSig } from './tree.ts';
 
@@ -141,8 +143,17 @@ const describeTensor = (t: { dtype: string; shape: readonly number[]; device: st
  */
 let seedOverride: readonly number[] | null = null;
 
+const JIT_OPTIONS: OptionKeys<JitOptions> = {
+  name: true, eagerFirstCall: true, warnAfter: true, onWarn: true, argNames: true,
+  fold: true, simplify: true, cse: true, dce: true, fuse: true, inPlace: true, executor: true,
+};
+const SIMPLIFY_OPTIONS: OptionKeys<SimplifyOptions> = { unsafe: true, only: true, onFire: true, late: true };
+
 /** Compiles `fn` (see the file comment). */
 export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOptions = {}): Jitted<A, R> {
+  checkOptions('jit', opts, optionNames(JIT_OPTIONS));
+  if (typeof opts.simplify === 'object' && opts.simplify !== null) checkOptions('jit: simplify', opts.simplify, optionNames(SIMPLIFY_OPTIONS));
+  optionValue('jit', opts, 'executor', ['auto', 'generic'], "'auto'");
   const name = opts.name ?? (fn.name || 'fn');
   const cache = new Map<string, Entry[]>();
   const seen = new Set<string>();

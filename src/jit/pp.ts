@@ -3,6 +3,7 @@
  * `ppGraph` lists a whole graph one node per line, `toDot` exports Graphviz.
  */
 import type { ReduceAttrs } from '../ops/registry.ts';
+import { isDivisorCheck } from '../errors.ts';
 import { Tensor } from '../tensor.ts';
 import { constValue, dtypeShort, liveNodes, type GNode, type Graph } from './graph.ts';
 
@@ -72,6 +73,12 @@ function render(n: GNode, args: readonly string[]): string {
   return `${op.name}(${args.join(', ')}${attrText(n)})`;
 }
 
+/** The check an integer division adds to its divisor: reshape(gather(zeros, index that is −1 at a 0, what: …)). */
+function isDivisorGuard(n: GNode): boolean {
+  const g = n.op?.name === 'reshape' ? n.inputs[0] : n;
+  return g?.op?.name === 'gather' && isDivisorCheck((g.attrs as { what?: unknown } | null)?.what);
+}
+
 /** The node a tensor or node argument stands for. */
 function nodeArg(x: Tensor | GNode): GNode {
   if (x instanceof Tensor) {
@@ -90,6 +97,9 @@ export function ppNode(x: Tensor | GNode): string {
   const go = (n: GNode): string => {
     const hit = memo.get(n);
     if (hit !== undefined) return hit;
+    // an integer divisor's zero check (y + gather(…) that adds 0 or fails) prints as y
+    const guarded = n.op?.name === 'add' ? n.inputs.findIndex(isDivisorGuard) : -1;
+    if (guarded >= 0) return go(n.inputs[1 - guarded]!);
     const s = n.kind !== 'op' ? leafName(n) : render(n, n.inputs.map(go));
     memo.set(n, s);
     return s;

@@ -10,7 +10,7 @@
  * const x = T.dscalar('x'), y = T.dscalar('y');
  * const z = x.add(y);
  * const f = fn([x, y], z);
- * f(2, 3).itemSync();          // 5
+ * (f(2, 3) as Tensor).itemSync(); // 5
  * z.eval({ x: 16.3, y: 12.1 }); // 28.4
  * pp(z);                       // '(x + y)'
  */
@@ -700,6 +700,7 @@ function gradVar(cost: Var, wrt: Var | readonly Var[], opts: GradOptions = {}): 
 }
 
 const placeholder = (dtype: DType, ndim: number) => (name?: string, opts: { shape?: readonly number[] } = {}): Var => {
+  checkOptions(`placeholder '${name}'`, opts, ['shape']);
   if (opts.shape && opts.shape.length !== ndim) throw new ShapeError(`placeholder '${name}': shape ${fmtShape(opts.shape)} does not have ${ndim} dims`);
   return new Var({ k: 'placeholder', dtype, ndim, ...(opts.shape ? { shape: [...opts.shape] } : {}) }, name);
 };

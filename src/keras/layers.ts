@@ -19,6 +19,7 @@ import * as init from '../nn/init.ts';
 import { Module } from '../nn/module.ts';
 import { Parameter } from '../nn/parameter.ts';
 import { activate, activationLabel, resolveActivation, type ActivationName, type ActivationSpec } from './activations.ts';
+import { checkOptions } from '../options.ts';
 
 /** Options every layer accepts. */
 export interface LayerOptions {
@@ -54,8 +55,10 @@ export abstract class Layer extends Module<[Tensor], Tensor> {
   outputShape: readonly number[] | undefined;
   activation: ActivationSpec = 'linear';
 
-  constructor(opts: LayerOptions = {}, kind = 'Layer') {
+  /** `keys`: the options this kind of layer accepts beyond LayerOptions' (a misspelt one is refused, not ignored) */
+  constructor(opts: LayerOptions = {}, kind = 'Layer', keys: readonly string[] = []) {
     super();
+    checkOptions(kind, opts, ['inputShape', 'name', ...keys]);
     this.training = false; // Keras layers run in inference mode unless fit() trains them
     if (opts.inputShape !== undefined && !isShape(opts.inputShape)) {
       throw new ValueError(`${kind}: inputShape must be an array of positive integers (one sample's shape, no batch dim), got ${JSON.stringify(opts.inputShape)}`);
@@ -148,7 +151,7 @@ export class Dense extends Layer {
     if (opts.inputDim !== undefined && opts.inputShape !== undefined && !(opts.inputShape.length === 1 && opts.inputShape[0] === opts.inputDim)) {
       throw new ValueError(`Dense: inputDim ${opts.inputDim} contradicts inputShape ${JSON.stringify(opts.inputShape)}; give one of them`);
     }
-    super({ ...opts, inputShape: opts.inputShape ?? (opts.inputDim !== undefined ? [opts.inputDim] : undefined) }, 'Dense');
+    super({ ...opts, inputShape: opts.inputShape ?? (opts.inputDim !== undefined ? [opts.inputDim] : undefined) }, 'Dense', ['inputDim', 'activation', 'useBias']);
     if (!Number.isInteger(units) || units < 1) throw new ValueError(`Dense: units must be a positive integer, got ${units}`);
     this.units = units;
     this.useBias = opts.useBias ?? true;
@@ -331,7 +334,7 @@ export class Conv2D extends Layer {
   private plan: { pre: number[] | null; sym: [number, number] } | null = null;
 
   constructor(filters: number, kernelSize: Pair, opts: Conv2DOptions = {}) {
-    super(opts, 'Conv2D');
+    super(opts, 'Conv2D', ['padding', 'strides', 'dilationRate', 'activation', 'useBias']);
     if (!Number.isInteger(filters) || filters < 1) throw new ValueError(`Conv2D: filters must be a positive integer, got ${filters}`);
     this.filters = filters;
     this.kernelSize = pairOf('Conv2D', 'kernelSize', kernelSize);
@@ -381,7 +384,7 @@ export class MaxPooling2D extends Layer {
   private plan: { pre: number[] | null; sym: [number, number] } | null = null;
 
   constructor(poolSize: Pair = 2, opts: MaxPooling2DOptions = {}) {
-    super(opts, 'MaxPooling2D');
+    super(opts, 'MaxPooling2D', ['strides', 'padding']);
     this.poolSize = pairOf('MaxPooling2D', 'poolSize', poolSize);
     this.strides = pairOf('MaxPooling2D', 'strides', opts.strides ?? this.poolSize);
     this.padding = paddingOf('MaxPooling2D', opts.padding);

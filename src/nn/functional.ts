@@ -13,6 +13,7 @@ import { describeValue, dispatch } from '../ops/dispatch.ts';
 import { prims } from '../ops/prims.ts';
 import { windowOutSize } from '../ops/conv.ts';
 import { checkOptions, optionNames } from '../options.ts';
+import { conv2dFoldsBatch } from './conv-fold.ts';
 
 export { relu, sigmoid, tanh, softmax, logSoftmax, leakyRelu, gelu, softplus } from '../ops/functional.ts';
 
@@ -86,30 +87,8 @@ export interface Conv2dOptions {
 }
 const CONV2D_OPTIONS = optionNames<Conv2dOptions>({ stride: true, padding: true, dilation: true, groups: true });
 
-/**
- * Whether conv2d folds the batch into the columns of one product per group,
- * W[O/g, Cg·kh·kw] @ cols[Cg·kh·kw, N·L], instead of N products W @ cols[n] (L = oh·ow).
- *
- * Folding pays a permuted copy of the im2col columns (and of y, and of ȳ in the backward) for
- * products with N·L columns instead of L. Measured for forward + backward (batch 64; the CPU's
- * wasm gemm and WebGPU's tiled kernel on lavapipe, eager and jit; same rule on both): folding
- * wins when the per-image products are thin and the weight tall — L = 16, O = 128: 1.6–2.6×
- * faster; L = 36, O = 64: 1.1–1.2× — and loses 10–50% from L = 64 on (LeNet: L = 784 and 100,
- * both stay per image); for O = 16 the sign depends on the device. Folding part of the batch
- * (chunks of images) never won: the 4-D permuted copy costs more than the wider products save.
- */
 /** Elements of im2col columns above which inference convolves the batch a slice at a time (16 MiB of float32, the arena's largest block). */
 const CHUNK_COLS = 2 ** 22;
-const FOLD_MAX_L = 40;
-const FOLD_MIN_ROWS = 32;
-/**
- * Whether conv2d folds a batch of N images with L output pixels each into one product whose
- * weight operand has `rows` rows (out channels per group). Exported for tests.
- * @internal
- */
-export function conv2dFoldsBatch(N: number, L: number, rows: number): boolean {
-  return N > 1 && L <= FOLD_MAX_L && rows >= FOLD_MIN_ROWS;
-}
 
 /**
  * 2-D convolution (cross-correlation, as PyTorch) of x [N, C, H, W] with weight [O, C/groups, kh, kw],

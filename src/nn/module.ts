@@ -18,6 +18,7 @@ import { activeTracer } from '../ops/dispatch.ts';
 import { noGrad } from '../tape.ts';
 import { Tensor } from '../tensor.ts';
 import { Parameter } from './parameter.ts';
+import { checkOptions } from '../options.ts';
 
 /** Tensors by dotted name, e.g. `{'0.weight': …, '0.bias': …}`. */
 export type StateDict = Record<string, Tensor>;
@@ -339,6 +340,7 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
    * parameter too), as PyTorch's load_state_dict copies with copy_.
    */
   loadStateDict(dict: Record<string, Tensor>, opts: { strict?: boolean } = {}): LoadStateDictResult {
+    checkOptions('loadStateDict', opts, ['strict']);
     const strict = opts.strict ?? true;
     if (typeof dict !== 'object' || dict === null) throw new ValueError(`loadStateDict: expected an object of tensors, got ${dict === null ? 'null' : typeof dict}`);
     const own = this.stateDict({ keepVars: true });

@@ -682,7 +682,10 @@ function reduce(op: OpDef, x: Tensor, dim: Dims, keepdim: boolean): Tensor {
 /** Sum over all elements or the given dims. */
 export function sum(x: Tensor, dim?: Dims, keepdim = false): Tensor { return reduce(prims.sum, x, dim, keepdim); }
 /** Product over all elements or the given dims. */
-export function prod(x: Tensor, dim?: Dims, keepdim = false): Tensor { return reduce(prims.prod, x, dim, keepdim); }
+export function prod(x: Tensor, dim?: Dims, keepdim = false): Tensor {
+  // of bool: int32, as sum's (PyTorch: int64, which tapegrad does not have)
+  return reduce(prims.prod, x.dtype === 'bool' ? cast(x, 'int32') : x, dim, keepdim);
+}
 /** Maximum over all elements or the given dims (ties share the gradient). */
 export function amax(x: Tensor, dim?: Dims, keepdim = false): Tensor { return reduce(prims.amax, x, dim, keepdim); }
 /** Minimum over all elements or the given dims (ties share the gradient). */
