@@ -34,6 +34,11 @@ const hooks = {
   },
 };
 
+/** Whether a `scope()` is running (what is made now is released at its end, unless it escapes). */
+export function inScope(): boolean {
+  return frames.length > 0;
+}
+
 /** Marks a tensor created inside a scope as surviving every enclosing scope. Returns it. */
 export function keep<T extends Tensor>(t: T): T {
   keptForever.add(t);

@@ -718,3 +718,22 @@ describe('runElementwise: copies and fills of one run', () => {
     expect(Array.from(i32)).toEqual(new Array(8).fill(-2));
   });
 });
+
+describe.runIf(wasmElementwiseSupported())('wasm elementwise: random expressions leave no cache entry', () => {
+  it('rand, randn and dropout on 1,024+ elements add nothing to the kernel cache (a null per seed was cached: the map grew every call)', async () => {
+    const { rand, randn, nn, ones } = await import('tapegrad');
+    const x = ones([2048]);
+    rand([2048]).dispose(); // warm: the ops' other kernels compiled
+    randn([2048]).dispose();
+    nn.functional.dropout(x, 0.5, true).dispose();
+    const before = wasmElementwiseStats();
+    for (let i = 0; i < 20; i++) {
+      rand([2048]).dispose();
+      randn([2048]).dispose();
+      nn.functional.dropout(x, 0.5, true).dispose();
+    }
+    const after = wasmElementwiseStats();
+    expect(after.unsupported - before.unsupported).toBe(0);
+    expect(after.kernels - before.kernels).toBe(0);
+  });
+});

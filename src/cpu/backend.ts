@@ -19,6 +19,7 @@ import { runGather, runScatterAdd } from './indexing.ts';
 import { runFold, runUnfold } from './conv.ts';
 import { matmulInto, type NumArray } from './matmul.ts';
 import { batchOffsets } from './batch-offsets.ts';
+import { inScope } from '../scope.ts';
 
 export class CpuStorage implements Storage {
   readonly device = 'cpu' as const;
@@ -28,6 +29,13 @@ export class CpuStorage implements Storage {
   watched: Owned<Charge> | null = null;
   constructor(public data: TypedArray, readonly dtype: DType) {}
   get size(): number { return this.data.length; }
+}
+
+const empties = new Map<DType, TypedArray>();
+function emptyArray(dtype: DType): TypedArray {
+  let e = empties.get(dtype);
+  if (!e) empties.set(dtype, (e = arrayFor(dtype, 0)));
+  return e;
 }
 
 function arr(v: BufView): StridedArray {
@@ -215,7 +223,11 @@ export const cpuReclaimer = new ArenaReclaimer(owners);
 /** Has `s` counted out (and its arena block returned) if it is never released; arena storages may be swept. */
 function watch(s: CpuStorage): void {
   const block = arenaBlock(s.data);
-  s.watched = owners.track(s, { bytes: s.data.length * bytesPerElement(s.dtype), block }, block >= 0);
+  // NOTE: a WeakRef keeps its target alive until the running job ends (ECMAScript's kept
+  // objects), so a loop that never yields kept every storage it made, disposed or not (~0.5 KB
+  // each). A storage made inside scope() is released by the scope; if it escapes, the
+  // finalization callback alone returns its block — no WeakRef, no sweep at readbacks
+  s.watched = owners.track(s, { bytes: s.data.length * bytesPerElement(s.dtype), block }, block >= 0 && !inScope());
 }
 
 /** Stops watching `s` (released by hand, or about to be watched anew). */
@@ -304,7 +316,9 @@ export const cpuBackend: Backend = {
     bytesInUse -= s.data.length * bytesPerElement(s.dtype);
     liveStorages--;
     const data = s.data;
-    s.data = arrayFor(s.dtype, 0);
+    // (one shared empty array per dtype: a loop that never yields keeps released storages alive
+    // until it does, see watch())
+    s.data = emptyArray(s.dtype);
     recycle(data, s.dtype);
   },
   memory(): MemoryInfo {

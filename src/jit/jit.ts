@@ -49,6 +49,12 @@ export interface JitOptions extends CompileOptions {
   onWarn?: (message: string) => void;
   /** names of the tensor arguments in printed graphs (default: their paths, args[0]…) */
   argNames?: readonly (string | undefined)[];
+  /**
+   * compiled signatures kept (default 64); past it the least recently used is dropped with its
+   * buffers, and traced again if it comes back (each holds its plan and every pass's graph, ~1 MB
+   * for an MLP step: a batch size that changed every call grew memory without bound)
+   */
+  cacheLimit?: number;
 }
 
 /** What `lower()` reports about one compiled signature. */
@@ -112,6 +118,8 @@ interface Entry {
   readonly lowering: Lowering;
   /** requiresGrad of each tensor the trace read by reference (its tape depends on it) */
   readonly refGrad: Map<Tensor, boolean>;
+  /** when it last ran (the least recently used entry goes first past cacheLimit) */
+  used: number;
 }
 
 function makeLowering(c: Compiled): Lowering {
@@ -144,7 +152,7 @@ const describeTensor = (t: { dtype: string; shape: readonly number[]; device: st
 let seedOverride: readonly number[] | null = null;
 
 const JIT_OPTIONS: OptionKeys<JitOptions> = {
-  name: true, eagerFirstCall: true, warnAfter: true, onWarn: true, argNames: true,
+  name: true, eagerFirstCall: true, warnAfter: true, onWarn: true, argNames: true, cacheLimit: true,
   fold: true, simplify: true, cse: true, dce: true, fuse: true, inPlace: true, executor: true,
 };
 const SIMPLIFY_OPTIONS: OptionKeys<SimplifyOptions> = { unsafe: true, only: true, onFire: true, late: true };
@@ -155,6 +163,9 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
   if (typeof opts.simplify === 'object' && opts.simplify !== null) checkOptions('jit: simplify', opts.simplify, optionNames(SIMPLIFY_OPTIONS));
   optionValue('jit', opts, 'executor', ['auto', 'generic'], "'auto'");
   const name = opts.name ?? (fn.name || 'fn');
+  const cacheLimit = opts.cacheLimit ?? 64;
+  if (!(Number.isInteger(cacheLimit) && cacheLimit >= 1)) throw new ValueError(`jit: cacheLimit must be a positive integer, got ${String(opts.cacheLimit)}`);
+  let clock = 0;
   const cache = new Map<string, Entry[]>();
   const seen = new Set<string>();
   const stats: JitStats = { calls: 0, traces: 0, eagerCalls: 0, entries: 0, last: null };
@@ -216,11 +227,12 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
       const b = s.binding as Binding;
       if (b.kind === 'ref') refGrad.set(b.tensor, b.tensor.requiresGrad);
     }
-    const entry: Entry = { key, sigs, trace, compiled, gradBufs: new Map(), lowering: makeLowering(compiled), refGrad };
+    const entry: Entry = { key, sigs, trace, compiled, gradBufs: new Map(), lowering: makeLowering(compiled), refGrad, used: ++clock };
     let list = cache.get(key);
     if (!list) cache.set(key, (list = []));
     list.push(entry);
     stats.entries++;
+    if (stats.entries > cacheLimit) evictOldest(entry);
     stats.last = entry.lowering;
     return entry;
   };
@@ -258,7 +270,21 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
       list.splice(i, 1);
       stats.entries--;
     }
-    return list.find(usable);
+    const hit = list.find(usable);
+    if (hit) hit.used = ++clock;
+    return hit;
+  };
+
+  /** Drops the least recently used entry other than `keep`, with its buffers. */
+  const evictOldest = (keep: Entry) => {
+    let oldest: Entry | null = null;
+    for (const list of cache.values()) for (const e of list) if (e !== keep && (!oldest || e.used < oldest.used)) oldest = e;
+    if (!oldest) return;
+    const list = cache.get(oldest.key)!;
+    list.splice(list.indexOf(oldest), 1);
+    if (!list.length) cache.delete(oldest.key);
+    oldest.compiled.program.dispose();
+    stats.entries--;
   };
 
   const run = (e: Entry, flat: Flat, fresh: boolean): R => {

@@ -332,3 +332,20 @@ describe('bad input', () => {
     expect(a.add(b).eval({ a: 1, b: 2 }).itemSync()).toBe(3);
   });
 });
+
+describe('the signature cache is bounded (cacheLimit)', () => {
+  it('keeps the most recently used signatures, drops the oldest with its buffers, and traces it again when it comes back', () => {
+    const f = jit((x: Tensor) => x.mul(2).sum(), { eagerFirstCall: false, cacheLimit: 2, warnAfter: 1000 });
+    const sizes = [1, 2, 3, 1, 2, 3];
+    const got = sizes.map((n) => f(ones([n])).itemSync());
+    expect(got).toEqual([2, 4, 6, 2, 4, 6]);
+    expect(f.stats.entries).toBe(2);
+    expect(f.stats.traces).toBe(6); // each came back after it was dropped
+    f(ones([3])); // the most recent: kept
+    expect(f.stats.traces).toBe(6);
+    const g = jit((x: Tensor) => x.add(1), { eagerFirstCall: false, warnAfter: 1000 });
+    for (let n = 1; n <= 70; n++) g(ones([n]));
+    expect(g.stats.entries).toBe(64);
+    expect(() => jit((x: Tensor) => x, { cacheLimit: 0 })).toThrow(/cacheLimit must be a positive integer/);
+  });
+});
