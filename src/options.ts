@@ -94,7 +94,27 @@ export function checkOptions<T>(op: string, opts: T, known: readonly string[], r
   for (const key of required) {
     if ((opts as Record<string, unknown>)[key] === undefined) throw new ValueError(`${op}: missing the required option ${q(key)}; ${acceptedList(known)}`);
   }
+  for (const key of Object.keys(opts)) {
+    const v = (opts as Record<string, unknown>)[key];
+    if (BOOLEAN_OPTIONS.has(key) && v !== undefined) boolArg(op, key, v);
+  }
   return opts;
+}
+
+/**
+ * Options that are flags wherever they appear: their value must be true or false. Tested by
+ * truthiness, 'false' (a string) turned a feature on — SGD({maximize: 'false'}) maximised.
+ */
+const BOOLEAN_OPTIONS: ReadonlySet<string> = new Set([
+  'requiresGrad', 'useBias', 'elementwiseAffine', 'affine', 'trackRunningStats', 'maximize', 'nesterov', 'amsgrad',
+  'centered', 'training', 'shuffle', 'dropLast', 'retainGraph', 'createGraph', 'allowUnused', 'keepdim', 'eagerFirstCall',
+  'fold', 'cse', 'dce', 'fuse', 'inPlace', 'unsafe', 'late', 'strict', 'allowInputDowncast', 'persistent', 'unbiased',
+]);
+
+/** `v` when it is a boolean; a ValueError naming `op` and the flag otherwise (no truthiness: 'false' is not false). */
+export function boolArg(op: string, name: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') throw new ValueError(`${op}: ${name} must be true or false, got ${describeValue(v)}`);
+  return v;
 }
 
 /**

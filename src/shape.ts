@@ -125,7 +125,7 @@ export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
 
 /** Maps a possibly negative dim into [0, ndim); throws for out-of-range. */
 export function normDim(op: string, dim: number, ndim: number): number {
-  if (!Number.isInteger(dim)) throw new ShapeError(`${op}: dim must be an integer, got ${dim}`);
+  if (!Number.isInteger(dim)) throw new ShapeError(`${op}: dim must be an integer, got ${typeof dim === 'string' ? `the string ${JSON.stringify(dim)}` : typeof dim === 'number' ? dim : `${typeof dim} ${String(dim)}`}`);
   const lo = ndim === 0 ? -1 : -ndim, hi = ndim === 0 ? 0 : ndim - 1;
   if (dim < lo || dim > hi) {
     throw new ShapeError(`${op}: dim ${dim} is out of range for a tensor of ${ndim} dims (expected ${lo}..${hi})`);
@@ -137,6 +137,7 @@ export function normDim(op: string, dim: number, ndim: number): number {
 export function normDims(op: string, dims: number | readonly number[] | undefined | null, ndim: number): number[] {
   if (dims === undefined || dims === null) return [...Array(ndim).keys()];
   const list = typeof dims === 'number' ? [dims] : dims;
+  if (!Array.isArray(list)) throw new ShapeError(`${op}: dims must be an integer or a list of integers, got ${typeof list === 'string' ? `the string ${JSON.stringify(list)}` : `${typeof list} ${String(list)}`}`);
   const out = list.map((d) => normDim(op, d, ndim));
   const seen = new Set<number>();
   for (let i = 0; i < out.length; i++) {

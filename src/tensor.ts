@@ -214,6 +214,8 @@ export class Tensor {
     return this._requiresGrad;
   }
   set requiresGrad(flag: boolean) {
+    // (no truthiness: requiresGrad_('false') turned gradients on)
+    if (typeof flag !== 'boolean') throw new ValueError(`requiresGrad: expected true or false, got ${typeof flag === 'string' ? `the string ${JSON.stringify(flag)}` : String(flag)}`);
     if (flag && !isFloat(this.dtype)) {
       throw new DTypeError(`requiresGrad: only floating-point tensors can require gradients, but this tensor (shape ${fmtShape(this.shape)}) is ${this.dtype}`);
     }
@@ -332,8 +334,10 @@ export class Tensor {
   clone(): Tensor { return F.clone(this); }
 
   // ---- elementwise ----
-  add(o: TensorLike): Tensor { return F.add(this, o); }
-  sub(o: TensorLike): Tensor { return F.sub(this, o); }
+  /** this + alpha·o (PyTorch's `add(other, alpha=…)` is `add(o, { alpha })`). */
+  add(o: TensorLike, opts?: { alpha?: number }): Tensor { return F.add(this, o, opts); }
+  /** this − alpha·o. */
+  sub(o: TensorLike, opts?: { alpha?: number }): Tensor { return F.sub(this, o, opts); }
   mul(o: TensorLike): Tensor { return F.mul(this, o); }
   div(o: TensorLike, opts?: { roundingMode?: 'trunc' | 'floor' }): Tensor { return F.div(this, o, opts); }
   pow(o: TensorLike): Tensor { return F.pow(this, o); }
@@ -432,8 +436,8 @@ export class Tensor {
   // ---- in place ----
   // (each value is computed only once the destination passed inplace()'s checks; ops whose
   // backward may need the old values read them from a copy while gradients are recorded)
-  add_(o: TensorLike): this { return F.inplace(this, () => F.add(this, o), 'add_', true); }
-  sub_(o: TensorLike): this { return F.inplace(this, () => F.sub(this, o), 'sub_', true); }
+  add_(o: TensorLike, opts?: { alpha?: number }): this { return F.inplace(this, () => F.add(this, o, opts, 'add_'), 'add_', true); }
+  sub_(o: TensorLike, opts?: { alpha?: number }): this { return F.inplace(this, () => F.sub(this, o, opts, 'sub_'), 'sub_', true); }
   mul_(o: TensorLike): this { return F.inplace(this, () => F.mul(F.oldValues(this, o), o), 'mul_', true); }
   div_(o: TensorLike): this { return F.inplace(this, () => F.div(F.oldValues(this, o), o), 'div_', true); }
   clamp_(min?: TensorLike | null, max?: TensorLike | null): this { return F.inplace(this, () => F.clamp(F.oldValues(this, min ?? 0, max ?? 0), min, max), 'clamp_', true); }
@@ -482,3 +486,4 @@ function nest(data: TypedArray, shape: readonly number[], dtype: DType): NestedA
   };
   return build(0);
 }
+

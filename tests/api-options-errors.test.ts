@@ -7,12 +7,12 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   DataLoader, DeviceError, DTypeError, Generator, IndexError, ShapeError, TensorDataset, ValueError,
-  T, datasets, defaultCollate, initWebGPU, jit, keras, nn, ones, optim, pp, randn, tensor, zeros, type Tensor,
+  T, TapegradError, datasets, defaultCollate, initWebGPU, jit, keras, memory, nn, ones, optim, pad, pp, randn, tensor, zeros, type Tensor,
 } from '../src/index.ts';
 import { FormatError, IOError } from '../src/io/errors.ts';
 import { load, loadFromBytes, save, saveToBytes } from '../src/io/serialization.ts';
 import { nearestName } from '../src/options.ts';
-import { rejects, throws } from './helpers/throws.ts';
+import { rejects, thrown, throws } from './helpers/throws.ts';
 
 const F = nn.functional;
 const I = (a: number[]) => tensor(a, { dtype: 'int32' });
@@ -357,5 +357,49 @@ describe('options of jit, initWebGPU, datasets, save/load, loadStateDict, Keras 
     expect(tensor([true]).prod().dtype).toBe('int32');
     const i = T.iscalar('i'), j = T.iscalar('j');
     expect(pp(i.div(j, { roundingMode: 'trunc' }))).toBe('trunc_div(i, j)');
+  });
+});
+
+describe('misuse a fuzzer of the public API found accepted (thirteenth session)', () => {
+  it('flags must be true or false: the string "false" turned features on', () => {
+    const p = () => tensor([1], { requiresGrad: true });
+    throws(() => tensor([1, 2], { requiresGrad: 'false' } as never), ValueError, /^tensor: requiresGrad must be true or false, got the string "false"/);
+    throws(() => tensor([1, 2]).requiresGrad_('false' as never), ValueError, /^requiresGrad: expected true or false, got the string "false"/);
+    throws(() => new nn.Linear(3, 4, { bias: 'false' } as never), ValueError, /^Linear: bias must be true or false/);
+    throws(() => new nn.Conv2d(2, 3, 3, { bias: 'false' } as never), ValueError, /^Conv2d: bias must be true or false/);
+    throws(() => new nn.LayerNorm([3], { elementwiseAffine: 'false' } as never), ValueError, /elementwiseAffine must be true or false/);
+    throws(() => new nn.BatchNorm1d(3, { trackRunningStats: 'no' } as never), ValueError, /trackRunningStats must be true or false/);
+    throws(() => new optim.SGD([p()], { lr: 0.1, maximize: 'false' } as never), ValueError, /^SGD: maximize must be true or false/);
+    throws(() => new optim.Adam([p()], { amsgrad: 'false' } as never), ValueError, /^Adam: amsgrad must be true or false/);
+    throws(() => new DataLoader(new TensorDataset(tensor([1, 2, 3])), { shuffle: 'false' } as never), ValueError, /^DataLoader: shuffle must be true or false/);
+    const x = tensor([1], { requiresGrad: true });
+    throws(() => x.mul(2).sum().backward(undefined, { retainGraph: 'false' } as never), ValueError, /^backward: retainGraph must be true or false/);
+    throws(() => tensor([[1, 2]]).argmax(undefined, 'yes' as never), ValueError, /^argmax: keepdim must be true or false/);
+  });
+
+  it("add/sub take PyTorch's alpha as { alpha } and refuse a bare number after the operand (JavaScript dropped it)", () => {
+    const x = tensor([1, 2]), y = tensor([10, 20]);
+    expect(vals(x.add(y, { alpha: 2 }))).toEqual([21, 42]);
+    expect(vals(x.sub(y, { alpha: 0.5 }))).toEqual([-4, -8]);
+    throws(() => x.add(y, 2 as never), ValueError, /^add: got number 2 after the operand; for PyTorch's alpha pass \{ alpha: 2 \}/);
+    throws(() => x.sub(y, { alhpa: 2 } as never), ValueError, /^sub: unknown option 'alhpa' \(did you mean 'alpha'\?\)/);
+    const z = tensor([1, 2]);
+    z.add_(y, { alpha: -1 });
+    expect(vals(z)).toEqual([-9, -18]);
+  });
+
+  it('numbers and containers where a number or a plain object is expected', async () => {
+    const x = tensor([[1, 2, 3]]);
+    throws(() => nn.functional.dropout(x, true as never), ValueError, /^dropout: probability must be a number in \[0, 1\], got boolean true/);
+    throws(() => pad(x, [1, 1], 'a' as never), ValueError, /^pad: the fill value must be a number/);
+    throws(() => pad(x, [1, '1'] as never), ShapeError, /^pad: pads must be a list of integers/);
+    throws(() => x.squeeze('1' as never), ShapeError, /^squeeze: dims must be an integer or a list of integers, got the string "1"/);
+    throws(() => memory('cuda' as never), DeviceError, /^memory: unknown device "cuda"/);
+    throws(() => new optim.SGD(new nn.Linear(2, 2) as never, { lr: 0.1 }), ValueError, /^SGD: expected the parameters to optimize \(model\.parameters\(\), .*got a Linear/);
+    await rejects(saveToBytes(new Map([['a', ones([1])]]) as never), ValueError, /^save: expected a plain object of tensors by name .*got a Map/);
+    await rejects(saveToBytes([ones([1])] as never), ValueError, /got an array/);
+    await rejects(saveToBytes({ a: ones([1]) }, { metadata: 'm' } as never), ValueError, /^save: metadata must be an object of strings/);
+    // the io errors are TapegradErrors too (a catch on the base class missed them)
+    expect(thrown(() => loadFromBytes(new Uint8Array(3)))).toBeInstanceOf(TapegradError);
   });
 });

@@ -1,10 +1,12 @@
+import { TapegradError } from '../errors.ts';
+
 /** A file or byte buffer does not follow its format (IDX, safetensors, …); the message names the source and field. */
-export class FormatError extends Error {
+export class FormatError extends TapegradError {
   override name = 'FormatError';
 }
 
 /** A dataset file that was looked for is not on disk; the message lists every path tried and how to get the files. */
-export class DatasetNotFoundError extends Error {
+export class DatasetNotFoundError extends TapegradError {
   override name = 'DatasetNotFoundError';
 }
 
@@ -12,7 +14,7 @@ export class DatasetNotFoundError extends Error {
  * Reading or writing a file failed (missing file, a directory, no permission, full disk); the
  * message names the operation and the path, and the operating system's error is the `cause`.
  */
-export class IOError extends Error {
+export class IOError extends TapegradError {
   override name = 'IOError';
   /** the operating system's error code ('ENOENT', 'EISDIR', …), when it gave one */
   readonly code: string | undefined;

@@ -51,8 +51,14 @@ function defineKey<T>(obj: Record<string, T>, key: string, value: T): void {
  */
 export async function saveToBytes(dict: TensorDict, opts: SaveOptions = {}): Promise<Uint8Array> {
   checkOptions('save', opts, optionNames<SaveOptions>({ metadata: true }));
-  if (typeof dict !== 'object' || dict === null || dict instanceof Tensor) {
-    throw new ValueError(`save: expected an object of tensors by name (e.g. model.stateDict()), got ${dict === null ? 'null' : dict instanceof Tensor ? 'a Tensor' : typeof dict}`);
+  // a plain object only: a Map has no own keys (it saved an empty file), an array saved '0', '1', …
+  const proto = typeof dict === 'object' && dict !== null ? Object.getPrototypeOf(dict) : undefined;
+  if (typeof dict !== 'object' || dict === null || dict instanceof Tensor || (proto !== Object.prototype && proto !== null)) {
+    const got = dict === null ? 'null' : dict instanceof Tensor ? 'a Tensor' : Array.isArray(dict) ? 'an array' : typeof dict === 'object' ? `a ${(dict as object).constructor?.name ?? 'object'}` : typeof dict;
+    throw new ValueError(`save: expected a plain object of tensors by name (e.g. model.stateDict(); a Map: Object.fromEntries(map)), got ${got}`);
+  }
+  if (opts.metadata !== undefined && (typeof opts.metadata !== 'object' || opts.metadata === null || Array.isArray(opts.metadata))) {
+    throw new ValueError(`save: metadata must be an object of strings, got ${Array.isArray(opts.metadata) ? 'an array' : typeof opts.metadata}`);
   }
   const names = Object.keys(dict);
   for (const name of names) {

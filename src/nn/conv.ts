@@ -15,7 +15,7 @@ import type { FactoryOptions } from './linear.ts';
 import { Module } from './module.ts';
 import { Parameter } from './parameter.ts';
 import { checkPair, checkSize, type Pair } from './checks.ts';
-import { checkOptions, optionNames } from '../options.ts';
+import { boolArg, checkOptions, optionNames } from '../options.ts';
 
 export interface Conv2dOptions extends FactoryOptions {
   stride?: Pair;
@@ -63,7 +63,7 @@ export class Conv2d extends Module {
     }
     const f = { dtype: opts.dtype ?? 'float32', device: opts.device };
     this.weight = new Parameter(zeros([outChannels, inChannels / this.groups, ...this.kernelSize], f));
-    this.bias = (opts.bias ?? true) ? new Parameter(zeros([outChannels], f)) : null;
+    this.bias = boolArg('Conv2d', 'bias', opts.bias ?? true) ? new Parameter(zeros([outChannels], f)) : null;
     this.resetParameters();
   }
 

@@ -592,7 +592,7 @@ export function embedding(indices: Tensor, weight: Tensor): Tensor {
 
 /** Zeroes each element with probability p and scales the rest by 1/(1−p) (identity when not training). */
 export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
-  if (!(p >= 0 && p <= 1)) throw new ValueError(`dropout: probability must be in [0, 1], got ${p}`);
+  if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new ValueError(`dropout: probability must be a number in [0, 1], got ${typeof p === 'number' ? p : `${typeof p} ${String(p)}`}`);
   if (typeof training !== 'boolean') throw new ValueError(`dropout: training must be a boolean, got ${typeof training} ${String(training)}`);
   if (!training || p === 0) return x;
   // (PyTorch refuses integer inputs too: the kept values would be scaled by 1/(1 − p))

@@ -14,7 +14,7 @@ import * as init from './init.ts';
 import { Module } from './module.ts';
 import { Parameter } from './parameter.ts';
 import { checkSize } from './checks.ts';
-import { checkOptions, optionNames } from '../options.ts';
+import { boolArg, checkOptions, optionNames } from '../options.ts';
 
 /** Options shared by layers that create parameters. */
 export interface FactoryOptions {
@@ -46,7 +46,7 @@ export class Linear extends Module {
     this.outFeatures = checkSize('Linear', 'outFeatures', outFeatures, 0);
     const f = { dtype: opts.dtype ?? 'float32', device: opts.device };
     this.weight = new Parameter(zeros([outFeatures, inFeatures], f));
-    this.bias = (opts.bias ?? true) ? new Parameter(zeros([outFeatures], f)) : null;
+    this.bias = boolArg('Linear', 'bias', opts.bias ?? true) ? new Parameter(zeros([outFeatures], f)) : null;
     this.resetParameters();
   }
 

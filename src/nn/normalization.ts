@@ -7,7 +7,7 @@
  */
 import { ones, zeros } from '../creation.ts';
 import { ValueError } from '../errors.ts';
-import { checkOptions } from '../options.ts';
+import { boolArg, checkOptions } from '../options.ts';
 import { fmtShape } from '../shape.ts';
 import { noGrad } from '../tape.ts';
 import type { Tensor } from '../tensor.ts';
@@ -171,7 +171,7 @@ export class LayerNorm extends Module {
     this.elementwiseAffine = opts.elementwiseAffine ?? true;
     const f = { dtype: opts.dtype ?? 'float32', device: opts.device };
     this.weight = this.elementwiseAffine ? new Parameter(ones(shape, f)) : null;
-    this.bias = this.elementwiseAffine && (opts.bias ?? true) ? new Parameter(zeros(shape, f)) : null;
+    this.bias = boolArg('LayerNorm', 'bias', opts.bias ?? true) && this.elementwiseAffine ? new Parameter(zeros(shape, f)) : null;
   }
 
   override extraRepr(): string {

@@ -10,7 +10,7 @@ import { Tensor, type ViewStep } from '../tensor.ts';
 import { enableGrad, isGradEnabled, noGrad, recordOp } from '../tape.ts';
 import { full, zeros, zerosLike, onesLike, fullLike, fromTypedArray } from '../creation.ts';
 import { activeTracer, bufView, checkLive, describeValue, dispatch } from './dispatch.ts';
-import { checkOptions, optionValue } from '../options.ts';
+import { boolArg, checkOptions, optionValue } from '../options.ts';
 import { prims } from './prims.ts';
 import { viewStrides } from './movement.ts';
 import type { FoldAttrs, OpDef, UnfoldAttrs } from './registry.ts';
@@ -393,10 +393,32 @@ function checkInplaceGrad(op: string, x: Tensor): void {
 type Binary = (a: TensorLike, b: TensorLike) => Tensor;
 const bin = (op: OpDef): Binary => (a, b) => dispatch(op, operands(op.name, a, b), {});
 
-/** a + b (broadcasting). */
-export const add: Binary = bin(prims.add);
-/** a − b (broadcasting). */
-export const sub: Binary = bin(prims.sub);
+const addPrim: Binary = bin(prims.add);
+const subPrim: Binary = bin(prims.sub);
+/** a + alpha·b (broadcasting; `alpha` as PyTorch's keyword, default 1). */
+export function add(a: TensorLike, b: TensorLike, opts?: { alpha?: number }, op = 'add'): Tensor {
+  return addPrim(a, withAlpha(op, b, opts));
+}
+/** a − alpha·b (broadcasting). */
+export function sub(a: TensorLike, b: TensorLike, opts?: { alpha?: number }, op = 'sub'): Tensor {
+  return subPrim(a, withAlpha(op, b, opts));
+}
+
+/**
+ * `b`, or alpha·b for add/sub's `{ alpha }` (PyTorch's keyword). A bare number in its place is
+ * refused: PyTorch users write x.add(y, 2) meaning alpha, which JavaScript would drop.
+ */
+function withAlpha(op: string, b: TensorLike, opts: unknown): TensorLike {
+  if (opts === undefined) return b;
+  if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) {
+    throw new ValueError(`${op}: got ${describeValue(opts)} after the operand; for PyTorch's alpha pass { alpha: ${typeof opts === 'number' ? opts : '…'} }`);
+  }
+  checkOptions(op, opts, ['alpha']);
+  const alpha = (opts as { alpha?: unknown }).alpha;
+  if (alpha === undefined || alpha === 1) return b;
+  if (typeof alpha !== 'number' || Number.isNaN(alpha)) throw new ValueError(`${op}: alpha must be a number, got ${describeValue(alpha)}`);
+  return typeof b === 'number' ? b * alpha : typeof b === 'boolean' ? Number(b) * alpha : mul(b, alpha);
+}
 /** a · b (broadcasting). */
 export const mul: Binary = bin(prims.mul);
 /** Elementwise maximum (ties split the gradient). */
@@ -700,12 +722,14 @@ export function mean(x: Tensor, dim?: Dims, keepdim = false): Tensor {
 }
 /** Index of the maximum over all elements (flattened) or along one dim. */
 export function argmax(x: Tensor, dim?: number | null, keepdim = false): Tensor {
+  boolArg('argmax', 'keepdim', keepdim);
   // (over all elements with keepdim: shape [1, …, 1], as PyTorch's, not 0-d)
   if (dim === undefined || dim === null) return reshape(reduce(prims.argmax, reshape(x, [x.numel]), 0, false), keepdim ? x.shape.map(() => 1) : []);
   return reduce(prims.argmax, x, dimArg('argmax', dim, x.ndim), keepdim);
 }
 /** Index of the minimum over all elements (flattened) or along one dim. */
 export function argmin(x: Tensor, dim?: number | null, keepdim = false): Tensor {
+  boolArg('argmin', 'keepdim', keepdim);
   if (dim === undefined || dim === null) return reshape(reduce(prims.argmin, reshape(x, [x.numel]), 0, false), keepdim ? x.shape.map(() => 1) : []);
   return reduce(prims.argmin, x, dimArg('argmin', dim, x.ndim), keepdim);
 }
@@ -868,6 +892,7 @@ export function view(x: Tensor, shape: readonly number[]): Tensor {
 }
 /** Reorders dims. */
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
+  if (!Array.isArray(dims)) throw new ShapeError(`permute: dims must be a list of the ${x.ndim} dims in their new order, got ${describeValue(dims)}`);
   const perm = dims.map((d) => dimArg('permute', d, x.ndim));
   // checked here too (the primitive checks again) so the message shows the dims as given
   if (perm.length !== x.ndim || new Set(perm).size !== perm.length) {
@@ -1078,6 +1103,10 @@ export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
  * Negative pads crop.
  */
 export function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
+  if (!Array.isArray(pads) || pads.some((p: unknown) => !Number.isInteger(p))) {
+    throw new ShapeError(`pad: pads must be a list of integers (before and after, last dim first), got ${Array.isArray(pads) ? `[${pads.map((p: unknown) => describeValue(p)).join(', ')}]` : describeValue(pads)}`);
+  }
+  if (typeof value !== 'number' && typeof value !== 'boolean') throw new ValueError(`pad: the fill value must be a number, got ${describeValue(value)}`);
   if (pads.length % 2 !== 0 || pads.length / 2 > x.ndim) {
     throw new ShapeError(`pad: expected an even number of pads for at most ${x.ndim} dims, got ${pads.length}`);
   }

@@ -100,6 +100,12 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
   private structureVersion = 0;
 
   constructor(params: ParamsInput<O>, defaults: O) {
+    const given: unknown = params;
+    // (a module instead of its parameters is the likely mistake: "group.params is not iterable")
+    if (given instanceof Tensor || given === null || typeof given !== 'object' || !(Symbol.iterator in given)) {
+      const what = given === null ? 'null' : given instanceof Tensor ? 'a single Tensor' : typeof given === 'object' ? `a ${(given as object).constructor?.name ?? 'object'}` : typeof given;
+      throw new ValueError(`${this.constructor.name}: expected the parameters to optimize (model.parameters(), an array of tensors, or parameter groups), got ${what}`);
+    }
     this.defaults = { ...defaults };
     this.validate(this.defaults);
     const groups: readonly ParamGroupInput<O>[] = isGroupList(params)
