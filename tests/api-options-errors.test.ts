@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   DataLoader, DeviceError, DTypeError, Generator, IndexError, ShapeError, TensorDataset, ValueError,
-  T, TapegradError, datasets, defaultCollate, initWebGPU, jit, keras, memory, nn, ones, optim, pad, pp, randn, tensor, zeros, type Tensor,
+  T, TapegradError, datasets, defaultCollate, exp, floor, initWebGPU, jit, keras, memory, nn, ones, optim, pad, pp, randn, reshape, squeeze, sum,
+  tensor, transpose, zeros, type Tensor,
 } from '../src/index.ts';
 import { FormatError, IOError } from '../src/io/errors.ts';
 import { load, loadFromBytes, save, saveToBytes } from '../src/io/serialization.ts';
@@ -401,5 +402,18 @@ describe('misuse a fuzzer of the public API found accepted (thirteenth session)'
     await rejects(saveToBytes({ a: ones([1]) }, { metadata: 'm' } as never), ValueError, /^save: metadata must be an object of strings/);
     // the io errors are TapegradErrors too (a catch on the base class missed them)
     expect(thrown(() => loadFromBytes(new Uint8Array(3)))).toBeInstanceOf(TapegradError);
+  });
+});
+
+describe('a non-tensor where a tensor is expected is a typed error naming the op (it was a TypeError from a property read)', () => {
+  it('unary, reduction and shape ops', () => {
+    const F = nn.functional;
+    throws(() => F.relu(null as never), ValueError, /^relu: operand 0 is null, expected a tensor/);
+    throws(() => exp(null as never), ValueError, /^exp: the input is null, expected a Tensor/);
+    throws(() => reshape([1, 2, 3, 4] as never, [2, 2]), ValueError, /^reshape: the input is .*Array.*, expected a Tensor/);
+    throws(() => sum(undefined as never), ValueError, /^sum: the input is undefined, expected a Tensor/);
+    throws(() => transpose(null as never, 0, 1), ValueError, /^transpose: the input is null/);
+    throws(() => squeeze(5 as never), ValueError, /^squeeze: the input is number 5/);
+    throws(() => floor(null as never), ValueError, /^floor: the input is null/);
   });
 });

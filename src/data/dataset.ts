@@ -4,7 +4,7 @@
  */
 import type { Device } from '../backend.ts';
 import { fromTypedArray } from '../creation.ts';
-import { IndexError, ShapeError, ValueError } from '../errors.ts';
+import { DeviceError, IndexError, ShapeError, ValueError } from '../errors.ts';
 import { fmtShape } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
 import { noGrad } from '../tape.ts';
@@ -53,6 +53,9 @@ export class TensorDataset<T extends Tensor[] = Tensor[]> implements Dataset<T> 
       const shapes = tensors.map((t, i) => `tensor ${i}: ${fmtShape(t.shape)}`).join(', ');
       throw new ShapeError(`TensorDataset: all tensors must have the same size in dim 0 (the sample dim); got ${shapes}`);
     }
+    // (a batch of x on one device and y on another would fail only at the first op that mixes them)
+    const other = tensors.findIndex((t) => t.device !== tensors[0]!.device);
+    if (other >= 0) throw new DeviceError(`TensorDataset: tensor ${other} is on ${tensors[other]!.device} but tensor 0 is on ${tensors[0]!.device}; move them to one device`);
     this.tensors = tensors;
     this.length = n;
   }

@@ -135,6 +135,15 @@ function operands(op: string, a: TensorLike, b: TensorLike): [Tensor, Tensor] {
   return promoted(op, [a, b]) as [Tensor, Tensor];
 }
 
+/**
+ * `x` when it is a tensor; a ValueError naming `op` otherwise (null or a plain array reached a
+ * property read inside: "Cannot read properties of null (reading 'dtype')").
+ */
+export function tensorArg(op: string, x: unknown, what = 'the input'): Tensor {
+  if (!(x instanceof Tensor)) throw new ValueError(`${op}: ${what} is ${describeValue(x)}, expected a Tensor`);
+  return x;
+}
+
 function toFloat(t: Tensor): Tensor {
   return isFloat(t.dtype) ? t : cast(t, 'float32');
 }
@@ -143,6 +152,7 @@ function toFloat(t: Tensor): Tensor {
 
 /** Converts to another dtype (differentiable between float dtypes). */
 export function cast(x: Tensor, dtype: DType): Tensor {
+  tensorArg('cast', x);
   checkDType('cast', dtype);
   if (x.dtype === dtype) return x;
   return dispatch(prims.cast, [x], { dtype });
@@ -183,6 +193,7 @@ function copyAcross(src: Tensor, copy: Tensor): Tensor {
 
 /** A contiguous copy when needed (the same tensor when already contiguous). */
 export function contiguous(x: Tensor): Tensor {
+  tensorArg('contiguous', x);
   if (x.isContiguous && !x.isSymbolic && x.offset === 0 && x._storage?.size === x.numel) return x;
   if (x.isSymbolic && activeTracer()?.isDense?.(x) !== false) return x;
   return dispatch(prims.contiguous, [x], {});
@@ -190,11 +201,13 @@ export function contiguous(x: Tensor): Tensor {
 
 /** A copy with its own storage (differentiable). */
 export function clone(x: Tensor): Tensor {
+  tensorArg('clone', x);
   return dispatch(prims.contiguous, [x], {});
 }
 
 /** Shares storage, but is cut off from autograd. */
 export function detach(x: Tensor): Tensor {
+  tensorArg('detach', x);
   checkLive('detach', x);
   if (x.isSymbolic) {
     const t = Tensor._symbolic(x._sym!, x.shape, x.dtype, x.device);
@@ -573,7 +586,7 @@ export function addcdiv(x: TensorLike, t1: TensorLike, t2: TensorLike, value: Te
 }
 
 type Unary = (x: Tensor) => Tensor;
-const floatUnary = (op: OpDef): Unary => (x) => dispatch(op, [toFloat(x)], {});
+const floatUnary = (op: OpDef): Unary => (x) => dispatch(op, [toFloat(tensorArg(op.name, x))], {});
 const numUnary = (op: OpDef): Unary => (x) => dispatch(op, [x], {});
 /** −x */
 export const neg: Unary = numUnary(prims.neg);
@@ -605,7 +618,7 @@ export const sigmoid: Unary = floatUnary(prims.sigmoid);
 /** the Gauss error function */
 export const erf: Unary = floatUnary(prims.erf);
 // (integers are already whole: a copy, as PyTorch returns, never the input itself)
-const roundUnary = (op: OpDef): Unary => (x) => (isFloat(x.dtype) ? dispatch(op, [x], {}) : clone(x));
+const roundUnary = (op: OpDef): Unary => (x) => (isFloat(tensorArg(op.name, x).dtype) ? dispatch(op, [x], {}) : clone(x));
 export const floor: Unary = roundUnary(prims.floor);
 export const ceil: Unary = roundUnary(prims.ceil);
 export const trunc: Unary = roundUnary(prims.trunc);
@@ -691,6 +704,7 @@ function checkKeepdim(op: string, keepdim: unknown): void {
 /** WebGPU's reduction kernels count each output's elements in a u32: 2**32 or more would wrap (2**32 + 5 sums 5 elements). */
 const WEBGPU_REDUCE_LIMIT = 2 ** 32 - 1;
 function reduce(op: OpDef, x: Tensor, dim: Dims, keepdim: boolean): Tensor {
+  tensorArg(op.name, x);
   const dims = reduceDims(op.name, dim, x.ndim);
   checkKeepdim(op.name, keepdim);
   if (x.device === 'webgpu') {
@@ -848,6 +862,7 @@ function intArg(op: string, what: string, v: unknown, expected: string): number 
 
 /** The sizes of a reshape/view target with its one -1 inferred; the element count must match x's. */
 function resolveShape(op: 'reshape' | 'view', x: Tensor, shape: readonly number[]): number[] {
+  tensorArg(op, x);
   const given: unknown = shape;
   if (!Array.isArray(given)) throw new ShapeError(`${op}: expected a shape (an array of sizes), got ${describeValue(given)}`);
   const out = [...shape];
@@ -892,6 +907,7 @@ export function view(x: Tensor, shape: readonly number[]): Tensor {
 }
 /** Reorders dims. */
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
+  tensorArg('permute', x);
   if (!Array.isArray(dims)) throw new ShapeError(`permute: dims must be a list of the ${x.ndim} dims in their new order, got ${describeValue(dims)}`);
   const perm = dims.map((d) => dimArg('permute', d, x.ndim));
   // checked here too (the primitive checks again) so the message shows the dims as given
@@ -902,6 +918,7 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
 }
 /** Swaps two dims. */
 export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
+  tensorArg('transpose', x);
   const a = normDim('transpose', dim0, x.ndim), b = normDim('transpose', dim1, x.ndim);
   const perm = [...Array(x.ndim).keys()];
   perm[a] = b; perm[b] = a;
@@ -909,11 +926,13 @@ export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
 }
 /** Transpose of a ≤ 2-D tensor. */
 export function t(x: Tensor): Tensor {
+  tensorArg('t', x);
   if (x.ndim > 2) throw new ShapeError(`t: expects a tensor with ≤ 2 dims, got shape ${fmtShape(x.shape)}; use transpose(dim0, dim1)`);
   return x.ndim < 2 ? permute(x, x.shape.map((_, i) => i)) : transpose(x, 0, 1);
 }
 /** Broadcasts size-1 dims (and new leading dims) to `shape` without copying; -1 keeps a size. */
 export function expand(x: Tensor, shape: readonly number[]): Tensor {
+  tensorArg('expand', x);
   const given: unknown = shape;
   if (!Array.isArray(given)) throw new ShapeError(`expand: expected a shape (an array of sizes), got ${describeValue(given)}`);
   const lead = shape.length - x.ndim;
@@ -931,6 +950,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
 }
 /** Removes size-1 dims (all, or the given ones). */
 export function squeeze(x: Tensor, dim?: number | readonly number[]): Tensor {
+  tensorArg('squeeze', x);
   const dims = dim === undefined ? x.shape.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0) : normDims('squeeze', dim, x.ndim);
   return reshape(x, x.shape.filter((d, i) => !(dims.includes(i) && d === 1)));
 }
@@ -939,6 +959,7 @@ function squeezeDims(x: Tensor, dims: readonly number[]): Tensor {
 }
 /** Inserts a size-1 dim at `dim` (negative counts from the end of the result). */
 export function unsqueeze(x: Tensor, dim: number): Tensor {
+  tensorArg('unsqueeze', x);
   const d = normDim('unsqueeze', dim, x.ndim + 1);
   const s = [...x.shape];
   s.splice(d, 0, 1);
@@ -946,6 +967,7 @@ export function unsqueeze(x: Tensor, dim: number): Tensor {
 }
 /** Merges dims startDim..endDim into one. */
 export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
+  tensorArg('flatten', x);
   // a 0-d tensor takes dims as a 1-D one does (-1 or 0), as PyTorch's
   if (x.ndim === 0) {
     normDim('flatten', startDim, 1);
@@ -964,6 +986,7 @@ export function sliceView(x: Tensor, starts: readonly number[], sizes: readonly 
 }
 /** `length` elements of `dim` from `start` (a view). */
 export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
+  tensorArg('narrow', x);
   if (x.ndim === 0) throw new ShapeError('narrow: cannot be applied to a 0-d tensor (it has no dim to narrow)');
   const d = dimArg('narrow', dim, x.ndim);
   const size = x.shape[d]!;
@@ -1004,6 +1027,7 @@ function sliceRange(op: string, what: string, x: Tensor, d: number, start: unkno
 }
 /** Basic indexing (see Tensor.index). */
 export function index(x: Tensor, ...specs: IndexSpec[]): Tensor {
+  tensorArg('index', x);
   if (specs.length > x.ndim) throw new ShapeError(`index: ${specs.length} indices for a tensor of ${x.ndim} dims (shape ${fmtShape(x.shape)})`);
   let y = x;
   const drop: number[] = [];
