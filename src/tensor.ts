@@ -326,10 +326,10 @@ export class Tensor {
   toAsync(device: Device): Promise<Tensor> {
     return F.toAsync(this, device);
   }
-  float(): Tensor { return F.cast(this, 'float32'); }
-  double(): Tensor { return F.cast(this, 'float64'); }
-  int(): Tensor { return F.cast(this, 'int32'); }
-  bool(): Tensor { return F.cast(this, 'bool'); }
+  float(): Tensor { return F.to(this, 'float32'); }
+  double(): Tensor { return F.to(this, 'float64'); }
+  int(): Tensor { return F.to(this, 'int32'); }
+  bool(): Tensor { return F.to(this, 'bool'); }
   contiguous(): Tensor { return F.contiguous(this); }
   clone(): Tensor { return F.clone(this); }
 

@@ -417,3 +417,20 @@ describe('a non-tensor where a tensor is expected is a typed error naming the op
     throws(() => floor(null as never), ValueError, /^floor: the input is null/);
   });
 });
+
+describe('layers check their arguments when built, and a disposed tensor is refused by a no-op cast', () => {
+  it('Dropout, LeakyReLU, Softmax, Flatten', () => {
+    throws(() => new nn.Dropout('0.5' as never), ValueError, /^Dropout: probability p must be a number in \[0, 1\], got string "0\.5"/);
+    throws(() => new nn.LeakyReLU('a' as never), ValueError, /^LeakyReLU: negativeSlope must be a finite number/);
+    throws(() => new nn.Softmax(1.5), ValueError, /^Softmax: dim must be an integer, got 1\.5/);
+    throws(() => new nn.Flatten('1' as never), ValueError, /^Flatten: startDim must be an integer, got string "1"/);
+    expect(new nn.Dropout(0.25).p).toBe(0.25);
+  });
+
+  it('float() and to(the same device) of a disposed tensor', () => {
+    const x = tensor([1, 2]);
+    x.dispose();
+    expect(() => x.float()).toThrow(/^to: a tensor of shape \[2\]/);
+    expect(() => x.to('cpu')).toThrow(/^to: a tensor of shape \[2\]/);
+  });
+});

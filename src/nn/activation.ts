@@ -6,6 +6,7 @@ import type { Tensor } from '../tensor.ts';
 import * as F from './functional.ts';
 import { Module } from './module.ts';
 import { checkOptions } from '../options.ts';
+import { checkDim, checkNumber } from './checks.ts';
 
 /** max(x, 0). */
 export class ReLU extends Module {
@@ -19,7 +20,7 @@ export class LeakyReLU extends Module {
   readonly negativeSlope: number;
   constructor(negativeSlope = 0.01) {
     super();
-    this.negativeSlope = negativeSlope;
+    this.negativeSlope = checkNumber('LeakyReLU', 'negativeSlope', negativeSlope);
   }
   override extraRepr(): string {
     return `negativeSlope=${this.negativeSlope}`;
@@ -80,7 +81,7 @@ export class Softmax extends Module {
   readonly dim: number | null;
   constructor(dim: number | null = null) {
     super();
-    this.dim = dim;
+    this.dim = dim === null ? null : checkDim(this.constructor.name, 'dim', dim);
   }
   override extraRepr(): string {
     return `dim=${this.dim}`;
@@ -96,7 +97,7 @@ export class LogSoftmax extends Module {
   readonly dim: number | null;
   constructor(dim: number | null = null) {
     super();
-    this.dim = dim;
+    this.dim = dim === null ? null : checkDim(this.constructor.name, 'dim', dim);
   }
   override extraRepr(): string {
     return `dim=${this.dim}`;

@@ -26,6 +26,19 @@ export function fmtPair(v: Pair): string {
 
 /** Checks a probability in [0, 1]. */
 export function checkProb(layer: string, p: number): number {
-  if (!(p >= 0 && p <= 1)) throw new ValueError(`${layer}: probability p must be in [0, 1], got ${p}`);
+  // (a number: '0.5' compared as one and failed only at the first call, naming an inner op)
+  if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new ValueError(`${layer}: probability p must be a number in [0, 1], got ${typeof p === 'number' ? p : `${typeof p} ${JSON.stringify(p)}`}`);
   return p;
+}
+
+/** Checks a finite number (a slope, an eps); returns it. */
+export function checkNumber(layer: string, name: string, v: number): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ValueError(`${layer}: ${name} must be a finite number, got ${typeof v === 'number' ? v : `${typeof v} ${JSON.stringify(v)}`}`);
+  return v;
+}
+
+/** Checks a dim argument of a layer (an integer; its range is checked against the input). */
+export function checkDim(layer: string, name: string, v: number): number {
+  if (!Number.isInteger(v)) throw new ValueError(`${layer}: ${name} must be an integer, got ${typeof v === 'number' ? v : `${typeof v} ${JSON.stringify(v)}`}`);
+  return v;
 }

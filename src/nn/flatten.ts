@@ -4,6 +4,7 @@
  */
 import type { Tensor } from '../tensor.ts';
 import { Module } from './module.ts';
+import { checkDim } from './checks.ts';
 
 /** Merges dims startDim..endDim into one (default 1..−1: keeps the batch dim). */
 export class Flatten extends Module {
@@ -12,8 +13,8 @@ export class Flatten extends Module {
 
   constructor(startDim = 1, endDim = -1) {
     super();
-    this.startDim = startDim;
-    this.endDim = endDim;
+    this.startDim = checkDim('Flatten', 'startDim', startDim);
+    this.endDim = checkDim('Flatten', 'endDim', endDim);
   }
 
   override extraRepr(): string {

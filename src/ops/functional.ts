@@ -160,9 +160,10 @@ export function cast(x: Tensor, dtype: DType): Tensor {
 
 /** `x.to(dtype)` casts; `x.to(device)` copies to a device with synchronous readback. */
 export function to(x: Tensor, target: DType | Device): Tensor {
+  // (a disposed tensor handed back as is looked usable until its next op)
+  if (!tensorArg('to', x).isSymbolic) checkLive('to', x);
   if (target === 'cpu' || target === 'webgpu') {
     if (x.device === target) return x;
-    checkLive('to', x);
     let data;
     try {
       data = getBackend(x.device).readSync(bufView(x));
