@@ -54,5 +54,7 @@ describe('malloc threshold raise', () => {
     const raised = await sliceMs(true);
     console.log(`4 MB slice after other work: ${plain.toFixed(3)} ms, with the raise ${raised.toFixed(3)} ms`);
     expect(raised).toBeLessThan(plain / 2);
-  }, 120_000);
+    // (timings of two child processes: under a loaded full suite the plain run once came out as
+    // fast as the raised one — 0.21 vs 0.22 ms, against 1.5 vs 0.15 ms alone — so it retries)
+  }, { timeout: 120_000, retry: 2 });
 });
