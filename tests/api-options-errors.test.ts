@@ -434,3 +434,17 @@ describe('layers check their arguments when built, and a disposed tensor is refu
     expect(() => x.to('cpu')).toThrow(/^to: a tensor of shape \[2\]/);
   });
 });
+
+describe('norm and loss layers check their options when built', () => {
+  it('BatchNorm/LayerNorm eps and momentum, loss reduction, labelSmoothing, ignoreIndex, GELU approximate', () => {
+    throws(() => new nn.BatchNorm1d(3, { eps: '1e-5' } as never), ValueError, /^BatchNorm1d: eps must be a number ≥ 0, got string "1e-5"/);
+    throws(() => new nn.BatchNorm1d(3, { momentum: '0.5' } as never), ValueError, /^BatchNorm1d: momentum must be in \[0, 1\] or null/);
+    throws(() => new nn.LayerNorm([3], { eps: 'a' } as never), ValueError, /^LayerNorm: eps must be a number ≥ 0/);
+    throws(() => new nn.MSELoss({ reduction: 'MEAN' } as never), ValueError, /^MSELoss: reduction must be 'none' or 'mean' or 'sum'/);
+    throws(() => new nn.CrossEntropyLoss({ labelSmoothing: 1.5 }), ValueError, /^CrossEntropyLoss: labelSmoothing must be a number in \[0, 1\], got 1\.5/);
+    throws(() => new nn.CrossEntropyLoss({ ignoreIndex: '2' } as never), ValueError, /^CrossEntropyLoss: ignoreIndex must be an integer, got "2"/);
+    throws(() => new nn.NLLLoss({ ignoreIndex: 0.5 }), ValueError, /^NLLLoss: ignoreIndex must be an integer/);
+    throws(() => new nn.GELU({ approximate: 'bogus' } as never), ValueError, /^GELU: approximate must be 'none' or 'tanh'/);
+    expect(new nn.CrossEntropyLoss({ labelSmoothing: 0.1, ignoreIndex: -100, reduction: 'sum' }).reduction).toBe('sum');
+  });
+});

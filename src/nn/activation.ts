@@ -5,7 +5,7 @@
 import type { Tensor } from '../tensor.ts';
 import * as F from './functional.ts';
 import { Module } from './module.ts';
-import { checkOptions } from '../options.ts';
+import { checkOptions, optionValue } from '../options.ts';
 import { checkDim, checkNumber } from './checks.ts';
 
 /** max(x, 0). */
@@ -36,7 +36,7 @@ export class GELU extends Module {
   constructor(opts: { approximate?: 'none' | 'tanh' } = {}) {
     super();
     checkOptions('GELU', opts, ['approximate']);
-    this.approximate = opts.approximate ?? 'none';
+    this.approximate = optionValue('GELU', opts, 'approximate', ['none', 'tanh'], "'none'") ?? 'none';
   }
   override extraRepr(): string {
     return `approximate='${this.approximate}'`;

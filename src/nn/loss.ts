@@ -7,7 +7,14 @@
 import type { Tensor } from '../tensor.ts';
 import * as F from './functional.ts';
 import { Module } from './module.ts';
-import { checkOptions } from '../options.ts';
+import { checkOptions, optionValue } from '../options.ts';
+import { ValueError } from '../errors.ts';
+
+/** An ignoreIndex option: undefined or an integer. */
+function checkIgnoreIndex(layer: string, v: unknown): number | undefined {
+  if (v !== undefined && !Number.isInteger(v)) throw new ValueError(`${layer}: ignoreIndex must be an integer, got ${JSON.stringify(v)}`);
+  return v as number | undefined;
+}
 
 type Reduction = F.Reduction;
 
@@ -17,7 +24,8 @@ abstract class Loss extends Module<[Tensor, Tensor], Tensor> {
   constructor(opts: { reduction?: Reduction }, known: readonly string[] = ['reduction']) {
     super();
     checkOptions(this.constructor.name, opts, known);
-    this.reduction = opts.reduction ?? 'mean';
+    // (checked now: 'MEAN' failed only at the first call)
+    this.reduction = optionValue(this.constructor.name, opts, 'reduction', ['none', 'mean', 'sum'], "'mean'") ?? 'mean';
   }
   override extraRepr(): string {
     return this.reduction === 'mean' ? '' : `reduction='${this.reduction}'`;
@@ -48,7 +56,10 @@ export class CrossEntropyLoss extends Loss {
   constructor(opts: { reduction?: Reduction; weight?: Tensor | null; labelSmoothing?: number; ignoreIndex?: number } = {}) {
     super(opts, ['reduction', 'weight', 'labelSmoothing', 'ignoreIndex']);
     this.labelSmoothing = opts.labelSmoothing ?? 0;
-    this.ignoreIndex = opts.ignoreIndex;
+    if (typeof this.labelSmoothing !== 'number' || !(this.labelSmoothing >= 0 && this.labelSmoothing <= 1)) {
+      throw new ValueError(`CrossEntropyLoss: labelSmoothing must be a number in [0, 1], got ${JSON.stringify(opts.labelSmoothing)}`);
+    }
+    this.ignoreIndex = checkIgnoreIndex('CrossEntropyLoss', opts.ignoreIndex);
     this.registerBuffer('weight', opts.weight ?? null);
   }
   forward(input: Tensor, target: Tensor): Tensor {
@@ -64,7 +75,7 @@ export class NLLLoss extends Loss {
   readonly ignoreIndex: number | undefined;
   constructor(opts: { reduction?: Reduction; weight?: Tensor | null; ignoreIndex?: number } = {}) {
     super(opts, ['reduction', 'weight', 'ignoreIndex']);
-    this.ignoreIndex = opts.ignoreIndex;
+    this.ignoreIndex = checkIgnoreIndex('NLLLoss', opts.ignoreIndex);
     this.registerBuffer('weight', opts.weight ?? null);
   }
   forward(input: Tensor, target: Tensor): Tensor {

@@ -56,8 +56,9 @@ abstract class BatchNormBase extends Module {
     this.numFeatures = checkSize(layer, 'numFeatures', numFeatures);
     this.eps = opts.eps ?? 1e-5;
     this.momentum = opts.momentum === undefined ? 0.1 : opts.momentum;
-    if (!(this.eps >= 0)) throw new ValueError(`${layer}: eps must be ≥ 0, got ${this.eps}`);
-    if (this.momentum !== null && !(this.momentum >= 0 && this.momentum <= 1)) {
+    // (numbers: a string '1e-5' compared as one and failed only at the first call, naming `add`)
+    if (typeof this.eps !== 'number' || !(this.eps >= 0)) throw new ValueError(`${layer}: eps must be a number ≥ 0, got ${typeof this.eps === 'number' ? this.eps : `${typeof this.eps} ${JSON.stringify(this.eps)}`}`);
+    if (this.momentum !== null && (typeof this.momentum !== 'number' || !(this.momentum >= 0 && this.momentum <= 1))) {
       throw new ValueError(`${layer}: momentum must be in [0, 1] or null (a cumulative average), got ${String(this.momentum)}`);
     }
     this.affine = opts.affine ?? true;
@@ -168,6 +169,7 @@ export class LayerNorm extends Module {
     shape.forEach((d) => checkSize('LayerNorm', 'normalizedShape', d));
     this.normalizedShape = shape;
     this.eps = opts.eps ?? 1e-5;
+    if (typeof this.eps !== 'number' || !(this.eps >= 0)) throw new ValueError(`LayerNorm: eps must be a number ≥ 0, got ${typeof this.eps === 'number' ? this.eps : `${typeof this.eps} ${JSON.stringify(this.eps)}`}`);
     this.elementwiseAffine = opts.elementwiseAffine ?? true;
     const f = { dtype: opts.dtype ?? 'float32', device: opts.device };
     this.weight = this.elementwiseAffine ? new Parameter(ones(shape, f)) : null;
