@@ -13,6 +13,7 @@
  * console.log(await loss.item());
  * loss.dispose();
  */
+import { ValueError } from './errors.ts';
 import { Tensor } from './tensor.ts';
 import type { Node } from './tape.ts';
 
@@ -41,6 +42,7 @@ export function inScope(): boolean {
 
 /** Marks a tensor created inside a scope as surviving every enclosing scope. Returns it. */
 export function keep<T extends Tensor>(t: T): T {
+  if (!(t instanceof Tensor)) throw new ValueError(`keep: expected a Tensor, got ${t === null ? 'null' : typeof t}`);
   keptForever.add(t);
   return t;
 }
@@ -117,7 +119,7 @@ function release(frame: Frame, result: unknown): void {
  * `await`).
  */
 export function scope<T>(fn: () => T): T {
-  if (typeof fn !== 'function') throw new TypeError('scope: expected a function');
+  if (typeof fn !== 'function') throw new ValueError(`scope: expected a function to run, got ${typeof fn}`);
   if (fn.constructor?.name === 'AsyncFunction') {
     throw new TypeError('scope() callbacks must be synchronous: tensors created after an await would escape the scope; dispose manually across await');
   }

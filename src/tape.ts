@@ -36,10 +36,12 @@ function withGradMode<T>(enabled: boolean, fn: () => T): T {
 
 /** Runs `fn` with gradient recording off (PyTorch's `torch.no_grad()`). */
 export function noGrad<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw new ValueError(`noGrad: expected a function to run, got ${typeof fn}`);
   return withGradMode(false, fn);
 }
 /** Runs `fn` with gradient recording on, even inside `noGrad` (PyTorch's `torch.enable_grad()`). */
 export function enableGrad<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw new ValueError(`enableGrad: expected a function to run, got ${typeof fn}`);
   return withGradMode(true, fn);
 }
 

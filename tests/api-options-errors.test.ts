@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   DataLoader, DeviceError, DTypeError, Generator, IndexError, ShapeError, TensorDataset, ValueError,
-  T, TapegradError, datasets, defaultCollate, exp, floor, initWebGPU, jit, keras, memory, nn, ones, optim, pad, pp, randn, reshape, squeeze, sum,
-  tensor, transpose, zeros, type Tensor,
+  T, TapegradError, datasets, defaultCollate, enableGrad, exp, floor, initWebGPU, jit, keep, keras, memory, nn, noGrad, ones, optim, pad, pp, randn,
+  reshape, scope, squeeze, sum, tensor, transpose, zeros, type Tensor,
 } from '../src/index.ts';
 import { FormatError, IOError } from '../src/io/errors.ts';
 import { load, loadFromBytes, save, saveToBytes } from '../src/io/serialization.ts';
@@ -446,5 +446,22 @@ describe('norm and loss layers check their options when built', () => {
     throws(() => new nn.NLLLoss({ ignoreIndex: 0.5 }), ValueError, /^NLLLoss: ignoreIndex must be an integer/);
     throws(() => new nn.GELU({ approximate: 'bogus' } as never), ValueError, /^GELU: approximate must be 'none' or 'tanh'/);
     expect(new nn.CrossEntropyLoss({ labelSmoothing: 0.1, ignoreIndex: -100, reduction: 'sum' }).reduction).toBe('sum');
+  });
+});
+
+describe('nn.functional and the scope/grad-mode helpers name the op for a non-tensor or non-function argument', () => {
+  it('losses, linear, conv2d, pooling, norms, embedding; noGrad, enableGrad, scope, keep', () => {
+    const F = nn.functional;
+    const x = tensor([[1, 2]]);
+    throws(() => F.mseLoss(x, [[1, 2]] as never), ValueError, /^mseLoss: the target is .*, expected a Tensor/);
+    throws(() => F.crossEntropy(x, null as never), ValueError, /^crossEntropy: the target is null, expected a Tensor/);
+    throws(() => F.linear(x, ones([2, 2]), 'b' as never), ValueError, /^linear: the bias is the string "b", expected a Tensor/);
+    throws(() => F.maxPool2d([[1]] as never, 2), ValueError, /^maxPool2d: the input is .*, expected a Tensor/);
+    throws(() => F.layerNorm(null as never, [2]), ValueError, /^layerNorm: the input is null/);
+    throws(() => F.embedding(x, undefined as never), ValueError, /^embedding: the weight is undefined/);
+    throws(() => noGrad(5 as never), ValueError, /^noGrad: expected a function to run, got number/);
+    throws(() => enableGrad(5 as never), ValueError, /^enableGrad: expected a function to run/);
+    throws(() => scope(5 as never), ValueError, /^scope: expected a function to run, got number/);
+    throws(() => keep(5 as never), ValueError, /^keep: expected a Tensor, got number/);
   });
 });

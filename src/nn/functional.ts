@@ -56,6 +56,9 @@ function sameShapeOrThrow(op: string, a: Tensor, b: Tensor, what: string): void 
  * output drops the last dim (as PyTorch: x @ W).
  */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  F.tensorArg('linear', x);
+  F.tensorArg('linear', weight, 'the weight');
+  if (bias != null) F.tensorArg('linear', bias, 'the bias');
   if (weight.ndim !== 1 && weight.ndim !== 2) {
     throw new ShapeError(`linear: weight must be [out, in] (or [in] for one output feature), got shape ${fmtShape(weight.shape)}`);
   }
@@ -96,6 +99,9 @@ const CHUNK_COLS = 2 ** 22;
  * `conv2dFoldsBatch` — one product with the batch folded into the columns.
  */
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+  F.tensorArg('conv2d', x);
+  F.tensorArg('conv2d', weight, 'the weight');
+  if (bias != null) F.tensorArg('conv2d', bias, 'the bias');
   checkOptions('conv2d', opts, CONV2D_OPTIONS);
   const unbatched = x.ndim === 3;
   if ((x.ndim !== 3 && x.ndim !== 4) || weight.ndim !== 4) {
@@ -230,6 +236,7 @@ const exactTiling = (g: PoolGeometry) =>
 
 /** Max over each window (the gradient goes to the window's first maximum, as PyTorch). */
 export function maxPool2d(x: Tensor, kernel: Pair, opts: Pool2dOptions = {}): Tensor {
+  F.tensorArg('maxPool2d', x);
   checkOptions('maxPool2d', opts, MAXPOOL_OPTIONS);
   const g = poolGeometry('maxPool2d', x, kernel, opts);
   const tiles = windowTiles(g);
@@ -260,6 +267,7 @@ export function maxPool2d(x: Tensor, kernel: Pair, opts: Pool2dOptions = {}): Te
 
 /** Mean over each window (padding counts as zeros, PyTorch's countIncludePad=true). */
 export function avgPool2d(x: Tensor, kernel: Pair, opts: Omit<Pool2dOptions, 'dilation'> = {}): Tensor {
+  F.tensorArg('avgPool2d', x);
   checkOptions('avgPool2d', opts, AVGPOOL_OPTIONS);
   const g = poolGeometry('avgPool2d', x, kernel, opts);
   const tiles = windowTiles(g);
@@ -359,6 +367,8 @@ function pickNll(op: string, logp: Tensor, target: Tensor, cdim: number, weight:
 
 /** Negative log-likelihood of class-index targets, given log-probabilities [N, C, ...]. */
 export function nllLoss(logProbs: Tensor, target: Tensor, opts: NllOptions = {}): Tensor {
+  F.tensorArg('nllLoss', logProbs);
+  F.tensorArg('nllLoss', target, 'the target');
   checkOptions('nllLoss', opts, NLL_OPTIONS);
   if (!isFloat(logProbs.dtype)) throw new DTypeError(`nllLoss: log-probabilities must be float, got ${logProbs.dtype}`);
   const { cdim, C } = classInput('nllLoss', logProbs, target);
@@ -378,6 +388,8 @@ const CROSS_ENTROPY_OPTIONS = optionNames<CrossEntropyOptions>({ reduction: true
  * probabilities of the logits' shape, with optional class weights and label smoothing.
  */
 export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
+  F.tensorArg('crossEntropy', logits);
+  F.tensorArg('crossEntropy', target, 'the target');
   checkOptions('crossEntropy', opts, CROSS_ENTROPY_OPTIONS);
   const eps = opts.labelSmoothing ?? 0;
   if (!(eps >= 0 && eps <= 1)) throw new ValueError(`crossEntropy: labelSmoothing must be in [0, 1], got ${eps}`);
@@ -443,6 +455,8 @@ function floatPair(op: string, input: Tensor, target: Tensor): void {
 
 /** −(y log p + (1−y) log(1−p)), logs clamped at −100 as PyTorch does. */
 export function binaryCrossEntropy(p: Tensor, y: Tensor, opts: BinaryCrossEntropyOptions = {}): Tensor {
+  F.tensorArg('binaryCrossEntropy', p);
+  F.tensorArg('binaryCrossEntropy', y, 'the target');
   checkOptions('binaryCrossEntropy', opts, BCE_OPTIONS);
   sameShapeOrThrow('binaryCrossEntropy', p, y, 'target');
   floatPair('binaryCrossEntropy', p, y);
@@ -460,6 +474,8 @@ const BCE_LOGITS_OPTIONS = optionNames<BinaryCrossEntropyWithLogitsOptions>({ re
 
 /** Binary cross-entropy on logits, in the overflow-free form max(z,0) − z·y + log(1 + e^{−|z|}). */
 export function binaryCrossEntropyWithLogits(z: Tensor, y: Tensor, opts: BinaryCrossEntropyWithLogitsOptions = {}): Tensor {
+  F.tensorArg('binaryCrossEntropyWithLogits', z);
+  F.tensorArg('binaryCrossEntropyWithLogits', y, 'the target');
   const op = 'binaryCrossEntropyWithLogits';
   checkOptions(op, opts, BCE_LOGITS_OPTIONS);
   sameShapeOrThrow(op, z, y, 'target');
@@ -485,6 +501,8 @@ const REDUCTION_OPTIONS = ['reduction'] as const;
 
 /** Mean squared error. */
 export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
+  F.tensorArg('mseLoss', input);
+  F.tensorArg('mseLoss', target, 'the target');
   checkOptions('mseLoss', opts, REDUCTION_OPTIONS);
   sameShapeOrThrow('mseLoss', input, target, 'target');
   const d = F.sub(input, target);
@@ -493,6 +511,8 @@ export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduc
 
 /** Mean absolute error. */
 export function l1Loss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
+  F.tensorArg('l1Loss', input);
+  F.tensorArg('l1Loss', target, 'the target');
   checkOptions('l1Loss', opts, REDUCTION_OPTIONS);
   sameShapeOrThrow('l1Loss', input, target, 'target');
   return reduceLoss('l1Loss', F.abs(F.sub(input, target)), opts.reduction);
@@ -500,6 +520,7 @@ export function l1Loss(input: Tensor, target: Tensor, opts: { reduction?: Reduct
 
 /** Normalises over the trailing `normalizedShape` dims (biased variance), then scales and shifts. */
 export function layerNorm(x: Tensor, normalizedShapeArg: number | readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+  F.tensorArg('layerNorm', x);
   // (a single size, as the LayerNorm module and PyTorch's accept)
   const normalizedShape = typeof normalizedShapeArg === 'number' ? [normalizedShapeArg] : normalizedShapeArg;
   if (!Array.isArray(normalizedShape) || normalizedShape.some((d) => !Number.isInteger(d))) {
@@ -543,6 +564,7 @@ const BATCH_NORM_OPTIONS = optionNames<BatchNormOptions>({ weight: true, bias: t
  * where there are none.
  */
 export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, opts: BatchNormOptions = {}): Tensor {
+  F.tensorArg('batchNorm', x);
   checkOptions('batchNorm', opts, BATCH_NORM_OPTIONS);
   if (x.ndim < 2) throw new ShapeError(`batchNorm: expected input [N, C, ...], got ${fmtShape(x.shape)}`);
   const C = x.shape[1]!;
@@ -583,6 +605,8 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
 
 /** Rows of `weight` [num, dim] picked by the int32 indices: output [...indices.shape, dim]. */
 export function embedding(indices: Tensor, weight: Tensor): Tensor {
+  F.tensorArg('embedding', indices, 'the indices');
+  F.tensorArg('embedding', weight, 'the weight');
   if (weight.ndim !== 2) throw new ShapeError(`embedding: weight must be [numEmbeddings, dim], got ${fmtShape(weight.shape)}`);
   if (indices.dtype !== 'int32') throw new DTypeError(`embedding: indices must be int32, got ${indices.dtype}`);
   checkTargets('embedding', indices, weight.shape[0]!, 'numEmbeddings');
@@ -592,6 +616,7 @@ export function embedding(indices: Tensor, weight: Tensor): Tensor {
 
 /** Zeroes each element with probability p and scales the rest by 1/(1−p) (identity when not training). */
 export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
+  F.tensorArg('dropout', x);
   if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new ValueError(`dropout: probability must be a number in [0, 1], got ${typeof p === 'number' ? p : `${typeof p} ${String(p)}`}`);
   if (typeof training !== 'boolean') throw new ValueError(`dropout: training must be a boolean, got ${typeof training} ${String(training)}`);
   if (!training || p === 0) return x;
