@@ -465,3 +465,16 @@ describe('nn.functional and the scope/grad-mode helpers name the op for a non-te
     throws(() => keep(5 as never), ValueError, /^keep: expected a Tensor, got number/);
   });
 });
+
+describe('clipping, init and containers name the call for a non-tensor argument', () => {
+  it('clipGradNorm_/clipGradValue_, nn.init, Sequential', () => {
+    throws(() => nn.clipGradNorm_(null as never, 1), ValueError, /^clipGradNorm_: expected the parameters \(model\.parameters\(\), or a tensor\), got null/);
+    throws(() => nn.clipGradValue_([ones([1]), 5] as never, 1), ValueError, /^clipGradValue_: parameter 1 is number, expected a Tensor/);
+    throws(() => nn.init.kaimingUniform_([[1, 2]] as never), ValueError, /expected a tensor to fill \(a Parameter\), got an array/);
+    throws(() => nn.init.constant_({} as never, 1), ValueError, /^constant_: expected a tensor to fill/);
+    throws(() => new nn.Sequential(null as never), ValueError, /^Sequential: argument 0 is null, expected a Module/);
+    const p = tensor([3, 4], { requiresGrad: true });
+    p.grad = tensor([3, 4]);
+    expect(nn.clipGradNorm_([p], 1).itemSync()).toBeCloseTo(5, 5);
+  });
+});

@@ -12,7 +12,18 @@ import { stack } from '../ops/functional.ts';
 import { noGrad } from '../tape.ts';
 import { Tensor } from '../tensor.ts';
 
-const toList = (params: Iterable<Tensor> | Tensor): Tensor[] => (params instanceof Tensor ? [params] : [...params]);
+/** The parameters as a list: a tensor, or an iterable of tensors (model.parameters()); a ValueError naming `op` otherwise. */
+function toList(op: string, params: Iterable<Tensor> | Tensor): Tensor[] {
+  const given: unknown = params;
+  if (given instanceof Tensor) return [given];
+  if (given === null || typeof given !== 'object' || !(Symbol.iterator in given)) {
+    throw new ValueError(`${op}: expected the parameters (model.parameters(), or a tensor), got ${given === null ? 'null' : typeof given === 'object' ? `a ${(given as object).constructor?.name ?? 'object'}` : typeof given}`);
+  }
+  const list = [...(given as Iterable<unknown>)];
+  const bad = list.findIndex((p) => !(p instanceof Tensor));
+  if (bad >= 0) throw new ValueError(`${op}: parameter ${bad} is ${list[bad] === null ? 'null' : typeof list[bad]}, expected a Tensor`);
+  return list as Tensor[];
+}
 
 /**
  * Scales all gradients together so that their combined `normType`-norm is at most `maxNorm`
@@ -23,7 +34,7 @@ const toList = (params: Iterable<Tensor> | Tensor): Tensor[] => (params instance
 export function clipGradNorm_(params: Iterable<Tensor> | Tensor, maxNorm: number, normType = 2): Tensor {
   if (!(maxNorm >= 0)) throw new ValueError(`clipGradNorm_: maxNorm must be ≥ 0, got ${maxNorm}`);
   if (!(normType > 0)) throw new ValueError(`clipGradNorm_: normType must be > 0 (or Infinity), got ${normType}`);
-  const ps = toList(params).filter((p) => p.grad);
+  const ps = toList('clipGradNorm_', params).filter((p) => p.grad);
   if (ps.length === 0) return zeros([]);
   return noGrad(() => {
     const first = ps[0]!.grad!;
@@ -50,6 +61,6 @@ export function clipGradNorm_(params: Iterable<Tensor> | Tensor, maxNorm: number
 export function clipGradValue_(params: Iterable<Tensor> | Tensor, clipValue: number): void {
   if (!(clipValue >= 0)) throw new ValueError(`clipGradValue_: clipValue must be ≥ 0, got ${clipValue}`);
   noGrad(() => {
-    for (const p of toList(params)) if (p.grad) p.grad = p.grad.clamp(-clipValue, clipValue);
+    for (const p of toList('clipGradValue_', params)) if (p.grad) p.grad = p.grad.clamp(-clipValue, clipValue);
   });
 }

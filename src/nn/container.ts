@@ -45,7 +45,7 @@ export class Sequential extends Module<[Tensor], Tensor> {
   constructor(...layers: TensorModule[] | [Record<string, TensorModule> | Map<string, TensorModule>]) {
     super();
     const first = layers[0];
-    if (layers.length === 1 && first !== undefined && !(first instanceof Module) && typeof first === 'object') {
+    if (layers.length === 1 && first !== undefined && first !== null && !(first instanceof Module) && typeof first === 'object') {
       for (const [k, m] of first instanceof Map ? first : Object.entries(first)) {
         if (typeof k !== 'string') throw new ValueError(`Sequential: a layer's name must be a string, got ${typeof k}`);
         checkModule('Sequential', m, `layer ${JSON.stringify(k)}`);

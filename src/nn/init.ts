@@ -10,7 +10,7 @@ import { ShapeError, ValueError } from '../errors.ts';
 import { fmtShape } from '../shape.ts';
 import { noGrad } from '../tape.ts';
 import { eye, rand, randn } from '../creation.ts';
-import type { Tensor } from '../tensor.ts';
+import { Tensor } from '../tensor.ts';
 import { checkOptions, optionNames, type OptionKeys } from '../options.ts';
 
 /** `v` when it is a number (not NaN); a ValueError naming `op` and the argument otherwise (`xavierUniform_(w, {gain: 2})` read NaN). */
@@ -54,6 +54,7 @@ export function calculateGain(nonlinearity: Nonlinearity, param?: number): numbe
  * the product of dims 2…; a Linear weight [out, in] has fanIn = in.
  */
 export function calculateFanInAndFanOut(t: Tensor): { fanIn: number; fanOut: number } {
+  initTensor('init', t);
   if (t.ndim < 2) throw new ShapeError(`init: fan in and fan out need a tensor with at least 2 dims, got shape ${fmtShape(t.shape)}`);
   const receptive = t.shape.slice(2).reduce((a, d) => a * d, 1);
   return { fanIn: t.shape[1]! * receptive, fanOut: t.shape[0]! * receptive };
@@ -68,7 +69,14 @@ function fanFor(op: string, t: Tensor, mode: FanMode): number {
   }
 }
 
+/** `t` when it is a tensor (an array or null reached a property read: TypeError). */
+function initTensor(op: string, t: unknown): Tensor {
+  if (!(t instanceof Tensor)) throw new ValueError(`${op}: expected a tensor to fill (a Parameter), got ${t === null ? 'null' : Array.isArray(t) ? 'an array' : typeof t}`);
+  return t;
+}
+
 function floatOf(op: string, t: Tensor) {
+  initTensor(op, t);
   if (!isFloat(t.dtype)) throw new ValueError(`${op}: random initialisation needs a floating-point tensor, got ${t.dtype}`);
   return { dtype: t.dtype, device: t.device };
 }
@@ -91,6 +99,7 @@ export function normal_(t: Tensor, mean = 0, std = 1): Tensor {
 
 /** Fills with `value`. */
 export function constant_(t: Tensor, value: number): Tensor {
+  initTensor('constant_', t);
   numberArg('constant_', 'value', value);
   return noGrad(() => t.fill_(value));
 }
@@ -107,6 +116,7 @@ export function ones_(t: Tensor): Tensor {
 
 /** Fills a 2-D tensor with the identity matrix (ones on the diagonal). */
 export function eye_(t: Tensor): Tensor {
+  initTensor('eye_', t);
   if (t.ndim !== 2) throw new ShapeError(`eye_: expected a 2-D tensor, got shape ${fmtShape(t.shape)}`);
   const [n, m] = t.shape as [number, number];
   return noGrad(() => t.copy_(eye(n, m, { dtype: t.dtype, device: t.device })));
