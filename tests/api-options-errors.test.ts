@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   DataLoader, DeviceError, DTypeError, Generator, IndexError, ShapeError, TensorDataset, ValueError,
-  T, TapegradError, datasets, defaultCollate, enableGrad, exp, floor, initWebGPU, jit, keep, keras, memory, nn, noGrad, ones, optim, pad, pp, randn,
+  T, TapegradError, datasets, defaultCollate, enableGrad, exp, floor, fn, initWebGPU, jit, keep, keras, memory, nn, noGrad, ones, optim, pad, pp, randn,
   reshape, scope, squeeze, sum, tensor, transpose, zeros, type Tensor,
 } from '../src/index.ts';
 import { FormatError, IOError } from '../src/io/errors.ts';
@@ -476,5 +476,15 @@ describe('clipping, init and containers name the call for a non-tensor argument'
     const p = tensor([3, 4], { requiresGrad: true });
     p.grad = tensor([3, 4]);
     expect(nn.clipGradNorm_([p], 1).itemSync()).toBeCloseTo(5, 5);
+  });
+});
+
+describe('jit, fn, pp and ModuleList refuse what they cannot take', () => {
+  it('with a ValueError naming the call', () => {
+    throws(() => jit(5 as never), ValueError, /^jit: expected a function to compile, got number/);
+    throws(() => fn(5 as never, []), ValueError, /^fn: inputs must be a list of placeholders/);
+    throws(() => pp(5 as never), ValueError, /^pp: expected a symbolic variable/);
+    throws(() => new nn.ModuleList(5 as never), ValueError, /^ModuleList: expected a list of modules, got number/);
+    expect(pp(T.scalar('x').add(1))).toBe('(x + 1)');
   });
 });

@@ -159,6 +159,7 @@ const SIMPLIFY_OPTIONS: OptionKeys<SimplifyOptions> = { unsafe: true, only: true
 
 /** Compiles `fn` (see the file comment). */
 export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOptions = {}): Jitted<A, R> {
+  if (typeof fn !== 'function') throw new ValueError(`jit: expected a function to compile, got ${fn === null ? 'null' : typeof fn}`);
   checkOptions('jit', opts, optionNames(JIT_OPTIONS));
   if (typeof opts.simplify === 'object' && opts.simplify !== null) checkOptions('jit: simplify', opts.simplify, optionNames(SIMPLIFY_OPTIONS));
   optionValue('jit', opts, 'executor', ['auto', 'generic'], "'auto'");

@@ -25,7 +25,7 @@ import type { GNode, Graph } from './graph.ts';
 import { jit, type Jitted, type JitOptions, type Lowering } from './jit.ts';
 import { optimize } from './compile.ts';
 import { infixText, ppNode, ppOutputs } from './pp.ts';
-import { setTensorName, traceFunction, TraceContext } from './trace.ts';
+import { isGNode, setTensorName, traceFunction, TraceContext } from './trace.ts';
 import { activeTracer, dispatch } from '../ops/dispatch.ts';
 import { dce } from './passes/dce.ts';
 import { checkOptions, optionNames, optionValue, type OptionKeys } from '../options.ts';
@@ -364,6 +364,7 @@ export interface TheanoFunction {
  * are computed, from the values before the call.
  */
 export function fn(inputs: readonly Var[], outputs?: Var | readonly Var[] | null, opts: FnOptions = {}): TheanoFunction {
+  if (!Array.isArray(inputs)) throw new ValueError(`fn: inputs must be a list of placeholders (T.scalar, T.vector, …), got ${inputs === null ? 'null' : typeof inputs}`);
   inputs.forEach((p, i) => {
     if (!(p instanceof Var) || p._kind.k !== 'placeholder') throw new ValueError(`fn: input ${i} must be a placeholder (T.scalar, T.vector, …)`);
     if (inputs.indexOf(p) !== i) throw new ValueError(`fn: placeholder '${p.name ?? `#${p.id}`}' is listed twice among the inputs`);
@@ -582,10 +583,11 @@ export function pp(x: Var | TheanoFunction | Tensor | GNode | Graph): string {
       return ppVar(x);
     }
   }
-  if (typeof x === 'function') return (x as TheanoFunction).pp();
+  if (typeof x === 'function' && typeof (x as Partial<TheanoFunction>).pp === 'function') return (x as TheanoFunction).pp();
   if (x instanceof Tensor) return ppNode(x);
-  if ('nodes' in x) return ppOutputs(x);
-  return ppNode(x);
+  if (x !== null && typeof x === 'object' && 'nodes' in x) return ppOutputs(x);
+  if (isGNode(x)) return ppNode(x);
+  throw new ValueError(`pp: expected a symbolic variable, a compiled fn, a symbolic tensor, a graph or a graph node, got ${x === null ? 'null' : typeof x}`);
 }
 
 const INFIX: Record<string, string> = { add: '+', sub: '-', mul: '*', div: '/', pow: '**', gt: '>', lt: '<', ge: '>=', le: '<=', eq: '==', ne: '!=', matmul: '@' };

@@ -110,6 +110,8 @@ export class ModuleList<M extends AnyModule = AnyModule> extends Module<never[],
 
   constructor(modules: Iterable<M> = []) {
     super();
+    const given: unknown = modules;
+    if (given === null || typeof given !== 'object' || !(Symbol.iterator in given)) throw new ValueError(`ModuleList: expected a list of modules, got ${given === null ? 'null' : typeof given}`);
     for (const m of modules) this.append(m);
   }
 
