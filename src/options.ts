@@ -113,7 +113,7 @@ const BOOLEAN_OPTIONS: ReadonlySet<string> = new Set([
 
 /** `v` when it is a boolean; a ValueError naming `op` and the flag otherwise (no truthiness: 'false' is not false). */
 export function boolArg(op: string, name: string, v: unknown): boolean {
-  if (typeof v !== 'boolean') throw new ValueError(`${op}: ${name} must be true or false, got ${describeValue(v)}`);
+  if (typeof v !== 'boolean') throw new ValueError(`${op}: ${name} is ${describeValue(v)}; expected true or false`);
   return v;
 }
 

@@ -364,18 +364,18 @@ describe('options of jit, initWebGPU, datasets, save/load, loadStateDict, Keras 
 describe('misuse a fuzzer of the public API found accepted (thirteenth session)', () => {
   it('flags must be true or false: the string "false" turned features on', () => {
     const p = () => tensor([1], { requiresGrad: true });
-    throws(() => tensor([1, 2], { requiresGrad: 'false' } as never), ValueError, /^tensor: requiresGrad must be true or false, got the string "false"/);
+    throws(() => tensor([1, 2], { requiresGrad: 'false' } as never), ValueError, /^tensor: requiresGrad is the string "false"; expected true or false/);
     throws(() => tensor([1, 2]).requiresGrad_('false' as never), ValueError, /^requiresGrad: expected true or false, got the string "false"/);
-    throws(() => new nn.Linear(3, 4, { bias: 'false' } as never), ValueError, /^Linear: bias must be true or false/);
-    throws(() => new nn.Conv2d(2, 3, 3, { bias: 'false' } as never), ValueError, /^Conv2d: bias must be true or false/);
-    throws(() => new nn.LayerNorm([3], { elementwiseAffine: 'false' } as never), ValueError, /elementwiseAffine must be true or false/);
-    throws(() => new nn.BatchNorm1d(3, { trackRunningStats: 'no' } as never), ValueError, /trackRunningStats must be true or false/);
-    throws(() => new optim.SGD([p()], { lr: 0.1, maximize: 'false' } as never), ValueError, /^SGD: maximize must be true or false/);
-    throws(() => new optim.Adam([p()], { amsgrad: 'false' } as never), ValueError, /^Adam: amsgrad must be true or false/);
-    throws(() => new DataLoader(new TensorDataset(tensor([1, 2, 3])), { shuffle: 'false' } as never), ValueError, /^DataLoader: shuffle must be true or false/);
+    throws(() => new nn.Linear(3, 4, { bias: 'false' } as never), ValueError, /^Linear: bias is the string "false"; expected true or false/);
+    throws(() => new nn.Conv2d(2, 3, 3, { bias: 'false' } as never), ValueError, /^Conv2d: bias is the string "false"; expected true or false/);
+    throws(() => new nn.LayerNorm([3], { elementwiseAffine: 'false' } as never), ValueError, /elementwiseAffine is the string "false"; expected true or false/);
+    throws(() => new nn.BatchNorm1d(3, { trackRunningStats: 'no' } as never), ValueError, /trackRunningStats is the string "no"; expected true or false/);
+    throws(() => new optim.SGD([p()], { lr: 0.1, maximize: 'false' } as never), ValueError, /^SGD: maximize is the string "false"; expected true or false/);
+    throws(() => new optim.Adam([p()], { amsgrad: 'false' } as never), ValueError, /^Adam: amsgrad is the string "false"; expected true or false/);
+    throws(() => new DataLoader(new TensorDataset(tensor([1, 2, 3])), { shuffle: 'false' } as never), ValueError, /^DataLoader: shuffle is the string "false"; expected true or false/);
     const x = tensor([1], { requiresGrad: true });
-    throws(() => x.mul(2).sum().backward(undefined, { retainGraph: 'false' } as never), ValueError, /^backward: retainGraph must be true or false/);
-    throws(() => tensor([[1, 2]]).argmax(undefined, 'yes' as never), ValueError, /^argmax: keepdim must be true or false/);
+    throws(() => x.mul(2).sum().backward(undefined, { retainGraph: 'false' } as never), ValueError, /^backward: retainGraph is the string "false"; expected true or false/);
+    throws(() => tensor([[1, 2]]).argmax(undefined, 'yes' as never), ValueError, /^argmax: keepdim is the string "yes"; expected true or false/);
   });
 
   it("add/sub take PyTorch's alpha as { alpha } and refuse a bare number after the operand (JavaScript dropped it)", () => {

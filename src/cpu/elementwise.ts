@@ -7,7 +7,7 @@
 import type { TypedArray } from '../dtype.ts';
 import { exprKey, type Expr } from '../ops/expr.ts';
 import { H, renderJs } from './render.ts';
-import { runWasmElementwise } from './wasm/elementwise.ts';
+import { runWasmElementwise, wasmKernelKey } from './wasm/elementwise.ts';
 import { arenaBlock } from './arena.ts';
 
 export interface StridedArray {
@@ -152,7 +152,7 @@ export function runElementwise(expr: Expr, shape: readonly number[], out: Stride
       }
     }
   }
-  const ek = exprKey(expr);
+  const ek = wasmKernelKey(expr);
   // float32 / bool operands and output, WASM_ELEMENTWISE_MIN (1024) elements or more, unit-stride
   // rows (of at least WASM_ELEMENTWISE_ROW_MIN when there are several) with per-row scalars allowed: WebAssembly SIMD
   // (./wasm/elementwise.ts; wasmElementwiseShaped says which loops qualify).

@@ -267,25 +267,27 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
       const stale = !dead && e.compiled.program.stale?.();
       if (!dead && !stale) continue;
       lastDropped = dead ? `a tensor it reads (${dead.name ?? `${dead.dtype}${fmtShape(dead.shape)}`}) was disposed` : 'the WebGPU device it was compiled for is gone';
-      e.compiled.program.dispose();
-      list.splice(i, 1);
-      stats.entries--;
+      drop(e);
     }
     const hit = list.find(usable);
     if (hit) hit.used = ++clock;
     return hit;
   };
 
-  /** Drops the least recently used entry other than `keep`, with its buffers. */
+  /** Removes an entry from the cache and frees its buffers. */
+  const drop = (e: Entry) => {
+    const list = cache.get(e.key)!;
+    list.splice(list.indexOf(e), 1);
+    if (!list.length) cache.delete(e.key);
+    e.compiled.program.dispose();
+    stats.entries--;
+  };
+
+  /** Drops the least recently used entry other than `keep`. */
   const evictOldest = (keep: Entry) => {
     let oldest: Entry | null = null;
     for (const list of cache.values()) for (const e of list) if (e !== keep && (!oldest || e.used < oldest.used)) oldest = e;
-    if (!oldest) return;
-    const list = cache.get(oldest.key)!;
-    list.splice(list.indexOf(oldest), 1);
-    if (!list.length) cache.delete(oldest.key);
-    oldest.compiled.program.dispose();
-    stats.entries--;
+    if (oldest) drop(oldest);
   };
 
   const run = (e: Entry, flat: Flat, fresh: boolean): R => {
@@ -563,10 +565,7 @@ export function jit<A extends unknown[], R>(fn: (...args: A) => R, opts: JitOpti
         // it fills: undone, and the plan (valid for that one first run) dropped, so the first call
         // runs as if nothing had been compiled
         e.trace.discard();
-        const list = cache.get(key)!;
-        list.splice(list.indexOf(e), 1);
-        e.compiled.program.dispose();
-        stats.entries--;
+        drop(e);
       }
       return e.lowering;
     } finally {

@@ -112,10 +112,7 @@ export class Var {
     const t = this.sharedTensor('setValue');
     const who = `setValue: shared variable '${this.name ?? `#${this.id}`}' (${t.dtype}${fmtShape(t.shape)})`;
     if (v instanceof Tensor && v.dtype !== t.dtype) throw new DTypeError(`${who} got a ${v.dtype} tensor; convert it with .to('${t.dtype}') first`);
-    if (!(v instanceof Tensor) && (t.dtype === 'int32' || t.dtype === 'bool')) {
-      const bad = firstLossy(v, t.dtype);
-      if (bad !== undefined) throw new DTypeError(`${who}: ${String(bad)} is not ${t.dtype === 'int32' ? 'an int32 integer' : 'a boolean'}`);
-    }
+    if (!(v instanceof Tensor)) refuseLossy(who, v, t.dtype);
     const src = v instanceof Tensor ? v : tensor(v as number, { dtype: t.dtype, device: t.device });
     if (!sameShape(src.shape, t.shape)) {
       throw new ShapeError(`setValue: shared variable '${this.name ?? `#${this.id}`}' has shape ${fmtShape(t.shape)}; the new value has ${fmtShape(src.shape)} (compiled functions hold it by reference, so its shape is fixed)`);
@@ -283,12 +280,7 @@ function toInput(p: Var, v: unknown, i: number, shared?: Var, allowDowncast = fa
     if (v instanceof Float64Array && k.dtype === 'float32' && !allowDowncast) {
       throw new DTypeError(`${who}: got a Float64Array, which float32 would round; pass a Float32Array (Float32Array.from(v)) or compile with { allowInputDowncast: true }`);
     }
-    if (k.dtype === 'int32' || k.dtype === 'bool') {
-      const bad = firstLossy(v, k.dtype);
-      if (bad !== undefined) {
-        throw new DTypeError(`${who}: ${String(bad)} is not ${k.dtype === 'int32' ? 'an int32 integer' : 'a boolean (true, false, 0 or 1)'}; convert it explicitly (Math.trunc, Math.round) if that is what you mean`);
-      }
-    }
+    refuseLossy(who, v, k.dtype);
     try {
       t = tensor(v as number, { dtype: k.dtype, ...(device ? { device } : {}) });
     } catch (e) {
@@ -300,6 +292,14 @@ function toInput(p: Var, v: unknown, i: number, shared?: Var, allowDowncast = fa
   return t;
 }
 
+/** A DTypeError naming `who` when `v` (numbers, nested arrays, a typed array) holds a value `dtype` cannot hold exactly. */
+function refuseLossy(who: string, v: unknown, dtype: DType): void {
+  if (dtype !== 'int32' && dtype !== 'bool') return;
+  const bad = firstLossy(v, dtype);
+  if (bad === undefined) return;
+  throw new DTypeError(`${who}: ${String(bad)} is not ${dtype === 'int32' ? 'an int32 integer' : 'a boolean (true, false, 0 or 1)'}; convert it explicitly (Math.trunc, Math.round) if that is what you mean`);
+}
+
 /** The first number or boolean in nested arrays `v` that `dtype` cannot hold exactly, if any. */
 function firstLossy(v: unknown, dtype: 'int32' | 'bool'): unknown {
   if (Array.isArray(v)) {
@@ -309,9 +309,9 @@ function firstLossy(v: unknown, dtype: 'int32' | 'bool'): unknown {
     }
     return undefined;
   }
-  // typed arrays of floats too: their fractions would be truncated as silently
-  if (v instanceof Float32Array || v instanceof Float64Array) {
-    for (const x of v) {
+  // typed arrays too: a float's fraction, or an int32 of 2 as a bool, would be lost as silently
+  if (ArrayBuffer.isView(v) && !(v instanceof DataView)) {
+    for (const x of v as TypedArray) {
       const bad = firstLossy(x, dtype);
       if (bad !== undefined) return bad;
     }
@@ -560,10 +560,7 @@ export function shared(value: unknown, opts: SharedOptions = {}): Var {
       throw new DTypeError(`${who}: the integer ${value} does not fit int32 (tapegrad has no int64); pass { dtype: 'float64' } or 'float32' to store it as a float`);
     }
     // a value the asked dtype cannot hold is refused, as setValue and fn arguments refuse it
-    if (opts.dtype === 'int32' || opts.dtype === 'bool') {
-      const bad = firstLossy(ArrayBuffer.isView(value) ? Array.from(value as TypedArray) : value, opts.dtype);
-      if (bad !== undefined) throw new DTypeError(`${who}: ${String(bad)} is not ${opts.dtype === 'int32' ? 'an int32 integer' : 'a boolean'}; convert it explicitly (Math.trunc, Math.round) if that is what you mean`);
-    }
+    if (opts.dtype) refuseLossy(who, value, opts.dtype);
     const dtype = opts.dtype ?? (ArrayBuffer.isView(value) ? undefined : bools ? 'bool' : ints && typeof value === 'number' ? 'int32' : 'float32');
     t = tensor(value as number, { dtype });
   }

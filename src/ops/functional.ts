@@ -699,15 +699,12 @@ function reduceDims(op: string, dim: unknown, ndim: number): number[] {
   }
   return normDims(op, dim as Dims, ndim);
 }
-function checkKeepdim(op: string, keepdim: unknown): void {
-  if (typeof keepdim !== 'boolean') throw new ValueError(`${op}: keepdim is ${describeValue(keepdim)}; expected true or false`);
-}
 /** WebGPU's reduction kernels count each output's elements in a u32: 2**32 or more would wrap (2**32 + 5 sums 5 elements). */
 const WEBGPU_REDUCE_LIMIT = 2 ** 32 - 1;
 function reduce(op: OpDef, x: Tensor, dim: Dims, keepdim: boolean): Tensor {
   tensorArg(op.name, x);
   const dims = reduceDims(op.name, dim, x.ndim);
-  checkKeepdim(op.name, keepdim);
+  boolArg(op.name, 'keepdim', keepdim);
   if (x.device === 'webgpu') {
     const n = dims.reduce((acc, d) => acc * x.shape[d]!, 1);
     if (n > WEBGPU_REDUCE_LIMIT) {
@@ -731,7 +728,7 @@ export function amin(x: Tensor, dim?: Dims, keepdim = false): Tensor { return re
 export function mean(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   if (!isFloat(x.dtype)) throw new DTypeError(`mean: expected a float tensor, got ${x.dtype} (convert with .float())`);
   const dims = reduceDims('mean', dim, x.ndim);
-  checkKeepdim('mean', keepdim);
+  boolArg('mean', 'keepdim', keepdim);
   const n = dims.reduce((acc, d) => acc * x.shape[d]!, 1);
   return div(sum(x, dims, keepdim), n);
 }
@@ -764,7 +761,7 @@ export function min(x: Tensor, dim?: number, keepdim = false): Tensor | MaxResul
 }
 function extremumAlong(which: 'max' | 'min', x: Tensor, dim: number, keepdim: boolean): MaxResult {
   const d = dimArg(which, dim, x.ndim);
-  checkKeepdim(which, keepdim);
+  boolArg(which, 'keepdim', keepdim);
   // checked here so the message names max/min rather than the argmax/argmin that computes it
   if (x.shape[d] === 0) throw new ShapeError(`${which}: cannot reduce over dim ${dim} of size 0 of a tensor of shape ${fmtShape(x.shape)} (the operation has no identity)`);
   const idx = which === 'max' ? argmax(x, d, true) : argmin(x, d, true);
@@ -776,7 +773,7 @@ function extremumAlong(which: 'max' | 'min', x: Tensor, dim: number, keepdim: bo
 export function logsumexp(x: Tensor, dim: number | readonly number[], keepdim = false): Tensor {
   const xf = toFloat(x);
   const dims = reduceDims('logsumexp', dim, xf.ndim);
-  checkKeepdim('logsumexp', keepdim);
+  boolArg('logsumexp', 'keepdim', keepdim);
   // log of an empty sum is −∞, as in PyTorch (amax below has no identity for an empty dim)
   if (dims.some((d) => xf.shape[d] === 0)) return add(sum(xf, dims, keepdim), -Infinity);
   // NOTE: the shift m is detached; it cancels exactly, and its gradient would be split at ties anyway
@@ -813,7 +810,7 @@ function variance(op: 'var' | 'std', x: Tensor, dim: Dims, opts: { correction?: 
   if (!isFloat(x.dtype)) throw new DTypeError(`${op}: expected a float tensor, got ${x.dtype}`);
   const dims = reduceDims(op, dim, x.ndim);
   const keepdim = opts.keepdim ?? false;
-  checkKeepdim(op, keepdim);
+  boolArg(op, 'keepdim', keepdim);
   const n = dims.reduce((acc, d) => acc * x.shape[d]!, 1);
   const c = opts.correction ?? 1;
   const dev = sub(x, mean(x, dims, true));

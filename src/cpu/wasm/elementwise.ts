@@ -823,23 +823,17 @@ function isHeavy(e: Expr): boolean {
   }
 }
 
-/** Whether `e` draws random numbers (its key then holds the seed: a new key every call). */
-function drawsRandom(e: Expr): boolean {
-  switch (e.k) {
-    case 'rand': return true;
-    case 'un': case 'cast': return drawsRandom(e.a);
-    case 'bin': return drawsRandom(e.a) || drawsRandom(e.b);
-    case 'where': return drawsRandom(e.c) || drawsRandom(e.a) || drawsRandom(e.b);
-    case 'in': case 'const': case 'index': return false;
-    default: return e satisfies never;
-  }
+/**
+ * The cache key of `expr`'s kernel: its exprKey without random seeds (this renderer has no random
+ * numbers, so one entry, a null, stands for every seed; keyed by seed, rand/randn/dropout on
+ * 1,024+ elements added an entry every call).
+ */
+export function wasmKernelKey(expr: Expr): string {
+  return exprKey(expr, (e) => (e.k === 'rand' ? 'rand' : null));
 }
 
 /** The kernel module for `expr` with these scalar operands, or null when it cannot be rendered. */
-export function compileWasmElementwise(expr: Expr, hoisted: readonly boolean[], key = exprKey(expr)): Kernel | null {
-  // this renderer has no random numbers: left to JS without a cache entry (keyed by its seed, a
-  // null was cached per call — rand, randn and dropout on 1,024+ elements grew the map for good)
-  if (drawsRandom(expr)) return null;
+export function compileWasmElementwise(expr: Expr, hoisted: readonly boolean[], key = wasmKernelKey(expr)): Kernel | null {
   const cacheKey = `${key}|${hoisted.map((h) => (h ? 1 : 0)).join('')}`;
   let k = kernels.get(cacheKey);
   if (k !== undefined) return k;

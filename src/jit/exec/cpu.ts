@@ -11,10 +11,10 @@ import { runGather, runScatterAdd } from '../../cpu/indexing.ts';
 import { runFold, runUnfold } from '../../cpu/conv.ts';
 import { runReduce } from '../../cpu/reduce.ts';
 import { matmulInto, type NumArray } from '../../cpu/matmul.ts';
-import { runWasmElementwise, wasmElementwiseDtype, wasmElementwiseShaped } from '../../cpu/wasm/elementwise.ts';
+import { runWasmElementwise, wasmElementwiseDtype, wasmElementwiseShaped, wasmKernelKey } from '../../cpu/wasm/elementwise.ts';
 import { arrayFor, type TypedArray } from '../../dtype.ts';
 import { DeviceError, internal } from '../../errors.ts';
-import { E, exprKey, type Expr } from '../../ops/expr.ts';
+import { E, type Expr } from '../../ops/expr.ts';
 import type { AxisAttrs, FoldAttrs, PadAttrs, UnfoldAttrs } from '../../ops/registry.ts';
 import { contiguousStrides, numel } from '../../shape.ts';
 import { Tensor } from '../../tensor.ts';
@@ -52,7 +52,7 @@ function elementwiseRunner(kexpr: Expr, shape: readonly number[], dtype: Tensor[
   const simdShaped = wasmElementwiseDtype(dtype) && loads.every((l) => l.value < 0 || wasmElementwiseDtype(low.values[l.value]!.dtype)) &&
     wasmElementwiseShaped(cs, strides);
   const hoisted = strides.slice(1).map((st) => st.every((x) => x === 0));
-  const key = exprKey(kexpr);
+  const key = wasmKernelKey(kexpr);
   // NOTE: the unrounded expression only where the wasm kernel takes it (it rounds every op to
   // float32 itself); wherever it declines (an op it cannot render: sin, erf, pow by a fraction…)
   // the JS kernel gets the expression with every op rounded, as eager computes it
